@@ -1,0 +1,176 @@
+//! The headless runner: plays a scenario to the end (or `--until`), skipping
+//! idle time, and reports a kubectl-style table and every failed expectation.
+
+use crate::scenario::{self, Lesson, Loaded, StepResult};
+use crate::sim::event::{EventKind, EventLog};
+use crate::sim::model::*;
+use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot};
+use bevy::prelude::*;
+
+/// Once the last step has run, stop after this long without an event.
+pub const QUIET_MS: u64 = 600_000;
+/// Never simulate past this.
+pub const HARD_CAP_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// A finished headless run.
+pub struct Run {
+    pub app: App,
+    /// Failed expectations and steps that never fired: (step index, message).
+    pub failures: Vec<(usize, String)>,
+}
+
+impl Run {
+    pub fn world(&mut self) -> &mut World {
+        self.app.world_mut()
+    }
+    pub fn log(&self) -> &EventLog {
+        self.app.world().resource::<EventLog>()
+    }
+    pub fn now_ms(&self) -> u64 {
+        self.app.world().resource::<SimClock>().now_ms
+    }
+    /// 0 if every expectation held, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.failures.is_empty() { 0 } else { 1 }
+    }
+    pub fn events_jsonl(&self) -> String {
+        self.log().to_jsonl()
+    }
+    pub fn snapshot_json(&mut self) -> String {
+        snapshot::to_json(self.app.world_mut())
+    }
+}
+
+/// Runs a loaded scenario headless.
+pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
+    let mut app = crate::core_app();
+    let world = app.world_mut();
+    scenario::install(world, loaded, seed, false);
+    let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
+    loop {
+        settle_all(world);
+        world.resource_mut::<PauseRequest>().0 = None;
+        let now = world.resource::<SimClock>().now_ms;
+        let next = world.resource::<Wake>().next_ms;
+        let done = world.resource::<Lesson>().finished();
+        let Some(next) = next else { break };
+        if next > cap {
+            break;
+        }
+        if until_ms.is_none() && done {
+            let last_event = world.resource::<EventLog>().events.last().map_or(0, |e| e.t_ms);
+            if next.saturating_sub(last_event) > QUIET_MS {
+                break;
+            }
+        }
+        let _ = now;
+        world.resource_mut::<SimClock>().now_ms = next;
+    }
+    if let Some(u) = until_ms {
+        let mut clock = world.resource_mut::<SimClock>();
+        clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
+    }
+    let lesson = world.resource::<Lesson>().clone();
+    let mut failures = lesson.failures();
+    for (i, r) in lesson.results.iter().enumerate() {
+        if *r == StepResult::Pending && until_ms.is_none() {
+            let step = &lesson.loaded.scenario.steps[i];
+            let why = match &step.when {
+                Some(w) => {
+                    let actual = crate::scenario::player::eval(world, w).err().unwrap_or_default();
+                    format!("`when: {}` never held ({actual})", w.describe())
+                }
+                None => "it was never reached".to_string(),
+            };
+            failures.push((i, format!("{}: never fired: {why}", lesson.step_label(i))));
+        }
+    }
+    failures.sort_by_key(|f| f.0);
+    Run { app, failures }
+}
+
+/// "12m30s" / "45s".
+fn age(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}h{}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// A `kubectl get pods -o wide`-style table of the pods now.
+pub fn pods_table(world: &mut World) -> String {
+    let now = world.resource::<SimClock>().now_ms;
+    let mut rows: Vec<(String, [String; 6])> = world
+        .query::<(&Pod, &PodStatus)>()
+        .iter(world)
+        .map(|(p, s)| {
+            let status = match (&s.waiting, s.shown_phase()) {
+                (Some(w), PodPhase::ContainerCreating | PodPhase::Pending) if w.starts_with("ErrImagePull") => "ErrImagePull".to_string(),
+                (_, ph) => format!("{ph:?}"),
+            };
+            (
+                p.name.clone(),
+                [
+                    p.name.clone(),
+                    format!("{}/1", s.ready as u8),
+                    status,
+                    s.restarts.to_string(),
+                    age(now.saturating_sub(p.created_ms)),
+                    s.node.clone().unwrap_or_else(|| "<none>".into()),
+                ],
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE"];
+    let mut widths = header.map(|h| h.len());
+    for (_, r) in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3))
+            .collect::<String>()
+            .trim_end()
+            .to_string()
+    };
+    let mut out = line(&header.map(String::from));
+    out.push('\n');
+    for (_, r) in &rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out
+}
+
+/// The end-of-run report.
+pub fn summary(run: &mut Run) -> String {
+    let now = run.now_ms();
+    let world = run.world();
+    let lesson = world.resource::<Lesson>().clone();
+    let events = world.resource::<EventLog>().events.len();
+    let breaches = world.resource::<EventLog>().events.iter().filter(|e| e.kind == EventKind::InvariantBroken).count();
+    let mut out = format!(
+        "{} — simulated {:.1}s, {} events{}\n\n",
+        lesson.loaded.scenario.name,
+        now as f64 / 1000.0,
+        events,
+        if breaches > 0 { format!(", {breaches} invariant breach(es)") } else { String::new() }
+    );
+    out.push_str(&pods_table(world));
+    let passed = lesson.results.iter().filter(|r| matches!(r, StepResult::Passed { .. })).count();
+    let expects = lesson.loaded.scenario.steps.iter().filter(|s| s.expect.is_some()).count();
+    out.push_str(&format!("\nExpectations: {passed} of {expects} passed\n"));
+    for (_, f) in &run.failures {
+        out.push_str(&format!("FAILED {f}\n"));
+    }
+    out
+}

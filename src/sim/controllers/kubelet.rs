@@ -1,0 +1,335 @@
+//! The kubelet of every node: starts containers once volumes are attached and
+//! the image is pulled, reports readiness, stops containers of deleted pods and
+//! confirms their deletion, kills leftover containers, reports mounted volumes.
+//! A partitioned machine's containers keep running; a dead machine has none.
+
+use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::model::*;
+use crate::sim::{SimClock, SimSystems, Wake, ops};
+use bevy::prelude::*;
+
+/// The kubelets' system set (node lifecycle and pod GC run after it).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kubelets;
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        crate::sim::SimSchedule,
+        (delete_unscheduled_pods, kubelet)
+            .chain()
+            .in_set(SimSystems::Nodes)
+            .in_set(Kubelets),
+    );
+}
+
+/// A pod that was never bound to a node has no kubelet to wait for: the API
+/// server deletes it at once.
+fn delete_unscheduled_pods(
+    clock: Res<SimClock>,
+    mut log: ResMut<EventLog>,
+    mut index: ResMut<Index>,
+    mut commands: Commands,
+    pods: Query<(Entity, &Pod, &PodStatus)>,
+) {
+    let mut gone: Vec<(&str, Entity, &Pod)> = pods
+        .iter()
+        .filter(|(_, _, s)| s.deletion_ms.is_some() && s.node.is_none())
+        .map(|(e, p, _)| (p.name.as_str(), e, p))
+        .collect();
+    gone.sort_by_key(|g| g.0);
+    for (_, e, p) in gone {
+        ops::remove_pod(
+            clock.now_ms,
+            e,
+            p,
+            None,
+            &mut commands,
+            &mut index,
+            &mut log,
+            "never scheduled to a node, so no kubelet has to confirm: deleted at once",
+        );
+    }
+}
+
+/// Whether all the pod's volumes are attached to `node`; otherwise why not.
+fn volumes_ready(
+    pod: &Pod,
+    node: &str,
+    index: &Index,
+    claims: &Query<&ClaimStatus>,
+    volumes: &Query<&VolumeStatus>,
+    attachments: &Query<&Attachment>,
+) -> Result<Vec<String>, String> {
+    let mut vols = Vec::new();
+    for c in &pod.claims {
+        let Some(cs) = index.claims.get(c).and_then(|&e| claims.get(e).ok()) else {
+            return Err(format!("persistentvolumeclaim {c} not found"));
+        };
+        let Some(v) = &cs.volume else {
+            return Err(format!("waiting for claim {c} to be bound to a volume"));
+        };
+        let attached = index
+            .attachments
+            .get(&(v.clone(), node.to_string()))
+            .and_then(|&e| attachments.get(e).ok())
+            .is_some_and(|a| a.state == AttachState::Attached && !a.forgotten);
+        if !attached {
+            let err = index
+                .volumes
+                .get(v)
+                .and_then(|&e| volumes.get(e).ok())
+                .and_then(|s| s.attach_error.clone());
+            return Err(err.unwrap_or_else(|| format!("waiting for volume {v} to attach to {node}")));
+        }
+        vols.push(v.clone());
+    }
+    Ok(vols)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn kubelet(
+    clock: Res<SimClock>,
+    mut wake: ResMut<Wake>,
+    mut log: ResMut<EventLog>,
+    mut index: ResMut<Index>,
+    mut commands: Commands,
+    mut nodes: Query<(Entity, &Node, &mut NodeState, Option<&NodePods>, Option<&NodeProcesses>)>,
+    mut pods: Query<(&Pod, &mut PodStatus)>,
+    mut procs: Query<&mut Process>,
+    claims: Query<&ClaimStatus>,
+    volumes: Query<&VolumeStatus>,
+    attachments: Query<&Attachment>,
+) {
+    let now = clock.now_ms;
+    let mut order: Vec<(String, Entity)> = nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
+    order.sort();
+    for (node_name, node_e) in order {
+        let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else { continue };
+        let proc_entities: Vec<Entity> = node_procs.map(|p| p.entities().to_vec()).unwrap_or_default();
+
+        // Local process life goes on whether or not the API server is reachable.
+        for &pe in &proc_entities {
+            let Ok(mut p) = procs.get_mut(pe) else { continue };
+            match p.stage {
+                ProcessStage::Starting { until_ms } if ns.machine != Machine::Dead => {
+                    if now >= until_ms {
+                        p.stage = ProcessStage::Running;
+                        p.ready_at_ms = now;
+                        log.touch();
+                    } else {
+                        wake.at(until_ms);
+                    }
+                }
+                ProcessStage::Stopping { until_ms } => {
+                    if now >= until_ms {
+                        commands.entity(pe).despawn();
+                        log.touch();
+                    } else {
+                        wake.at(until_ms);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !ns.kubelet_connected() {
+            continue;
+        }
+        ns.last_heartbeat_ms = ns.heartbeat_at(now);
+
+        let mut pod_entities: Vec<Entity> = node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
+        pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
+        let mut known_uids: Vec<String> = Vec::new();
+        for pod_e in pod_entities {
+            let Ok((pod, mut st)) = pods.get_mut(pod_e) else { continue };
+            known_uids.push(pod.uid.clone());
+            let proc_e = proc_entities
+                .iter()
+                .copied()
+                .find(|&e| procs.get(e).is_ok_and(|p| p.pod_uid == pod.uid));
+
+            if st.deletion_ms.is_some() {
+                match proc_e {
+                    Some(pe) => {
+                        let Ok(mut p) = procs.get_mut(pe) else { continue };
+                        if !matches!(p.stage, ProcessStage::Stopping { .. }) {
+                            let until = now + pod.template.stop_ms();
+                            p.stage = ProcessStage::Stopping { until_ms: until };
+                            wake.at(until);
+                            if st.ready {
+                                st.ready = false;
+                                st.ready_since_ms = None;
+                            }
+                            log.touch();
+                        }
+                    }
+                    None => {
+                        let reason = format!(
+                            "the kubelet on {node_name} saw the container stop and confirmed the deletion; the name {} is free again",
+                            pod.name
+                        );
+                        ops::remove_pod(now, pod_e, pod, Some(node_name.clone()), &mut commands, &mut index, &mut log, reason);
+                    }
+                }
+                continue;
+            }
+            if st.terminal() {
+                if let Some(pe) = proc_e {
+                    commands.entity(pe).despawn();
+                    log.touch();
+                }
+                continue;
+            }
+            match proc_e {
+                Some(pe) => {
+                    let Ok(mut p) = procs.get_mut(pe) else { continue };
+                    match p.stage {
+                        ProcessStage::Running => {
+                            if st.phase != PodPhase::Running {
+                                st.phase = PodPhase::Running;
+                                st.waiting = None;
+                                p.ready_at_ms = now + pod.template.ready_ms();
+                                log.emit(
+                                    now,
+                                    SimEvent::new(
+                                        EventKind::PodStarted,
+                                        format!("pod/{}", pod.name),
+                                        format!("container {} started on {node_name}", pod.template.image),
+                                    )
+                                    .node(node_name.clone()),
+                                );
+                            }
+                            let want_ready = !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
+                            if !want_ready && !st.readiness_broken && !p.hold_ready {
+                                wake.at(p.ready_at_ms);
+                            }
+                            if want_ready && !st.ready {
+                                st.ready = true;
+                                st.ready_since_ms = Some(now);
+                                let reason = match &pod.dns {
+                                    Some(d) => format!("readiness probe passed; {d} now resolves to it"),
+                                    None => "readiness probe passed; the pod receives traffic".to_string(),
+                                };
+                                log.emit(
+                                    now,
+                                    SimEvent::new(EventKind::PodReady, format!("pod/{}", pod.name), reason)
+                                        .node(node_name.clone()),
+                                );
+                            } else if !want_ready && st.ready {
+                                st.ready = false;
+                                st.ready_since_ms = None;
+                                log.emit(
+                                    now,
+                                    SimEvent::new(
+                                        EventKind::PodNotReady,
+                                        format!("pod/{}", pod.name),
+                                        "readiness probe failing: removed from the service's endpoints and DNS",
+                                    )
+                                    .node(node_name.clone()),
+                                );
+                            }
+                        }
+                        ProcessStage::Starting { .. } => {}
+                        ProcessStage::Stopping { .. } => {}
+                    }
+                }
+                None => {
+                    // No container yet: volumes, then the image, then start.
+                    let waiting = match volumes_ready(pod, &node_name, &index, &claims, &volumes, &attachments) {
+                        Err(w) => Some(w),
+                        Ok(vols) => {
+                            if index.broken_images.contains(&pod.template.image) {
+                                Some(format!(
+                                    "ErrImagePull: image {} cannot be pulled (ImagePullBackOff)",
+                                    pod.template.image
+                                ))
+                            } else {
+                                let until = now + pod.template.start_ms();
+                                commands.spawn((
+                                    Process {
+                                        pod: pod.name.clone(),
+                                        pod_uid: pod.uid.clone(),
+                                        owner: pod.owner.clone(),
+                                        ordinal: pod.ordinal,
+                                        node: node_name.clone(),
+                                        stage: ProcessStage::Starting { until_ms: until },
+                                        started_ms: now,
+                                        ready_at_ms: u64::MAX,
+                                        volumes: vols,
+                                        image: pod.template.image.clone(),
+                                        hold_ready: false,
+                                    },
+                                    RunsOn(node_e),
+                                ));
+                                wake.at(until);
+                                if st.phase == PodPhase::Running {
+                                    // The container is gone (machine reboot): restart it.
+                                    st.restarts += 1;
+                                    st.phase = PodPhase::ContainerCreating;
+                                    st.ready = false;
+                                    st.ready_since_ms = None;
+                                }
+                                log.touch();
+                                None
+                            }
+                        }
+                    };
+                    if st.phase == PodPhase::Pending {
+                        st.phase = PodPhase::ContainerCreating;
+                        log.touch();
+                    }
+                    if st.waiting != waiting {
+                        if let Some(w) = &waiting
+                            && w.starts_with("ErrImagePull")
+                        {
+                            log.emit(
+                                now,
+                                SimEvent::new(EventKind::ImagePullFailed, format!("pod/{}", pod.name), w.clone())
+                                    .node(node_name.clone()),
+                            );
+                        }
+                        st.waiting = waiting;
+                        log.touch();
+                    }
+                }
+            }
+        }
+
+        // Containers whose pod object is gone (force-deleted while the node
+        // was cut off): the kubelet kills them once it can see the API again.
+        for &pe in &proc_entities {
+            let Ok(mut p) = procs.get_mut(pe) else { continue };
+            if known_uids.contains(&p.pod_uid) || matches!(p.stage, ProcessStage::Stopping { .. }) {
+                continue;
+            }
+            let until = now + 2_000;
+            p.stage = ProcessStage::Stopping { until_ms: until };
+            wake.at(until);
+            log.emit(
+                now,
+                SimEvent::new(
+                    EventKind::ProcessStopped,
+                    format!("pod/{}", p.pod),
+                    format!(
+                        "the kubelet on {node_name} found a container of {} (uid {}) whose pod object no longer exists and kills it",
+                        p.pod,
+                        &p.pod_uid[..8.min(p.pod_uid.len())]
+                    ),
+                )
+                .node(node_name.clone()),
+            );
+        }
+
+        // node.status.volumesInUse.
+        let mut in_use: Vec<String> = proc_entities
+            .iter()
+            .filter_map(|&e| procs.get(e).ok())
+            .flat_map(|p| p.volumes.iter().cloned())
+            .collect();
+        in_use.sort();
+        in_use.dedup();
+        if in_use != ns.volumes_in_use {
+            ns.volumes_in_use = in_use;
+            log.touch();
+        }
+    }
+}

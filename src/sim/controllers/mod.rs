@@ -1,0 +1,27 @@
+//! The controllers: one file each, as in kube-controller-manager, plus the
+//! kubelet and the scheduler.
+
+pub mod attach_detach;
+pub mod deployment;
+pub mod kubelet;
+pub mod node_lifecycle;
+pub mod pod_gc;
+pub mod reconcile;
+pub mod scheduler;
+pub mod statefulset;
+pub mod volume_binding;
+
+use bevy::prelude::*;
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_plugins((
+        kubelet::plugin,
+        node_lifecycle::plugin,
+        pod_gc::plugin,
+        statefulset::plugin,
+        deployment::plugin,
+        scheduler::plugin,
+        volume_binding::plugin,
+        attach_detach::plugin,
+    ));
+}

@@ -1,0 +1,750 @@
+//! The StatefulSet reconcile pass as a pure function: (spec, observed pods and
+//! claims, now) → actions with reasons. Follows `updateStatefulSet` in
+//! pkg/controller/statefulset/stateful_set_control.go.
+
+use crate::sim::model::{
+    PodManagement, PodPhase, PodStatus, RetentionAction, StatefulSetSpec, UpdateStrategy,
+};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// What the controller sees of one pod.
+#[derive(Debug, Clone)]
+pub struct ObservedPod<'a> {
+    pub name: Cow<'a, str>,
+    pub ordinal: u32,
+    pub revision: Cow<'a, str>,
+    pub status: Cow<'a, PodStatus>,
+}
+
+/// What the controller sees of one claim of this set.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedClaim {
+    pub ordinal: Option<u32>,
+    /// Deletion has been requested (the claim is terminating).
+    pub deleting: bool,
+}
+
+/// Why the controller deletes a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteCause {
+    /// Phase Failed or Succeeded: recreated with the same name and claim.
+    Terminal,
+    /// Out of range after a scale-down.
+    ScaleDown,
+    /// Outdated revision during a rolling update.
+    Update,
+    /// The set itself is being deleted.
+    SetDeleted,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    CreateClaim { name: String, template: String, ordinal: u32, reason: String },
+    CreatePod { ordinal: u32, revision: String, reason: String },
+    DeletePod { name: String, cause: DeleteCause, reason: String },
+    /// whenScaled / whenDeleted = Delete.
+    DeleteClaim { name: String, when_deleted: bool, reason: String },
+}
+
+/// The status block computed from the observed pods (computeReplicaStatus).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplicaStatus {
+    pub replicas: u32,
+    pub ready: u32,
+    pub available: u32,
+    pub current: u32,
+    pub updated: u32,
+    /// completeRollingUpdate: the rollout is done, current := update.
+    pub rollout_complete: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub actions: Vec<Action>,
+    /// The pass stopped with something left waiting, and why.
+    pub blocked: Option<String>,
+    pub status: ReplicaStatus,
+    /// The earliest future instant at which a pod becomes available (minReadySeconds).
+    pub wake_ms: Option<u64>,
+}
+
+/// Inputs of one pass.
+pub struct Input<'a> {
+    pub spec: &'a StatefulSetSpec,
+    pub deleting: bool,
+    pub current_revision: &'a str,
+    pub update_revision: &'a str,
+    pub pods: &'a [ObservedPod<'a>],
+    /// Claims of this set by name.
+    pub claims: &'a BTreeMap<String, ObservedClaim>,
+    pub now: u64,
+}
+
+impl Input<'_> {
+    fn min_ready_ms(&self) -> u64 {
+        self.spec.min_ready_seconds as u64 * 1000
+    }
+    fn healthy(&self, p: &ObservedPod) -> bool {
+        // isHealthy: running and ready and not terminating.
+        p.status.running_and_ready() && !p.status.terminating()
+    }
+    fn available(&self, p: &ObservedPod) -> bool {
+        p.status.available(self.now, self.min_ready_ms())
+    }
+    fn state(&self, p: &ObservedPod) -> String {
+        crate::sim::ops::describe_state(&p.status, self.now, self.min_ready_ms())
+    }
+    /// newVersionedStatefulSetPod / isCurrentRevisionNeeded: pods below the
+    /// partition come back at the current revision.
+    fn revision_for(&self, ordinal: u32) -> &str {
+        match &self.spec.update_strategy {
+            UpdateStrategy::RollingUpdate { partition, .. }
+                if ordinal < self.spec.ordinals_start + partition =>
+            {
+                self.current_revision
+            }
+            _ => self.update_revision,
+        }
+    }
+}
+
+/// One reconcile pass of one StatefulSet.
+pub fn reconcile(inp: &Input) -> Outcome {
+    let spec = inp.spec;
+    let start = spec.ordinals_start;
+    let end = spec.end_ordinal();
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
+    let mut out = Outcome::default();
+
+    // 1. Sort pods into in-range replicas and condemned (highest ordinal first).
+    let mut replicas: Vec<Option<&ObservedPod>> = vec![None; spec.replicas as usize];
+    let mut condemned: Vec<&ObservedPod> = Vec::new();
+    for p in inp.pods {
+        if p.ordinal >= start && p.ordinal < end {
+            replicas[(p.ordinal - start) as usize] = Some(p);
+        } else {
+            condemned.push(p);
+        }
+    }
+    condemned.sort_by(|a, b| b.ordinal.cmp(&a.ordinal));
+
+    out.status = replica_status(inp, &replicas, &condemned);
+    for p in inp.pods {
+        if p.status.running_and_ready()
+            && let Some(s) = p.status.ready_since_ms
+        {
+            let at = s + inp.min_ready_ms();
+            if at > inp.now {
+                out.wake_ms = Some(out.wake_ms.map_or(at, |w: u64| w.min(at)));
+            }
+        }
+    }
+
+    if inp.deleting {
+        // The set is being deleted: the garbage collector removes every pod at
+        // once (background cascading deletion), not in order.
+        for p in inp.pods {
+            if !p.status.terminating() {
+                out.actions.push(Action::DeletePod {
+                    name: p.name.clone(),
+                    cause: DeleteCause::SetDeleted,
+                    reason: format!(
+                        "statefulset/{} was deleted: the garbage collector deletes its pods",
+                        spec.name
+                    ),
+                });
+            }
+        }
+        if spec.retention.when_deleted == RetentionAction::Delete {
+            for (name, c) in inp.claims {
+                if !c.deleting {
+                    out.actions.push(Action::DeleteClaim {
+                        name: name.clone(),
+                        when_deleted: true,
+                        reason: format!(
+                            "persistentVolumeClaimRetentionPolicy.whenDeleted=Delete: statefulset/{} was deleted",
+                            spec.name
+                        ),
+                    });
+                }
+            }
+        }
+        return out;
+    }
+
+    // whenScaled=Delete: claims of ordinals that are out of range and whose pod
+    // is gone are deleted (upstream sets the pod as the claim's owner when it
+    // is condemned, so the garbage collector removes the claim after the pod).
+    if spec.retention.when_scaled == RetentionAction::Delete {
+        for (name, c) in inp.claims {
+            if let Some(o) = c.ordinal
+                && (o < start || o >= end)
+                && !c.deleting
+                && !inp.pods.iter().any(|p| p.ordinal == o)
+            {
+                out.actions.push(Action::DeleteClaim {
+                    name: name.clone(),
+                    when_deleted: false,
+                    reason: format!(
+                        "persistentVolumeClaimRetentionPolicy.whenScaled=Delete: {} was removed by scale-down",
+                        spec.pod_name(o)
+                    ),
+                });
+            }
+        }
+    }
+
+    // The first unhealthy pod: in-range ascending, then condemned ascending.
+    let first_unhealthy: Option<&ObservedPod> = replicas
+        .iter()
+        .flatten()
+        .copied()
+        .chain(condemned.iter().rev().copied())
+        .find(|p| !inp.healthy(p));
+
+    // 2. In-range ordinals, ascending (processReplica), in slow-start batches
+    // 1, 2, 4, … when Parallel (slowStartBatch); every batch succeeds here, so
+    // a Parallel pass reaches them all.
+    let mut batch_size = 1usize;
+    let mut batch_left = 1usize;
+    let mut batch_no = 1usize;
+    for i in 0..replicas.len() {
+        let ord = start + i as u32;
+        let stop = process_replica(inp, &replicas, i, ord, monotonic, batch_no, &mut out);
+        if !monotonic {
+            batch_left -= 1;
+            if batch_left == 0 {
+                batch_size = (batch_size * 2).min(500);
+                batch_left = batch_size;
+                batch_no += 1;
+            }
+        }
+        if monotonic && stop {
+            return out;
+        }
+    }
+
+    // 3. Condemned pods, highest ordinal first (processCondemned).
+    for p in &condemned {
+        if p.status.terminating() {
+            if monotonic {
+                if condemned.len() > 1 || outdated_exists(inp, &replicas) {
+                    out.blocked = Some(format!(
+                        "scale-down waits: {} is Terminating (OrderedReady removes one pod at a time, highest ordinal first)",
+                        p.name
+                    ));
+                }
+                return out;
+            }
+            continue;
+        }
+        let is_first = first_unhealthy.is_some_and(|f| f.name == p.name);
+        if monotonic && (!p.status.running_and_ready() || !inp.available(p)) && !is_first {
+            let f = first_unhealthy.map(|f| f.name.clone()).unwrap_or_default();
+            out.blocked = Some(format!(
+                "{} not deleted (scale-down): it is {} and {} is the first unhealthy pod (OrderedReady)",
+                p.name,
+                inp.state(p),
+                f
+            ));
+            return out;
+        }
+        out.actions.push(Action::DeletePod {
+            name: p.name.clone(),
+            cause: DeleteCause::ScaleDown,
+            reason: if monotonic {
+                format!(
+                    "scale-down to {}: {} has the highest ordinal (OrderedReady deletes one at a time, highest first)",
+                    spec.replicas, p.name
+                )
+            } else {
+                format!(
+                    "scale-down to {}: {} is out of range (Parallel deletes without waiting)",
+                    spec.replicas, p.name
+                )
+            },
+        });
+        if monotonic {
+            return out;
+        }
+    }
+
+    // 5. Updates, only if the pass was not stopped.
+    let UpdateStrategy::RollingUpdate { partition, max_unavailable } = &spec.update_strategy else {
+        // OnDelete: pods are updated only when users delete them.
+        return out;
+    };
+    rolling_update(inp, &replicas, *partition, max_unavailable, &mut out);
+    out
+}
+
+/// processReplica for in-range ordinal `ord`. Returns true when an
+/// OrderedReady pass must stop here.
+fn process_replica(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    i: usize,
+    ord: u32,
+    monotonic: bool,
+    batch_no: usize,
+    out: &mut Outcome,
+) -> bool {
+    let spec = inp.spec;
+    let name = spec.pod_name(ord);
+    let Some(p) = replicas[i] else {
+        // Missing: claims first, then the pod.
+        for ct in &spec.claims {
+            let cname = spec.claim_name(&ct.name, ord);
+            if inp.claims.get(&cname).is_some_and(|c| c.deleting) {
+                // PodClaimIsStale: no more work this round.
+                let why = format!(
+                    "{name} not created: its claim {cname} is still being deleted (stale claim)"
+                );
+                if monotonic {
+                    out.blocked = Some(why);
+                    return true;
+                }
+                return false;
+            }
+        }
+        let mut reused = Vec::new();
+        for ct in &spec.claims {
+            let cname = spec.claim_name(&ct.name, ord);
+            if inp.claims.contains_key(&cname) {
+                reused.push(cname);
+            } else {
+                out.actions.push(Action::CreateClaim {
+                    name: cname.clone(),
+                    template: ct.name.clone(),
+                    ordinal: ord,
+                    reason: format!(
+                        "volumeClaimTemplate {} for {name}: claims are created before their pod and never deleted with it",
+                        ct.name
+                    ),
+                });
+            }
+        }
+        let revision = inp.revision_for(ord).to_string();
+        let mut reason = if monotonic {
+            if i == 0 {
+                format!("{name} is ordinal {ord}, the first (OrderedReady creates in order)")
+            } else {
+                format!(
+                    "{} is Running and Ready, so {name} comes next (OrderedReady)",
+                    spec.pod_name(ord - 1)
+                )
+            }
+        } else {
+            format!("{name} created in slow-start batch {batch_no} (Parallel: no waiting)")
+        };
+        if !reused.is_empty() {
+            reason.push_str(&format!(
+                "; reuses existing claim {} (stable storage)",
+                reused.join(", ")
+            ));
+        }
+        out.actions.push(Action::CreatePod { ordinal: ord, revision, reason });
+        return monotonic;
+    };
+
+    if p.status.terminal() {
+        if !p.status.terminating() {
+            out.actions.push(Action::DeletePod {
+                name: p.name.clone(),
+                cause: DeleteCause::Terminal,
+                reason: format!(
+                    "{} is {:?}: deleted so it is recreated with the same name and claim",
+                    p.name, p.status.phase
+                ),
+            });
+        }
+        return true;
+    }
+
+    if matches!(p.status.phase, PodPhase::Pending | PodPhase::ContainerCreating) {
+        // createMissingPersistentVolumeClaims for pending pods.
+        for ct in &spec.claims {
+            let cname = spec.claim_name(&ct.name, ord);
+            if !inp.claims.contains_key(&cname) {
+                out.actions.push(Action::CreateClaim {
+                    name: cname,
+                    template: ct.name.clone(),
+                    ordinal: ord,
+                    reason: format!("{} is Pending and its claim is missing", p.name),
+                });
+            }
+        }
+    }
+
+    if p.status.terminating() {
+        // Both policies: the name is taken until the object is gone.
+        let why = format!(
+            "{} is Terminating and is not replaced while its object exists (at most one pod per identity){}",
+            p.name,
+            waiting_part(inp, replicas, i)
+        );
+        if monotonic {
+            out.blocked = Some(why);
+            return true;
+        }
+        if out.blocked.is_none() {
+            out.blocked = Some(why);
+        }
+        return false;
+    }
+    if monotonic && (!p.status.running_and_ready() || !inp.available(p)) {
+        let state = inp.state(p);
+        if let Some(what) = what_waits(inp, replicas, i) {
+            out.blocked = Some(format!("{what}: {} is {state} (OrderedReady)", p.name));
+        }
+        return true;
+    }
+    false
+}
+
+/// "; web-2 waits" style suffix for a terminating pod's message.
+fn waiting_part(inp: &Input, replicas: &[Option<&ObservedPod>], i: usize) -> String {
+    match what_waits(inp, replicas, i) {
+        Some(w) if inp.spec.pod_management == PodManagement::OrderedReady => format!("; {w}"),
+        _ => String::new(),
+    }
+}
+
+/// What an OrderedReady pass stopped at replica `i` leaves undone.
+fn what_waits(inp: &Input, replicas: &[Option<&ObservedPod>], i: usize) -> Option<String> {
+    let spec = inp.spec;
+    if let Some(j) = (i + 1..replicas.len()).find(|&j| replicas[j].is_none()) {
+        return Some(format!(
+            "{} not created",
+            spec.pod_name(spec.ordinals_start + j as u32)
+        ));
+    }
+    let condemned = inp
+        .pods
+        .iter()
+        .filter(|p| p.ordinal < spec.ordinals_start || p.ordinal >= spec.end_ordinal())
+        .max_by_key(|p| p.ordinal);
+    if let Some(c) = condemned {
+        return Some(format!("{} not deleted (scale-down)", c.name));
+    }
+    if outdated_exists(inp, replicas) {
+        return Some("rolling update paused".to_string());
+    }
+    None
+}
+
+fn outdated_exists(inp: &Input, replicas: &[Option<&ObservedPod>]) -> bool {
+    let partition = match &inp.spec.update_strategy {
+        UpdateStrategy::RollingUpdate { partition, .. } => *partition as usize,
+        UpdateStrategy::OnDelete => return false,
+    };
+    replicas
+        .iter()
+        .enumerate()
+        .any(|(i, p)| i >= partition && p.is_some_and(|p| p.revision != inp.update_revision))
+}
+
+/// updateStatefulSetAfterInvariantEstablished: delete up to
+/// (maxUnavailable − unavailable) outdated pods at or above the partition,
+/// highest ordinal first.
+fn rolling_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    max_unavailable: &crate::sim::model::IntOrPercent,
+    out: &mut Outcome,
+) {
+    let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
+    let unavailable: Vec<String> = replicas
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match p {
+            Some(p) if inp.available(p) => None,
+            Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
+            None => Some(format!(
+                "{} is missing",
+                inp.spec.pod_name(inp.spec.ordinals_start + i as u32)
+            )),
+        })
+        .collect();
+    let outdated = outdated_exists(inp, replicas);
+    if unavailable.len() as u32 >= max {
+        if outdated {
+            out.blocked = Some(format!(
+                "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+                unavailable.len(),
+                unavailable.join(", "),
+                max
+            ));
+        }
+        return;
+    }
+    let mut to_delete = max - unavailable.len() as u32;
+    for i in (partition as usize..replicas.len()).rev() {
+        if to_delete == 0 {
+            break;
+        }
+        let Some(p) = replicas[i] else { continue };
+        if p.revision != inp.update_revision && !p.status.terminating() {
+            out.actions.push(Action::DeletePod {
+                name: p.name.clone(),
+                cause: DeleteCause::Update,
+                reason: format!(
+                    "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {})",
+                    p.name, p.revision, inp.update_revision, partition, max
+                ),
+            });
+            to_delete -= 1;
+        }
+    }
+}
+
+/// computeReplicaStatus + completeRollingUpdate.
+fn replica_status(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    condemned: &[&ObservedPod],
+) -> ReplicaStatus {
+    let mut s = ReplicaStatus::default();
+    for p in replicas.iter().flatten().copied().chain(condemned.iter().copied()) {
+        s.replicas += 1;
+        if p.status.running_and_ready() {
+            s.ready += 1;
+            if inp.available(p) {
+                s.available += 1;
+            }
+        }
+        if !p.status.terminating() {
+            if p.revision == inp.current_revision {
+                s.current += 1;
+            }
+            if p.revision == inp.update_revision {
+                s.updated += 1;
+            }
+        }
+    }
+    if matches!(inp.spec.update_strategy, UpdateStrategy::RollingUpdate { .. })
+        && s.updated == s.replicas
+        && s.ready == s.replicas
+    {
+        s.rollout_complete = true;
+        s.current = s.updated;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::{ClaimTemplate, PodTemplate, Retention};
+
+    fn spec(replicas: u32, pm: PodManagement) -> StatefulSetSpec {
+        StatefulSetSpec {
+            name: "web".into(),
+            service: None,
+            replicas,
+            pod_management: pm,
+            update_strategy: UpdateStrategy::default(),
+            min_ready_seconds: 0,
+            ordinals_start: 0,
+            retention: Retention::default(),
+            revision_history_limit: 10,
+            template: PodTemplate::with_image("nginx:1"),
+            claims: vec![ClaimTemplate { name: "www".into(), storage_class: None, size_gib: 1 }],
+            database: None,
+        }
+    }
+
+    fn pod(ord: u32, rev: &str, phase: PodPhase, ready: bool) -> ObservedPod {
+        let mut status = PodStatus::new();
+        status.phase = phase;
+        status.ready = ready;
+        status.ready_since_ms = ready.then_some(0);
+        ObservedPod {
+            name: Cow::Owned(format!("web-{ord}")),
+            ordinal: ord,
+            revision: Cow::Owned(rev.to_string()),
+            status: Cow::Owned(status),
+        }
+    }
+
+    fn run<'a>(spec: &'a StatefulSetSpec, pods: &'a [ObservedPod<'a>], cur: &'a str, upd: &'a str) -> Outcome {
+        let claims: BTreeMap<String, ObservedClaim> = pods
+            .iter()
+            .map(|p| (format!("www-web-{}", p.ordinal), ObservedClaim { ordinal: Some(p.ordinal), deleting: false }))
+            .collect();
+        reconcile(&Input {
+            spec,
+            deleting: false,
+            current_revision: cur,
+            update_revision: upd,
+            pods,
+            claims: &claims,
+            now: 100_000,
+        })
+    }
+
+    #[test]
+    fn ordered_ready_creates_only_the_first_missing_pod_and_its_claim_first() {
+        let s = spec(3, PodManagement::OrderedReady);
+        let out = run(&s, &[], "r1", "r1");
+        assert_eq!(out.actions.len(), 2);
+        assert!(matches!(&out.actions[0], Action::CreateClaim { name, .. } if name == "www-web-0"));
+        assert!(matches!(&out.actions[1], Action::CreatePod { ordinal: 0, .. }));
+    }
+
+    #[test]
+    fn ordered_ready_waits_for_unready_predecessor() {
+        let s = spec(3, PodManagement::OrderedReady);
+        let out = run(&s, &[pod(0, "r1", PodPhase::Running, false)], "r1", "r1");
+        assert!(out.actions.is_empty());
+        let why = out.blocked.expect("blocked");
+        assert!(why.contains("web-1 not created") && why.contains("web-0"), "{why}");
+    }
+
+    #[test]
+    fn parallel_creates_all_missing_pods_in_one_pass() {
+        let s = spec(4, PodManagement::Parallel);
+        let out = run(&s, &[pod(0, "r1", PodPhase::Pending, false)], "r1", "r1");
+        let created: Vec<u32> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreatePod { ordinal, .. } => Some(*ordinal),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(created, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn lower_missing_ordinal_is_recreated_even_when_higher_is_unhealthy() {
+        let s = spec(3, PodManagement::OrderedReady);
+        let pods = [pod(1, "r1", PodPhase::Running, true), pod(2, "r1", PodPhase::Pending, false)];
+        let out = run(&s, &pods, "r1", "r1");
+        assert!(out.actions.iter().any(|a| matches!(a, Action::CreatePod { ordinal: 0, .. })));
+    }
+
+    #[test]
+    fn scale_down_deletes_highest_first_one_at_a_time() {
+        let s = spec(1, PodManagement::OrderedReady);
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r1", PodPhase::Running, true),
+            pod(2, "r1", PodPhase::Running, true),
+        ];
+        let out = run(&s, &pods, "r1", "r1");
+        assert_eq!(out.actions.len(), 1);
+        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::ScaleDown, .. } if name == "web-2"));
+    }
+
+    #[test]
+    fn scale_down_waits_while_an_in_range_pod_is_unhealthy() {
+        let s = spec(1, PodManagement::OrderedReady);
+        let pods = [pod(0, "r1", PodPhase::Running, false), pod(1, "r1", PodPhase::Running, true)];
+        let out = run(&s, &pods, "r1", "r1");
+        assert!(out.actions.is_empty());
+        assert!(out.blocked.unwrap().contains("web-1 not deleted"));
+    }
+
+    #[test]
+    fn failed_pod_is_deleted_for_recreation() {
+        let s = spec(2, PodManagement::OrderedReady);
+        let pods = [pod(0, "r1", PodPhase::Failed, false), pod(1, "r1", PodPhase::Running, true)];
+        let out = run(&s, &pods, "r1", "r1");
+        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Terminal, .. } if name == "web-0"));
+    }
+
+    #[test]
+    fn rolling_update_deletes_highest_outdated_at_or_above_partition() {
+        let mut s = spec(3, PodManagement::OrderedReady);
+        s.update_strategy = UpdateStrategy::RollingUpdate { partition: 1, max_unavailable: Default::default() };
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r1", PodPhase::Running, true),
+            pod(2, "r1", PodPhase::Running, true),
+        ];
+        let out = run(&s, &pods, "r1", "r2");
+        assert_eq!(out.actions.len(), 1);
+        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Update, .. } if name == "web-2"));
+        // With web-2 updated, web-1 is next; web-0 (below the partition) never is.
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r1", PodPhase::Running, true),
+            pod(2, "r2", PodPhase::Running, true),
+        ];
+        let out = run(&s, &pods, "r1", "r2");
+        assert!(matches!(&out.actions[0], Action::DeletePod { name, .. } if name == "web-1"));
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r2", PodPhase::Running, true),
+            pod(2, "r2", PodPhase::Running, true),
+        ];
+        assert!(run(&s, &pods, "r1", "r2").actions.is_empty());
+    }
+
+    #[test]
+    fn pod_below_partition_comes_back_at_current_revision() {
+        let mut s = spec(3, PodManagement::OrderedReady);
+        s.update_strategy = UpdateStrategy::RollingUpdate { partition: 2, max_unavailable: Default::default() };
+        let pods = [pod(1, "r1", PodPhase::Running, true), pod(2, "r2", PodPhase::Running, true)];
+        let out = run(&s, &pods, "r1", "r2");
+        assert!(out.actions.iter().any(|a| matches!(a, Action::CreatePod { ordinal: 0, revision, .. } if revision == "r1")));
+    }
+
+    #[test]
+    fn max_unavailable_percent_rounds_down_and_deletes_a_batch() {
+        let mut s = spec(10, PodManagement::Parallel);
+        s.update_strategy = UpdateStrategy::RollingUpdate {
+            partition: 0,
+            max_unavailable: crate::sim::model::IntOrPercent::Percent("35%".into()),
+        };
+        let pods: Vec<_> = (0..10).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let out = run(&s, &pods, "r1", "r2");
+        let deleted: Vec<_> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::DeletePod { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deleted, vec!["web-9", "web-8", "web-7"]);
+    }
+
+    #[test]
+    fn rollout_complete_when_all_updated_and_ready() {
+        let s = spec(2, PodManagement::OrderedReady);
+        let pods = [pod(0, "r2", PodPhase::Running, true), pod(1, "r2", PodPhase::Running, true)];
+        let out = run(&s, &pods, "r1", "r2");
+        assert!(out.status.rollout_complete);
+        assert_eq!(out.status.current, 2);
+    }
+
+    #[test]
+    fn on_delete_never_deletes_for_update() {
+        let mut s = spec(2, PodManagement::OrderedReady);
+        s.update_strategy = UpdateStrategy::OnDelete;
+        let pods = [pod(0, "r1", PodPhase::Running, true), pod(1, "r1", PodPhase::Running, true)];
+        assert!(run(&s, &pods, "r1", "r2").actions.is_empty());
+    }
+
+    #[test]
+    fn terminating_pod_is_never_replaced() {
+        let s = spec(2, PodManagement::Parallel);
+        let mut p = pod(1, "r1", PodPhase::Running, true);
+        p.status.deletion_ms = Some(1);
+        let out = run(&s, &[pod(0, "r1", PodPhase::Running, true), p], "r1", "r1");
+        assert!(!out.actions.iter().any(|a| matches!(a, Action::CreatePod { .. })));
+        assert!(out.blocked.unwrap().contains("not replaced"));
+    }
+
+    #[test]
+    fn ordinals_start_shifts_names_and_partition() {
+        let mut s = spec(2, PodManagement::OrderedReady);
+        s.ordinals_start = 5;
+        let out = run(&s, &[], "r1", "r1");
+        assert!(matches!(&out.actions[1], Action::CreatePod { ordinal: 5, .. }));
+    }
+}

@@ -1,0 +1,297 @@
+//! The StatefulSet controller system: gathers what the reconcile pass needs,
+//! keeps the revision history, applies the pass's actions and the status.
+
+use super::reconcile::{self, Action, ObservedClaim, ObservedPod};
+use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
+use crate::sim::model::*;
+use crate::sim::{SimClock, SimRng, SimSystems, Wake, ops};
+use bevy::prelude::*;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// The StatefulSet controller's system set.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatefulSets;
+
+pub(super) fn plugin(app: &mut App) {
+    app.add_systems(
+        crate::sim::SimSchedule,
+        statefulset_controller
+            .in_set(SimSystems::Controllers)
+            .in_set(StatefulSets),
+    );
+}
+
+/// The revision name of a template: `<set>-<hash>`, as a ControllerRevision
+/// name is (hash of spec.template only, SEMANTICS §3).
+pub fn revision_name(set: &str, template: &PodTemplate) -> String {
+    let json = serde_json::to_string(template).unwrap_or_default();
+    let mut h = fnv1a64(json.as_bytes());
+    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut s = String::with_capacity(10);
+    for _ in 0..10 {
+        s.push(ALPHA[(h % ALPHA.len() as u64) as usize] as char);
+        h /= ALPHA.len() as u64;
+    }
+    format!("{set}-{s}")
+}
+
+/// Records the template's revision: new, or an earlier one reused (rollback).
+/// Returns the update revision name.
+fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut EventLog) -> String {
+    let spec = &set.spec;
+    let name = revision_name(&spec.name, &spec.template);
+    if st.update_revision == name {
+        return name;
+    }
+    let max = st.revisions.iter().map(|r| r.number).max().unwrap_or(0);
+    if let Some(r) = st.revisions.iter_mut().find(|r| r.name == name) {
+        r.number = max + 1;
+        log.emit(
+            now,
+            SimEvent::new(
+                EventKind::SetUpdated,
+                format!("statefulset/{}", spec.name),
+                format!(
+                    "the template equals earlier revision {name}: it is reused (a rollback makes no new revision)"
+                ),
+            )
+            .revision(name.clone()),
+        );
+    } else {
+        st.revisions.push(Revision { name: name.clone(), template: spec.template.clone(), number: max + 1 });
+        log.emit(
+            now,
+            SimEvent::new(
+                EventKind::RevisionCreated,
+                format!("statefulset/{}", spec.name),
+                format!(
+                    "template hash gives a new ControllerRevision {name} (revision {}, image {})",
+                    max + 1,
+                    spec.template.image
+                ),
+            )
+            .revision(name.clone()),
+        );
+    }
+    if st.current_revision.is_empty() {
+        st.current_revision = name.clone();
+    }
+    st.update_revision = name.clone();
+    // revisionHistoryLimit: drop the oldest revisions no one uses.
+    let limit = spec.revision_history_limit as usize + 2;
+    while st.revisions.len() > limit {
+        let keep = [st.current_revision.clone(), st.update_revision.clone()];
+        let Some(pos) = st
+            .revisions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !keep.contains(&r.name))
+            .min_by_key(|(_, r)| r.number)
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        st.revisions.remove(pos);
+    }
+    log.touch();
+    name
+}
+
+#[allow(clippy::too_many_arguments)]
+fn statefulset_controller(
+    clock: Res<SimClock>,
+    mut wake: ResMut<Wake>,
+    mut log: ResMut<EventLog>,
+    mut index: ResMut<Index>,
+    mut rng: ResMut<SimRng>,
+    mut commands: Commands,
+    mut sets: Query<(Entity, &StatefulSet, &mut SetStatus, Option<&OwnedPods>)>,
+    mut pods: Query<(&Pod, &mut PodStatus)>,
+    mut claims: Query<(&Claim, &mut ClaimStatus)>,
+) {
+    let now = clock.now_ms;
+    let mut order: Vec<(String, Entity)> =
+        sets.iter().map(|(e, s, _, _)| (s.spec.name.clone(), e)).collect();
+    order.sort();
+    for (_, set_e) in order {
+        let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else { continue };
+        let spec = &set.spec;
+        let update_rev = sync_revisions(now, set, &mut st, &mut log);
+        let current_rev = st.current_revision.clone();
+
+        // Gather pods (by ordinal) and this set's claims.
+        let pod_entities: Vec<Entity> = owned.map(|o| o.entities().to_vec()).unwrap_or_default();
+        let mut observed: Vec<ObservedPod> = Vec::with_capacity(pod_entities.len());
+        for &e in &pod_entities {
+            if let Ok((p, s)) = pods.get(e) {
+                observed.push(ObservedPod {
+                    name: Cow::Borrowed(p.name.as_str()),
+                    ordinal: p.ordinal.unwrap_or(0),
+                    revision: Cow::Borrowed(p.revision.as_str()),
+                    status: Cow::Borrowed(s),
+                });
+            }
+        }
+        observed.sort_by_key(|p| p.ordinal);
+        let mut observed_claims: BTreeMap<String, ObservedClaim> = BTreeMap::new();
+        let scan_all = spec.retention.when_scaled == RetentionAction::Delete || set.deleting;
+        if scan_all {
+            for (c, cs) in claims.iter() {
+                if c.set.as_deref() == Some(spec.name.as_str()) {
+                    observed_claims.insert(
+                        c.name.clone(),
+                        ObservedClaim { ordinal: c.ordinal, deleting: cs.deleting.is_some() },
+                    );
+                }
+            }
+        } else {
+            let ords = (spec.ordinals_start..spec.end_ordinal()).chain(observed.iter().map(|p| p.ordinal));
+            for o in ords {
+                for ct in &spec.claims {
+                    let name = spec.claim_name(&ct.name, o);
+                    if let Some(&ce) = index.claims.get(&name)
+                        && let Ok((_, cs)) = claims.get(ce)
+                    {
+                        observed_claims.insert(name, ObservedClaim { ordinal: Some(o), deleting: cs.deleting.is_some() });
+                    }
+                }
+            }
+        }
+
+        let out = reconcile::reconcile(&reconcile::Input {
+            spec,
+            deleting: set.deleting,
+            current_revision: &current_rev,
+            update_revision: &update_rev,
+            pods: &observed,
+            claims: &observed_claims,
+            now,
+        });
+        let pods_left = observed.len();
+        drop(observed);
+        if let Some(w) = out.wake_ms {
+            wake.at(w);
+        }
+
+        for action in out.actions {
+            match action {
+                Action::CreateClaim { name, template, ordinal, reason } => {
+                    let ct = spec.claims.iter().find(|c| c.name == template);
+                    let class = ct
+                        .and_then(|c| c.storage_class.clone())
+                        .unwrap_or_else(|| index.default_class.clone());
+                    if !st.claims_made.contains(&name) {
+                        st.claims_made.push(name.clone());
+                    }
+                    ops::create_claim(
+                        now,
+                        Claim {
+                            name,
+                            set: Some(spec.name.clone()),
+                            ordinal: Some(ordinal),
+                            template,
+                            class,
+                            size_gib: ct.map_or(1, |c| c.size_gib),
+                            created_ms: now,
+                        },
+                        &mut commands,
+                        &mut index,
+                        &mut log,
+                        reason,
+                    );
+                }
+                Action::CreatePod { ordinal, revision, reason } => {
+                    let name = spec.pod_name(ordinal);
+                    let template = st
+                        .revision(&revision)
+                        .map(|r| r.template.clone())
+                        .unwrap_or_else(|| spec.template.clone());
+                    let seq = index.next_seq();
+                    let pod = Pod {
+                        name: name.clone(),
+                        uid: rng.uid(),
+                        owner: Owner::set(&spec.name),
+                        ordinal: Some(ordinal),
+                        revision: revision.clone(),
+                        template,
+                        claims: spec.claims.iter().map(|c| spec.claim_name(&c.name, ordinal)).collect(),
+                        created_ms: now,
+                        seq,
+                        dns: Some(format!("{name}.{}.default.svc.cluster.local", spec.service_name())),
+                    };
+                    let e = commands.spawn((pod, PodStatus::new(), PodOf(set_e))).id();
+                    index.pods.insert(name.clone(), e);
+                    log.emit(
+                        now,
+                        SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason).revision(revision),
+                    );
+                }
+                Action::DeletePod { name, cause: _, reason } => {
+                    let Some(&pe) = index.pods.get(&name) else { continue };
+                    let Ok((p, mut ps)) = pods.get_mut(pe) else { continue };
+                    ops::request_deletion(now, p, &mut ps, &mut log, reason);
+                }
+                Action::DeleteClaim { name, when_deleted, reason } => {
+                    let Some(&ce) = index.claims.get(&name) else { continue };
+                    let Ok((_, mut cs)) = claims.get_mut(ce) else { continue };
+                    if cs.deleting.is_none() {
+                        cs.deleting = Some(if when_deleted {
+                            DeletionCause::RetentionWhenDeleted
+                        } else {
+                            DeletionCause::RetentionWhenScaled
+                        });
+                        cs.deleting_reason = Some(reason);
+                        log.touch();
+                    }
+                }
+            }
+        }
+
+        // Status.
+        let s = &out.status;
+        let (r, rd, av, cu, up) = (s.replicas, s.ready, s.available, s.current, s.updated);
+        if (st.replicas, st.ready, st.available, st.current, st.updated) != (r, rd, av, cu, up) {
+            (st.replicas, st.ready, st.available, st.current, st.updated) = (r, rd, av, cu, up);
+            log.touch();
+        }
+        if s.rollout_complete && st.current_revision != st.update_revision {
+            let from = std::mem::replace(&mut st.current_revision, st.update_revision.clone());
+            log.emit(
+                now,
+                SimEvent::new(
+                    EventKind::RolloutComplete,
+                    format!("statefulset/{}", spec.name),
+                    format!(
+                        "all {} pods run {} and are Ready: currentRevision moves from {from}",
+                        s.replicas, st.update_revision
+                    ),
+                )
+                .revision(st.update_revision.clone()),
+            );
+        }
+        if out.blocked != st.blocked {
+            if let Some(why) = &out.blocked {
+                log.emit(
+                    now,
+                    SimEvent::new(EventKind::SetBlocked, format!("statefulset/{}", spec.name), why.clone()),
+                );
+            } else {
+                log.touch();
+            }
+            st.blocked = out.blocked.clone();
+        }
+        if set.deleting && pods_left == 0 {
+            index.sets.remove(&spec.name);
+            commands.entity(set_e).despawn();
+            log.emit(
+                now,
+                SimEvent::new(
+                    EventKind::SetDeleted,
+                    format!("statefulset/{}", spec.name),
+                    "all its pods are gone; claims follow whenDeleted",
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! SimEvent: what happened in the simulated cluster and why, and the ordered log of them.
+
+use bevy::prelude::*;
+use serde::Serialize;
+
+/// Kinds of events. The names are part of the public interface (CONTRACT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventKind {
+    PodCreated,
+    PodScheduled,
+    PodUnschedulable,
+    PodStarted,
+    PodReady,
+    PodNotReady,
+    PodTerminating,
+    PodDeleted,
+    PodForceDeleted,
+    PodFailed,
+    PodEvicted,
+    /// The kubelet could not pull the image (ErrImagePull / ImagePullBackOff).
+    ImagePullFailed,
+    /// A container process stopped on its node (crash, machine death, kill).
+    ProcessStopped,
+    ClaimCreated,
+    ClaimBound,
+    ClaimDeleted,
+    /// A claim was asked to be deleted but is still in use (pvc-protection).
+    ClaimTerminating,
+    VolumeProvisioned,
+    VolumeDeleted,
+    VolumeAttached,
+    VolumeDetached,
+    VolumeMultiAttachError,
+    NodeNotReady,
+    NodeReady,
+    NodeTainted,
+    NodeUntainted,
+    NodeDeleted,
+    NodeAdded,
+    NodeFailed,
+    NodePartitioned,
+    NodeRecovered,
+    NodeCordoned,
+    NodeUncordoned,
+    SetBlocked,
+    SetScaled,
+    SetUpdated,
+    SetDeleted,
+    RevisionCreated,
+    RolloutComplete,
+    DeploymentScaled,
+    DeploymentUpdated,
+    ReplicationStarted,
+    ReplicationBroken,
+    CloneStarted,
+    CloneFinished,
+    WritesFailed,
+    WritesResumed,
+    DataDiverged,
+    InvariantBroken,
+    InvariantRestored,
+    ExpectationFailed,
+    ExpectationPassed,
+    CommandRejected,
+    Note,
+    Pause,
+}
+
+impl EventKind {
+    /// Parses a kind from its log name.
+    pub fn parse(s: &str) -> Option<EventKind> {
+        ALL_KINDS.iter().copied().find(|k| k.name() == s)
+    }
+
+    /// The name as written in the event log (the variant name).
+    pub fn name(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// Every kind, for validation of scenario references.
+pub const ALL_KINDS: &[EventKind] = &[
+    EventKind::PodCreated,
+    EventKind::PodScheduled,
+    EventKind::PodUnschedulable,
+    EventKind::PodStarted,
+    EventKind::PodReady,
+    EventKind::PodNotReady,
+    EventKind::PodTerminating,
+    EventKind::PodDeleted,
+    EventKind::PodForceDeleted,
+    EventKind::PodFailed,
+    EventKind::PodEvicted,
+    EventKind::ImagePullFailed,
+    EventKind::ProcessStopped,
+    EventKind::ClaimCreated,
+    EventKind::ClaimBound,
+    EventKind::ClaimDeleted,
+    EventKind::ClaimTerminating,
+    EventKind::VolumeProvisioned,
+    EventKind::VolumeDeleted,
+    EventKind::VolumeAttached,
+    EventKind::VolumeDetached,
+    EventKind::VolumeMultiAttachError,
+    EventKind::NodeNotReady,
+    EventKind::NodeReady,
+    EventKind::NodeTainted,
+    EventKind::NodeUntainted,
+    EventKind::NodeDeleted,
+    EventKind::NodeAdded,
+    EventKind::NodeFailed,
+    EventKind::NodePartitioned,
+    EventKind::NodeRecovered,
+    EventKind::NodeCordoned,
+    EventKind::NodeUncordoned,
+    EventKind::SetBlocked,
+    EventKind::SetScaled,
+    EventKind::SetUpdated,
+    EventKind::SetDeleted,
+    EventKind::RevisionCreated,
+    EventKind::RolloutComplete,
+    EventKind::DeploymentScaled,
+    EventKind::DeploymentUpdated,
+    EventKind::ReplicationStarted,
+    EventKind::ReplicationBroken,
+    EventKind::CloneStarted,
+    EventKind::CloneFinished,
+    EventKind::WritesFailed,
+    EventKind::WritesResumed,
+    EventKind::DataDiverged,
+    EventKind::InvariantBroken,
+    EventKind::InvariantRestored,
+    EventKind::ExpectationFailed,
+    EventKind::ExpectationPassed,
+    EventKind::CommandRejected,
+    EventKind::Note,
+    EventKind::Pause,
+];
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimEvent {
+    pub t_ms: u64,
+    pub kind: EventKind,
+    /// `pod/web-1`, `node/node-a`, `pvc/www-web-1`, `pv/pv-…`, `statefulset/web`, …
+    pub object: String,
+    pub node: Option<String>,
+    /// A human sentence naming the rule or the wait.
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl SimEvent {
+    pub fn new(kind: EventKind, object: impl Into<String>, reason: impl Into<String>) -> Self {
+        SimEvent {
+            t_ms: 0,
+            kind,
+            object: object.into(),
+            node: None,
+            reason: reason.into(),
+            volume: None,
+            revision: None,
+            detail: None,
+        }
+    }
+    pub fn node(mut self, node: impl Into<String>) -> Self {
+        self.node = Some(node.into());
+        self
+    }
+    pub fn node_opt(mut self, node: Option<String>) -> Self {
+        self.node = node;
+        self
+    }
+    pub fn volume(mut self, v: impl Into<String>) -> Self {
+        self.volume = Some(v.into());
+        self
+    }
+    pub fn revision(mut self, r: impl Into<String>) -> Self {
+        self.revision = Some(r.into());
+        self
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+
+    /// The JSON Lines form: a single line, fields in contract order.
+    pub fn to_json_line(&self) -> String {
+        // Serialization of plain strings and integers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The ordered event log of a run, plus an activity counter the driver uses
+/// to tell when a simulated instant has settled.
+#[derive(Resource, Default, Debug)]
+pub struct EventLog {
+    pub events: Vec<SimEvent>,
+    /// Bumped by every state change, logged or not.
+    pub activity: u64,
+}
+
+impl EventLog {
+    /// Appends an event stamped with `now`.
+    pub fn emit(&mut self, now: u64, mut ev: SimEvent) {
+        ev.t_ms = now;
+        self.events.push(ev);
+        self.activity += 1;
+    }
+    /// Records a state change that has no event of its own.
+    pub fn touch(&mut self) {
+        self.activity += 1;
+    }
+    /// The whole log as JSON Lines.
+    pub fn to_jsonl(&self) -> String {
+        let mut out = String::new();
+        for e in &self.events {
+            out.push_str(&e.to_json_line());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// FNV-1a 64-bit: a tiny stable hash for golden tests and revision names.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,212 @@
+//! The deterministic simulation core: its own schedule and clock, the model,
+//! the controllers, and the driver that advances simulated time. Nothing here
+//! imports render, window or egui code.
+
+pub mod command;
+pub mod controllers;
+pub mod event;
+pub mod invariant;
+pub mod model;
+pub mod ops;
+pub mod snapshot;
+pub mod workload;
+
+use bevy::ecs::schedule::{
+    LogLevel, ScheduleBuildSettings, ScheduleLabel, executor::SingleThreadedExecutor,
+};
+use bevy::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+pub use command::SimCommand;
+pub use event::{EventKind, EventLog, SimEvent};
+
+/// The schedule that runs one controller pass at the current simulated instant.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SimSchedule;
+
+/// Runs after each instant has settled: scenario steps fire here, so they
+/// always see a settled cluster.
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AfterSettle;
+
+/// The order of one pass. Chained once, here; feature files only say `.in_set(..)`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimSystems {
+    /// Scenario steps fire and expectations are checked.
+    Scenario,
+    /// SimCommands from scenarios and the UI are applied.
+    ApplyCommands,
+    /// Kubelets, node lifecycle, pod GC: what nodes do and what is decided about them.
+    Nodes,
+    /// StatefulSet and Deployment controllers.
+    Controllers,
+    Scheduler,
+    /// Volume binding/provisioning and attach/detach.
+    Volumes,
+    /// The replicated database.
+    Workload,
+    /// Invariant checks.
+    Observe,
+}
+
+/// The simulated clock in integer milliseconds: the only time the core reads.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct SimClock {
+    pub now_ms: u64,
+}
+
+/// The earliest future instant at which something is due. Reset before each
+/// pass; systems lower it to their next deadline.
+#[derive(Resource, Debug, Default)]
+pub struct Wake {
+    pub next_ms: Option<u64>,
+    now_ms: u64,
+}
+
+impl Wake {
+    /// Asks for a pass at `t`. Times not in the future are ignored: what is due
+    /// now is handled in the current pass.
+    pub fn at(&mut self, t: u64) {
+        if t > self.now_ms {
+            self.next_ms = Some(self.next_ms.map_or(t, |n| n.min(t)));
+        }
+    }
+}
+
+/// The run's one random number generator, seeded from the scenario.
+#[derive(Resource)]
+pub struct SimRng(pub ChaCha8Rng);
+
+impl SimRng {
+    pub fn new(seed: u64) -> Self {
+        SimRng(ChaCha8Rng::seed_from_u64(seed))
+    }
+    /// A Kubernetes-style random suffix (the alphabet of k8s.io/apimachinery/pkg/util/rand).
+    pub fn suffix(&mut self, n: usize) -> String {
+        use rand::Rng;
+        const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        (0..n)
+            .map(|_| ALPHA[self.0.random_range(0..ALPHA.len())] as char)
+            .collect()
+    }
+    /// A UUID-shaped uid.
+    pub fn uid(&mut self) -> String {
+        use rand::Rng;
+        let b: [u8; 16] = self.0.random();
+        let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    }
+}
+
+/// Set by a lesson's `pause` step in interactive mode; the GUI stops the clock.
+#[derive(Resource, Debug, Default)]
+pub struct PauseRequest(pub Option<String>);
+
+/// The core plugin: schedule, clock, model and every controller.
+pub fn plugin(app: &mut App) {
+    let mut schedule = Schedule::new(SimSchedule);
+    schedule.set_executor(SingleThreadedExecutor::new());
+    schedule.set_build_settings(ScheduleBuildSettings {
+        ambiguity_detection: LogLevel::Error,
+        ..default()
+    });
+    schedule.configure_sets(
+        (
+            SimSystems::Scenario,
+            SimSystems::ApplyCommands,
+            SimSystems::Nodes,
+            SimSystems::Controllers,
+            SimSystems::Scheduler,
+            SimSystems::Volumes,
+            SimSystems::Workload,
+            SimSystems::Observe,
+        )
+            .chain(),
+    );
+    app.add_schedule(schedule);
+    app.add_schedule(Schedule::new(AfterSettle));
+    app.init_resource::<SimClock>()
+        .init_resource::<Wake>()
+        .init_resource::<EventLog>()
+        .init_resource::<model::Index>()
+        .init_resource::<PauseRequest>()
+        .insert_resource(SimRng::new(0))
+        .add_message::<SimCommand>();
+    app.add_plugins((
+        command::plugin,
+        controllers::plugin,
+        workload::plugin,
+        invariant::plugin,
+    ));
+}
+
+/// Passes at one instant before we call it a livelock.
+const MAX_PASSES: usize = 200;
+
+/// Runs passes at the current instant until one changes nothing.
+/// Returns the number of passes run.
+pub fn settle(world: &mut World) -> usize {
+    for i in 0..MAX_PASSES {
+        let before = world.resource::<EventLog>().activity;
+        let now = world.resource::<SimClock>().now_ms;
+        {
+            let mut wake = world.resource_mut::<Wake>();
+            wake.next_ms = None;
+            wake.now_ms = now;
+        }
+        world.run_schedule(SimSchedule);
+        world.resource_mut::<Messages<SimCommand>>().update();
+        if world.resource::<EventLog>().activity == before {
+            return i + 1;
+        }
+    }
+    let now = world.resource::<SimClock>().now_ms;
+    world.resource_mut::<EventLog>().emit(
+        now,
+        SimEvent::new(
+            EventKind::InvariantBroken,
+            "simulation/core",
+            format!("the controllers did not settle after {MAX_PASSES} passes at one instant"),
+        ),
+    );
+    MAX_PASSES
+}
+
+/// Settles the instant, lets scenario steps fire, and settles again until
+/// neither changes anything.
+pub fn settle_all(world: &mut World) {
+    for _ in 0..MAX_PASSES {
+        settle(world);
+        let before = world.resource::<EventLog>().activity;
+        world.run_schedule(AfterSettle);
+        if world.resource::<EventLog>().activity == before {
+            return;
+        }
+    }
+}
+
+/// Advances simulated time to `target_ms`, running every due instant on the
+/// way and skipping the idle time between them. Stops early (returning false)
+/// when a lesson asks to pause.
+pub fn advance_to(world: &mut World, target_ms: u64) -> bool {
+    loop {
+        settle_all(world);
+        if world.resource::<PauseRequest>().0.is_some() {
+            return false;
+        }
+        let next = world.resource::<Wake>().next_ms;
+        match next {
+            Some(t) if t <= target_ms => world.resource_mut::<SimClock>().now_ms = t,
+            _ => break,
+        }
+    }
+    let mut clock = world.resource_mut::<SimClock>();
+    clock.now_ms = clock.now_ms.max(target_ms);
+    true
+}
+
+/// The next instant something is due, if any.
+pub fn next_wake(world: &World) -> Option<u64> {
+    world.resource::<Wake>().next_ms
+}

@@ -1,0 +1,139 @@
+//! Storage components: persistent volume claims, volumes, and attachments of
+//! volumes to nodes.
+
+use super::spec::StorageKind;
+use bevy::prelude::*;
+
+/// A PersistentVolumeClaim.
+#[derive(Component, Debug, Clone)]
+pub struct Claim {
+    pub name: String,
+    /// The StatefulSet whose template made it, and the ordinal.
+    pub set: Option<String>,
+    pub ordinal: Option<u32>,
+    pub template: String,
+    pub class: String,
+    pub size_gib: u32,
+    pub created_ms: u64,
+}
+
+#[derive(Component, Debug, Clone, Default)]
+pub struct ClaimStatus {
+    /// Name of the bound volume.
+    pub volume: Option<String>,
+    /// WaitForFirstConsumer: the node the scheduler picked for the first pod.
+    pub selected_node: Option<String>,
+    /// Deletion requested; kept while a pod uses it (kubernetes.io/pvc-protection).
+    pub deleting: Option<DeletionCause>,
+    /// Why, for the log line when it is finally removed.
+    pub deleting_reason: Option<String>,
+    /// ClaimTerminating already logged for this deletion.
+    pub terminating_logged: bool,
+}
+
+/// Why a claim is being deleted, for the Retain invariant and the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeletionCause {
+    User,
+    RetentionWhenScaled,
+    RetentionWhenDeleted,
+}
+
+/// Where a volume can be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Affinity {
+    Anywhere,
+    Zone(String),
+    Node(String),
+}
+
+impl Affinity {
+    pub fn describe(&self) -> Option<String> {
+        match self {
+            Affinity::Anywhere => None,
+            Affinity::Zone(z) => Some(format!("zone={z}")),
+            Affinity::Node(n) => Some(format!("node={n}")),
+        }
+    }
+    pub fn allows(&self, node: &str, zone: &str) -> bool {
+        match self {
+            Affinity::Anywhere => true,
+            Affinity::Zone(z) => z == zone,
+            Affinity::Node(n) => n == node,
+        }
+    }
+}
+
+/// A PersistentVolume (ReadWriteOnce). Its data lives here, not in the pod.
+#[derive(Component, Debug, Clone)]
+pub struct Volume {
+    pub name: String,
+    pub claim: String,
+    pub kind: StorageKind,
+    pub affinity: Affinity,
+    pub size_gib: u32,
+}
+
+/// Claim → its bound volume.
+#[derive(Component, Debug)]
+#[relationship(relationship_target = BoundClaim)]
+pub struct BoundTo(pub Entity);
+
+/// Volume → the claim bound to it.
+#[derive(Component, Debug)]
+#[relationship_target(relationship = BoundTo)]
+pub struct BoundClaim(Entity);
+
+impl BoundClaim {
+    pub fn claim(&self) -> Entity {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachState {
+    Attaching { until_ms: u64 },
+    Attached,
+    Detaching { until_ms: u64 },
+}
+
+/// Time to attach and detach a volume.
+pub const ATTACH_MS: u64 = 3_000;
+pub const DETACH_MS: u64 = 2_000;
+/// maxWaitForUnmountDuration of the attach/detach controller.
+pub const MAX_WAIT_FOR_UNMOUNT_MS: u64 = 360_000;
+
+/// A VolumeAttachment: this volume on this node.
+#[derive(Component, Debug, Clone)]
+pub struct Attachment {
+    pub volume: String,
+    pub node: String,
+    pub state: AttachState,
+    /// When the controller first wanted it detached (for the 6-minute force-detach).
+    pub detach_requested_ms: Option<u64>,
+    /// The control plane force-detached it but the machine still has it
+    /// mounted (it was only partitioned): a second attachment can now happen.
+    pub forgotten: bool,
+}
+
+/// Attachment → its volume.
+#[derive(Component, Debug)]
+#[relationship(relationship_target = VolumeAttachments)]
+pub struct AttachmentOf(pub Entity);
+
+#[derive(Component, Debug, Default)]
+#[relationship_target(relationship = AttachmentOf, linked_spawn)]
+pub struct VolumeAttachments(Vec<Entity>);
+
+impl VolumeAttachments {
+    pub fn entities(&self) -> &[Entity] {
+        &self.0
+    }
+}
+
+/// What the attach/detach controller reports about a volume.
+#[derive(Component, Debug, Clone, Default)]
+pub struct VolumeStatus {
+    /// Why the volume cannot be attached where it is wanted (Multi-Attach).
+    pub attach_error: Option<String>,
+}

@@ -1,0 +1,52 @@
+//! Helpers shared by the integration tests: run a scenario snippet headless
+//! and look at its event log.
+
+#![allow(dead_code)]
+
+use statefulset_sim::headless::{self, Run};
+use statefulset_sim::scenario::load_str;
+use statefulset_sim::sim::event::{EventKind, SimEvent};
+
+/// A cluster of three nodes in two zones, as RON, for snippets.
+pub const NODES3: &str = r#"nodes: [(name: "node-a", zone: "zone-1"), (name: "node-b", zone: "zone-1"), (name: "node-c", zone: "zone-2")]"#;
+
+/// Runs scenario text headless to the end.
+pub fn run(text: &str) -> Run {
+    let loaded = load_str("test.ron", text.as_bytes()).unwrap_or_else(|d| panic!("scenario does not load: {d}"));
+    headless::run(loaded, None, None)
+}
+
+/// Runs scenario text headless until a simulated second.
+pub fn run_until(text: &str, secs: u64) -> Run {
+    let loaded = load_str("test.ron", text.as_bytes()).unwrap_or_else(|d| panic!("scenario does not load: {d}"));
+    headless::run(loaded, None, Some(secs * 1000))
+}
+
+/// A scenario with one StatefulSet (fields given as RON) and steps.
+pub fn set_scenario(set_fields: &str, steps: &str) -> String {
+    let template = if set_fields.contains("template:") { "" } else { r#"template: (image: "nginx:1"), "# };
+    format!(
+        r#"(name: "t", seed: 3, cluster: ({NODES3}), workloads: [StatefulSet((name: "web", {template}claims: [(name: "www")], {set_fields}))], steps: [{steps}])"#
+    )
+}
+
+pub fn events<'a>(run: &'a Run, kind: EventKind) -> Vec<&'a SimEvent> {
+    run.log().events.iter().filter(|e| e.kind == kind).collect()
+}
+
+pub fn objects(run: &Run, kind: EventKind) -> Vec<String> {
+    events(run, kind).iter().map(|e| e.object.clone()).collect()
+}
+
+/// The time (ms) of the first event of this kind for this object.
+pub fn time_of(run: &Run, kind: EventKind, object: &str) -> Option<u64> {
+    run.log().events.iter().find(|e| e.kind == kind && e.object == object).map(|e| e.t_ms)
+}
+
+pub fn times_of(run: &Run, kind: EventKind, object: &str) -> Vec<u64> {
+    run.log().events.iter().filter(|e| e.kind == kind && e.object == object).map(|e| e.t_ms).collect()
+}
+
+pub fn assert_no_failures(run: &Run) {
+    assert!(run.failures.is_empty(), "scenario expectations failed: {:#?}", run.failures);
+}

@@ -1,0 +1,258 @@
+//! Integration tests of the StatefulSet controller: each runs a scenario
+//! headless and asserts on the event log and the final state.
+
+mod common;
+use common::*;
+use statefulset_sim::sim::event::EventKind::*;
+
+#[test]
+fn ordered_ready_scale_up_creates_each_pod_after_the_previous_is_ready() {
+    let r = run(&set_scenario("replicas: 3", ""));
+    assert_eq!(objects(&r, PodCreated), ["pod/web-0", "pod/web-1", "pod/web-2"]);
+    for i in 0..2 {
+        let ready = time_of(&r, PodReady, &format!("pod/web-{i}")).unwrap();
+        let next = time_of(&r, PodCreated, &format!("pod/web-{}", i + 1)).unwrap();
+        assert!(next >= ready, "web-{} created at {next} before web-{i} was Ready at {ready}", i + 1);
+    }
+    // Each claim is created before its pod.
+    for i in 0..3 {
+        let c = time_of(&r, ClaimCreated, &format!("pvc/www-web-{i}")).unwrap();
+        let p = time_of(&r, PodCreated, &format!("pod/web-{i}")).unwrap();
+        assert!(c <= p);
+        let ci = r.log().events.iter().position(|e| e.kind == ClaimCreated && e.object == format!("pvc/www-web-{i}")).unwrap();
+        let pi = r.log().events.iter().position(|e| e.kind == PodCreated && e.object == format!("pod/web-{i}")).unwrap();
+        assert!(ci < pi, "claim logged after its pod");
+    }
+}
+
+#[test]
+fn ordered_ready_halts_on_a_pod_that_never_becomes_ready() {
+    let r = run_until(
+        &set_scenario(
+            "replicas: 1",
+            r#"(when: PodPhase(pod: "web-0", phase: Running), do: BreakReadiness(pod: "web-0")), (after: 0.0, do: Scale(set: "web", replicas: 3))"#,
+        ),
+        600,
+    );
+    assert_eq!(objects(&r, PodCreated), ["pod/web-0"], "web-1 must not be created while web-0 is not Ready");
+    let blocked = events(&r, SetBlocked);
+    assert!(blocked.iter().any(|e| e.reason.contains("web-1 not created") && e.reason.contains("web-0")), "{blocked:?}");
+    // Logged when the reason changes, not every pass.
+    assert!(blocked.len() <= 3, "SetBlocked logged {} times", blocked.len());
+}
+
+#[test]
+fn scale_down_removes_the_highest_ordinal_first_one_at_a_time() {
+    let r = run(&set_scenario(
+        "replicas: 4",
+        r#"(when: Ready(set: "web", count: 4), do: Scale(set: "web", replicas: 1))"#,
+    ));
+    assert_eq!(objects(&r, PodTerminating), ["pod/web-3", "pod/web-2", "pod/web-1"]);
+    // The next deletion starts only after the previous pod is gone.
+    let gone3 = time_of(&r, PodDeleted, "pod/web-3").unwrap();
+    let term2 = time_of(&r, PodTerminating, "pod/web-2").unwrap();
+    assert!(term2 >= gone3);
+    // Retain: the claims stay.
+    assert!(objects(&r, ClaimDeleted).is_empty());
+}
+
+#[test]
+fn parallel_creates_all_pods_at_once_without_waiting() {
+    let r = run(&set_scenario("replicas: 5, pod_management: Parallel", ""));
+    let times: Vec<u64> = (0..5).map(|i| time_of(&r, PodCreated, &format!("pod/web-{i}")).unwrap()).collect();
+    assert!(times.iter().all(|&t| t == times[0]), "{times:?}");
+    assert!(events(&r, PodCreated).iter().any(|e| e.reason.contains("slow-start batch 3")));
+}
+
+#[test]
+fn parallel_scale_down_deletes_all_condemned_at_once() {
+    let r = run(&set_scenario(
+        "replicas: 4, pod_management: Parallel",
+        r#"(when: Ready(set: "web", count: 4), do: Scale(set: "web", replicas: 1))"#,
+    ));
+    let t: Vec<u64> = ["pod/web-3", "pod/web-2", "pod/web-1"].iter().map(|p| time_of(&r, PodTerminating, p).unwrap()).collect();
+    assert!(t.iter().all(|&x| x == t[0]));
+}
+
+#[test]
+fn failed_pod_is_recreated_with_the_same_name_and_claim() {
+    let mut r = run(&set_scenario(
+        "replicas: 2",
+        r#"(when: Ready(set: "web", count: 2), do: CrashPod(pod: "web-1")),
+           (when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodPhase(pod: "web-1", phase: Running))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(times_of(&r, PodCreated, "pod/web-1").len(), 2);
+    assert_eq!(times_of(&r, ClaimCreated, "pvc/www-web-1").len(), 1, "the claim is reused, not re-created");
+    let failed = time_of(&r, PodFailed, "pod/web-1").unwrap();
+    let deleted = time_of(&r, PodDeleted, "pod/web-1").unwrap();
+    assert!(deleted >= failed);
+    let snap: serde_json::Value = serde_json::from_str(&r.snapshot_json()).unwrap();
+    let claims = snap["claims"].as_array().unwrap();
+    assert_eq!(claims.len(), 2);
+}
+
+#[test]
+fn claims_are_reused_after_scale_down_and_up() {
+    let r = run(&set_scenario(
+        "replicas: 3",
+        r#"(when: Ready(set: "web", count: 3), do: Scale(set: "web", replicas: 1)),
+           (when: SetStatus(set: "web", replicas: 1), do: Scale(set: "web", replicas: 3)),
+           (when: Ready(set: "web", count: 3), timeout: 120.0, expect: ClaimExists(claim: "www-web-2", exists: true))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, ClaimCreated).len(), 3);
+    assert_eq!(objects(&r, VolumeProvisioned).len(), 3);
+    assert!(events(&r, PodCreated).iter().any(|e| e.object == "pod/web-2" && e.reason.contains("reuses existing claim www-web-2")));
+}
+
+#[test]
+fn when_scaled_delete_removes_claims_of_scaled_down_pods_only() {
+    let r = run(&set_scenario(
+        "replicas: 3, retention: (when_scaled: Delete, when_deleted: Retain)",
+        r#"(when: Ready(set: "web", count: 3), do: Scale(set: "web", replicas: 1)),
+           (when: SetStatus(set: "web", replicas: 1), do: CrashPod(pod: "web-0")),
+           (when: Ready(set: "web", count: 1), timeout: 60.0, expect: ClaimExists(claim: "www-web-0", exists: true))"#,
+    ));
+    assert_no_failures(&r);
+    let mut deleted = objects(&r, ClaimDeleted);
+    deleted.sort();
+    assert_eq!(deleted, ["pvc/www-web-1", "pvc/www-web-2"]);
+    assert!(events(&r, ClaimDeleted).iter().all(|e| e.reason.contains("whenScaled=Delete")));
+    assert_eq!(objects(&r, VolumeDeleted).len(), 2);
+}
+
+#[test]
+fn when_deleted_delete_removes_all_claims_with_the_set_and_retain_keeps_them() {
+    let r = run(&set_scenario(
+        "replicas: 2, retention: (when_deleted: Delete)",
+        r#"(when: Ready(set: "web", count: 2), do: DeleteSet(set: "web"))"#,
+    ));
+    assert_eq!(objects(&r, ClaimDeleted).len(), 2);
+    let r = run(&set_scenario("replicas: 2", r#"(when: Ready(set: "web", count: 2), do: DeleteSet(set: "web"))"#));
+    assert!(objects(&r, ClaimDeleted).is_empty());
+    assert_eq!(objects(&r, PodDeleted).len(), 2);
+}
+
+#[test]
+fn ordinals_start_names_pods_from_the_start_ordinal() {
+    let r = run(&set_scenario("replicas: 2, ordinals_start: 5", ""));
+    assert_eq!(objects(&r, PodCreated), ["pod/web-5", "pod/web-6"]);
+    assert!(objects(&r, ClaimCreated).contains(&"pvc/www-web-5".to_string()));
+}
+
+#[test]
+fn rolling_update_replaces_pods_from_the_highest_ordinal_down() {
+    let r = run(&set_scenario(
+        "replicas: 3",
+        r#"(when: Ready(set: "web", count: 3), do: SetImage(set: "web", image: "nginx:2")),
+           (when: SetStatus(set: "web", updated: 3, ready: 3), timeout: 300.0, expect: PodRevision(pod: "web-0", revision: Update))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, PodTerminating), ["pod/web-2", "pod/web-1", "pod/web-0"]);
+    // Each waits for the previous replacement to be Ready.
+    let t_ready2 = times_of(&r, PodReady, "pod/web-2")[1];
+    let t_term1 = time_of(&r, PodTerminating, "pod/web-1").unwrap();
+    assert!(t_term1 >= t_ready2);
+    assert_eq!(objects(&r, RolloutComplete).len(), 1);
+}
+
+#[test]
+fn partition_canary_updates_only_ordinals_at_or_above_it() {
+    let r = run(&set_scenario(
+        "replicas: 3, update_strategy: RollingUpdate(partition: 2)",
+        r#"(when: Ready(set: "web", count: 3), do: SetImage(set: "web", image: "nginx:2")),
+           (when: PodRevision(pod: "web-2", revision: Update), timeout: 120.0, do: DeletePod(pod: "web-0")),
+           (after: 60.0, expect: PodRevision(pod: "web-0", revision: Current)),
+           (after: 0.0, expect: PodRevision(pod: "web-1", revision: Current)),
+           (after: 0.0, expect: SetStatus(set: "web", current: 2, updated: 1))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, PodTerminating), ["pod/web-2", "pod/web-0"]);
+    assert!(objects(&r, RolloutComplete).is_empty());
+}
+
+#[test]
+fn on_delete_updates_only_pods_the_user_deletes() {
+    let r = run(&set_scenario(
+        "replicas: 3, update_strategy: OnDelete",
+        r#"(when: Ready(set: "web", count: 3), do: SetImage(set: "web", image: "nginx:2")),
+           (after: 120.0, expect: SetStatus(set: "web", updated: 0)),
+           (after: 0.0, do: DeletePod(pod: "web-1")),
+           (after: 60.0, expect: PodRevision(pod: "web-1", revision: Update)),
+           (after: 0.0, expect: PodRevision(pod: "web-2", revision: Current))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, PodTerminating), ["pod/web-1"]);
+}
+
+#[test]
+fn max_unavailable_deletes_a_batch_at_a_time() {
+    let r = run(&set_scenario(
+        "replicas: 5, pod_management: Parallel, update_strategy: RollingUpdate(partition: 0, max_unavailable: 2)",
+        r#"(when: Ready(set: "web", count: 5), do: SetImage(set: "web", image: "nginx:2")),
+           (when: SetStatus(set: "web", updated: 5, ready: 5), timeout: 300.0, expect: NoInvariantBroken)"#,
+    ));
+    assert_no_failures(&r);
+    let t4 = time_of(&r, PodTerminating, "pod/web-4").unwrap();
+    let t3 = time_of(&r, PodTerminating, "pod/web-3").unwrap();
+    let t2 = time_of(&r, PodTerminating, "pod/web-2").unwrap();
+    assert_eq!(t4, t3, "two pods go at once with maxUnavailable 2");
+    assert!(t2 > t3);
+}
+
+#[test]
+fn min_ready_seconds_delays_the_next_pod() {
+    let r = run(&set_scenario("replicas: 2, min_ready_seconds: 10", ""));
+    let ready0 = time_of(&r, PodReady, "pod/web-0").unwrap();
+    let created1 = time_of(&r, PodCreated, "pod/web-1").unwrap();
+    assert_eq!(created1, ready0 + 10_000);
+}
+
+#[test]
+fn stuck_rollout_revert_does_nothing_until_the_stuck_pod_is_deleted() {
+    // kubernetes#67250.
+    let text = format!(
+        r#"(name: "t", cluster: ({NODES3}, broken_images: ["nginx:typo"]), workloads: [StatefulSet((name: "web", replicas: 3, template: (image: "nginx:1"), claims: [(name: "www")]))], steps: [
+            (when: Ready(set: "web", count: 3), do: SetImage(set: "web", image: "nginx:typo")),
+            (after: 60.0, do: SetImage(set: "web", image: "nginx:1")),
+            (after: 600.0, expect: PodPhase(pod: "web-2", phase: ContainerCreating)),
+            (after: 0.0, expect: PodPhase(pod: "web-1", phase: Running)),
+            (after: 0.0, do: DeletePod(pod: "web-2")),
+            (when: Ready(set: "web", count: 3), timeout: 120.0, expect: PodRevision(pod: "web-2", revision: Current)),
+        ])"#
+    );
+    let r = run(&text);
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, PodTerminating), ["pod/web-2", "pod/web-2"]);
+    assert!(events(&r, SetBlocked).iter().any(|e| e.object == "statefulset/web" && e.reason.contains("web-2")));
+    assert!(events(&r, ImagePullFailed).iter().any(|e| e.object == "pod/web-2"));
+}
+
+#[test]
+fn reverting_the_template_reuses_the_earlier_revision() {
+    let r = run(&set_scenario(
+        "replicas: 2",
+        r#"(when: Ready(set: "web", count: 2), do: SetImage(set: "web", image: "nginx:2")),
+           (when: SetStatus(set: "web", updated: 2, ready: 2), timeout: 200.0, do: SetImage(set: "web", image: "nginx:1")),
+           (when: SetStatus(set: "web", updated: 2, ready: 2), timeout: 200.0, expect: PodRevision(pod: "web-0", revision: Update))"#,
+    ));
+    assert_no_failures(&r);
+    let created: Vec<String> = events(&r, RevisionCreated).iter().map(|e| e.revision.clone().unwrap()).collect();
+    assert_eq!(created.len(), 2, "a rollback makes no new revision: {created:?}");
+    let complete: Vec<String> = events(&r, RolloutComplete).iter().map(|e| e.revision.clone().unwrap()).collect();
+    assert_eq!(complete, [created[1].clone(), created[0].clone()]);
+}
+
+#[test]
+fn terminating_pod_is_not_replaced_until_it_is_gone() {
+    let r = run(&set_scenario(
+        "replicas: 2, template: (image: \"nginx:1\", stop_seconds: 20.0)",
+        r#"(when: Ready(set: "web", count: 2), do: DeletePod(pod: "web-1"))"#,
+    ));
+    let deleted = time_of(&r, PodDeleted, "pod/web-1").unwrap();
+    let term = time_of(&r, PodTerminating, "pod/web-1").unwrap();
+    assert_eq!(deleted - term, 20_000);
+    let recreated = times_of(&r, PodCreated, "pod/web-1")[1];
+    assert!(recreated >= deleted);
+}
