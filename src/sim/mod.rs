@@ -12,7 +12,7 @@ pub mod snapshot;
 pub mod workload;
 
 use bevy::ecs::schedule::{
-    LogLevel, ScheduleBuildSettings, ScheduleLabel, executor::SingleThreadedExecutor,
+    LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor,
 };
 use bevy::prelude::*;
 use rand::SeedableRng;

@@ -62,7 +62,6 @@ fn reconcile_attachments(
             }
         }
     }
-    let node_state = |name: &str| index.nodes.get(name).and_then(|&e| nodes.get(e).ok());
 
     let mut vol_list: Vec<(String, Entity)> = volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)).collect();
     vol_list.sort();
@@ -80,7 +79,7 @@ fn reconcile_attachments(
         // Actual state first: finish attaches and detaches, start detaches.
         for &ae in &att_entities {
             let Ok(mut a) = atts.get_mut(ae) else { continue };
-            let ns = node_state(&a.node);
+            let ns = index.nodes.get(&a.node).and_then(|&e| nodes.get(e).ok());
             match a.state {
                 AttachState::Attaching { until_ms } => {
                     if now >= until_ms {

@@ -147,7 +147,7 @@ pub fn reconcile(inp: &Input) -> Outcome {
         for p in inp.pods {
             if !p.status.terminating() {
                 out.actions.push(Action::DeletePod {
-                    name: p.name.clone(),
+                    name: p.name.to_string(),
                     cause: DeleteCause::SetDeleted,
                     reason: format!(
                         "statefulset/{} was deleted: the garbage collector deletes its pods",
@@ -251,7 +251,7 @@ pub fn reconcile(inp: &Input) -> Outcome {
             return out;
         }
         out.actions.push(Action::DeletePod {
-            name: p.name.clone(),
+            name: p.name.to_string(),
             cause: DeleteCause::ScaleDown,
             reason: if monotonic {
                 format!(
@@ -351,7 +351,7 @@ fn process_replica(
     if p.status.terminal() {
         if !p.status.terminating() {
             out.actions.push(Action::DeletePod {
-                name: p.name.clone(),
+                name: p.name.to_string(),
                 cause: DeleteCause::Terminal,
                 reason: format!(
                     "{} is {:?}: deleted so it is recreated with the same name and claim",
@@ -488,7 +488,7 @@ fn rolling_update(
         let Some(p) = replicas[i] else { continue };
         if p.revision != inp.update_revision && !p.status.terminating() {
             out.actions.push(Action::DeletePod {
-                name: p.name.clone(),
+                name: p.name.to_string(),
                 cause: DeleteCause::Update,
                 reason: format!(
                     "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {})",
@@ -556,7 +556,7 @@ mod tests {
         }
     }
 
-    fn pod(ord: u32, rev: &str, phase: PodPhase, ready: bool) -> ObservedPod {
+    fn pod(ord: u32, rev: &str, phase: PodPhase, ready: bool) -> ObservedPod<'_> {
         let mut status = PodStatus::new();
         status.phase = phase;
         status.ready = ready;
@@ -734,7 +734,7 @@ mod tests {
     fn terminating_pod_is_never_replaced() {
         let s = spec(2, PodManagement::Parallel);
         let mut p = pod(1, "r1", PodPhase::Running, true);
-        p.status.deletion_ms = Some(1);
+        p.status.to_mut().deletion_ms = Some(1);
         let out = run(&s, &[pod(0, "r1", PodPhase::Running, true), p], "r1", "r1");
         assert!(!out.actions.iter().any(|a| matches!(a, Action::CreatePod { .. })));
         assert!(out.blocked.unwrap().contains("not replaced"));

@@ -256,7 +256,8 @@ fn statefulset_controller(
             log.touch();
         }
         if s.rollout_complete && st.current_revision != st.update_revision {
-            let from = std::mem::replace(&mut st.current_revision, st.update_revision.clone());
+            let upd = st.update_revision.clone();
+            let from = std::mem::replace(&mut st.current_revision, upd);
             log.emit(
                 now,
                 SimEvent::new(
