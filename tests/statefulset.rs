@@ -155,6 +155,9 @@ fn rolling_update_replaces_pods_from_the_highest_ordinal_down() {
     let t_term1 = time_of(&r, PodTerminating, "pod/web-1").unwrap();
     assert!(t_term1 >= t_ready2);
     assert_eq!(objects(&r, RolloutComplete).len(), 1);
+    // completeRollingUpdate: only once the last replacement (web-0) is Ready.
+    let t_ready0 = *times_of(&r, PodReady, "pod/web-0").last().unwrap();
+    assert!(time_of(&r, RolloutComplete, "statefulset/web").unwrap() >= t_ready0);
 }
 
 #[test]

@@ -55,6 +55,14 @@ pub struct Step {
     pub pause: Option<String>,
 }
 
+impl Step {
+    /// A lesson that expects an invariant breach (the split-brain lessons)
+    /// says so with `expect: InvariantBroken` or `when: InvariantBroken`.
+    pub fn expects_breach(&self) -> bool {
+        matches!(self.expect, Some(Check::InvariantBroken)) || matches!(self.when, Some(Check::InvariantBroken))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub enum RevisionWord {
     Current,

@@ -111,6 +111,12 @@ impl Input<'_> {
 
 /// One reconcile pass of one StatefulSet.
 pub fn reconcile(inp: &Input) -> Outcome {
+    let mut out = reconcile_pass(inp);
+    complete_rolling_update(inp, &mut out.status, &out.actions);
+    out
+}
+
+fn reconcile_pass(inp: &Input) -> Outcome {
     let spec = inp.spec;
     let start = spec.ordinals_start;
     let end = spec.end_ordinal();
@@ -524,6 +530,24 @@ fn replica_status(
             }
         }
     }
+    s
+}
+
+/// Pods created in this pass count in the status as upstream's
+/// processReplica does (status.Replicas++ on create); then
+/// completeRollingUpdate: complete when updated = ready = replicas.
+fn complete_rolling_update(inp: &Input, s: &mut ReplicaStatus, actions: &[Action]) {
+    for a in actions {
+        if let Action::CreatePod { revision, .. } = a {
+            s.replicas += 1;
+            if revision == inp.current_revision {
+                s.current += 1;
+            }
+            if revision == inp.update_revision {
+                s.updated += 1;
+            }
+        }
+    }
     if matches!(inp.spec.update_strategy, UpdateStrategy::RollingUpdate { .. })
         && s.updated == s.replicas
         && s.ready == s.replicas
@@ -531,7 +555,6 @@ fn replica_status(
         s.rollout_complete = true;
         s.current = s.updated;
     }
-    s
 }
 
 #[cfg(test)]
