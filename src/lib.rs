@@ -8,6 +8,10 @@ pub mod sim;
 
 #[cfg(feature = "gui")]
 pub mod gui;
+#[cfg(feature = "gui")]
+pub mod ui;
+#[cfg(feature = "gui")]
+pub mod view;
 
 use bevy::prelude::*;
 

@@ -1,0 +1,141 @@
+//! The event log panel (filterable) and the timeline of events over
+//! simulated time.
+
+use super::UiState;
+use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::view::Selection;
+use bevy::prelude::*;
+use bevy_egui::egui;
+
+/// Event categories for filters and timeline colours.
+pub const CATEGORIES: [&str; 6] = ["Pods", "Storage", "Nodes", "Workloads", "Database", "Lesson"];
+
+/// Which category an event belongs to (index into CATEGORIES).
+pub fn category(e: &SimEvent) -> usize {
+    let k = e.kind.name();
+    if matches!(e.kind, EventKind::InvariantBroken) {
+        return 2;
+    }
+    if k.starts_with("Node") {
+        2
+    } else if k.starts_with("Volume") || k.starts_with("Claim") {
+        1
+    } else if k.starts_with("Replication") || k.starts_with("Clone") || k.starts_with("Writes") || k.starts_with("Data") {
+        4
+    } else if e.object.starts_with("scenario/") || k.starts_with("Expectation") {
+        5
+    } else if e.object.starts_with("statefulset/") || e.object.starts_with("deployment/") {
+        3
+    } else {
+        0
+    }
+}
+
+pub fn category_colour(c: usize) -> egui::Color32 {
+    match c {
+        0 => egui::Color32::from_rgb(90, 200, 120),
+        1 => egui::Color32::from_rgb(80, 180, 210),
+        2 => egui::Color32::from_rgb(255, 90, 90),
+        3 => egui::Color32::from_rgb(230, 190, 80),
+        4 => egui::Color32::from_rgb(190, 130, 230),
+        _ => egui::Color32::from_rgb(220, 220, 220),
+    }
+}
+
+/// Whether an event concerns the selected object ("pod/web-1", "node/…").
+pub fn concerns(e: &SimEvent, sel: &str) -> bool {
+    if let Some(n) = sel.strip_prefix("node/") {
+        return e.object == sel || e.node.as_deref() == Some(n);
+    }
+    e.object == sel || e.volume.as_deref().is_some_and(|v| sel.strip_prefix("pv/") == Some(v))
+}
+
+fn stamp(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{:>2}:{:02}.{}", s / 60, s % 60, (ms % 1000) / 100)
+}
+
+pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: Option<&str>) {
+    ui.heading("Events");
+    ui.horizontal_wrapped(|ui| {
+        for (i, c) in CATEGORIES.iter().enumerate() {
+            ui.checkbox(&mut st.categories[i], egui::RichText::new(*c).color(category_colour(i)));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("filter");
+        ui.text_edit_singleline(&mut st.filter);
+    });
+    if selected.is_some() {
+        ui.checkbox(&mut st.only_selected, "only the selected object");
+    }
+    let log = world.resource::<EventLog>();
+    let filter = st.filter.to_lowercase();
+    let shown: Vec<&SimEvent> = log
+        .events
+        .iter()
+        .filter(|e| st.categories[category(e)])
+        .filter(|e| !st.only_selected || selected.is_none_or(|s| concerns(e, s)))
+        .filter(|e| filter.is_empty() || e.kind.name().to_lowercase().contains(&filter) || e.object.contains(&filter) || e.reason.to_lowercase().contains(&filter))
+        .collect();
+    let start = shown.len().saturating_sub(300);
+    egui::ScrollArea::vertical().id_salt("events").stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
+        for e in &shown[start..] {
+            let c = category_colour(category(e));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
+                ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
+                ui.label(egui::RichText::new(&e.object).monospace());
+            })
+            .response
+            .on_hover_text(&e.reason);
+            ui.label(egui::RichText::new(&e.reason).small());
+        }
+    });
+}
+
+/// A strip of ticks, one per event, over simulated time; hover for details,
+/// click to select the object.
+pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection) {
+    let log = world.resource::<EventLog>();
+    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, egui::Color32::from_rgb(22, 26, 32));
+    let span = now.max(60_000) as f32;
+    let x_of = |t: u64| rect.left() + 8.0 + (rect.width() - 16.0) * (t as f32 / span);
+    let rows = CATEGORIES.len() as f32;
+    let row_h = (rect.height() - 16.0) / rows;
+    // Minute marks.
+    let step = if span > 1_200_000.0 { 300_000 } else if span > 300_000.0 { 60_000 } else { 10_000 };
+    let mut t = 0;
+    while t as f32 <= span {
+        let x = x_of(t);
+        painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], egui::Stroke::new(1.0, egui::Color32::from_gray(50)));
+        painter.text(egui::pos2(x + 2.0, rect.bottom() - 2.0), egui::Align2::LEFT_BOTTOM, super::clock(t), egui::FontId::proportional(11.0), egui::Color32::from_gray(140));
+        t += step;
+    }
+    let mut hovered: Option<&SimEvent> = None;
+    let hover = resp.hover_pos();
+    for e in &log.events {
+        let c = category(e);
+        let x = x_of(e.t_ms);
+        let y0 = rect.top() + 4.0 + c as f32 * row_h;
+        painter.line_segment([egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)], egui::Stroke::new(2.0, category_colour(c)));
+        if let Some(h) = hover
+            && (h.x - x).abs() < 3.0
+            && h.y >= y0
+            && h.y <= y0 + row_h
+        {
+            hovered = Some(e);
+        }
+    }
+    let xn = x_of(now);
+    painter.line_segment([egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())], egui::Stroke::new(2.0, egui::Color32::YELLOW));
+    if let Some(e) = hovered {
+        let text = format!("{}  {}  {}\n{}", stamp(e.t_ms), e.kind.name(), e.object, e.reason);
+        resp.clone().on_hover_text_at_pointer(text);
+        if resp.clicked() && (e.object.starts_with("pod/") || e.object.starts_with("node/") || e.object.starts_with("pv/")) {
+            sel.0 = Some(e.object.clone());
+        }
+    }
+}

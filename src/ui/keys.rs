@@ -1,0 +1,73 @@
+//! Keyboard shortcuts and the help overlay that lists them.
+
+use super::UiState;
+use crate::gui::host::{Playback, SimHost};
+use crate::view::Selection;
+use crate::view::camera::CameraControl;
+use bevy::prelude::*;
+use bevy_egui::egui;
+use bevy_egui::input::EguiWantsInput;
+
+/// The shortcuts, as shown in the help overlay and the README.
+pub const SHORTCUTS: [(&str, &str); 9] = [
+    ("space", "play / pause; on a lesson question: continue"),
+    (".", "step one simulated second"),
+    ("n", "skip to the next event"),
+    ("+ / -", "faster / slower (0.25× to 1000×)"),
+    ("h or F1", "this help"),
+    ("Home", "fit the cluster in view"),
+    ("Esc", "clear the selection"),
+    ("mouse wheel / drag", "zoom / pan"),
+    ("click", "inspect a node, pod or volume"),
+];
+
+#[allow(clippy::too_many_arguments)]
+pub fn keyboard(
+    keys: Res<ButtonInput<KeyCode>>,
+    egui: Res<EguiWantsInput>,
+    mut host: ResMut<SimHost>,
+    mut pb: ResMut<Playback>,
+    mut st: ResMut<UiState>,
+    mut sel: ResMut<Selection>,
+    mut cam: ResMut<CameraControl>,
+) {
+    if egui.wants_any_keyboard_input() {
+        return;
+    }
+    if keys.just_pressed(KeyCode::Space) {
+        pb.toggle(&mut host);
+    }
+    if keys.just_pressed(KeyCode::Period) {
+        pb.step(&mut host);
+    }
+    if keys.just_pressed(KeyCode::KeyN) {
+        pb.skip_to_next_event(&mut host);
+    }
+    if keys.just_pressed(KeyCode::Equal) || keys.just_pressed(KeyCode::NumpadAdd) {
+        pb.faster();
+    }
+    if keys.just_pressed(KeyCode::Minus) || keys.just_pressed(KeyCode::NumpadSubtract) {
+        pb.slower();
+    }
+    if keys.just_pressed(KeyCode::KeyH) || keys.just_pressed(KeyCode::F1) {
+        st.help = !st.help;
+    }
+    if keys.just_pressed(KeyCode::Home) {
+        cam.reset();
+    }
+    if keys.just_pressed(KeyCode::Escape) {
+        sel.0 = None;
+    }
+}
+
+pub fn help_window(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keyboard and mouse").open(open).collapsible(false).anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
+        egui::Grid::new("keys").striped(true).show(ui, |ui| {
+            for (k, what) in SHORTCUTS {
+                ui.label(egui::RichText::new(k).monospace().strong());
+                ui.label(what);
+                ui.end_row();
+            }
+        });
+    });
+}

@@ -1,0 +1,272 @@
+//! The egui panels (GUI only): controls and clock on top, the lesson and
+//! workloads on the left, the inspector and event log on the right, the
+//! timeline at the bottom, and the lesson's questions over the world.
+//! Everything the user does goes to the simulation as a `SimCommand`.
+
+pub mod actions;
+pub mod events;
+pub mod inspector;
+pub mod keys;
+
+use crate::gui::host::{Playback, SimHost};
+use crate::gui::GuiOptions;
+use crate::view::camera::{CameraControl, WorldViewport};
+use crate::view::{CurrentScene, Selection};
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use std::path::PathBuf;
+
+/// UI-only state: filters, text fields, what is open.
+#[derive(Resource, Debug)]
+pub struct UiState {
+    pub help: bool,
+    pub filter: String,
+    pub only_selected: bool,
+    pub categories: [bool; events::CATEGORIES.len()],
+    pub image: String,
+    pub lessons: Vec<(PathBuf, String, String)>,
+    pub load_error: Option<String>,
+    pub styled: bool,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            help: false,
+            filter: String::new(),
+            only_selected: false,
+            categories: [true; events::CATEGORIES.len()],
+            image: String::new(),
+            lessons: find_lessons(),
+            load_error: None,
+            styled: false,
+        }
+    }
+}
+
+/// The lessons in ./scenarios, with their names and summaries.
+pub fn find_lessons() -> Vec<(PathBuf, String, String)> {
+    let Ok(rd) = std::fs::read_dir("scenarios") else { return Vec::new() };
+    let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron")).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|f| crate::scenario::load_file(&f).ok().map(|l| (f, l.scenario.name, l.scenario.summary)))
+        .collect()
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<UiState>()
+        .add_systems(EguiPrimaryContextPass, panels)
+        .add_systems(Update, keys::keyboard);
+}
+
+/// "5m12.3s".
+pub fn clock(ms: u64) -> String {
+    let s = ms as f64 / 1000.0;
+    if s >= 3600.0 {
+        format!("{}h{:02}m{:04.1}s", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64, s % 60.0)
+    } else if s >= 60.0 {
+        format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0)
+    } else {
+        format!("{s:.1}s")
+    }
+}
+
+fn apply_style(ctx: &egui::Context, scale: f32) {
+    use egui::{FontId, TextStyle};
+    ctx.set_visuals(egui::Visuals::dark());
+    let mut style = (*ctx.global_style()).clone();
+    style.text_styles = [
+        (TextStyle::Heading, FontId::proportional(24.0 * scale)),
+        (TextStyle::Body, FontId::proportional(17.0 * scale)),
+        (TextStyle::Button, FontId::proportional(17.0 * scale)),
+        (TextStyle::Monospace, FontId::monospace(14.0 * scale)),
+        (TextStyle::Small, FontId::proportional(13.0 * scale)),
+    ]
+    .into();
+    style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+    style.spacing.button_padding = egui::vec2(8.0, 4.0);
+    ctx.set_global_style(style);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn panels(
+    mut contexts: EguiContexts,
+    mut host: ResMut<SimHost>,
+    mut pb: ResMut<Playback>,
+    mut sel: ResMut<Selection>,
+    current: Res<CurrentScene>,
+    mut vp: ResMut<WorldViewport>,
+    mut ui_state: ResMut<UiState>,
+    mut cam: ResMut<CameraControl>,
+    opts: Res<GuiOptions>,
+    mut window: Single<&mut Window, With<PrimaryWindow>>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    if !ui_state.styled {
+        apply_style(ctx, opts.ui_scale);
+        ui_state.styled = true;
+    }
+    let mut root = egui::Ui::new(ctx.clone(), "root".into(), egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()));
+
+    // Top: clock and playback.
+    let top = egui::Panel::top("controls")
+        .show(&mut root, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(egui::RichText::new(format!("t = {}", clock(host.now_ms()))).size(26.0 * opts.ui_scale).strong().monospace());
+                ui.separator();
+                let play = if pb.paused { "▶ Play" } else { "⏸ Pause" };
+                if ui.button(play).on_hover_text("space").clicked() {
+                    pb.toggle(&mut host);
+                }
+                if ui.button("+1s").on_hover_text(". (one simulated second)").clicked() {
+                    pb.step(&mut host);
+                }
+                if ui.button("⏭ next event").on_hover_text("n").clicked() {
+                    pb.skip_to_next_event(&mut host);
+                }
+                ui.label("speed");
+                if ui.button("−").on_hover_text("-").clicked() {
+                    pb.slower();
+                }
+                ui.label(egui::RichText::new(format!("{}×", pb.speed)).strong().monospace());
+                if ui.button("+").on_hover_text("+").clicked() {
+                    pb.faster();
+                }
+                ui.separator();
+                lesson_picker(ui, &mut host, &mut pb, &mut sel, &mut ui_state, &mut cam, &opts);
+                if ui.button("Fit view").on_hover_text("Home").clicked() {
+                    cam.reset();
+                }
+                if ui.button("? Help").on_hover_text("h").clicked() {
+                    ui_state.help = !ui_state.help;
+                }
+            });
+        })
+        .response
+        .rect
+        .height();
+
+    // Bottom: the timeline.
+    let bottom = egui::Panel::bottom("timeline")
+        .exact_size(70.0 * opts.ui_scale)
+        .show(&mut root, |ui| events::timeline(ui, &host.world, host.now_ms(), &mut sel))
+        .response
+        .rect
+        .height();
+
+    // Left: the lesson, the workloads, actions.
+    let left = egui::Panel::left("lesson")
+        .default_size(330.0 * opts.ui_scale)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            egui::ScrollArea::vertical().id_salt("left").show(ui, |ui| {
+                actions::lesson_panel(ui, &host);
+                ui.separator();
+                actions::workloads_panel(ui, &mut host, &current.scene, &mut ui_state, &mut sel);
+            });
+        })
+        .response
+        .rect
+        .width();
+
+    // Right: the inspector and the event log.
+    let right = egui::Panel::right("inspector")
+        .default_size(400.0 * opts.ui_scale)
+        .resizable(true)
+        .show(&mut root, |ui| {
+            if let Some(s) = sel.0.clone() {
+                ui.heading("Inspector");
+                actions::selection_actions(ui, &mut host, &s, &current.scene);
+                let text = inspector::describe(&mut host.world, &s);
+                egui::ScrollArea::vertical().id_salt("inspect").max_height(ui.available_height() * 0.55).show(ui, |ui| {
+                    ui.label(egui::RichText::new(text).monospace());
+                });
+                if ui.button("Close (Esc)").clicked() {
+                    sel.0 = None;
+                }
+                ui.separator();
+            } else {
+                ui.label(egui::RichText::new("Click a node, pod or volume to inspect it and act on it.").italics());
+                ui.separator();
+            }
+            events::event_log(ui, &host.world, &mut ui_state, sel.0.as_deref());
+        })
+        .response
+        .rect
+        .width();
+
+    *vp = WorldViewport { left, right, top, bottom };
+
+    // The lesson's question, over the world, until the class answers.
+    if let Some(q) = pb.question.clone() {
+        egui::Window::new("Predict, then reveal")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_TOP, egui::vec2((left - right) / 2.0, top + 20.0))
+            .frame(egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_rgb(40, 30, 70)))
+            .show(ctx, |ui| {
+                ui.set_max_width(700.0 * opts.ui_scale);
+                ui.label(egui::RichText::new(&q).size(30.0 * opts.ui_scale).strong().color(egui::Color32::WHITE));
+                ui.add_space(8.0);
+                if ui.button(egui::RichText::new("Reveal: continue ▶  (space)").size(22.0 * opts.ui_scale)).clicked() {
+                    pb.resume(&mut host);
+                }
+            });
+    }
+    if ui_state.help {
+        keys::help_window(ctx, &mut ui_state.help);
+    }
+    if let Some(e) = ui_state.load_error.clone() {
+        let mut open = true;
+        egui::Window::new("Cannot open that lesson").open(&mut open).show(ctx, |ui| {
+            ui.label(egui::RichText::new(e).monospace());
+        });
+        if !open {
+            ui_state.load_error = None;
+        }
+    }
+    let title = crate::gui::window_title(&host);
+    if window.title != title {
+        window.title = title;
+    }
+    Ok(())
+}
+
+fn lesson_picker(ui: &mut egui::Ui, host: &mut SimHost, pb: &mut Playback, sel: &mut Selection, st: &mut UiState, cam: &mut CameraControl, opts: &GuiOptions) {
+    let mut pick: Option<Option<PathBuf>> = None;
+    egui::ComboBox::from_id_salt("lesson")
+        .selected_text(format!("Lesson: {}", host.name))
+        .width(340.0)
+        .show_ui(ui, |ui| {
+            if ui.selectable_label(false, "Sandbox (built in)").clicked() {
+                pick = Some(None);
+            }
+            for (path, name, summary) in &st.lessons {
+                if ui.selectable_label(host.file == path.display().to_string(), name).on_hover_text(summary).clicked() {
+                    pick = Some(Some(path.clone()));
+                }
+            }
+        });
+    if ui.button("⟲ Restart").clicked() {
+        let f = PathBuf::from(&host.file);
+        pick = Some(if f.exists() { Some(f) } else { None });
+    }
+    if let Some(choice) = pick {
+        let loaded = match choice {
+            None => Ok(crate::gui::default_lesson()),
+            Some(p) => crate::scenario::load_file(&p),
+        };
+        match loaded {
+            Ok(l) => {
+                *host = SimHost::new(l, opts.seed);
+                *pb = Playback::default();
+                sel.0 = None;
+                cam.reset();
+            }
+            Err(d) => st.load_error = Some(d.to_string()),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The world camera: fits the cluster into the space the panels leave, and
+//! lets the user zoom (wheel), pan (drag) and pick (click) objects.
+
+use super::{CurrentScene, Selection};
+use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll};
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::input::EguiWantsInput;
+
+/// The free space for the world, in logical pixels from each window edge
+/// (the UI writes it after laying out its panels).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct WorldViewport {
+    pub left: f32,
+    pub right: f32,
+    pub top: f32,
+    pub bottom: f32,
+}
+
+/// The user's zoom and pan on top of the automatic fit.
+#[derive(Resource, Debug)]
+pub struct CameraControl {
+    pub zoom: f32,
+    pub pan: Vec2,
+    drag_from: Option<Vec2>,
+    dragged: f32,
+}
+
+impl Default for CameraControl {
+    fn default() -> Self {
+        CameraControl { zoom: 1.0, pan: Vec2::ZERO, drag_from: None, dragged: 0.0 }
+    }
+}
+
+impl CameraControl {
+    pub fn reset(&mut self) {
+        self.zoom = 1.0;
+        self.pan = Vec2::ZERO;
+    }
+}
+
+pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<WorldViewport>()
+        .init_resource::<CameraControl>()
+        .add_systems(Startup, spawn_camera)
+        .add_systems(PostUpdate, (mouse, fit).chain().in_set(super::ViewSystems::Camera));
+}
+
+fn spawn_camera(mut commands: Commands) {
+    commands.spawn(Camera2d);
+}
+
+/// World units per logical pixel so that `bounds` fits in `avail`, never
+/// magnifying beyond 1.25 (labels are sized for 1:1).
+pub fn fit_scale(bounds: Vec2, avail: Vec2) -> f32 {
+    let avail = avail.max(Vec2::splat(50.0));
+    (bounds.x / avail.x).max(bounds.y / avail.y).max(0.8)
+}
+
+fn fit(
+    current: Res<CurrentScene>,
+    vp: Res<WorldViewport>,
+    ctl: Res<CameraControl>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    mut cam: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
+) {
+    let b = current.layout.bounds;
+    let margin = 20.0;
+    let win = Vec2::new(window.width(), window.height());
+    let avail = Vec2::new(win.x - vp.left - vp.right - 2.0 * margin, win.y - vp.top - vp.bottom - 2.0 * margin);
+    let scale = fit_scale(Vec2::new(b.w, b.h), avail) / ctl.zoom;
+    // Centred across the free space, top-aligned in it (so it does not bob
+    // up and down as the cluster grows).
+    let cx = b.x + b.w / 2.0 - (vp.left + margin + avail.x / 2.0 - win.x / 2.0) * scale;
+    let cy = -b.y - (win.y / 2.0 - vp.top - margin) * scale;
+    let target = Vec2::new(cx, cy) + ctl.pan;
+    let (tf, proj) = &mut *cam;
+    if let Projection::Orthographic(o) = &mut **proj
+        && o.scale != scale
+    {
+        o.scale = scale;
+    }
+    let t = Vec3::new(target.x, target.y, tf.translation.z);
+    if tf.translation != t {
+        tf.translation = t;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn mouse(
+    buttons: Res<ButtonInput<MouseButton>>,
+    scroll: Res<AccumulatedMouseScroll>,
+    motion: Res<AccumulatedMouseMotion>,
+    egui: Res<EguiWantsInput>,
+    window: Single<&Window, With<PrimaryWindow>>,
+    cam: Single<(&Camera, &GlobalTransform, &Projection)>,
+    current: Res<CurrentScene>,
+    mut ctl: ResMut<CameraControl>,
+    mut selection: ResMut<Selection>,
+) {
+    let over_ui = egui.wants_any_pointer_input() || egui.is_pointer_over_area();
+    let (camera, gt, proj) = *cam;
+    let scale = match proj {
+        Projection::Orthographic(o) => o.scale,
+        _ => 1.0,
+    };
+    if !over_ui && scroll.delta.y != 0.0 {
+        let f = if scroll.delta.y > 0.0 { 1.1 } else { 1.0 / 1.1 };
+        ctl.zoom = (ctl.zoom * f).clamp(0.2, 6.0);
+    }
+    if buttons.just_pressed(MouseButton::Left) && !over_ui {
+        ctl.drag_from = window.cursor_position();
+        ctl.dragged = 0.0;
+    }
+    if buttons.pressed(MouseButton::Left) && ctl.drag_from.is_some() {
+        let d = motion.delta;
+        ctl.dragged += d.length();
+        if ctl.dragged > 4.0 {
+            ctl.pan += Vec2::new(-d.x, d.y) * scale;
+        }
+    }
+    if buttons.just_released(MouseButton::Left)
+        && let Some(_) = ctl.drag_from.take()
+        && ctl.dragged <= 4.0
+        && let Some(cursor) = window.cursor_position()
+        && let Ok(p) = camera.viewport_to_world_2d(gt, cursor)
+    {
+        selection.0 = current.layout.hit(p.x, -p.y);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_clusters_are_not_magnified_and_big_ones_shrink_to_fit() {
+        assert_eq!(fit_scale(Vec2::new(500.0, 400.0), Vec2::new(1000.0, 800.0)), 0.8);
+        assert_eq!(fit_scale(Vec2::new(3000.0, 400.0), Vec2::new(1000.0, 800.0)), 3.0);
+    }
+}

@@ -1,0 +1,69 @@
+//! The 2D world view (GUI only): reads the simulation into a Scene each
+//! frame, lays it out, draws it, and lets the user pan, zoom and pick. It
+//! never changes the simulation.
+
+pub mod camera;
+pub mod draw;
+pub mod layout;
+pub mod scene;
+pub mod style;
+
+use crate::gui::host::SimHost;
+use bevy::prelude::*;
+
+/// This frame's view model and layout.
+#[derive(Resource, Default)]
+pub struct CurrentScene {
+    pub scene: scene::Scene,
+    pub layout: layout::Layout,
+}
+
+/// How the view behaves.
+#[derive(Resource, Debug)]
+pub struct ViewSettings {
+    /// Glide and fade (off for screenshots: everything where it belongs).
+    pub animate: bool,
+    /// Phase of the dots flowing along replication links, 0..1.
+    pub dot_phase: f32,
+}
+
+impl Default for ViewSettings {
+    fn default() -> Self {
+        ViewSettings { animate: true, dot_phase: 0.0 }
+    }
+}
+
+/// What the user clicked: "pod/web-1", "pod/<uid>", "proc/<uid>", "pv/…", "node/…".
+#[derive(Resource, Debug, Default)]
+pub struct Selection(pub Option<String>);
+
+/// The ordering of the view's per-frame work.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewSystems {
+    Extract,
+    Draw,
+    Camera,
+}
+
+pub fn plugin(app: &mut App) {
+    app.init_resource::<CurrentScene>()
+        .init_resource::<ViewSettings>()
+        .init_resource::<Selection>()
+        .init_resource::<draw::Drawn>()
+        .insert_resource(ClearColor(draw::colour(style::BG)))
+        .configure_sets(PostUpdate, (ViewSystems::Extract, ViewSystems::Draw, ViewSystems::Camera).chain().before(bevy::transform::TransformSystems::Propagate))
+        .add_systems(PostUpdate, extract.in_set(ViewSystems::Extract))
+        .add_systems(PostUpdate, (draw::sync, draw::animate, draw::lines).chain().in_set(ViewSystems::Draw));
+    app.add_plugins(camera::plugin);
+}
+
+fn extract(mut host: ResMut<SimHost>, mut current: ResMut<CurrentScene>, playback: Res<crate::gui::host::Playback>, time: Res<Time>, mut settings: ResMut<ViewSettings>) {
+    let scene = scene::extract(&mut host.world);
+    if scene != current.scene {
+        current.layout = layout::layout(&scene);
+        current.scene = scene;
+    }
+    if !playback.paused {
+        settings.dot_phase = (settings.dot_phase + time.delta_secs() * 0.6).fract();
+    }
+}

@@ -1,0 +1,325 @@
+//! The visual language: colours by state and the caption texts under each
+//! thing. Pure functions, so what a student reads is unit-tested.
+
+use super::scene::{AttachLook, LinkKind, LinkView, NodeView, PodView, VolumeView};
+use crate::sim::controllers::attach_detach::fmt_duration;
+use crate::sim::model::{Condition, Machine};
+use crate::sim::model::{OwnerKind, PodPhase};
+
+/// An sRGB colour, 0..1, without depending on a renderer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rgb(pub f32, pub f32, pub f32);
+
+const fn hex(v: u32) -> Rgb {
+    Rgb(((v >> 16) & 0xff) as f32 / 255.0, ((v >> 8) & 0xff) as f32 / 255.0, (v & 0xff) as f32 / 255.0)
+}
+
+pub const BG: Rgb = hex(0x12161c);
+pub const TEXT: Rgb = hex(0xf2f4f7);
+pub const TEXT_DIM: Rgb = hex(0xb8c0cc);
+pub const TEXT_DARK: Rgb = hex(0x10141a);
+pub const READY: Rgb = hex(0x2f9e55);
+pub const NOT_READY: Rgb = hex(0xd08a1c);
+pub const CREATING: Rgb = hex(0xc9a227);
+pub const PENDING: Rgb = hex(0x6b7380);
+pub const TERMINATING: Rgb = hex(0x9c3d3d);
+pub const FAILED: Rgb = hex(0xd43c3c);
+pub const SUCCEEDED: Rgb = hex(0x4a6c9b);
+pub const ORPHAN: Rgb = hex(0x7a1f6e);
+pub const NODE_OK: Rgb = hex(0x202833);
+pub const NODE_BAD: Rgb = hex(0x3a2224);
+pub const NODE_BAD_BORDER: Rgb = hex(0xff4d4d);
+pub const NODE_OK_BORDER: Rgb = hex(0x3d4a5c);
+pub const VOL_ATTACHED: Rgb = hex(0x1f7a8c);
+pub const VOL_MOVING: Rgb = hex(0xb7791f);
+pub const VOL_LOOSE: Rgb = hex(0x4a5361);
+pub const VOL_ERROR: Rgb = hex(0xc0392b);
+pub const LINK_OK: Rgb = hex(0x5dade2);
+pub const LINK_CLONE: Rgb = hex(0xaf7ac5);
+pub const LINK_BROKEN: Rgb = hex(0xe74c3c);
+pub const DEPLOY: Rgb = hex(0x4b5d7a);
+
+/// A pod card's fill: green Ready, amber not yet, red terminating or failed.
+pub fn pod_colour(p: &PodView) -> Rgb {
+    if p.orphan {
+        return ORPHAN;
+    }
+    match p.phase {
+        PodPhase::Running if p.ready => READY,
+        PodPhase::Running => NOT_READY,
+        PodPhase::ContainerCreating => CREATING,
+        PodPhase::Pending => PENDING,
+        PodPhase::Terminating => TERMINATING,
+        PodPhase::Failed => FAILED,
+        PodPhase::Succeeded => SUCCEEDED,
+        PodPhase::Absent => PENDING,
+    }
+}
+
+/// The status line of a pod card: phase, readiness, revision.
+pub fn pod_status_line(p: &PodView) -> String {
+    if p.orphan {
+        return "process only: NO API object".into();
+    }
+    let phase = match p.phase {
+        PodPhase::Running if p.ready => "Running, Ready".to_string(),
+        PodPhase::Running => "Running, NOT Ready".to_string(),
+        ph => format!("{ph:?}"),
+    };
+    match (p.owner_kind, p.revision) {
+        (OwnerKind::StatefulSet, Some(r)) => format!("{phase}  rev {r}{}", if p.updated { "" } else { " (old)" }),
+        _ => phase,
+    }
+}
+
+/// The third line: the database role, else why it waits, else its DNS name.
+pub fn pod_caption(p: &PodView) -> String {
+    if let Some(w) = &p.waiting {
+        return w.clone();
+    }
+    if let Some(db) = &p.db {
+        return if db.primary {
+            format!("PRIMARY  server-id {}", db.server_id)
+        } else {
+            format!("{}  lag {} rows", db.state, db.lag_rows)
+        };
+    }
+    match (&p.dns, p.owner_kind) {
+        (Some(d), _) => d.split(".svc").next().unwrap_or(d).to_string(),
+        (None, OwnerKind::Deployment) => format!("Deployment {} (no stable name)", p.owner),
+        (None, OwnerKind::StatefulSet) => "not in DNS (not Ready)".to_string(),
+    }
+}
+
+/// A node is drawn as failed when the control plane no longer sees it Ready.
+pub fn node_failed(n: &NodeView) -> bool {
+    n.ready != Condition::True || n.machine != Machine::Up
+}
+
+/// "Ready" or "NotReady (Unknown) 1m20s".
+pub fn node_condition_line(n: &NodeView) -> String {
+    match n.ready {
+        Condition::True => "Ready".to_string(),
+        Condition::False => format!("NotReady for {}", fmt_duration(n.ready_for_ms)),
+        Condition::Unknown => format!("Unknown for {}", fmt_duration(n.ready_for_ms)),
+    }
+}
+
+/// What is really true of the machine (the teacher's view; the control plane
+/// cannot see this).
+pub fn node_truth_line(n: &NodeView) -> String {
+    let t = fmt_duration(n.machine_for_ms);
+    let mut s = match n.machine {
+        Machine::Up => String::new(),
+        Machine::Dead => format!("MACHINE DEAD {t} ago"),
+        Machine::Partitioned => format!("NETWORK PARTITION {t}: still running"),
+    };
+    if n.cordoned {
+        if !s.is_empty() {
+            s.push_str("  ");
+        }
+        s.push_str("cordoned");
+    }
+    s
+}
+
+/// "unreachable (NoSchedule, NoExecute)": taints grouped by key.
+pub fn node_taint_line(n: &NodeView) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for t in &n.taints {
+        let t = t.replace("node.kubernetes.io/", "");
+        let (key, effect) = t.rsplit_once(':').map_or((t.clone(), String::new()), |(k, e)| (k.to_string(), e.to_string()));
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => g.1.push(effect),
+            None => groups.push((key, vec![effect])),
+        }
+    }
+    groups.iter().map(|(k, e)| format!("{k} ({})", e.join(", "))).collect::<Vec<_>>().join("; ")
+}
+
+/// Shortens a caption for a card: the part before the first colon if that
+/// is long enough to say something, then at most `max` characters.
+pub fn short(s: &str, max: usize) -> String {
+    let head = match s.split_once(": ") {
+        Some((h, _)) if h.len() >= 20 => h,
+        _ => s,
+    };
+    if head.chars().count() <= max {
+        head.to_string()
+    } else {
+        let cut: String = head.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A volume chip's colour: teal attached, amber moving, red blocked or split.
+pub fn volume_colour(v: &VolumeView) -> Rgb {
+    if v.diverged || v.attached.len() > 1 || v.attached.iter().any(|(_, l)| *l == AttachLook::StillMounted) {
+        return VOL_ERROR;
+    }
+    if v.waiting.is_some() {
+        return VOL_ERROR;
+    }
+    match v.attached.first().map(|(_, l)| l) {
+        Some(AttachLook::Attached) => VOL_ATTACHED,
+        Some(AttachLook::Attaching) | Some(AttachLook::Detaching) => VOL_MOVING,
+        _ => VOL_LOOSE,
+    }
+}
+
+/// "www-web-1  1,234 rows  @node-b".
+pub fn volume_label(v: &VolumeView) -> String {
+    let mut s = v.claim.clone();
+    if !v.claim_exists {
+        s = format!("{} (claim deleted)", v.name);
+    }
+    if let Some(r) = v.rows {
+        s.push_str(&format!("  {} rows", thousands(r)));
+    }
+    if v.diverged {
+        s.push_str("  DIVERGED");
+    }
+    match v.attached.as_slice() {
+        [] => s.push_str("  (detached)"),
+        [(_, AttachLook::Attached)] => {}
+        [(n, l)] => s.push_str(&format!("  {} {n}", attach_word(l))),
+        many => s.push_str(&format!("  on {} nodes!", many.len())),
+    }
+    s
+}
+
+fn attach_word(l: &AttachLook) -> &'static str {
+    match l {
+        AttachLook::Attaching => "attaching",
+        AttachLook::Attached => "on",
+        AttachLook::Detaching => "detaching",
+        AttachLook::StillMounted => "still mounted",
+    }
+}
+
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn link_colour(l: &LinkView) -> Rgb {
+    match l.kind {
+        LinkKind::Replicating => LINK_OK,
+        LinkKind::Connecting => NOT_READY,
+        LinkKind::Cloning => LINK_CLONE,
+        LinkKind::Broken => LINK_BROKEN,
+    }
+}
+
+pub fn link_label(l: &LinkView) -> String {
+    match l.kind {
+        LinkKind::Cloning => format!("clone from {}", l.from),
+        LinkKind::Connecting => format!("connecting to {}.{}", l.from, l.from.rsplit_once('-').map_or("", |x| x.0)),
+        LinkKind::Replicating => format!("lag {} rows / {:.1}s", l.lag_rows, l.lag_secs),
+        LinkKind::Broken => "BROKEN: primary unreachable, retry 10s".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::scene::DbView;
+
+    fn pod(phase: PodPhase, ready: bool) -> PodView {
+        PodView {
+            key: "pod/web-1".into(),
+            name: "web-1".into(),
+            owner_kind: OwnerKind::StatefulSet,
+            owner: "web".into(),
+            node: Some("node-b".into()),
+            phase,
+            ready,
+            revision: Some(2),
+            updated: true,
+            image: "nginx".into(),
+            waiting: None,
+            orphan: false,
+            claims: vec!["www-web-1".into()],
+            dns: Some("web-1.web.default.svc.cluster.local".into()),
+            db: None,
+        }
+    }
+
+    #[test]
+    fn ready_pods_are_green_and_unready_amber_and_terminating_red() {
+        assert_eq!(pod_colour(&pod(PodPhase::Running, true)), READY);
+        assert_eq!(pod_colour(&pod(PodPhase::Running, false)), NOT_READY);
+        assert_eq!(pod_colour(&pod(PodPhase::Terminating, false)), TERMINATING);
+        assert_eq!(pod_colour(&pod(PodPhase::Failed, false)), FAILED);
+        let mut o = pod(PodPhase::Running, true);
+        o.orphan = true;
+        assert_eq!(pod_colour(&o), ORPHAN);
+        assert_eq!(pod_status_line(&o), "process only: NO API object");
+    }
+
+    #[test]
+    fn caption_prefers_the_waiting_reason_then_the_dns_name() {
+        let mut p = pod(PodPhase::Running, true);
+        assert_eq!(pod_caption(&p), "web-1.web.default");
+        p.waiting = Some("Multi-Attach error for volume pv-www-web-1".into());
+        assert_eq!(pod_caption(&p), "Multi-Attach error for volume pv-www-web-1");
+        let mut d = pod(PodPhase::Running, true);
+        d.owner_kind = OwnerKind::Deployment;
+        d.owner = "api".into();
+        d.dns = None;
+        assert_eq!(pod_caption(&d), "Deployment api (no stable name)");
+        let mut m = pod(PodPhase::Running, true);
+        m.db = Some(DbView { primary: false, server_id: 101, state: "replica (read-only)".into(), lag_rows: 7 });
+        assert_eq!(pod_caption(&m), "replica (read-only)  lag 7 rows");
+        assert_eq!(pod_status_line(&m), "Running, Ready  rev 2");
+    }
+
+    #[test]
+    fn a_dead_node_says_so_and_for_how_long() {
+        let n = NodeView {
+            name: "node-b".into(),
+            zone: "z".into(),
+            ready: Condition::Unknown,
+            ready_for_ms: 80_000,
+            machine: Machine::Dead,
+            machine_for_ms: 130_000,
+            taints: vec!["node.kubernetes.io/unreachable:NoExecute".into()],
+            cordoned: false,
+        };
+        assert!(node_failed(&n));
+        assert_eq!(node_condition_line(&n), "Unknown for 1m20s");
+        assert_eq!(node_truth_line(&n), "MACHINE DEAD 2m10s ago");
+        assert_eq!(node_taint_line(&n), "unreachable (NoExecute)");
+        let mut n2 = n.clone();
+        n2.taints.insert(0, "node.kubernetes.io/unreachable:NoSchedule".into());
+        assert_eq!(node_taint_line(&n2), "unreachable (NoSchedule, NoExecute)");
+        assert_eq!(short("Multi-Attach error for volume pv-www-web-1: still attached to node-c", 54), "Multi-Attach error for volume pv-www-web-1");
+    }
+
+    #[test]
+    fn a_volume_on_two_nodes_is_red_and_says_so() {
+        let mut v = VolumeView {
+            name: "pv-www-web-0".into(),
+            claim: "www-web-0".into(),
+            claim_exists: true,
+            pod: Some("web-0".into()),
+            attached: vec![("node-a".into(), AttachLook::Attached)],
+            rows: Some(12345),
+            diverged: false,
+            affinity: None,
+            waiting: None,
+        };
+        assert_eq!(volume_colour(&v), VOL_ATTACHED);
+        assert_eq!(volume_label(&v), "www-web-0  12,345 rows");
+        v.attached.push(("node-b".into(), AttachLook::StillMounted));
+        assert_eq!(volume_colour(&v), VOL_ERROR);
+        assert!(volume_label(&v).ends_with("on 2 nodes!"));
+    }
+}
