@@ -37,7 +37,10 @@ struct Outcome {
 }
 
 fn random_scenario(rng: &mut ChaCha8Rng) -> String {
-    let mut nodes: Vec<String> = ["node-a", "node-b", "node-c", "node-d"].iter().map(|s| s.to_string()).collect();
+    let mut nodes: Vec<String> = ["node-a", "node-b", "node-c", "node-d"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let mut added = 0;
     let mut steps = Vec::new();
     steps.push(r#"(when: Ready(set: "web", count: 3), timeout: 120.0, note: "go")"#.to_string());
@@ -47,7 +50,11 @@ fn random_scenario(rng: &mut ChaCha8Rng) -> String {
         let node = nodes[rng.random_range(0..nodes.len())].clone();
         let pod = format!("web-{}", rng.random_range(0..4));
         // Node references by name or by the pod last scheduled there.
-        let nref = if rng.random_bool(0.5) { format!(r#"node: "{node}""#) } else { format!(r#"of: "{pod}""#) };
+        let nref = if rng.random_bool(0.5) {
+            format!(r#"node: "{node}""#)
+        } else {
+            format!(r#"of: "{pod}""#)
+        };
         let cmd = match rng.random_range(0..100) {
             0..10 => format!(r#"Scale(set: "web", replicas: {})"#, rng.random_range(0..5)),
             10..14 => format!(r#"Scale(set: "api", replicas: {})"#, rng.random_range(0..4)),
@@ -61,13 +68,20 @@ fn random_scenario(rng: &mut ChaCha8Rng) -> String {
                 added += 1;
                 let name = format!("node-e{added}");
                 nodes.push(name.clone());
-                format!(r#"AddNode(name: "{name}", zone: "zone-{}")"#, rng.random_range(1..=2))
+                format!(
+                    r#"AddNode(name: "{name}", zone: "zone-{}")"#,
+                    rng.random_range(1..=2)
+                )
             }
             _ => format!("TaintOutOfService({nref})"),
         };
         steps.push(format!("(after: {after:.1}, do: {cmd})"));
     }
-    let pm = if rng.random_bool(0.3) { "Parallel" } else { "OrderedReady" };
+    let pm = if rng.random_bool(0.3) {
+        "Parallel"
+    } else {
+        "OrderedReady"
+    };
     format!(
         r#"(name: "random", seed: {seed},
             cluster: (nodes: [(name: "node-a", zone: "zone-1"), (name: "node-b", zone: "zone-1"),
@@ -90,15 +104,23 @@ fn breaches_in_model(world: &mut bevy::prelude::World) -> Vec<String> {
             *per_identity.entry((p.owner.name.clone(), o)).or_default() += 1;
         }
     }
-    let mut out: Vec<String> =
-        per_identity.into_iter().filter(|(_, n)| *n > 1).map(|((s, o), _)| format!("identity/{s}-{o}")).collect();
+    let mut out: Vec<String> = per_identity
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|((s, o), _)| format!("identity/{s}-{o}"))
+        .collect();
     let mut per_volume: BTreeMap<String, u32> = BTreeMap::new();
     for a in world.query::<&Attachment>().iter(world) {
         if a.state == AttachState::Attached {
             *per_volume.entry(a.volume.clone()).or_default() += 1;
         }
     }
-    out.extend(per_volume.into_iter().filter(|(_, n)| *n > 1).map(|(v, _)| format!("rwo/{v}")));
+    out.extend(
+        per_volume
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(v, _)| format!("rwo/{v}")),
+    );
     out
 }
 
@@ -112,7 +134,8 @@ enum Seen {
 }
 
 fn run_sequence(text: &str) -> Outcome {
-    let loaded = load_str("random.ron", text.as_bytes()).unwrap_or_else(|d| panic!("generated scenario does not load: {d}\n{text}"));
+    let loaded = load_str("random.ron", text.as_bytes())
+        .unwrap_or_else(|d| panic!("generated scenario does not load: {d}\n{text}"));
     let mut app = statefulset_sim::core_app();
     let world = app.world_mut();
     scenario::install(world, loaded, None, false);
@@ -155,10 +178,18 @@ fn run_sequence(text: &str) -> Outcome {
         let in_model = breaches_in_model(world);
         let inv = world.resource::<Invariants>();
         for b in &in_model {
-            assert!(inv.broken.contains_key(b), "breach {b} in the model but not reported\n{text}");
+            assert!(
+                inv.broken.contains_key(b),
+                "breach {b} in the model but not reported\n{text}"
+            );
         }
         if !risky {
-            assert_eq!(inv.total, 0, "InvariantBroken without a force delete of a pod whose node is alive\n{text}\n{}", tail(world));
+            assert_eq!(
+                inv.total,
+                0,
+                "InvariantBroken without a force delete of a pod whose node is alive\n{text}\n{}",
+                tail(world)
+            );
         }
         let next = world.resource::<Wake>().next_ms;
         let Some(next) = next else { break };
@@ -171,17 +202,33 @@ fn run_sequence(text: &str) -> Outcome {
         world.resource_mut::<SimClock>().now_ms = next;
     }
     let events = world.resource::<EventLog>().events.len();
-    let breaches = world.resource::<EventLog>().events.iter().filter(|e| e.kind == EventKind::InvariantBroken).count();
-    Outcome { instants, events, risky, partitioned, breaches }
+    let breaches = world
+        .resource::<EventLog>()
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::InvariantBroken)
+        .count();
+    Outcome {
+        instants,
+        events,
+        risky,
+        partitioned,
+        breaches,
+    }
 }
 
 fn tail(world: &bevy::prelude::World) -> String {
     let ev = &world.resource::<EventLog>().events;
-    ev[ev.len().saturating_sub(40)..].iter().map(|e| e.to_json_line()).collect::<Vec<_>>().join("\n")
+    ev[ev.len().saturating_sub(40)..]
+        .iter()
+        .map(|e| e.to_json_line())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
-fn invariants_hold_unless_a_pod_is_force_deleted_while_its_node_is_alive_and_every_breach_is_reported() {
+fn invariants_hold_unless_a_pod_is_force_deleted_while_its_node_is_alive_and_every_breach_is_reported()
+ {
     let start = Instant::now();
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_0f_5e7);
     let (mut instants, mut events, mut risky, mut broken) = (0u64, 0usize, 0u64, 0u64);
@@ -201,7 +248,13 @@ fn invariants_hold_unless_a_pod_is_force_deleted_while_its_node_is_alive_and_eve
         start.elapsed().as_secs_f64()
     );
     // The generator must exercise both kinds of sequence.
-    assert!(partitioned >= 20, "only {partitioned} force deletes on a partitioned node: the generator is too tame");
-    assert!(partitioned_broken >= 5, "a partitioned force delete never produced a split brain: {partitioned_broken}");
+    assert!(
+        partitioned >= 20,
+        "only {partitioned} force deletes on a partitioned node: the generator is too tame"
+    );
+    assert!(
+        partitioned_broken >= 5,
+        "a partitioned force delete never produced a split brain: {partitioned_broken}"
+    );
     assert!(broken <= risky);
 }
