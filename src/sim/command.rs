@@ -337,6 +337,15 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             if dead && ns.machine == Machine::Dead {
                 return Err(format!("{name} is already down"));
             }
+            // A machine that is off cannot be "cut off but still running":
+            // partitioning it would bring its (stopped) containers' volumes
+            // back as if still mounted.
+            if !dead && ns.machine != Machine::Up {
+                return Err(format!(
+                    "{name} is {} already; RecoverNode it first",
+                    if ns.machine == Machine::Dead { "down" } else { "cut off" }
+                ));
+            }
             ns.last_heartbeat_ms = ns.heartbeat_at(now);
             ns.machine = if dead { Machine::Dead } else { Machine::Partitioned };
             ns.machine_since_ms = now;

@@ -219,7 +219,20 @@ fn reconcile_attachments(
                 .iter()
                 .filter_map(|&e| atts.get(e).ok())
                 .find(|a| !a.forgotten && a.node != *node && index.attachments.contains_key(&(vname.clone(), a.node.clone())));
+            if let Some(o) = other
+                && matches!(o.state, AttachState::Detaching { .. })
+            {
+                // reconciler.attachDesiredVolumes: while an operation is pending
+                // on the volume (here its detach), no attach is tried and no
+                // Multi-Attach error reported; the pod just waits for it.
+                continue;
+            }
             if let Some(o) = other {
+                let why_stuck = match index.nodes.get(&o.node).and_then(|&e| nodes.get(e).ok()) {
+                    None => " (its node object was deleted; the unmount was never confirmed)",
+                    Some(ns) if ns.ready != Condition::True => " (unreachable: it cannot confirm the unmount)",
+                    Some(_) => "",
+                };
                 let countdown = match o.detach_requested_ms {
                     Some(s) => format!(
                         "; force-detach in {}",
@@ -231,17 +244,22 @@ fn reconcile_attachments(
                     "Multi-Attach error for volume {vname}: still attached to {} and it can't be attached to {node} (ReadWriteOnce)",
                     o.node
                 );
-                if vs.attach_error.as_deref() != Some(msg.as_str()) {
+                let repeat = vs.attach_error_logged_ms + MULTI_ATTACH_REPEAT_MS;
+                if vs.attach_error.as_deref() != Some(msg.as_str()) || now >= repeat {
+                    vs.attach_error_logged_ms = now;
+                    wake.at(now + MULTI_ATTACH_REPEAT_MS);
                     log.emit(
                         now,
                         SimEvent::new(
                             EventKind::VolumeMultiAttachError,
                             format!("pod/{pod}"),
-                            format!("{msg}{countdown}"),
+                            format!("{msg}{countdown}{why_stuck}"),
                         )
                         .node(node.clone())
                         .volume(vname.clone()),
                     );
+                } else {
+                    wake.at(repeat);
                 }
                 error = Some(msg);
                 continue;

@@ -182,6 +182,11 @@ fn evict_from_tainted_nodes(
             );
             let follow = if ns.kubelet_connected() {
                 "graceful deletion".to_string()
+            } else if oos.is_some() && ns.ready != Condition::True {
+                format!(
+                    "graceful deletion; {} cannot confirm it, but pod GC force-deletes terminating pods on an out-of-service node at its next run (every 20s)",
+                    node.name
+                )
             } else {
                 format!(
                     "graceful deletion; {} cannot confirm it, so the pod stays Terminating",

@@ -74,7 +74,7 @@ fn collect_pods(
             continue;
         }
         let reason = format!(
-            "pod GC: node {n} no longer exists (deleted {}s ago, 40s quarantine over); the name {} is released",
+            "pod GC: node {n} no longer exists (first seen missing {}s ago; the 40s quarantine is over); the name {} is released",
             (now - since) / 1000,
             p.name
         );

@@ -15,6 +15,9 @@ pub struct ObservedPod<'a> {
     pub ordinal: u32,
     pub revision: Cow<'a, str>,
     pub status: Cow<'a, PodStatus>,
+    /// Why the pod's node cannot confirm a deletion (unreachable or deleted),
+    /// for the "why is it not replaced" reason; None when the node is fine.
+    pub node_problem: Option<String>,
 }
 
 /// What the controller sees of one claim of this set.
@@ -385,8 +388,11 @@ fn process_replica(
 
     if p.status.terminating() {
         // Both policies: the name is taken until the object is gone.
+        // processReplica (stateful_set_control.go) only sees isTerminating; the
+        // node part says why the deletion is not confirmed.
+        let node = p.node_problem.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
         let why = format!(
-            "{} is Terminating and is not replaced while its object exists (at most one pod per identity){}",
+            "{} is Terminating and is not replaced while its object exists (at most one pod per identity){node}{}",
             p.name,
             waiting_part(inp, replicas, i)
         );
@@ -589,6 +595,7 @@ mod tests {
             ordinal: ord,
             revision: Cow::Owned(rev.to_string()),
             status: Cow::Owned(status),
+            node_problem: None,
         }
     }
 

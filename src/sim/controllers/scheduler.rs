@@ -179,7 +179,25 @@ fn schedule_pods(
             }
             None => {
                 let parts: Vec<String> = fails.iter().map(|(w, c)| format!("{c} {w}")).collect();
-                let msg = format!("0/{} nodes are available: {}", infos.len(), parts.join(", "));
+                let mut msg = format!("0/{} nodes are available: {}", infos.len(), parts.join(", "));
+                // VolumeBinding filter (checkBoundClaims): a bound PV's node
+                // affinity pins the pod; say where, so the wait is explained.
+                if fails.contains_key("node(s) had volume node affinity conflict") {
+                    let pins: Vec<String> = affinities
+                        .iter()
+                        .filter_map(|a| match a {
+                            Affinity::Anywhere => None,
+                            Affinity::Node(n) if !pos.contains_key(n) => {
+                                Some(format!("its local volume lives on {n}, which no longer exists"))
+                            }
+                            Affinity::Node(n) => Some(format!("its local volume can only be used on {n}")),
+                            Affinity::Zone(z) => Some(format!("its zonal volume can only be used in {z}")),
+                        })
+                        .collect();
+                    if !pins.is_empty() {
+                        msg.push_str(&format!("; {}", pins.join("; ")));
+                    }
+                }
                 if st.waiting.as_deref() != Some(msg.as_str()) {
                     st.waiting = Some(msg.clone());
                     log.emit(now, SimEvent::new(EventKind::PodUnschedulable, format!("pod/{}", pod.name), msg));

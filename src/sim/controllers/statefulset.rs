@@ -98,6 +98,20 @@ fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut Eve
     name
 }
 
+/// Why a terminating pod's deletion is not being confirmed: its node is
+/// unreachable or gone (SEMANTICS §5: the identity is released only by the
+/// kubelet, node deletion + pod GC, a force delete, or the out-of-service taint).
+fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Option<String> {
+    let n = s.node.as_deref()?;
+    match index.nodes.get(n).and_then(|&e| nodes.get(e).ok()) {
+        None => Some(format!("node {n} was deleted; pod GC force-deletes the pod after its 40s quarantine")),
+        Some(ns) if ns.ready != Condition::True => Some(format!(
+            "{n} is unreachable; the controller cannot tell a crash from a partition, so it waits for {n}'s kubelet to confirm (other ways out: delete the node, force-delete the pod, or taint {n} out-of-service)"
+        )),
+        Some(_) => None,
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn statefulset_controller(
     clock: Res<SimClock>,
@@ -109,6 +123,7 @@ fn statefulset_controller(
     mut sets: Query<(Entity, &StatefulSet, &mut SetStatus, Option<&OwnedPods>)>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
     mut claims: Query<(&Claim, &mut ClaimStatus)>,
+    nodes: Query<&NodeState>,
 ) {
     let now = clock.now_ms;
     let mut order: Vec<(String, Entity)> =
@@ -130,6 +145,7 @@ fn statefulset_controller(
                     ordinal: p.ordinal.unwrap_or(0),
                     revision: Cow::Borrowed(p.revision.as_str()),
                     status: Cow::Borrowed(s),
+                    node_problem: if s.terminating() { node_problem(s, &index, &nodes) } else { None },
                 });
             }
         }

@@ -136,4 +136,10 @@ impl VolumeAttachments {
 pub struct VolumeStatus {
     /// Why the volume cannot be attached where it is wanted (Multi-Attach).
     pub attach_error: Option<String>,
+    /// When the Multi-Attach event was last logged (it repeats every minute
+    /// with the force-detach countdown, as a repeated Warning event would).
+    pub attach_error_logged_ms: u64,
 }
+
+/// How often a persisting Multi-Attach error is logged again.
+pub const MULTI_ATTACH_REPEAT_MS: u64 = 60_000;
