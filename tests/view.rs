@@ -1,0 +1,90 @@
+//! View logic without a window: the scene a lesson produces, its layout,
+//! colours and captions, checked at moments a class would look at.
+#![cfg(feature = "gui")]
+
+mod common;
+
+use statefulset_sim::headless;
+use statefulset_sim::scenario::load_file;
+use statefulset_sim::view::{layout, scene, style};
+use std::path::PathBuf;
+
+fn lesson_at(file: &str, secs: u64) -> headless::Run {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    headless::run(load_file(&path).expect("lesson loads"), None, Some(secs * 1000))
+}
+
+/// Which node column a laid-out rectangle is in.
+fn column_of(l: &layout::Layout, r: &layout::Rect) -> Option<String> {
+    l.nodes.iter().find(|(_, c)| c.contains(r.x + 1.0, r.y + 1.0)).map(|(n, _)| n.clone())
+}
+
+#[test]
+fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume_following() {
+    // Lesson 8: mysql-1's node dies at ~T; the pod is force-deleted and its
+    // volume force-detached 6 minutes later.
+    let mut before = lesson_at("08-ways-out-force-delete.ron", 60);
+    let s0 = scene::extract(before.world());
+    let l0 = layout::layout(&s0);
+    let p0 = s0.pod("mysql-1").expect("mysql-1 exists");
+    let old_node = p0.node.clone().expect("scheduled");
+    assert_eq!(column_of(&l0, &l0.pods[&p0.key]).as_deref(), Some(old_node.as_str()));
+
+    let mut after = lesson_at("08-ways-out-force-delete.ron", 1100);
+    let s1 = scene::extract(after.world());
+    let l1 = layout::layout(&s1);
+    let p1 = s1.pod("mysql-1").expect("mysql-1 is back");
+    // Same identity key (so the card glides), a different node.
+    assert_eq!(p1.key, p0.key);
+    let new_node = p1.node.clone().expect("scheduled");
+    assert_ne!(new_node, old_node);
+    assert_eq!(column_of(&l1, &l1.pods[&p1.key]).as_deref(), Some(new_node.as_str()));
+    assert_eq!(style::pod_colour(p1), style::READY);
+    assert!(style::pod_caption(p1).contains("lag"), "a replica shows its lag: {}", style::pod_caption(p1));
+    // Its volume sits under it, in the new node's column, carrying rows.
+    let v = s1.volumes.iter().find(|v| v.claim == "data-mysql-1").expect("volume");
+    assert!(v.rows.unwrap_or(0) > 0);
+    assert_eq!(column_of(&l1, &l1.volumes[&v.name]).as_deref(), Some(new_node.as_str()));
+    // The dead node is drawn failed and says so.
+    let dead = s1.node(&old_node).expect("node");
+    assert!(style::node_failed(dead));
+    assert!(style::node_truth_line(dead).starts_with("MACHINE DEAD"));
+}
+
+#[test]
+fn while_the_volume_is_held_by_the_dead_node_it_is_drawn_there_with_a_countdown() {
+    // 10 s after the force delete the new pod waits on the Multi-Attach.
+    let full = lesson_at("08-ways-out-force-delete.ron", 1100);
+    let t_force = common::time_of(&full, statefulset_sim::sim::event::EventKind::PodForceDeleted, "pod/mysql-1").expect("force delete happened");
+    let mut r = lesson_at("08-ways-out-force-delete.ron", t_force / 1000 + 60);
+    let s = scene::extract(r.world());
+    let l = layout::layout(&s);
+    let v = s.volumes.iter().find(|v| v.claim == "data-mysql-1").expect("volume");
+    let held_by = v.attached.first().map(|a| a.0.clone()).expect("still attached");
+    let why = v.waiting.clone().expect("a reason is shown");
+    assert!(why.contains("force-detach in 5m"), "countdown: {why}");
+    assert_eq!(column_of(&l, &l.volumes[&v.name]).as_deref(), Some(held_by.as_str()));
+    assert_eq!(style::volume_colour(v), style::VOL_ERROR);
+    let p = s.pod("mysql-1").expect("pod");
+    assert_ne!(p.node.as_deref(), Some(held_by.as_str()));
+    assert!(style::pod_caption(p).starts_with("Multi-Attach"), "{}", style::pod_caption(p));
+}
+
+#[test]
+fn layout_is_stable_when_nothing_changes_and_every_pod_gets_a_place() {
+    let mut r = lesson_at("00-sandbox.ron", 120);
+    let s = scene::extract(r.world());
+    assert_eq!(layout::layout(&s), layout::layout(&s));
+    let l = layout::layout(&s);
+    for p in &s.pods {
+        assert!(l.pods.contains_key(&p.key), "{} has no place", p.name);
+    }
+    // No two cards overlap.
+    let rects: Vec<_> = l.pods.values().collect();
+    for (i, a) in rects.iter().enumerate() {
+        for b in &rects[i + 1..] {
+            let overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+            assert!(!overlap, "cards overlap: {a:?} {b:?}");
+        }
+    }
+}
