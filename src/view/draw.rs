@@ -142,6 +142,9 @@ pub fn sync(
     mut drawn: ResMut<Drawn>,
     mut q: Query<(&mut Tween, Option<&mut Sprite>, Option<&mut Text2d>, Option<&mut TextFont>, Option<&mut TextBounds>)>,
 ) {
+    if !current.is_changed() {
+        return;
+    }
     let parts = parts(&current.scene, &current.layout);
     let mut seen: HashMap<&str, ()> = HashMap::with_capacity(parts.len());
     for (key, part) in &parts {

@@ -57,13 +57,30 @@ pub fn plugin(app: &mut App) {
     app.add_plugins(camera::plugin);
 }
 
-fn extract(mut host: ResMut<SimHost>, mut current: ResMut<CurrentScene>, playback: Res<crate::gui::host::Playback>, time: Res<Time>, mut settings: ResMut<ViewSettings>) {
+/// Reads the simulation into the view model: at once when something
+/// happened, otherwise at most ten times a second (clocks and countdowns).
+fn extract(
+    mut host: ResMut<SimHost>,
+    mut current: ResMut<CurrentScene>,
+    playback: Res<crate::gui::host::Playback>,
+    time: Res<Time>,
+    mut settings: ResMut<ViewSettings>,
+    mut last: Local<(u64, u64, f32)>,
+) {
+    if !playback.paused {
+        settings.dot_phase = (settings.dot_phase + time.delta_secs() * 0.6).fract();
+    }
+    let activity = host.world.resource::<crate::sim::EventLog>().activity;
+    let now = host.now_ms();
+    last.2 += time.delta_secs();
+    let due = activity != last.0 || (now != last.1 && last.2 >= 0.1) || current.layout.bounds.w == 0.0;
+    if !due {
+        return;
+    }
+    *last = (activity, now, 0.0);
     let scene = scene::extract(&mut host.world);
     if scene != current.scene {
         current.layout = layout::layout(&scene);
         current.scene = scene;
-    }
-    if !playback.paused {
-        settings.dot_phase = (settings.dot_phase + time.delta_secs() * 0.6).fract();
     }
 }
