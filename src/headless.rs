@@ -166,6 +166,12 @@ pub fn summary(run: &mut Run) -> String {
         if breaches > 0 { format!(", {breaches} invariant breach(es)") } else { String::new() }
     );
     out.push_str(&pods_table(world));
+    for db in crate::sim::workload::db_snapshots(world) {
+        out.push_str(&format!(
+            "\nDatabase {}: {} rows written, {} writes refused; max replica lag {} rows / {:.1}s\n",
+            db.name, db.written, db.failed, db.max_lag_rows, db.max_lag_seconds
+        ));
+    }
     let passed = lesson.results.iter().filter(|r| matches!(r, StepResult::Passed { .. })).count();
     let expects = lesson.loaded.scenario.steps.iter().filter(|s| s.expect.is_some()).count();
     out.push_str(&format!("\nExpectations: {passed} of {expects} passed\n"));

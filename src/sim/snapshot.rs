@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub volumes: Vec<VolumeSnap>,
     pub sets: Vec<SetSnap>,
     pub deployments: Vec<DeploymentSnap>,
+    /// The replicated databases (SEMANTICS §6): written/refused writes and lag.
+    pub databases: Vec<super::workload::DbSnap>,
 }
 
 #[derive(Serialize)]
@@ -184,7 +186,8 @@ pub fn take(world: &mut World) -> Snapshot {
         .map(|(d, st)| DeploymentSnap { name: d.spec.name.clone(), replicas: st.replicas, ready: st.ready, updated: st.updated })
         .collect();
     deployments.sort_by(|a, b| a.name.cmp(&b.name));
-    Snapshot { t_ms, nodes, pods, claims, volumes, sets, deployments }
+    let databases = super::workload::db_snapshots(world);
+    Snapshot { t_ms, nodes, pods, claims, volumes, sets, deployments, databases }
 }
 
 /// The snapshot as pretty JSON.

@@ -6,7 +6,7 @@ use super::event::{EventKind, EventLog, SimEvent};
 use super::model::*;
 use super::{SimClock, SimSystems, Wake};
 use bevy::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Database time step.
 pub const DB_TICK_MS: u64 = 1_000;
@@ -15,6 +15,8 @@ pub const RETRY_MS: u64 = 10_000;
 /// Clone speed (rows per second) and fixed overhead.
 pub const CLONE_ROWS_PER_S: u64 = 500;
 pub const CLONE_BASE_MS: u64 = 2_000;
+/// Write batches remembered for lag in seconds (oldest dropped first).
+pub const HISTORY_CAP: usize = 100_000;
 
 /// A run of consecutive rows written through one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +118,37 @@ pub struct DbState {
     pub primary_pos: u64,
     pub pending_writes: u64,
     pub last_tick_ms: u64,
+    /// (last row of a write batch, when it was written): the primary's
+    /// binlog timestamps, for Seconds_Behind_Source.
+    pub history: VecDeque<(u64, u64)>,
+    /// Largest replica lag seen at a database tick (replicas past their clone).
+    pub max_lag_rows: u64,
+    pub max_lag_ms: u64,
+}
+
+impl DbState {
+    /// Seconds_Behind_Source in ms: how long ago the oldest row a replica at
+    /// `position` has not applied was written on the primary (0 if caught up).
+    pub fn lag_ms(&self, position: u64, now: u64) -> u64 {
+        if position >= self.primary_pos {
+            return 0;
+        }
+        self.history.iter().find(|(seq, _)| *seq > position).map_or(0, |(_, t)| now.saturating_sub(*t))
+    }
+}
+
+impl ReplState {
+    /// A short label for the snapshot and the UI.
+    pub fn label(&self) -> String {
+        match self {
+            ReplState::Primary => "primary".into(),
+            ReplState::WaitingForCloneSource => "waiting for clone source".into(),
+            ReplState::Cloning { source, .. } => format!("cloning from {source}"),
+            ReplState::Connecting => "connecting".into(),
+            ReplState::Replicating => "replicating".into(),
+            ReplState::Broken { .. } => "replication broken, retrying".into(),
+        }
+    }
 }
 
 #[derive(Resource, Debug, Default)]
@@ -250,8 +283,15 @@ fn run_databases(
             infos.iter().find(|i| i.uid == p.uid && i.running && i.connected)
         });
         let endpoint_why = match api_primary {
-            None => format!("{primary_name} does not exist"),
-            Some((_, s)) => format!("{primary_name} is {}", crate::sim::ops::describe_state(s, now, 0)),
+            None => format!("{primary_name} does not exist, so the name has no address"),
+            // The API still lists it Ready (endpoints and DNS keep its IP) but
+            // its container or node is gone: connections time out.
+            Some((_, s)) if s.ready && !s.terminating() => format!(
+                "the name still points at {primary_name}, shown Ready, but nothing answers there: its container or node is down and the control plane has not noticed yet"
+            ),
+            Some((_, s)) => {
+                format!("{primary_name} is {}, so the name has no address", crate::sim::ops::describe_state(s, now, 0))
+            }
         };
 
         // New servers: give them their role.
@@ -319,6 +359,10 @@ fn run_databases(
                         d.append(srv.writer, from, from + due - 1);
                         db.written += due;
                         db.primary_pos = from + due - 1;
+                        db.history.push_back((from + due - 1, now));
+                        if db.history.len() > HISTORY_CAP {
+                            db.history.pop_front();
+                        }
                     }
                     if db.failing {
                         db.failing = false;
@@ -341,7 +385,7 @@ fn run_databases(
                             SimEvent::new(
                                 EventKind::WritesFailed,
                                 format!("statefulset/{set_name}"),
-                                format!("{primary_dns} has no address ({endpoint_why}): writes are refused and counted, never silently dropped"),
+                                format!("writes to {primary_dns} fail ({endpoint_why}): they are refused and counted, never silently dropped"),
                             ),
                         );
                     } else {
@@ -397,7 +441,10 @@ fn run_databases(
                             SimEvent::new(
                                 EventKind::CloneStarted,
                                 format!("pod/{}", i.pod),
-                                format!("empty volume: cloning {rows} rows from {src} (pod N−1, Ready thanks to OrderedReady)"),
+                                format!(
+                                    "empty volume: cloning from {src} (pod N−1, Ready thanks to OrderedReady); {rows} rows now, about {:.1}s",
+                                    (until - now) as f64 / 1000.0
+                                ),
                             )
                             .node(i.node.clone())
                             .detail(src),
@@ -436,7 +483,10 @@ fn run_databases(
                         SimEvent::new(
                             EventKind::CloneFinished,
                             format!("pod/{}", i.pod),
-                            format!("cloned {copied} rows from {source}; replication will start from row {}", srv.position),
+                            format!(
+                                "cloned {copied} rows from {source} (the copy is consistent as of its end); replication will start from row {}",
+                                srv.position
+                            ),
                         )
                         .node(i.node.clone())
                         .detail(source),
@@ -519,6 +569,18 @@ fn run_databases(
             }
             let _ = &mut p;
         }
+        // Lag figures at each tick while the primary answers (MySQL reports
+        // Seconds_Behind_Source as NULL while the source is unreachable),
+        // over replicas past their clone.
+        if tick && endpoint.is_some() {
+            for i in infos.iter().filter(|i| i.ordinal != start && i.running && i.connected) {
+                let Ok((_, _, Some(srv))) = procs.get(i.entity) else { continue };
+                if srv.state == ReplState::Replicating {
+                    db.max_lag_rows = db.max_lag_rows.max(db.primary_pos.saturating_sub(srv.position));
+                    db.max_lag_ms = db.max_lag_ms.max(db.lag_ms(srv.position, now));
+                }
+            }
+        }
         // Keep ticking while anything moves.
         let lagging = infos.iter().any(|i| {
             procs.get(i.entity).ok().and_then(|(_, _, s)| s.map(|s| !s.primary && s.position < db.primary_pos)).unwrap_or(false)
@@ -582,6 +644,17 @@ pub fn rows_on(world: &World, pod: &str) -> Option<u64> {
 
 /// Replica lag in rows: the primary's last row minus the replica's position.
 pub fn replica_lag(world: &World, pod: &str) -> Option<u64> {
+    replica_lag_both(world, pod).map(|(rows, _)| rows)
+}
+
+/// Replica lag in seconds behind the primary (Seconds_Behind_Source).
+pub fn replica_lag_seconds(world: &World, pod: &str) -> Option<f64> {
+    replica_lag_both(world, pod).map(|(_, ms)| ms as f64 / 1000.0)
+}
+
+/// (rows behind, ms behind) of the server running for `pod`.
+fn replica_lag_both(world: &World, pod: &str) -> Option<(u64, u64)> {
+    let now = world.resource::<SimClock>().now_ms;
     let index = world.resource::<Index>();
     let pe = *index.pods.get(pod)?;
     let p = world.get::<Pod>(pe)?;
@@ -590,7 +663,80 @@ pub fn replica_lag(world: &World, pod: &str) -> Option<u64> {
     let mut q = world.try_query::<(&Process, &DbServer)>()?;
     let (_, srv) = q.iter(world).find(|(pr, _)| pr.pod_uid == uid)?;
     if srv.primary {
-        return Some(0);
+        return Some((0, 0));
     }
-    Some(db.primary_pos.saturating_sub(srv.position))
+    Some((db.primary_pos.saturating_sub(srv.position), db.lag_ms(srv.position, now)))
+}
+
+/// One database's figures, for the snapshot and the headless report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DbSnap {
+    pub name: String,
+    pub write_rate: f64,
+    pub written: u64,
+    pub failed: u64,
+    pub primary_position: u64,
+    pub max_lag_rows: u64,
+    pub max_lag_seconds: f64,
+    pub servers: Vec<DbServerSnap>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DbServerSnap {
+    pub pod: String,
+    pub node: String,
+    pub server_id: u32,
+    pub state: String,
+    pub position: u64,
+    pub lag_rows: u64,
+    pub lag_seconds: f64,
+}
+
+/// Every database now, sorted by set name; servers by pod then node.
+pub fn db_snapshots(world: &mut World) -> Vec<DbSnap> {
+    let now = world.resource::<SimClock>().now_ms;
+    let mut servers: Vec<(String, DbServerSnap)> = world
+        .query::<(&Process, &DbServer)>()
+        .iter(world)
+        .map(|(p, s)| {
+            (
+                s.set.clone(),
+                DbServerSnap {
+                    pod: p.pod.clone(),
+                    node: p.node.clone(),
+                    server_id: s.server_id,
+                    state: s.state.label(),
+                    position: s.position,
+                    lag_rows: 0,
+                    lag_seconds: 0.0,
+                },
+            )
+        })
+        .collect();
+    servers.sort_by(|a, b| (&a.1.pod, &a.1.node).cmp(&(&b.1.pod, &b.1.node)));
+    let dbs = world.resource::<Databases>();
+    dbs.dbs
+        .iter()
+        .map(|(name, db)| DbSnap {
+            name: name.clone(),
+            write_rate: db.write_rate,
+            written: db.written,
+            failed: db.failed,
+            primary_position: db.primary_pos,
+            max_lag_rows: db.max_lag_rows,
+            max_lag_seconds: db.max_lag_ms as f64 / 1000.0,
+            servers: servers
+                .iter()
+                .filter(|(set, _)| set == name)
+                .map(|(_, s)| {
+                    let mut s = s.clone();
+                    if s.state != "primary" {
+                        s.lag_rows = db.primary_pos.saturating_sub(s.position);
+                        s.lag_seconds = db.lag_ms(s.position, now) as f64 / 1000.0;
+                    }
+                    s
+                })
+                .collect(),
+        })
+        .collect()
 }
