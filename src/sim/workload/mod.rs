@@ -337,6 +337,19 @@ fn run_databases(
 
         let db = dbs.dbs.get_mut(&set_name).map(std::mem::take).unwrap_or_default();
         let mut db = db;
+        // Lag figures, taken at each tick before its writes and applies: the
+        // largest lag of the second that just ended. Only while the primary
+        // answers (MySQL reports Seconds_Behind_Source as NULL while the source
+        // is unreachable), over replicating replicas.
+        if tick && endpoint.is_some() {
+            for i in infos.iter().filter(|i| i.ordinal != start && i.running && i.connected) {
+                let Ok((_, _, Some(srv))) = procs.get(i.entity) else { continue };
+                if srv.state == ReplState::Replicating {
+                    db.max_lag_rows = db.max_lag_rows.max(db.primary_pos.saturating_sub(srv.position));
+                    db.max_lag_ms = db.max_lag_ms.max(db.lag_ms(srv.position, now));
+                }
+            }
+        }
         // Writes (each tick at the write rate, plus explicit writes now).
         let mut due = std::mem::take(&mut db.pending_writes);
         if tick && now > db.last_tick_ms {
@@ -568,18 +581,6 @@ fn run_databases(
                 ReplState::Primary => {}
             }
             let _ = &mut p;
-        }
-        // Lag figures at each tick while the primary answers (MySQL reports
-        // Seconds_Behind_Source as NULL while the source is unreachable),
-        // over replicas past their clone.
-        if tick && endpoint.is_some() {
-            for i in infos.iter().filter(|i| i.ordinal != start && i.running && i.connected) {
-                let Ok((_, _, Some(srv))) = procs.get(i.entity) else { continue };
-                if srv.state == ReplState::Replicating {
-                    db.max_lag_rows = db.max_lag_rows.max(db.primary_pos.saturating_sub(srv.position));
-                    db.max_lag_ms = db.max_lag_ms.max(db.lag_ms(srv.position, now));
-                }
-            }
         }
         // Keep ticking while anything moves.
         let lagging = infos.iter().any(|i| {
