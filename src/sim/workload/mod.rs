@@ -69,10 +69,18 @@ impl VolumeData {
         let mut out = Vec::new();
         for r in &self.ranges {
             if r.from <= base {
-                out.push(RowRange { writer: r.writer, from: r.from, to: r.to.min(base) });
+                out.push(RowRange {
+                    writer: r.writer,
+                    from: r.from,
+                    to: r.to.min(base),
+                });
             }
             if r.writer == writer && r.to > base {
-                out.push(RowRange { writer, from: r.from.max(base + 1), to: r.to });
+                out.push(RowRange {
+                    writer,
+                    from: r.from.max(base + 1),
+                    to: r.to,
+                });
             }
         }
         out
@@ -133,7 +141,10 @@ impl DbState {
         if position >= self.primary_pos {
             return 0;
         }
-        self.history.iter().find(|(seq, _)| *seq > position).map_or(0, |(_, t)| now.saturating_sub(*t))
+        self.history
+            .iter()
+            .find(|(seq, _)| *seq > position)
+            .map_or(0, |(_, t)| now.saturating_sub(*t))
     }
 }
 
@@ -160,13 +171,18 @@ pub struct Databases {
 
 impl Databases {
     pub fn writer_label(&self, w: u32) -> &str {
-        self.writers.get(w as usize).map(|s| s.as_str()).unwrap_or("?")
+        self.writers
+            .get(w as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("?")
     }
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Databases>()
-        .add_systems(super::SimSchedule, run_databases.in_set(SimSystems::Workload));
+    app.init_resource::<Databases>().add_systems(
+        super::SimSchedule,
+        run_databases.in_set(SimSystems::Workload),
+    );
 }
 
 /// Called when a StatefulSet with a database is created.
@@ -175,18 +191,28 @@ pub fn register_database(world: &mut World, set: &str, spec: &DatabaseSpec) {
     let now = world.resource::<SimClock>().now_ms;
     world.resource_mut::<Databases>().dbs.insert(
         set.to_string(),
-        DbState { write_rate: *write_rate, last_tick_ms: now, ..Default::default() },
+        DbState {
+            write_rate: *write_rate,
+            last_tick_ms: now,
+            ..Default::default()
+        },
     );
 }
 
 fn pick_db<'a>(dbs: &'a mut Databases, set: Option<&str>) -> Result<&'a mut DbState, String> {
     match set {
-        Some(s) => dbs.dbs.get_mut(s).ok_or_else(|| format!("{s} runs no database")),
+        Some(s) => dbs
+            .dbs
+            .get_mut(s)
+            .ok_or_else(|| format!("{s} runs no database")),
         None => {
             if dbs.dbs.len() > 1 {
                 return Err("several databases: say which with set: \"NAME\"".into());
             }
-            dbs.dbs.values_mut().next().ok_or_else(|| "no StatefulSet runs a database".into())
+            dbs.dbs
+                .values_mut()
+                .next()
+                .ok_or_else(|| "no StatefulSet runs a database".into())
         }
     }
 }
@@ -203,7 +229,10 @@ pub fn command_write(world: &mut World, set: Option<&str>, rows: u64) -> Result<
 
 pub fn command_rate(world: &mut World, set: Option<&str>, rate: f64) -> Result<(), String> {
     if !(0.0..=limits::MAX_WRITE_RATE).contains(&rate) || !rate.is_finite() {
-        return Err(format!("the write rate must be between 0 and {}", limits::MAX_WRITE_RATE));
+        return Err(format!(
+            "the write rate must be between 0 and {}",
+            limits::MAX_WRITE_RATE
+        ));
     }
     let mut dbs = world.resource_mut::<Databases>();
     pick_db(&mut dbs, set)?.write_rate = rate;
@@ -245,7 +274,9 @@ fn run_databases(
     let tick = now % DB_TICK_MS == 0;
     let mut need_ticks = false;
     for set_name in names {
-        let Some(&se) = index.sets.get(&set_name) else { continue };
+        let Some(&se) = index.sets.get(&set_name) else {
+            continue;
+        };
         let Ok(set) = sets.get(se) else { continue };
         let start = set.spec.ordinals_start;
         let svc = set.spec.service_name().to_string();
@@ -267,7 +298,10 @@ fn run_databases(
                     running: p.running(),
                     connected: ns.is_some_and(|n| n.kubelet_connected()),
                     partitioned: ns.is_some_and(|n| n.machine == Machine::Partitioned),
-                    volume: p.volumes.first().and_then(|v| index.volumes.get(v).copied()),
+                    volume: p
+                        .volumes
+                        .first()
+                        .and_then(|v| index.volumes.get(v).copied()),
                 }
             })
             .collect();
@@ -275,12 +309,17 @@ fn run_databases(
 
         // The primary behind the DNS name: mysql-0's API pod, Ready, its
         // container running on a reachable node.
-        let api_primary = index.pods.get(&primary_name).and_then(|&e| pods.get(e).ok());
+        let api_primary = index
+            .pods
+            .get(&primary_name)
+            .and_then(|&e| pods.get(e).ok());
         let endpoint: Option<&ProcInfo> = api_primary.and_then(|(p, s)| {
             if !s.ready || s.terminating() {
                 return None;
             }
-            infos.iter().find(|i| i.uid == p.uid && i.running && i.connected)
+            infos
+                .iter()
+                .find(|i| i.uid == p.uid && i.running && i.connected)
         });
         let endpoint_why = match api_primary {
             None => format!("{primary_name} does not exist, so the name has no address"),
@@ -290,17 +329,25 @@ fn run_databases(
                 "the name still points at {primary_name}, shown Ready, but nothing answers there: its container or node is down and the control plane has not noticed yet"
             ),
             Some((_, s)) => {
-                format!("{primary_name} is {}, so the name has no address", crate::sim::ops::describe_state(s, now, 0))
+                format!(
+                    "{primary_name} is {}, so the name has no address",
+                    crate::sim::ops::describe_state(s, now, 0)
+                )
             }
         };
 
         // New servers: give them their role.
         for i in &infos {
-            let Ok((_, mut p, server)) = procs.get_mut(i.entity) else { continue };
+            let Ok((_, mut p, server)) = procs.get_mut(i.entity) else {
+                continue;
+            };
             if server.is_some() {
                 continue;
             }
-            let base = i.volume.and_then(|v| data.get(v).ok()).map_or(0, |d| d.max_seq());
+            let base = i
+                .volume
+                .and_then(|v| data.get(v).ok())
+                .map_or(0, |d| d.max_seq());
             let writer = dbs.writers.len() as u32;
             dbs.writers.push(format!("{} on {}", i.pod, i.node));
             let primary = i.ordinal == start;
@@ -335,17 +382,28 @@ fn run_databases(
             log.touch();
         }
 
-        let db = dbs.dbs.get_mut(&set_name).map(std::mem::take).unwrap_or_default();
+        let db = dbs
+            .dbs
+            .get_mut(&set_name)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let mut db = db;
         // Lag figures, taken at each tick before its writes and applies: the
         // largest lag of the second that just ended. Only while the primary
         // answers (MySQL reports Seconds_Behind_Source as NULL while the source
         // is unreachable), over replicating replicas.
-        if tick && endpoint.is_some() {
-            for i in infos.iter().filter(|i| i.ordinal != start && i.running && i.connected) {
-                let Ok((_, _, Some(srv))) = procs.get(i.entity) else { continue };
+        if tick && now > db.last_tick_ms && endpoint.is_some() {
+            for i in infos
+                .iter()
+                .filter(|i| i.ordinal != start && i.running && i.connected)
+            {
+                let Ok((_, _, Some(srv))) = procs.get(i.entity) else {
+                    continue;
+                };
                 if srv.state == ReplState::Replicating {
-                    db.max_lag_rows = db.max_lag_rows.max(db.primary_pos.saturating_sub(srv.position));
+                    db.max_lag_rows = db
+                        .max_lag_rows
+                        .max(db.primary_pos.saturating_sub(srv.position));
                     db.max_lag_ms = db.max_lag_ms.max(db.lag_ms(srv.position, now));
                 }
             }
@@ -408,7 +466,10 @@ fn run_databases(
             }
             // Clients on the far side of a partition keep writing to an old
             // primary that still runs there (split brain).
-            for i in infos.iter().filter(|i| i.ordinal == start && i.partitioned && i.running) {
+            for i in infos
+                .iter()
+                .filter(|i| i.ordinal == start && i.partitioned && i.running)
+            {
                 if endpoint.is_some_and(|ep| ep.entity == i.entity) {
                     continue;
                 }
@@ -416,7 +477,10 @@ fn run_databases(
                     && let Ok(mut d) = data.get_mut(v)
                     && let Ok((_, _, Some(srv))) = procs.get(i.entity)
                 {
-                    let mine = d.lineage(srv.base, srv.writer).last().map_or(srv.base, |r| r.to.max(srv.base));
+                    let mine = d
+                        .lineage(srv.base, srv.writer)
+                        .last()
+                        .map_or(srv.base, |r| r.to.max(srv.base));
                     d.append(srv.writer, mine + 1, mine + due);
                 }
             }
@@ -429,17 +493,25 @@ fn run_databases(
         }
 
         // Replicas.
-        let primary_writer = endpoint.and_then(|ep| procs.get(ep.entity).ok()).and_then(|(_, _, s)| s.map(|s| (s.base, s.writer)));
+        let primary_writer = endpoint
+            .and_then(|ep| procs.get(ep.entity).ok())
+            .and_then(|(_, _, s)| s.map(|s| (s.base, s.writer)));
         let primary_volume = endpoint.and_then(|ep| ep.volume);
         for i in infos.iter().filter(|i| i.ordinal != start) {
-            let Ok((_, mut p, Some(mut srv))) = procs.get_mut(i.entity) else { continue };
+            let Ok((_, mut p, Some(mut srv))) = procs.get_mut(i.entity) else {
+                continue;
+            };
             if !i.connected && !i.partitioned {
                 continue;
             }
             match srv.state.clone() {
                 ReplState::WaitingForCloneSource => {
                     let src = set.spec.pod_name(i.ordinal - 1);
-                    let ok = index.pods.get(&src).and_then(|&e| pods.get(e).ok()).is_some_and(|(_, s)| s.running_and_ready());
+                    let ok = index
+                        .pods
+                        .get(&src)
+                        .and_then(|&e| pods.get(e).ok())
+                        .is_some_and(|(_, s)| s.running_and_ready());
                     let src_rows = infos
                         .iter()
                         .find(|j| j.pod == src && j.running)
@@ -448,7 +520,10 @@ fn run_databases(
                         .map(|d| d.rows());
                     if ok && let Some(rows) = src_rows {
                         let until = now + CLONE_BASE_MS + rows * 1000 / CLONE_ROWS_PER_S;
-                        srv.state = ReplState::Cloning { source: src.clone(), until_ms: until };
+                        srv.state = ReplState::Cloning {
+                            source: src.clone(),
+                            until_ms: until,
+                        };
                         log.emit(
                             now,
                             SimEvent::new(
@@ -520,26 +595,40 @@ fn run_databases(
                                 EventKind::ReplicationStarted,
                                 format!("pod/{}", i.pod),
                                 format!(
-                                    "server-id {} replicates from {primary_dns} (the primary's stable name) from row {}",
-                                    srv.server_id, srv.position
+                                    "server-id {} replicates from {primary_dns} (the primary's stable name) from row {}{}",
+                                    srv.server_id,
+                                    srv.position,
+                                    match db.primary_pos.saturating_sub(srv.position) {
+                                        0 => String::new(),
+                                        n => format!(", {n} rows behind: it catches up"),
+                                    }
                                 ),
                             )
                             .node(i.node.clone())
                             .detail(primary_dns.clone()),
                         );
                     } else if let ReplState::Broken { since_ms, .. } = srv.state {
-                        srv.state = ReplState::Broken { since_ms, retry_ms: now + RETRY_MS };
+                        srv.state = ReplState::Broken {
+                            since_ms,
+                            retry_ms: now + RETRY_MS,
+                        };
                         wake.at(now + RETRY_MS);
                         log.touch();
                     } else {
-                        srv.state = ReplState::Broken { since_ms: now, retry_ms: now + RETRY_MS };
+                        srv.state = ReplState::Broken {
+                            since_ms: now,
+                            retry_ms: now + RETRY_MS,
+                        };
                         wake.at(now + RETRY_MS);
                         log.touch();
                     }
                 }
                 ReplState::Replicating => {
                     if endpoint.is_none() || !i.connected {
-                        srv.state = ReplState::Broken { since_ms: now, retry_ms: now + RETRY_MS };
+                        srv.state = ReplState::Broken {
+                            since_ms: now,
+                            retry_ms: now + RETRY_MS,
+                        };
                         wake.at(now + RETRY_MS);
                         log.emit(
                             now,
@@ -558,7 +647,8 @@ fn run_databases(
                     // Asynchronous: apply what the primary had one tick ago.
                     let target = db.primary_pos_prev.max(srv.position).min(db.primary_pos);
                     if target > srv.position
-                        && let (Some((base, writer)), Some(pv), Some(v)) = (primary_writer, primary_volume, i.volume)
+                        && let (Some((base, writer)), Some(pv), Some(v)) =
+                            (primary_writer, primary_volume, i.volume)
                     {
                         let rows: Vec<RowRange> = data
                             .get(pv)
@@ -566,7 +656,11 @@ fn run_databases(
                             .unwrap_or_default()
                             .into_iter()
                             .filter(|r| r.to > srv.position)
-                            .map(|r| RowRange { writer: r.writer, from: r.from.max(srv.position + 1), to: r.to.min(target) })
+                            .map(|r| RowRange {
+                                writer: r.writer,
+                                from: r.from.max(srv.position + 1),
+                                to: r.to.min(target),
+                            })
                             .filter(|r| !r.is_empty())
                             .collect();
                         if let Ok(mut d) = data.get_mut(v) {
@@ -584,7 +678,11 @@ fn run_databases(
         }
         // Keep ticking while anything moves.
         let lagging = infos.iter().any(|i| {
-            procs.get(i.entity).ok().and_then(|(_, _, s)| s.map(|s| !s.primary && s.position < db.primary_pos)).unwrap_or(false)
+            procs
+                .get(i.entity)
+                .ok()
+                .and_then(|(_, _, s)| s.map(|s| !s.primary && s.position < db.primary_pos))
+                .unwrap_or(false)
         });
         if db.write_rate > 0.0 || lagging || db.primary_pos_prev != db.primary_pos {
             need_ticks = true;
@@ -597,7 +695,9 @@ fn run_databases(
     let mut vols: Vec<(&String, &Entity)> = index.volumes.iter().collect();
     vols.sort();
     for (vname, &ve) in vols {
-        let Ok(mut d) = data.get_mut(ve) else { continue };
+        let Ok(mut d) = data.get_mut(ve) else {
+            continue;
+        };
         if d.diverged {
             continue;
         }
@@ -608,7 +708,9 @@ fn run_databases(
             e.1 += r.len();
         }
         let overlapping = d.ranges.iter().enumerate().any(|(i, a)| {
-            d.ranges[i + 1..].iter().any(|b| a.writer != b.writer && a.from <= b.to && b.from <= a.to)
+            d.ranges[i + 1..]
+                .iter()
+                .any(|b| a.writer != b.writer && a.from <= b.to && b.from <= a.to)
         });
         if overlapping {
             d.diverged = true;
@@ -659,14 +761,21 @@ fn replica_lag_both(world: &World, pod: &str) -> Option<(u64, u64)> {
     let index = world.resource::<Index>();
     let pe = *index.pods.get(pod)?;
     let p = world.get::<Pod>(pe)?;
-    let db = world.resource::<Databases>().dbs.get(&p.owner.name)?.clone();
+    let db = world
+        .resource::<Databases>()
+        .dbs
+        .get(&p.owner.name)?
+        .clone();
     let uid = p.uid.clone();
     let mut q = world.try_query::<(&Process, &DbServer)>()?;
     let (_, srv) = q.iter(world).find(|(pr, _)| pr.pod_uid == uid)?;
     if srv.primary {
         return Some((0, 0));
     }
-    Some((db.primary_pos.saturating_sub(srv.position), db.lag_ms(srv.position, now)))
+    Some((
+        db.primary_pos.saturating_sub(srv.position),
+        db.lag_ms(srv.position, now),
+    ))
 }
 
 /// One database's figures, for the snapshot and the headless report.
