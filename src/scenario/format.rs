@@ -88,7 +88,7 @@ pub struct EventRef {
     #[serde(default)]
     pub node: Option<String>,
     /// The event's `detail` (e.g. a clone's source, or "skipped").
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
