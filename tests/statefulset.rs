@@ -337,3 +337,37 @@ fn terminating_pod_is_not_replaced_until_it_is_gone() {
     let recreated = times_of(&r, PodCreated, "pod/web-1")[1];
     assert!(recreated >= deleted);
 }
+
+#[test]
+fn after_a_revert_the_block_reason_names_the_stuck_outdated_pod_and_kubernetes_67250() {
+    let text = format!(
+        r#"(name: "t", cluster: ({NODES3}, broken_images: ["nginx:typo"]), workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1"), claims: [(name: "www")]))], steps: [
+            (when: Ready(set: "web", count: 2), do: SetImage(set: "web", image: "nginx:typo")),
+            (after: 30.0, do: SetImage(set: "web", image: "nginx:1")),
+            (after: 30.0, expect: PodReady(pod: "web-1", ready: false)),
+        ])"#
+    );
+    let r = run(&text);
+    assert_no_failures(&r);
+    let reverted = events(&r, SetUpdated).last().unwrap().t_ms;
+    let after: Vec<_> = events(&r, SetBlocked)
+        .into_iter()
+        .filter(|e| e.t_ms >= reverted)
+        .collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(
+        after[0]
+            .reason
+            .contains("web-1 itself runs outdated revision")
+            && after[0].reason.contains("kubernetes#67250"),
+        "{}",
+        after[0].reason
+    );
+    // Before the revert the stuck pod runs the update revision: no such hint.
+    assert!(
+        events(&r, SetBlocked)
+            .iter()
+            .filter(|e| e.t_ms < reverted)
+            .all(|e| !e.reason.contains("67250"))
+    );
+}

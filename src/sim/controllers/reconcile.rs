@@ -430,7 +430,23 @@ fn process_replica(
     if monotonic && (!p.status.running_and_ready() || !inp.available(p)) {
         let state = inp.state(p);
         if let Some(what) = what_waits(inp, replicas, i) {
-            out.blocked = Some(format!("{what}: {} is {state} (OrderedReady)", p.name));
+            let mut why = format!("{what}: {} is {state} (OrderedReady)", p.name);
+            // kubernetes#67250: the blocking pod is itself outdated, but the
+            // pass stops here, before the update phase (updateStatefulSet
+            // returns while a replica is unhealthy), so nothing replaces it.
+            let updatable = match &spec.update_strategy {
+                UpdateStrategy::RollingUpdate { partition, .. } => {
+                    ord >= spec.ordinals_start + *partition
+                }
+                UpdateStrategy::OnDelete => false,
+            };
+            if updatable && p.revision != inp.update_revision && !p.status.ready {
+                why.push_str(&format!(
+                    "; {} itself runs outdated revision {}, but the update phase never runs while it is not Ready: delete it by hand (kubernetes#67250)",
+                    p.name, p.revision
+                ));
+            }
+            out.blocked = Some(why);
         }
         return true;
     }
