@@ -58,7 +58,11 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
             break;
         }
         if until_ms.is_none() && done {
-            let last_event = world.resource::<EventLog>().events.last().map_or(0, |e| e.t_ms);
+            let last_event = world
+                .resource::<EventLog>()
+                .events
+                .last()
+                .map_or(0, |e| e.t_ms);
             if next.saturating_sub(last_event) > QUIET_MS {
                 break;
             }
@@ -77,7 +81,9 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
             let step = &lesson.loaded.scenario.steps[i];
             let why = match &step.when {
                 Some(w) => {
-                    let actual = crate::scenario::player::eval(world, w).err().unwrap_or_default();
+                    let actual = crate::scenario::player::eval(world, w)
+                        .err()
+                        .unwrap_or_default();
                     format!("`when: {}` never held ({actual})", w.describe())
                 }
                 None => "it was never reached".to_string(),
@@ -109,7 +115,11 @@ pub fn pods_table(world: &mut World) -> String {
         .iter(world)
         .map(|(p, s)| {
             let status = match (&s.waiting, s.shown_phase()) {
-                (Some(w), PodPhase::ContainerCreating | PodPhase::Pending) if w.starts_with("ErrImagePull") => "ErrImagePull".to_string(),
+                (Some(w), PodPhase::ContainerCreating | PodPhase::Pending)
+                    if w.starts_with("ErrImagePull") =>
+                {
+                    "ErrImagePull".to_string()
+                }
                 (_, ph) => format!("{ph:?}"),
             };
             (
@@ -157,17 +167,42 @@ pub fn summary(run: &mut Run) -> String {
     let world = run.world();
     let lesson = world.resource::<Lesson>().clone();
     let events = world.resource::<EventLog>().events.len();
-    let breaches = world.resource::<EventLog>().events.iter().filter(|e| e.kind == EventKind::InvariantBroken).count();
+    let breaches = world
+        .resource::<EventLog>()
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::InvariantBroken)
+        .count();
     let mut out = format!(
         "{} — simulated {:.1}s, {} events{}\n\n",
         lesson.loaded.scenario.name,
         now as f64 / 1000.0,
         events,
-        if breaches > 0 { format!(", {breaches} invariant breach(es)") } else { String::new() }
+        if breaches > 0 {
+            format!(", {breaches} invariant breach(es)")
+        } else {
+            String::new()
+        }
     );
     out.push_str(&pods_table(world));
-    let passed = lesson.results.iter().filter(|r| matches!(r, StepResult::Passed { .. })).count();
-    let expects = lesson.loaded.scenario.steps.iter().filter(|s| s.expect.is_some()).count();
+    for db in crate::sim::workload::db_snapshots(world) {
+        out.push_str(&format!(
+            "\nDatabase {}: {} rows written, {} writes refused; max replica lag {} rows / {:.1}s\n",
+            db.name, db.written, db.failed, db.max_lag_rows, db.max_lag_seconds
+        ));
+    }
+    let passed = lesson
+        .results
+        .iter()
+        .filter(|r| matches!(r, StepResult::Passed { .. }))
+        .count();
+    let expects = lesson
+        .loaded
+        .scenario
+        .steps
+        .iter()
+        .filter(|s| s.expect.is_some())
+        .count();
     out.push_str(&format!("\nExpectations: {passed} of {expects} passed\n"));
     for (_, f) in &run.failures {
         out.push_str(&format!("FAILED {f}\n"));

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 
 /// Simulate and see how Kubernetes StatefulSets behave.
 #[derive(Parser, Debug)]
-#[command(name = "statefulset-sim", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "statefulset-sim",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -67,7 +71,10 @@ fn load(path: &Path) -> Result<Loaded, ExitCode> {
 
 fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
     if !s.is_finite() || s < 0.0 || s > statefulset_sim::sim::model::limits::MAX_SECONDS {
-        eprintln!("error: {what} must be between 0 and {} seconds, got {s}", statefulset_sim::sim::model::limits::MAX_SECONDS);
+        eprintln!(
+            "error: {what} must be between 0 and {} seconds, got {s}",
+            statefulset_sim::sim::model::limits::MAX_SECONDS
+        );
         return Err(ExitCode::from(2));
     }
     Ok((s * 1000.0).round() as u64)
@@ -78,7 +85,10 @@ fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
     if let (Ok(a), Ok(b)) = (path.canonicalize(), input.canonicalize())
         && a == b
     {
-        eprintln!("error: refusing to overwrite the scenario file {} with output", input.display());
+        eprintln!(
+            "error: refusing to overwrite the scenario file {} with output",
+            input.display()
+        );
         return Err(ExitCode::from(2));
     }
     std::fs::write(path, text).map_err(|e| {
@@ -100,14 +110,23 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             let mut bad = 0;
             for f in files {
                 match scenario::load_file(f) {
-                    Ok(l) => println!("{}: ok ({}, {} steps)", f.display(), l.scenario.name, l.scenario.steps.len()),
+                    Ok(l) => println!(
+                        "{}: ok ({}, {} steps)",
+                        f.display(),
+                        l.scenario.name,
+                        l.scenario.steps.len()
+                    ),
                     Err(d) => {
                         eprintln!("{d}");
                         bad += 1;
                     }
                 }
             }
-            return Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) });
+            return Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            });
         }
         Some(Cmd::List { dir }) => {
             let dir = dir.clone().unwrap_or_else(|| PathBuf::from("scenarios"));
@@ -122,7 +141,13 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             files.sort();
             for f in files {
                 match scenario::load_file(&f) {
-                    Ok(l) => println!("{:<40} {}\n{:<40} {}", f.display(), l.scenario.name, "", l.scenario.summary),
+                    Ok(l) => println!(
+                        "{:<40} {}\n{:<40} {}",
+                        f.display(),
+                        l.scenario.name,
+                        "",
+                        l.scenario.summary
+                    ),
                     Err(d) => println!("{:<40} (invalid: {})", f.display(), d.message),
                 }
             }

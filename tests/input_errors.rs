@@ -19,9 +19,13 @@ fn malformed_ron_points_at_line_and_column() {
 
 #[test]
 fn unknown_field_is_an_error_not_ignored() {
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replica: 3, template: (image: \"i\")))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replica: 3, template: (image: \"i\")))])"
+    ));
     assert!(e.contains("bad.ron:1:") && e.contains("replica"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, do: Scale(set: \"web\", replicas: 1, typo: 1))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, do: Scale(set: \"web\", replicas: 1, typo: 1))])"
+    ));
     assert!(e.contains("typo"), "{e}");
 }
 
@@ -31,24 +35,41 @@ fn unknown_names_are_reported_where_they_are_used() {
         "(name: \"x\", {GOOD_CLUSTER},\n workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))],\n steps: [\n  (at: 1.0, do: FailNode(node: \"node-z\")),\n])"
     );
     let e = err(&text);
-    assert!(e.starts_with("bad.ron:4:") && e.contains("unknown node \"node-z\""), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, do: Scale(set: \"db\", replicas: 1))])"));
+    assert!(
+        e.starts_with("bad.ron:4:") && e.contains("unknown node \"node-z\""),
+        "{e}"
+    );
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, do: Scale(set: \"db\", replicas: 1))])"
+    ));
     assert!(e.contains("unknown workload \"db\""), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\"), claims: [(name: \"d\", storage_class: \"fast\")]))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\"), claims: [(name: \"d\", storage_class: \"fast\")]))])"
+    ));
     assert!(e.contains("unknown storage class \"fast\""), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, expect: PodPhase(pod: \"db-0\", phase: Running))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, expect: PodPhase(pod: \"db-0\", phase: Running))])"
+    ));
     assert!(e.contains("unknown pod \"db-0\""), "{e}");
 }
 
 #[test]
 fn negative_and_absurd_numbers_are_refused() {
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replicas: -3, template: (image: \"i\")))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replicas: -3, template: (image: \"i\")))])"
+    ));
     assert!(e.contains("bad.ron:1:"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replicas: 1000000000, template: (image: \"i\")))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", replicas: 1000000000, template: (image: \"i\")))])"
+    ));
     assert!(e.contains("at most"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, steps: [(at: -5.0, note: \"n\")])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(at: -5.0, note: \"n\")])"
+    ));
     assert!(e.contains("`at` must be between 0"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, steps: [(after: 1e300, note: \"n\")])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(after: 1e300, note: \"n\")])"
+    ));
     assert!(e.contains("`after` must be between 0"), "{e}");
 }
 
@@ -56,7 +77,9 @@ fn negative_and_absurd_numbers_are_refused() {
 fn duplicates_are_refused() {
     let e = err("(name: \"x\", cluster: (nodes: [(name: \"a\"), (name: \"a\")]))");
     assert!(e.contains("declared twice"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"w\", template: (image: \"i\"))), Deployment((name: \"w\", template: (image: \"i\")))])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"w\", template: (image: \"i\"))), Deployment((name: \"w\", template: (image: \"i\")))])"
+    ));
     assert!(e.contains("declared twice"), "{e}");
 }
 
@@ -76,9 +99,13 @@ fn empty_and_binary_files_are_refused() {
 
 #[test]
 fn steps_must_have_one_action_and_one_trigger() {
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, note: \"a\", pause: \"b\")])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, note: \"a\", pause: \"b\")])"
+    ));
     assert!(e.contains("exactly one of"), "{e}");
-    let e = err(&format!("(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, after: 2.0, note: \"a\")])"));
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, after: 2.0, note: \"a\")])"
+    ));
     assert!(e.contains("only one of"), "{e}");
 }
 
@@ -90,7 +117,9 @@ fn random_garbage_never_panics() {
     for _ in 0..400 {
         let mut b = good.clone();
         for _ in 0..3 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let i = (seed >> 33) as usize % b.len();
             b[i] = (seed >> 20) as u8;
         }

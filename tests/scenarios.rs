@@ -22,7 +22,11 @@ fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn every_lesson_runs_headless_with_its_story_holding() {
     let files = scenario_files();
-    assert!(files.len() >= 4, "expected the lesson library in scenarios/, found {}", files.len());
+    assert!(
+        files.len() >= 4,
+        "expected the lesson library in scenarios/, found {}",
+        files.len()
+    );
     let mut problems = Vec::new();
     for f in &files {
         let loaded = match load_file(f) {
@@ -39,10 +43,17 @@ fn every_lesson_runs_headless_with_its_story_holding() {
         }
         let breaches = common::events(&run, EventKind::InvariantBroken).len();
         if breaches > 0 && !deliberate_breach {
-            problems.push(format!("{}: {breaches} InvariantBroken events", f.display()));
+            problems.push(format!(
+                "{}: {breaches} InvariantBroken events",
+                f.display()
+            ));
         }
     }
-    assert!(problems.is_empty(), "lessons whose story no longer holds:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "lessons whose story no longer holds:\n{}",
+        problems.join("\n")
+    );
 }
 
 /// The golden test: the rolling-update lesson's event log, byte for byte.
@@ -52,7 +63,8 @@ const GOLDEN_04: u64 = 18173375418272178055;
 
 #[test]
 fn same_scenario_and_seed_give_a_byte_identical_event_log_and_snapshot() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/04-rolling-update-partition.ron");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/04-rolling-update-partition.ron");
     let mut a = headless::run(load_file(&path).expect("loads"), None, None);
     let mut b = headless::run(load_file(&path).expect("loads"), None, None);
     let (la, lb) = (a.events_jsonl(), b.events_jsonl());
@@ -67,14 +79,26 @@ fn same_scenario_and_seed_give_a_byte_identical_event_log_and_snapshot() {
 
 #[test]
 fn a_different_seed_changes_deployment_names_but_not_statefulset_names() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/01-identity-vs-deployment.ron");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/01-identity-vs-deployment.ron");
     let a = headless::run(load_file(&path).expect("loads"), Some(1), None);
     let b = headless::run(load_file(&path).expect("loads"), Some(2), None);
     let names = |r: &headless::Run, prefix: &str| -> Vec<String> {
-        let mut v: Vec<String> = common::objects(r, EventKind::PodCreated).into_iter().filter(|o| o.starts_with(prefix)).collect();
+        let mut v: Vec<String> = common::objects(r, EventKind::PodCreated)
+            .into_iter()
+            .filter(|o| o.starts_with(prefix))
+            .collect();
         v.sort();
         v
     };
-    assert_ne!(names(&a, "pod/api-"), names(&b, "pod/api-"), "Deployment pod names come from the seeded RNG");
-    assert_eq!(names(&a, "pod/web-"), names(&b, "pod/web-"), "StatefulSet names are identities, not random");
+    assert_ne!(
+        names(&a, "pod/api-"),
+        names(&b, "pod/api-"),
+        "Deployment pod names come from the seeded RNG"
+    );
+    assert_eq!(
+        names(&a, "pod/web-"),
+        names(&b, "pod/web-"),
+        "StatefulSet names are identities, not random"
+    );
 }

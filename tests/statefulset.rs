@@ -8,19 +8,36 @@ use statefulset_sim::sim::event::EventKind::*;
 #[test]
 fn ordered_ready_scale_up_creates_each_pod_after_the_previous_is_ready() {
     let r = run(&set_scenario("replicas: 3", ""));
-    assert_eq!(objects(&r, PodCreated), ["pod/web-0", "pod/web-1", "pod/web-2"]);
+    assert_eq!(
+        objects(&r, PodCreated),
+        ["pod/web-0", "pod/web-1", "pod/web-2"]
+    );
     for i in 0..2 {
         let ready = time_of(&r, PodReady, &format!("pod/web-{i}")).unwrap();
         let next = time_of(&r, PodCreated, &format!("pod/web-{}", i + 1)).unwrap();
-        assert!(next >= ready, "web-{} created at {next} before web-{i} was Ready at {ready}", i + 1);
+        assert!(
+            next >= ready,
+            "web-{} created at {next} before web-{i} was Ready at {ready}",
+            i + 1
+        );
     }
     // Each claim is created before its pod.
     for i in 0..3 {
         let c = time_of(&r, ClaimCreated, &format!("pvc/www-web-{i}")).unwrap();
         let p = time_of(&r, PodCreated, &format!("pod/web-{i}")).unwrap();
         assert!(c <= p);
-        let ci = r.log().events.iter().position(|e| e.kind == ClaimCreated && e.object == format!("pvc/www-web-{i}")).unwrap();
-        let pi = r.log().events.iter().position(|e| e.kind == PodCreated && e.object == format!("pod/web-{i}")).unwrap();
+        let ci = r
+            .log()
+            .events
+            .iter()
+            .position(|e| e.kind == ClaimCreated && e.object == format!("pvc/www-web-{i}"))
+            .unwrap();
+        let pi = r
+            .log()
+            .events
+            .iter()
+            .position(|e| e.kind == PodCreated && e.object == format!("pod/web-{i}"))
+            .unwrap();
         assert!(ci < pi, "claim logged after its pod");
     }
 }
@@ -34,11 +51,24 @@ fn ordered_ready_halts_on_a_pod_that_never_becomes_ready() {
         ),
         600,
     );
-    assert_eq!(objects(&r, PodCreated), ["pod/web-0"], "web-1 must not be created while web-0 is not Ready");
+    assert_eq!(
+        objects(&r, PodCreated),
+        ["pod/web-0"],
+        "web-1 must not be created while web-0 is not Ready"
+    );
     let blocked = events(&r, SetBlocked);
-    assert!(blocked.iter().any(|e| e.reason.contains("web-1 not created") && e.reason.contains("web-0")), "{blocked:?}");
+    assert!(
+        blocked
+            .iter()
+            .any(|e| e.reason.contains("web-1 not created") && e.reason.contains("web-0")),
+        "{blocked:?}"
+    );
     // Logged when the reason changes, not every pass.
-    assert!(blocked.len() <= 3, "SetBlocked logged {} times", blocked.len());
+    assert!(
+        blocked.len() <= 3,
+        "SetBlocked logged {} times",
+        blocked.len()
+    );
 }
 
 #[test]
@@ -47,7 +77,10 @@ fn scale_down_removes_the_highest_ordinal_first_one_at_a_time() {
         "replicas: 4",
         r#"(when: Ready(set: "web", count: 4), do: Scale(set: "web", replicas: 1))"#,
     ));
-    assert_eq!(objects(&r, PodTerminating), ["pod/web-3", "pod/web-2", "pod/web-1"]);
+    assert_eq!(
+        objects(&r, PodTerminating),
+        ["pod/web-3", "pod/web-2", "pod/web-1"]
+    );
     // The next deletion starts only after the previous pod is gone.
     let gone3 = time_of(&r, PodDeleted, "pod/web-3").unwrap();
     let term2 = time_of(&r, PodTerminating, "pod/web-2").unwrap();
@@ -59,9 +92,15 @@ fn scale_down_removes_the_highest_ordinal_first_one_at_a_time() {
 #[test]
 fn parallel_creates_all_pods_at_once_without_waiting() {
     let r = run(&set_scenario("replicas: 5, pod_management: Parallel", ""));
-    let times: Vec<u64> = (0..5).map(|i| time_of(&r, PodCreated, &format!("pod/web-{i}")).unwrap()).collect();
+    let times: Vec<u64> = (0..5)
+        .map(|i| time_of(&r, PodCreated, &format!("pod/web-{i}")).unwrap())
+        .collect();
     assert!(times.iter().all(|&t| t == times[0]), "{times:?}");
-    assert!(events(&r, PodCreated).iter().any(|e| e.reason.contains("slow-start batch 3")));
+    assert!(
+        events(&r, PodCreated)
+            .iter()
+            .any(|e| e.reason.contains("slow-start batch 3"))
+    );
 }
 
 #[test]
@@ -70,7 +109,10 @@ fn parallel_scale_down_deletes_all_condemned_at_once() {
         "replicas: 4, pod_management: Parallel",
         r#"(when: Ready(set: "web", count: 4), do: Scale(set: "web", replicas: 1))"#,
     ));
-    let t: Vec<u64> = ["pod/web-3", "pod/web-2", "pod/web-1"].iter().map(|p| time_of(&r, PodTerminating, p).unwrap()).collect();
+    let t: Vec<u64> = ["pod/web-3", "pod/web-2", "pod/web-1"]
+        .iter()
+        .map(|p| time_of(&r, PodTerminating, p).unwrap())
+        .collect();
     assert!(t.iter().all(|&x| x == t[0]));
 }
 
@@ -83,7 +125,11 @@ fn failed_pod_is_recreated_with_the_same_name_and_claim() {
     ));
     assert_no_failures(&r);
     assert_eq!(times_of(&r, PodCreated, "pod/web-1").len(), 2);
-    assert_eq!(times_of(&r, ClaimCreated, "pvc/www-web-1").len(), 1, "the claim is reused, not re-created");
+    assert_eq!(
+        times_of(&r, ClaimCreated, "pvc/www-web-1").len(),
+        1,
+        "the claim is reused, not re-created"
+    );
     let failed = time_of(&r, PodFailed, "pod/web-1").unwrap();
     let deleted = time_of(&r, PodDeleted, "pod/web-1").unwrap();
     assert!(deleted >= failed);
@@ -103,7 +149,11 @@ fn claims_are_reused_after_scale_down_and_up() {
     assert_no_failures(&r);
     assert_eq!(objects(&r, ClaimCreated).len(), 3);
     assert_eq!(objects(&r, VolumeProvisioned).len(), 3);
-    assert!(events(&r, PodCreated).iter().any(|e| e.object == "pod/web-2" && e.reason.contains("reuses existing claim www-web-2")));
+    assert!(
+        events(&r, PodCreated).iter().any(
+            |e| e.object == "pod/web-2" && e.reason.contains("reuses existing claim www-web-2")
+        )
+    );
 }
 
 #[test]
@@ -118,7 +168,11 @@ fn when_scaled_delete_removes_claims_of_scaled_down_pods_only() {
     let mut deleted = objects(&r, ClaimDeleted);
     deleted.sort();
     assert_eq!(deleted, ["pvc/www-web-1", "pvc/www-web-2"]);
-    assert!(events(&r, ClaimDeleted).iter().all(|e| e.reason.contains("whenScaled=Delete")));
+    assert!(
+        events(&r, ClaimDeleted)
+            .iter()
+            .all(|e| e.reason.contains("whenScaled=Delete"))
+    );
     assert_eq!(objects(&r, VolumeDeleted).len(), 2);
 }
 
@@ -129,7 +183,10 @@ fn when_deleted_delete_removes_all_claims_with_the_set_and_retain_keeps_them() {
         r#"(when: Ready(set: "web", count: 2), do: DeleteSet(set: "web"))"#,
     ));
     assert_eq!(objects(&r, ClaimDeleted).len(), 2);
-    let r = run(&set_scenario("replicas: 2", r#"(when: Ready(set: "web", count: 2), do: DeleteSet(set: "web"))"#));
+    let r = run(&set_scenario(
+        "replicas: 2",
+        r#"(when: Ready(set: "web", count: 2), do: DeleteSet(set: "web"))"#,
+    ));
     assert!(objects(&r, ClaimDeleted).is_empty());
     assert_eq!(objects(&r, PodDeleted).len(), 2);
 }
@@ -149,7 +206,10 @@ fn rolling_update_replaces_pods_from_the_highest_ordinal_down() {
            (when: SetStatus(set: "web", updated: 3, ready: 3), timeout: 300.0, expect: PodRevision(pod: "web-0", revision: Update))"#,
     ));
     assert_no_failures(&r);
-    assert_eq!(objects(&r, PodTerminating), ["pod/web-2", "pod/web-1", "pod/web-0"]);
+    assert_eq!(
+        objects(&r, PodTerminating),
+        ["pod/web-2", "pod/web-1", "pod/web-0"]
+    );
     // Each waits for the previous replacement to be Ready.
     let t_ready2 = times_of(&r, PodReady, "pod/web-2")[1];
     let t_term1 = time_of(&r, PodTerminating, "pod/web-1").unwrap();
@@ -228,8 +288,16 @@ fn stuck_rollout_revert_does_nothing_until_the_stuck_pod_is_deleted() {
     let r = run(&text);
     assert_no_failures(&r);
     assert_eq!(objects(&r, PodTerminating), ["pod/web-2", "pod/web-2"]);
-    assert!(events(&r, SetBlocked).iter().any(|e| e.object == "statefulset/web" && e.reason.contains("web-2")));
-    assert!(events(&r, ImagePullFailed).iter().any(|e| e.object == "pod/web-2"));
+    assert!(
+        events(&r, SetBlocked)
+            .iter()
+            .any(|e| e.object == "statefulset/web" && e.reason.contains("web-2"))
+    );
+    assert!(
+        events(&r, ImagePullFailed)
+            .iter()
+            .any(|e| e.object == "pod/web-2")
+    );
 }
 
 #[test]
@@ -241,9 +309,19 @@ fn reverting_the_template_reuses_the_earlier_revision() {
            (when: SetStatus(set: "web", updated: 2, ready: 2), timeout: 200.0, expect: PodRevision(pod: "web-0", revision: Update))"#,
     ));
     assert_no_failures(&r);
-    let created: Vec<String> = events(&r, RevisionCreated).iter().map(|e| e.revision.clone().unwrap()).collect();
-    assert_eq!(created.len(), 2, "a rollback makes no new revision: {created:?}");
-    let complete: Vec<String> = events(&r, RolloutComplete).iter().map(|e| e.revision.clone().unwrap()).collect();
+    let created: Vec<String> = events(&r, RevisionCreated)
+        .iter()
+        .map(|e| e.revision.clone().unwrap())
+        .collect();
+    assert_eq!(
+        created.len(),
+        2,
+        "a rollback makes no new revision: {created:?}"
+    );
+    let complete: Vec<String> = events(&r, RolloutComplete)
+        .iter()
+        .map(|e| e.revision.clone().unwrap())
+        .collect();
     assert_eq!(complete, [created[1].clone(), created[0].clone()]);
 }
 
@@ -258,4 +336,38 @@ fn terminating_pod_is_not_replaced_until_it_is_gone() {
     assert_eq!(deleted - term, 20_000);
     let recreated = times_of(&r, PodCreated, "pod/web-1")[1];
     assert!(recreated >= deleted);
+}
+
+#[test]
+fn after_a_revert_the_block_reason_names_the_stuck_outdated_pod_and_kubernetes_67250() {
+    let text = format!(
+        r#"(name: "t", cluster: ({NODES3}, broken_images: ["nginx:typo"]), workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1"), claims: [(name: "www")]))], steps: [
+            (when: Ready(set: "web", count: 2), do: SetImage(set: "web", image: "nginx:typo")),
+            (after: 30.0, do: SetImage(set: "web", image: "nginx:1")),
+            (after: 30.0, expect: PodReady(pod: "web-1", ready: false)),
+        ])"#
+    );
+    let r = run(&text);
+    assert_no_failures(&r);
+    let reverted = events(&r, SetUpdated).last().unwrap().t_ms;
+    let after: Vec<_> = events(&r, SetBlocked)
+        .into_iter()
+        .filter(|e| e.t_ms >= reverted)
+        .collect();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(
+        after[0]
+            .reason
+            .contains("web-1 itself runs outdated revision")
+            && after[0].reason.contains("kubernetes#67250"),
+        "{}",
+        after[0].reason
+    );
+    // Before the revert the stuck pod runs the update revision: no such hint.
+    assert!(
+        events(&r, SetBlocked)
+            .iter()
+            .filter(|e| e.t_ms < reverted)
+            .all(|e| !e.reason.contains("67250"))
+    );
 }

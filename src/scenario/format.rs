@@ -59,7 +59,8 @@ impl Step {
     /// A lesson that expects an invariant breach (the split-brain lessons)
     /// says so with `expect: InvariantBroken` or `when: InvariantBroken`.
     pub fn expects_breach(&self) -> bool {
-        matches!(self.expect, Some(Check::InvariantBroken)) || matches!(self.when, Some(Check::InvariantBroken))
+        matches!(self.expect, Some(Check::InvariantBroken))
+            || matches!(self.when, Some(Check::InvariantBroken))
     }
 }
 
@@ -86,18 +87,39 @@ pub struct EventRef {
     pub object: Option<String>,
     #[serde(default)]
     pub node: Option<String>,
+    /// The event's `detail` (e.g. a clone's source, or "skipped").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// An expectation (`expect`) or a condition (`when`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub enum Check {
-    PodPhase { pod: String, phase: PodPhase },
-    PodReady { pod: String, ready: bool },
-    PodOnNode { pod: String, node: Option<String> },
-    PodRevision { pod: String, revision: RevisionRef },
-    ClaimExists { claim: String, exists: bool },
-    VolumeAttached { claim: String, node: Option<String> },
+    PodPhase {
+        pod: String,
+        phase: PodPhase,
+    },
+    PodReady {
+        pod: String,
+        ready: bool,
+    },
+    PodOnNode {
+        pod: String,
+        node: Option<String>,
+    },
+    PodRevision {
+        pod: String,
+        revision: RevisionRef,
+    },
+    ClaimExists {
+        claim: String,
+        exists: bool,
+    },
+    VolumeAttached {
+        claim: String,
+        node: Option<String>,
+    },
     SetStatus {
         set: String,
         #[serde(default)]
@@ -114,13 +136,22 @@ pub enum Check {
     EventOrder(Vec<EventRef>),
     /// At least one event of this kind (optionally for this object) was logged.
     EventSeen(EventRef),
-    ReplicaLag { pod: String, max_rows: u64 },
-    RowsOn { pod: String, rows: u64 },
+    ReplicaLag {
+        pod: String,
+        max_rows: u64,
+    },
+    RowsOn {
+        pod: String,
+        rows: u64,
+    },
     NoInvariantBroken,
     /// At least one invariant breach was reported (the split-brain lesson).
     InvariantBroken,
     /// Exactly `count` pods of the set are Running and Ready.
-    Ready { set: String, count: u32 },
+    Ready {
+        set: String,
+        count: u32,
+    },
     /// Writes refused so far by the database of `set` (at least `min`).
     WritesFailed {
         #[serde(default)]
@@ -132,7 +163,10 @@ pub enum Check {
 impl Check {
     pub fn name(&self) -> String {
         let s = format!("{self:?}");
-        s.split([' ', '(', '{']).next().unwrap_or_default().to_string()
+        s.split([' ', '(', '{'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
     pub fn describe(&self) -> String {
         ron::ser::to_string(self).unwrap_or_else(|_| self.name())

@@ -2,9 +2,9 @@
 //! semantic errors (unknown names, absurd sizes), each with file:line:col.
 
 use super::format::*;
-use crate::sim::event::EventKind;
-use crate::sim::model::{limits, valid_dns_label, WorkloadSpec};
 use crate::sim::SimCommand;
+use crate::sim::event::EventKind;
+use crate::sim::model::{WorkloadSpec, limits, valid_dns_label};
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
@@ -20,7 +20,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -41,13 +45,24 @@ pub fn ron_options() -> ron::Options {
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
     let file = path.display().to_string();
-    let diag = |m: String| Diagnostic { file: file.clone(), line: 1, col: 1, message: m };
+    let diag = |m: String| Diagnostic {
+        file: file.clone(),
+        line: 1,
+        col: 1,
+        message: m,
+    };
     let meta = std::fs::metadata(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
     if meta.is_dir() {
-        return Err(diag("is a directory, expected a scenario file (.ron)".into()));
+        return Err(diag(
+            "is a directory, expected a scenario file (.ron)".into(),
+        ));
     }
     if meta.len() > limits::MAX_FILE_BYTES {
-        return Err(diag(format!("the file is {} bytes; scenario files are at most {} bytes", meta.len(), limits::MAX_FILE_BYTES)));
+        return Err(diag(format!(
+            "the file is {} bytes; scenario files are at most {} bytes",
+            meta.len(),
+            limits::MAX_FILE_BYTES
+        )));
     }
     let bytes = std::fs::read(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
     load_str(&file, &bytes)
@@ -55,25 +70,41 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
 
 /// Parses and validates scenario text (bytes, so binary input is caught).
 pub fn load_str(file: &str, bytes: &[u8]) -> Result<Loaded, Diagnostic> {
-    let at = |line: usize, col: usize, m: String| Diagnostic { file: file.to_string(), line, col, message: m };
+    let at = |line: usize, col: usize, m: String| Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        message: m,
+    };
     if bytes.contains(&0) {
         return Err(at(1, 1, "this is a binary file, not a RON scenario".into()));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let (l, c) = line_col(&String::from_utf8_lossy(&bytes[..e.valid_up_to()]), e.valid_up_to());
+        let (l, c) = line_col(
+            &String::from_utf8_lossy(&bytes[..e.valid_up_to()]),
+            e.valid_up_to(),
+        );
         at(l, c, "the file is not valid UTF-8 text".into())
     })?;
     if strip_comments(text).trim().is_empty() {
         return Err(at(1, 1, "the file is empty: expected a scenario `(name: \"…\", cluster: (…), workloads: […], steps: […])`".into()));
     }
     let scenario: Scenario = ron_options().from_str(text).map_err(|e| {
-        at(e.span.start.line, e.span.start.col, format!("{} (see CONTRACT.md for the scenario format)", e.code))
+        at(
+            e.span.start.line,
+            e.span.start.col,
+            format!("{} (see CONTRACT.md for the scenario format)", e.code),
+        )
     })?;
     let steps = list_items(text, &["steps"]);
     let step_pos: Vec<(usize, usize)> = (0..scenario.steps.len())
         .map(|i| steps.get(i).map_or((1, 1), |&(s, _)| line_col(text, s)))
         .collect();
-    let loaded = Loaded { file: file.to_string(), scenario, step_pos };
+    let loaded = Loaded {
+        file: file.to_string(),
+        scenario,
+        step_pos,
+    };
     validate(&loaded, text)?;
     Ok(loaded)
 }
@@ -152,7 +183,9 @@ pub fn list_items(text: &str, path: &[&str]) -> Vec<(usize, usize)> {
     let mut depth_needed = 1usize;
     let mut list_start = None;
     for (k, key) in path.iter().enumerate() {
-        let Some(pos) = find_key(b, key, from, depth_needed) else { return Vec::new() };
+        let Some(pos) = find_key(b, key, from, depth_needed) else {
+            return Vec::new();
+        };
         // Skip to the ':' then to the opening bracket.
         let mut i = pos + key.len();
         while i < b.len() && b[i] != b':' {
@@ -171,7 +204,9 @@ pub fn list_items(text: &str, path: &[&str]) -> Vec<(usize, usize)> {
             depth_needed += 1;
         }
     }
-    let Some(open) = list_start else { return Vec::new() };
+    let Some(open) = list_start else {
+        return Vec::new();
+    };
     let mut items = Vec::new();
     let mut depth = 0i32;
     let mut in_str = false;
@@ -287,9 +322,16 @@ impl Checker<'_> {
     /// An error at the first occurrence of `needle` inside `range`, else at its start.
     fn err(&self, range: Option<(usize, usize)>, needle: &str, msg: String) -> Diagnostic {
         let (s, e) = range.unwrap_or((0, self.text.len()));
-        let off = self.text[s..e.min(self.text.len())].find(needle).map_or(s, |p| s + p);
+        let off = self.text[s..e.min(self.text.len())]
+            .find(needle)
+            .map_or(s, |p| s + p);
         let (line, col) = line_col(self.text, off);
-        Diagnostic { file: self.file.to_string(), line, col, message: msg }
+        Diagnostic {
+            file: self.file.to_string(),
+            line,
+            col,
+            message: msg,
+        }
     }
 }
 
@@ -299,19 +341,38 @@ fn check_seconds(v: f64) -> bool {
 
 /// Semantic checks: names, references, sizes, step shape.
 fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
-    let c = Checker { file: &l.file, text };
+    let c = Checker {
+        file: &l.file,
+        text,
+    };
     let s = &l.scenario;
     let whole = Some((0, text.len()));
     if s.name.trim().is_empty() {
-        return Err(c.err(whole, "name", "the scenario needs a non-empty `name`".into()));
+        return Err(c.err(
+            whole,
+            "name",
+            "the scenario needs a non-empty `name`".into(),
+        ));
     }
     // Cluster.
     let node_items = list_items(text, &["cluster", "nodes"]);
     if s.cluster.nodes.is_empty() {
-        return Err(c.err(whole, "cluster", "cluster.nodes is empty: a cluster needs at least one node".into()));
+        return Err(c.err(
+            whole,
+            "cluster",
+            "cluster.nodes is empty: a cluster needs at least one node".into(),
+        ));
     }
     if s.cluster.nodes.len() > limits::MAX_NODES {
-        return Err(c.err(whole, "nodes", format!("{} nodes; at most {} are supported", s.cluster.nodes.len(), limits::MAX_NODES)));
+        return Err(c.err(
+            whole,
+            "nodes",
+            format!(
+                "{} nodes; at most {} are supported",
+                s.cluster.nodes.len(),
+                limits::MAX_NODES
+            ),
+        ));
     }
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     for (i, n) in s.cluster.nodes.iter().enumerate() {
@@ -320,22 +381,42 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             return Err(c.err(r, &format!("\"{}\"", n.name), format!("node name {:?} is not a DNS label (lower-case letters, digits, '-', at most 63)", n.name)));
         }
         if !valid_dns_label(&n.zone) {
-            return Err(c.err(r, &format!("\"{}\"", n.zone), format!("zone {:?} is not a DNS label", n.zone)));
+            return Err(c.err(
+                r,
+                &format!("\"{}\"", n.zone),
+                format!("zone {:?} is not a DNS label", n.zone),
+            ));
         }
-        if n.cpu_millis == 0 || n.cpu_millis > 1_000_000 || n.memory_mib == 0 || n.memory_mib > 16_000_000 {
+        if n.cpu_millis == 0
+            || n.cpu_millis > 1_000_000
+            || n.memory_mib == 0
+            || n.memory_mib > 16_000_000
+        {
             return Err(c.err(r, "cpu_millis", format!("node {} has capacity out of range (cpu_millis 1..=1000000, memory_mib 1..=16000000)", n.name)));
         }
         if !nodes.insert(n.name.clone()) {
-            return Err(c.err(r, &format!("\"{}\"", n.name), format!("node {} is declared twice", n.name)));
+            return Err(c.err(
+                r,
+                &format!("\"{}\"", n.name),
+                format!("node {} is declared twice", n.name),
+            ));
         }
     }
     let mut classes: BTreeSet<String> = BTreeSet::new();
     for sc in &s.cluster.storage_classes {
         if !valid_dns_label(&sc.name) {
-            return Err(c.err(whole, &format!("\"{}\"", sc.name), format!("storage class name {:?} is not a DNS label", sc.name)));
+            return Err(c.err(
+                whole,
+                &format!("\"{}\"", sc.name),
+                format!("storage class name {:?} is not a DNS label", sc.name),
+            ));
         }
         if !classes.insert(sc.name.clone()) {
-            return Err(c.err(whole, &format!("\"{}\"", sc.name), format!("storage class {} is declared twice", sc.name)));
+            return Err(c.err(
+                whole,
+                &format!("\"{}\"", sc.name),
+                format!("storage class {} is declared twice", sc.name),
+            ));
         }
     }
     if classes.is_empty() {
@@ -344,7 +425,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     // Workloads.
     let wl_items = list_items(text, &["workloads"]);
     if s.workloads.len() > limits::MAX_WORKLOADS {
-        return Err(c.err(whole, "workloads", format!("at most {} workloads", limits::MAX_WORKLOADS)));
+        return Err(c.err(
+            whole,
+            "workloads",
+            format!("at most {} workloads", limits::MAX_WORKLOADS),
+        ));
     }
     let mut sets: BTreeSet<String> = BTreeSet::new();
     let mut deployments: BTreeSet<String> = BTreeSet::new();
@@ -354,17 +439,32 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         let r = wl_items.get(i).copied();
         let name = w.name();
         if !valid_dns_label(name) || name.len() > 50 {
-            return Err(c.err(r, &format!("\"{name}\""), format!("workload name {name:?} is not a DNS label of at most 50 characters")));
+            return Err(c.err(
+                r,
+                &format!("\"{name}\""),
+                format!("workload name {name:?} is not a DNS label of at most 50 characters"),
+            ));
         }
         if sets.contains(name) || deployments.contains(name) {
-            return Err(c.err(r, &format!("\"{name}\""), format!("a workload named {name} is declared twice")));
+            return Err(c.err(
+                r,
+                &format!("\"{name}\""),
+                format!("a workload named {name} is declared twice"),
+            ));
         }
         let (replicas, template) = match w {
             WorkloadSpec::StatefulSet(ss) => (ss.replicas, &ss.template),
             WorkloadSpec::Deployment(d) => (d.replicas, &d.template),
         };
         if replicas > limits::MAX_REPLICAS {
-            return Err(c.err(r, "replicas", format!("{name}: {replicas} replicas; at most {} are supported", limits::MAX_REPLICAS)));
+            return Err(c.err(
+                r,
+                "replicas",
+                format!(
+                    "{name}: {replicas} replicas; at most {} are supported",
+                    limits::MAX_REPLICAS
+                ),
+            ));
         }
         total_replicas += replicas as u64;
         if template.image.trim().is_empty() {
@@ -377,53 +477,118 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ("grace_seconds", template.grace_seconds),
         ] {
             if !check_seconds(v) {
-                return Err(c.err(r, field, format!("{name}: template.{field} must be between 0 and {} seconds, got {v}", limits::MAX_SECONDS)));
+                return Err(c.err(
+                    r,
+                    field,
+                    format!(
+                        "{name}: template.{field} must be between 0 and {} seconds, got {v}",
+                        limits::MAX_SECONDS
+                    ),
+                ));
             }
         }
         match w {
             WorkloadSpec::StatefulSet(ss) => {
                 sets.insert(name.to_string());
                 if ss.ordinals_start > 1_000_000 {
-                    return Err(c.err(r, "ordinals_start", format!("{name}: ordinals_start is at most 1000000")));
+                    return Err(c.err(
+                        r,
+                        "ordinals_start",
+                        format!("{name}: ordinals_start is at most 1000000"),
+                    ));
                 }
                 if ss.min_ready_seconds as f64 > limits::MAX_SECONDS {
-                    return Err(c.err(r, "min_ready_seconds", format!("{name}: min_ready_seconds is too large")));
+                    return Err(c.err(
+                        r,
+                        "min_ready_seconds",
+                        format!("{name}: min_ready_seconds is too large"),
+                    ));
                 }
                 if let Some(svc) = &ss.service
                     && !valid_dns_label(svc)
                 {
-                    return Err(c.err(r, "service", format!("{name}: service {svc:?} is not a DNS label")));
+                    return Err(c.err(
+                        r,
+                        "service",
+                        format!("{name}: service {svc:?} is not a DNS label"),
+                    ));
                 }
-                if let crate::sim::model::UpdateStrategy::RollingUpdate { max_unavailable, .. } = &ss.update_strategy
+                if let crate::sim::model::UpdateStrategy::RollingUpdate {
+                    max_unavailable, ..
+                } = &ss.update_strategy
                     && !max_unavailable.is_valid()
                 {
-                    return Err(c.err(r, "max_unavailable", format!("{name}: max_unavailable must be a count or a percentage like \"50%\"")));
+                    return Err(c.err(
+                        r,
+                        "max_unavailable",
+                        format!(
+                            "{name}: max_unavailable must be a count or a percentage like \"50%\""
+                        ),
+                    ));
                 }
                 if ss.claims.len() > limits::MAX_CLAIM_TEMPLATES {
-                    return Err(c.err(r, "claims", format!("{name}: at most {} claim templates", limits::MAX_CLAIM_TEMPLATES)));
+                    return Err(c.err(
+                        r,
+                        "claims",
+                        format!(
+                            "{name}: at most {} claim templates",
+                            limits::MAX_CLAIM_TEMPLATES
+                        ),
+                    ));
                 }
                 let mut seen = BTreeSet::new();
                 for ct in &ss.claims {
                     if !valid_dns_label(&ct.name) {
-                        return Err(c.err(r, &format!("\"{}\"", ct.name), format!("{name}: claim template name {:?} is not a DNS label", ct.name)));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{}\"", ct.name),
+                            format!(
+                                "{name}: claim template name {:?} is not a DNS label",
+                                ct.name
+                            ),
+                        ));
                     }
                     if !seen.insert(ct.name.clone()) {
-                        return Err(c.err(r, &format!("\"{}\"", ct.name), format!("{name}: claim template {} is declared twice", ct.name)));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{}\"", ct.name),
+                            format!("{name}: claim template {} is declared twice", ct.name),
+                        ));
                     }
                     if let Some(sc) = &ct.storage_class
                         && !classes.contains(sc)
                     {
-                        return Err(c.err(r, &format!("\"{sc}\""), format!("{name}: unknown storage class {sc:?} (declared: {})", classes.iter().cloned().collect::<Vec<_>>().join(", "))));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{sc}\""),
+                            format!(
+                                "{name}: unknown storage class {sc:?} (declared: {})",
+                                classes.iter().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
                     }
                     claim_patterns.push((format!("{}-{}-", ct.name, ss.name), ss.name.clone()));
                 }
                 if let Some(crate::sim::model::DatabaseSpec::Mysql { write_rate }) = &ss.database
-                    && (!write_rate.is_finite() || *write_rate < 0.0 || *write_rate > limits::MAX_WRITE_RATE)
+                    && (!write_rate.is_finite()
+                        || *write_rate < 0.0
+                        || *write_rate > limits::MAX_WRITE_RATE)
                 {
-                    return Err(c.err(r, "write_rate", format!("{name}: write_rate must be between 0 and {}", limits::MAX_WRITE_RATE)));
+                    return Err(c.err(
+                        r,
+                        "write_rate",
+                        format!(
+                            "{name}: write_rate must be between 0 and {}",
+                            limits::MAX_WRITE_RATE
+                        ),
+                    ));
                 }
                 if ss.database.is_some() && ss.claims.is_empty() {
-                    return Err(c.err(r, "database", format!("{name}: a database needs a claim template for its data")));
+                    return Err(c.err(
+                        r,
+                        "database",
+                        format!("{name}: a database needs a claim template for its data"),
+                    ));
                 }
             }
             WorkloadSpec::Deployment(d) => {
@@ -437,28 +602,51 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         }
     }
     if total_replicas > 2 * limits::MAX_REPLICAS as u64 {
-        return Err(c.err(whole, "workloads", format!("{total_replicas} replicas in all; at most {}", 2 * limits::MAX_REPLICAS)));
+        return Err(c.err(
+            whole,
+            "workloads",
+            format!(
+                "{total_replicas} replicas in all; at most {}",
+                2 * limits::MAX_REPLICAS
+            ),
+        ));
     }
     // Steps.
     if s.steps.len() > limits::MAX_STEPS {
-        return Err(c.err(whole, "steps", format!("{} steps; at most {}", s.steps.len(), limits::MAX_STEPS)));
+        return Err(c.err(
+            whole,
+            "steps",
+            format!("{} steps; at most {}", s.steps.len(), limits::MAX_STEPS),
+        ));
     }
     let step_items = list_items(text, &["steps"]);
     let known_pod = |p: &str| -> bool {
-        sets.iter().any(|s| p.strip_prefix(&format!("{s}-")).is_some_and(|o| o.parse::<u32>().is_ok()))
-            || deployments.iter().any(|d| p.starts_with(&format!("{d}-")))
+        sets.iter().any(|s| {
+            p.strip_prefix(&format!("{s}-"))
+                .is_some_and(|o| o.parse::<u32>().is_ok())
+        }) || deployments.iter().any(|d| p.starts_with(&format!("{d}-")))
     };
     let known_claim = |cl: &str| -> bool {
-        claim_patterns.iter().any(|(pre, _)| cl.strip_prefix(pre.as_str()).is_some_and(|o| o.parse::<u32>().is_ok()))
+        claim_patterns.iter().any(|(pre, _)| {
+            cl.strip_prefix(pre.as_str())
+                .is_some_and(|o| o.parse::<u32>().is_ok())
+        })
     };
     for (i, st) in s.steps.iter().enumerate() {
         let r = step_items.get(i).copied();
         let n = i + 1;
         let triggers = st.at.is_some() as u8 + st.after.is_some() as u8 + st.when.is_some() as u8;
         if triggers > 1 {
-            return Err(c.err(r, "", format!("step {n}: give only one of `at`, `after`, `when`")));
+            return Err(c.err(
+                r,
+                "",
+                format!("step {n}: give only one of `at`, `after`, `when`"),
+            ));
         }
-        let actions = st.command.is_some() as u8 + st.expect.is_some() as u8 + st.note.is_some() as u8 + st.pause.is_some() as u8;
+        let actions = st.command.is_some() as u8
+            + st.expect.is_some() as u8
+            + st.note.is_some() as u8
+            + st.pause.is_some() as u8;
         if actions != 1 {
             return Err(c.err(r, "", format!("step {n}: give exactly one of `do`, `expect`, `note`, `pause` (found {actions})")));
         }
@@ -466,11 +654,22 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             if let Some(v) = v
                 && !check_seconds(v)
             {
-                return Err(c.err(r, field, format!("step {n}: `{field}` must be between 0 and {} seconds, got {v}", limits::MAX_SECONDS)));
+                return Err(c.err(
+                    r,
+                    field,
+                    format!(
+                        "step {n}: `{field}` must be between 0 and {} seconds, got {v}",
+                        limits::MAX_SECONDS
+                    ),
+                ));
             }
         }
         if st.timeout.is_some() && st.when.is_none() {
-            return Err(c.err(r, "timeout", format!("step {n}: `timeout` goes with `when`")));
+            return Err(c.err(
+                r,
+                "timeout",
+                format!("step {n}: `timeout` goes with `when`"),
+            ));
         }
         let check_pod = |p: &str| -> Result<(), Diagnostic> {
             if known_pod(p) {
@@ -483,7 +682,14 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             if sets.contains(x) || (deploy_ok && deployments.contains(x)) {
                 Ok(())
             } else {
-                Err(c.err(r, &format!("\"{x}\""), format!("step {n}: unknown {} {x:?}", if deploy_ok { "workload" } else { "StatefulSet" })))
+                Err(c.err(
+                    r,
+                    &format!("\"{x}\""),
+                    format!(
+                        "step {n}: unknown {} {x:?}",
+                        if deploy_ok { "workload" } else { "StatefulSet" }
+                    ),
+                ))
             }
         };
         let check_claim = |x: &str| -> Result<(), Diagnostic> {
@@ -496,11 +702,33 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         if let Some(cmd) = &st.command {
             if let Some((node, of)) = cmd.node_ref() {
                 match (node, of) {
-                    (Some(_), Some(_)) => return Err(c.err(r, "of", format!("step {n}: give `node` or `of`, not both"))),
-                    (None, None) => return Err(c.err(r, &cmd.name(), format!("step {n}: {} needs `node: \"NAME\"` or `of: \"POD\"`", cmd.name()))),
+                    (Some(_), Some(_)) => {
+                        return Err(c.err(
+                            r,
+                            "of",
+                            format!("step {n}: give `node` or `of`, not both"),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(c.err(
+                            r,
+                            &cmd.name(),
+                            format!(
+                                "step {n}: {} needs `node: \"NAME\"` or `of: \"POD\"`",
+                                cmd.name()
+                            ),
+                        ));
+                    }
                     (Some(x), None) => {
                         if !nodes.contains(x) {
-                            return Err(c.err(r, &format!("\"{x}\""), format!("step {n}: unknown node {x:?} (nodes: {})", nodes.iter().cloned().collect::<Vec<_>>().join(", "))));
+                            return Err(c.err(
+                                r,
+                                &format!("\"{x}\""),
+                                format!(
+                                    "step {n}: unknown node {x:?} (nodes: {})",
+                                    nodes.iter().cloned().collect::<Vec<_>>().join(", ")
+                                ),
+                            ));
                         }
                     }
                     (None, Some(p)) => check_pod(p)?,
@@ -511,7 +739,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 Scale { set, replicas } => {
                     check_set(set, true)?;
                     if *replicas > limits::MAX_REPLICAS {
-                        return Err(c.err(r, "replicas", format!("step {n}: at most {} replicas", limits::MAX_REPLICAS)));
+                        return Err(c.err(
+                            r,
+                            "replicas",
+                            format!("step {n}: at most {} replicas", limits::MAX_REPLICAS),
+                        ));
                     }
                 }
                 SetImage { set, image } => {
@@ -524,13 +756,25 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 SetMaxUnavailable { set, value } => {
                     check_set(set, false)?;
                     if !value.is_valid() {
-                        return Err(c.err(r, "value", format!("step {n}: value must be a count or a percentage like \"50%\"")));
+                        return Err(c.err(
+                            r,
+                            "value",
+                            format!("step {n}: value must be a count or a percentage like \"50%\""),
+                        ));
                     }
                 }
-                DeletePod { pod } | ForceDeletePod { pod } | BreakReadiness { pod } | RestoreReadiness { pod } | CrashPod { pod } => check_pod(pod)?,
+                DeletePod { pod }
+                | ForceDeletePod { pod }
+                | BreakReadiness { pod }
+                | RestoreReadiness { pod }
+                | CrashPod { pod } => check_pod(pod)?,
                 AddNode { name, zone, .. } => {
                     if !valid_dns_label(name) || !valid_dns_label(zone) {
-                        return Err(c.err(r, &format!("\"{name}\""), format!("step {n}: node name and zone must be DNS labels")));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{name}\""),
+                            format!("step {n}: node name and zone must be DNS labels"),
+                        ));
                     }
                     nodes.insert(name.clone());
                 }
@@ -541,15 +785,29 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                         check_set(x, false)?;
                     }
                     if *rows > limits::MAX_WRITE_ROWS {
-                        return Err(c.err(r, "rows", format!("step {n}: at most {} rows at once", limits::MAX_WRITE_ROWS)));
+                        return Err(c.err(
+                            r,
+                            "rows",
+                            format!("step {n}: at most {} rows at once", limits::MAX_WRITE_ROWS),
+                        ));
                     }
                 }
                 SetWriteRate { per_second, set } => {
                     if let Some(x) = set {
                         check_set(x, false)?;
                     }
-                    if !per_second.is_finite() || *per_second < 0.0 || *per_second > limits::MAX_WRITE_RATE {
-                        return Err(c.err(r, "per_second", format!("step {n}: per_second must be between 0 and {}", limits::MAX_WRITE_RATE)));
+                    if !per_second.is_finite()
+                        || *per_second < 0.0
+                        || *per_second > limits::MAX_WRITE_RATE
+                    {
+                        return Err(c.err(
+                            r,
+                            "per_second",
+                            format!(
+                                "step {n}: per_second must be between 0 and {}",
+                                limits::MAX_WRITE_RATE
+                            ),
+                        ));
                     }
                 }
                 _ => {}
@@ -567,7 +825,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                     if let Some(x) = node
                         && !nodes.contains(x)
                     {
-                        return Err(c.err(r, &format!("\"{x}\""), format!("step {n}: unknown node {x:?}")));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{x}\""),
+                            format!("step {n}: unknown node {x:?}"),
+                        ));
                     }
                 }
                 Check::ClaimExists { claim, .. } => check_claim(claim)?,
@@ -576,7 +838,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                     if let Some(x) = node
                         && !nodes.contains(x)
                     {
-                        return Err(c.err(r, &format!("\"{x}\""), format!("step {n}: unknown node {x:?}")));
+                        return Err(c.err(
+                            r,
+                            &format!("\"{x}\""),
+                            format!("step {n}: unknown node {x:?}"),
+                        ));
                     }
                 }
                 Check::SetStatus { set, .. } => check_set(set, true)?,
@@ -585,13 +851,21 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 Check::EventOrder(refs) => {
                     for e in refs {
                         if EventKind::parse(&e.kind).is_none() {
-                            return Err(c.err(r, &e.kind, format!("step {n}: unknown event kind {:?}", e.kind)));
+                            return Err(c.err(
+                                r,
+                                &e.kind,
+                                format!("step {n}: unknown event kind {:?}", e.kind),
+                            ));
                         }
                     }
                 }
                 Check::EventSeen(e) => {
                     if EventKind::parse(&e.kind).is_none() {
-                        return Err(c.err(r, &e.kind, format!("step {n}: unknown event kind {:?}", e.kind)));
+                        return Err(c.err(
+                            r,
+                            &e.kind,
+                            format!("step {n}: unknown event kind {:?}", e.kind),
+                        ));
                     }
                 }
                 _ => {}

@@ -39,7 +39,11 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
                 },
             );
         }
-        index.default_class = s.cluster.storage_classes.first().map_or_else(|| "standard".to_string(), |c| c.name.clone());
+        index.default_class = s
+            .cluster
+            .storage_classes
+            .first()
+            .map_or_else(|| "standard".to_string(), |c| c.name.clone());
         index.broken_images = s.cluster.broken_images.clone();
     }
     for n in &s.cluster.nodes {

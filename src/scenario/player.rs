@@ -34,7 +34,13 @@ pub struct Lesson {
 impl Lesson {
     pub fn new(loaded: Loaded, interactive: bool) -> Self {
         let n = loaded.scenario.steps.len();
-        Lesson { loaded, cursor: 0, armed_ms: 0, results: vec![StepResult::Pending; n], interactive }
+        Lesson {
+            loaded,
+            cursor: 0,
+            armed_ms: 0,
+            results: vec![StepResult::Pending; n],
+            interactive,
+        }
     }
     pub fn finished(&self) -> bool {
         self.cursor >= self.loaded.scenario.steps.len()
@@ -65,7 +71,9 @@ fn secs(v: f64) -> u64 {
 }
 
 fn play_steps(world: &mut World) {
-    let Some(mut lesson) = world.remove_resource::<Lesson>() else { return };
+    let Some(mut lesson) = world.remove_resource::<Lesson>() else {
+        return;
+    };
     let now = world.resource::<SimClock>().now_ms;
     loop {
         if lesson.cursor >= lesson.loaded.scenario.steps.len() {
@@ -99,7 +107,11 @@ fn play_steps(world: &mut World) {
                             );
                             world.resource_mut::<EventLog>().emit(
                                 now,
-                                SimEvent::new(EventKind::ExpectationFailed, format!("scenario/step-{}", i + 1), message.clone()),
+                                SimEvent::new(
+                                    EventKind::ExpectationFailed,
+                                    format!("scenario/step-{}", i + 1),
+                                    message.clone(),
+                                ),
                             );
                             lesson.results[i] = StepResult::Failed { t_ms: now, message };
                             lesson.cursor += 1;
@@ -137,7 +149,11 @@ fn play_steps(world: &mut World) {
                 Ok(()) => {
                     world.resource_mut::<EventLog>().emit(
                         now,
-                        SimEvent::new(EventKind::ExpectationPassed, obj, format!("{label}: {} holds", chk.describe())),
+                        SimEvent::new(
+                            EventKind::ExpectationPassed,
+                            obj,
+                            format!("{label}: {} holds", chk.describe()),
+                        ),
                     );
                     lesson.results[i] = StepResult::Passed { t_ms: now };
                 }
@@ -151,10 +167,14 @@ fn play_steps(world: &mut World) {
                 }
             }
         } else if let Some(note) = &step.note {
-            world.resource_mut::<EventLog>().emit(now, SimEvent::new(EventKind::Note, obj, note.clone()));
+            world
+                .resource_mut::<EventLog>()
+                .emit(now, SimEvent::new(EventKind::Note, obj, note.clone()));
             lesson.results[i] = StepResult::Done { t_ms: now };
         } else if let Some(q) = &step.pause {
-            world.resource_mut::<EventLog>().emit(now, SimEvent::new(EventKind::Pause, obj, q.clone()));
+            world
+                .resource_mut::<EventLog>()
+                .emit(now, SimEvent::new(EventKind::Pause, obj, q.clone()));
             lesson.results[i] = StepResult::Done { t_ms: now };
             if lesson.interactive {
                 world.resource_mut::<PauseRequest>().0 = Some(q.clone());
@@ -175,13 +195,20 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
     match chk {
         Check::PodPhase { pod, phase } => {
             let got = pod_of(world, pod).map_or(PodPhase::Absent, |(_, s)| s.shown_phase());
-            if got == *phase { Ok(()) } else { Err(format!("{pod} is {got:?}")) }
+            if got == *phase {
+                Ok(())
+            } else {
+                Err(format!("{pod} is {got:?}"))
+            }
         }
         Check::PodReady { pod, ready } => {
             let got = pod_of(world, pod).map(|(_, s)| s.ready);
             match got {
                 Some(r) if r == *ready => Ok(()),
-                Some(r) => Err(format!("{pod} is {}", if r { "Ready" } else { "not Ready" })),
+                Some(r) => Err(format!(
+                    "{pod} is {}",
+                    if r { "Ready" } else { "not Ready" }
+                )),
                 None => Err(format!("{pod} does not exist")),
             }
         }
@@ -194,13 +221,23 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             }
         }
         Check::PodRevision { pod, revision } => {
-            let Some((p, _)) = pod_of(world, pod) else { return Err(format!("{pod} does not exist")) };
+            let Some((p, _)) = pod_of(world, pod) else {
+                return Err(format!("{pod} does not exist"));
+            };
             let rev = p.revision.clone();
             let set = p.owner.name.clone();
-            let st = world.resource::<Index>().sets.get(&set).and_then(|&e| world.get::<SetStatus>(e));
+            let st = world
+                .resource::<Index>()
+                .sets
+                .get(&set)
+                .and_then(|&e| world.get::<SetStatus>(e));
             let want = match revision {
-                RevisionRef::Word(RevisionWord::Current) => st.map(|s| s.current_revision.clone()).unwrap_or_default(),
-                RevisionRef::Word(RevisionWord::Update) => st.map(|s| s.update_revision.clone()).unwrap_or_default(),
+                RevisionRef::Word(RevisionWord::Current) => {
+                    st.map(|s| s.current_revision.clone()).unwrap_or_default()
+                }
+                RevisionRef::Word(RevisionWord::Update) => {
+                    st.map(|s| s.update_revision.clone()).unwrap_or_default()
+                }
                 RevisionRef::Hash(h) => h.clone(),
             };
             if rev == want || rev.ends_with(&format!("-{want}")) {
@@ -211,12 +248,25 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
         }
         Check::ClaimExists { claim, exists } => {
             let got = world.resource::<Index>().claims.contains_key(claim);
-            if got == *exists { Ok(()) } else { Err(format!("{claim} {}", if got { "exists" } else { "does not exist" })) }
+            if got == *exists {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{claim} {}",
+                    if got { "exists" } else { "does not exist" }
+                ))
+            }
         }
         Check::VolumeAttached { claim, node } => {
             let index = world.resource::<Index>();
-            let vol = index.claims.get(claim).and_then(|&e| world.get::<ClaimStatus>(e)).and_then(|s| s.volume.clone());
-            let Some(v) = vol else { return Err(format!("{claim} has no volume")) };
+            let vol = index
+                .claims
+                .get(claim)
+                .and_then(|&e| world.get::<ClaimStatus>(e))
+                .and_then(|s| s.volume.clone());
+            let Some(v) = vol else {
+                return Err(format!("{claim} has no volume"));
+            };
             let mut attached: Vec<String> = index
                 .attachments
                 .iter()
@@ -238,24 +288,53 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
                 Err(format!("{v} is attached to {}", attached.join(", ")))
             }
         }
-        Check::SetStatus { set, replicas, ready, available, current, updated } => {
+        Check::SetStatus {
+            set,
+            replicas,
+            ready,
+            available,
+            current,
+            updated,
+        } => {
             let index = world.resource::<Index>();
             if let Some(st) = index.sets.get(set).and_then(|&e| world.get::<SetStatus>(e)) {
-                let got = [("replicas", st.replicas, replicas), ("ready", st.ready, ready), ("available", st.available, available), ("current", st.current, current), ("updated", st.updated, updated)];
+                let got = [
+                    ("replicas", st.replicas, replicas),
+                    ("ready", st.ready, ready),
+                    ("available", st.available, available),
+                    ("current", st.current, current),
+                    ("updated", st.updated, updated),
+                ];
                 let bad: Vec<String> = got
                     .iter()
                     .filter(|(_, g, w)| w.is_some_and(|w| w != *g))
                     .map(|(n, g, _)| format!("{n}={g}"))
                     .collect();
-                if bad.is_empty() { Ok(()) } else { Err(format!("{set} has {}", bad.join(", "))) }
-            } else if let Some(st) = index.deployments.get(set).and_then(|&e| world.get::<DeploymentStatus>(e)) {
-                let got = [("replicas", st.replicas, replicas), ("ready", st.ready, ready), ("updated", st.updated, updated)];
+                if bad.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{set} has {}", bad.join(", ")))
+                }
+            } else if let Some(st) = index
+                .deployments
+                .get(set)
+                .and_then(|&e| world.get::<DeploymentStatus>(e))
+            {
+                let got = [
+                    ("replicas", st.replicas, replicas),
+                    ("ready", st.ready, ready),
+                    ("updated", st.updated, updated),
+                ];
                 let bad: Vec<String> = got
                     .iter()
                     .filter(|(_, g, w)| w.is_some_and(|w| w != *g))
                     .map(|(n, g, _)| format!("{n}={g}"))
                     .collect();
-                if bad.is_empty() { Ok(()) } else { Err(format!("{set} has {}", bad.join(", "))) }
+                if bad.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{set} has {}", bad.join(", ")))
+                }
             } else {
                 Err(format!("{set} does not exist"))
             }
@@ -276,10 +355,19 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             Ok(())
         }
         Check::EventSeen(r) => {
-            if world.resource::<EventLog>().events.iter().any(|e| matches(e, r)) {
+            if world
+                .resource::<EventLog>()
+                .events
+                .iter()
+                .any(|e| matches(e, r))
+            {
                 Ok(())
             } else {
-                Err(format!("no {} {} event so far", r.kind, r.object.as_deref().unwrap_or("")))
+                Err(format!(
+                    "no {} {} event so far",
+                    r.kind,
+                    r.object.as_deref().unwrap_or("")
+                ))
             }
         }
         Check::ReplicaLag { pod, max_rows } => match replica_lag(world, pod) {
@@ -301,7 +389,11 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             }
         }
         Check::InvariantBroken => {
-            if world.resource::<Invariants>().total > 0 { Ok(()) } else { Err("no invariant breach was reported".into()) }
+            if world.resource::<Invariants>().total > 0 {
+                Ok(())
+            } else {
+                Err("no invariant breach was reported".into())
+            }
         }
         Check::Ready { set, count } => {
             let index = world.resource::<Index>();
@@ -310,7 +402,13 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
                 .get(set)
                 .and_then(|&e| world.get::<SetStatus>(e))
                 .map(|s| s.ready)
-                .or_else(|| index.deployments.get(set).and_then(|&e| world.get::<DeploymentStatus>(e)).map(|s| s.ready));
+                .or_else(|| {
+                    index
+                        .deployments
+                        .get(set)
+                        .and_then(|&e| world.get::<DeploymentStatus>(e))
+                        .map(|s| s.ready)
+                });
             match got {
                 Some(g) if g == *count => Ok(()),
                 Some(g) => Err(format!("{set} has {g} Ready")),
@@ -336,6 +434,9 @@ fn matches(e: &SimEvent, r: &EventRef) -> bool {
     e.kind.name() == r.kind
         && r.object.as_ref().is_none_or(|o| *o == e.object)
         && r.node.as_ref().is_none_or(|n| e.node.as_ref() == Some(n))
+        && r.detail
+            .as_ref()
+            .is_none_or(|d| e.detail.as_ref() == Some(d))
 }
 
 /// Sends a command from outside a scenario (the UI).

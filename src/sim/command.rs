@@ -13,19 +13,41 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub enum SimCommand {
     /// Set spec.replicas of a StatefulSet or Deployment.
-    Scale { set: String, replicas: u32 },
+    Scale {
+        set: String,
+        replicas: u32,
+    },
     /// Change the pod template's image (a new revision).
-    SetImage { set: String, image: String },
-    SetPartition { set: String, partition: u32 },
-    SetMaxUnavailable { set: String, value: IntOrPercent },
+    SetImage {
+        set: String,
+        image: String,
+    },
+    SetPartition {
+        set: String,
+        partition: u32,
+    },
+    SetMaxUnavailable {
+        set: String,
+        value: IntOrPercent,
+    },
     /// `kubectl delete pod`: graceful deletion.
-    DeletePod { pod: String },
+    DeletePod {
+        pod: String,
+    },
     /// `kubectl delete pod --force --grace-period=0`.
-    ForceDeletePod { pod: String },
-    BreakReadiness { pod: String },
-    RestoreReadiness { pod: String },
+    ForceDeletePod {
+        pod: String,
+    },
+    BreakReadiness {
+        pod: String,
+    },
+    RestoreReadiness {
+        pod: String,
+    },
     /// The container exits: phase Failed.
-    CrashPod { pod: String },
+    CrashPod {
+        pod: String,
+    },
     /// The machine dies.
     FailNode {
         #[serde(default)]
@@ -88,9 +110,13 @@ pub enum SimCommand {
         #[serde(default)]
         of: Option<String>,
     },
-    DeleteClaim { claim: String },
+    DeleteClaim {
+        claim: String,
+    },
     /// Deletes a StatefulSet (or Deployment) by name.
-    DeleteSet { set: String },
+    DeleteSet {
+        set: String,
+    },
     /// Clients write this many rows to the primary now.
     Write {
         rows: u64,
@@ -128,7 +154,10 @@ impl SimCommand {
     /// The name of the command, as written in a scenario.
     pub fn name(&self) -> String {
         let s = format!("{self:?}");
-        s.split([' ', '(', '{']).next().unwrap_or_default().to_string()
+        s.split([' ', '(', '{'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
     }
     /// A short human description for the log and UI.
     pub fn describe(&self) -> String {
@@ -137,17 +166,27 @@ impl SimCommand {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(super::SimSchedule, apply_commands.in_set(SimSystems::ApplyCommands));
+    app.add_systems(
+        super::SimSchedule,
+        apply_commands.in_set(SimSystems::ApplyCommands),
+    );
 }
 
 fn apply_commands(world: &mut World, mut cursor: Local<MessageCursor<SimCommand>>) {
-    let cmds: Vec<SimCommand> = cursor.read(world.resource::<Messages<SimCommand>>()).cloned().collect();
+    let cmds: Vec<SimCommand> = cursor
+        .read(world.resource::<Messages<SimCommand>>())
+        .cloned()
+        .collect();
     for c in cmds {
         if let Err(why) = apply(world, &c) {
             let now = world.resource::<SimClock>().now_ms;
             world.resource_mut::<EventLog>().emit(
                 now,
-                SimEvent::new(EventKind::CommandRejected, "command", format!("{}: {why}", c.describe())),
+                SimEvent::new(
+                    EventKind::CommandRejected,
+                    "command",
+                    format!("{}: {why}", c.describe()),
+                ),
             );
         }
     }
@@ -158,7 +197,11 @@ fn emit(world: &mut World, ev: SimEvent) {
     world.resource_mut::<EventLog>().emit(now, ev);
 }
 
-fn resolve_node(world: &World, node: &Option<String>, of: &Option<String>) -> Result<(String, Entity), String> {
+fn resolve_node(
+    world: &World,
+    node: &Option<String>,
+    of: &Option<String>,
+) -> Result<(String, Entity), String> {
     let index = world.resource::<Index>();
     let name = match (node, of) {
         (Some(n), _) => n.clone(),
@@ -169,12 +212,21 @@ fn resolve_node(world: &World, node: &Option<String>, of: &Option<String>) -> Re
             .ok_or_else(|| format!("pod {p} has not been scheduled on any node yet"))?,
         (None, None) => return Err("give node: \"NAME\" or of: \"POD\"".into()),
     };
-    let e = index.nodes.get(&name).copied().ok_or_else(|| format!("no node named {name}"))?;
+    let e = index
+        .nodes
+        .get(&name)
+        .copied()
+        .ok_or_else(|| format!("no node named {name}"))?;
     Ok((name, e))
 }
 
 fn pod_entity(world: &World, pod: &str) -> Result<Entity, String> {
-    world.resource::<Index>().pods.get(pod).copied().ok_or_else(|| format!("no pod named {pod}"))
+    world
+        .resource::<Index>()
+        .pods
+        .get(pod)
+        .copied()
+        .ok_or_else(|| format!("no pod named {pod}"))
 }
 
 /// Applies one command to the world.
@@ -189,11 +241,25 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             if let Some(&e) = world.resource::<Index>().sets.get(set) {
                 let mut s = world.get_mut::<StatefulSet>(e).ok_or("set is gone")?;
                 let old = std::mem::replace(&mut s.spec.replicas, *replicas);
-                emit(world, SimEvent::new(EventKind::SetScaled, format!("statefulset/{set}"), format!("spec.replicas {old} → {replicas}")));
+                emit(
+                    world,
+                    SimEvent::new(
+                        EventKind::SetScaled,
+                        format!("statefulset/{set}"),
+                        format!("spec.replicas {old} → {replicas}"),
+                    ),
+                );
             } else if let Some(&e) = world.resource::<Index>().deployments.get(set) {
                 let mut d = world.get_mut::<Deployment>(e).ok_or("deployment is gone")?;
                 let old = std::mem::replace(&mut d.spec.replicas, *replicas);
-                emit(world, SimEvent::new(EventKind::DeploymentScaled, format!("deployment/{set}"), format!("spec.replicas {old} → {replicas}")));
+                emit(
+                    world,
+                    SimEvent::new(
+                        EventKind::DeploymentScaled,
+                        format!("deployment/{set}"),
+                        format!("spec.replicas {old} → {replicas}"),
+                    ),
+                );
             } else {
                 return Err(format!("no StatefulSet or Deployment named {set}"));
             }
@@ -207,7 +273,9 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                     SimEvent::new(
                         EventKind::SetUpdated,
                         format!("statefulset/{set}"),
-                        format!("template image {old} → {image}: the template hash, so the update revision, changes"),
+                        format!(
+                            "template image {old} → {image}: the template hash, so the update revision, changes"
+                        ),
                     ),
                 );
             } else if let Some(&e) = world.resource::<Index>().deployments.get(set) {
@@ -219,11 +287,17 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             }
         }
         SetPartition { set, partition } => {
-            let e = *world.resource::<Index>().sets.get(set).ok_or(format!("no StatefulSet named {set}"))?;
+            let e = *world
+                .resource::<Index>()
+                .sets
+                .get(set)
+                .ok_or(format!("no StatefulSet named {set}"))?;
             let mut s = world.get_mut::<StatefulSet>(e).ok_or("set is gone")?;
             match &mut s.spec.update_strategy {
                 UpdateStrategy::RollingUpdate { partition: p, .. } => *p = *partition,
-                UpdateStrategy::OnDelete => return Err("the set uses OnDelete: there is no partition".into()),
+                UpdateStrategy::OnDelete => {
+                    return Err("the set uses OnDelete: there is no partition".into());
+                }
             }
             emit(
                 world,
@@ -236,17 +310,30 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         }
         SetMaxUnavailable { set, value } => {
             if !value.is_valid() {
-                return Err(format!("{} is not a count or a percentage like \"50%\"", value.describe()));
+                return Err(format!(
+                    "{} is not a count or a percentage like \"50%\"",
+                    value.describe()
+                ));
             }
-            let e = *world.resource::<Index>().sets.get(set).ok_or(format!("no StatefulSet named {set}"))?;
+            let e = *world
+                .resource::<Index>()
+                .sets
+                .get(set)
+                .ok_or(format!("no StatefulSet named {set}"))?;
             let mut s = world.get_mut::<StatefulSet>(e).ok_or("set is gone")?;
             match &mut s.spec.update_strategy {
-                UpdateStrategy::RollingUpdate { max_unavailable, .. } => *max_unavailable = value.clone(),
+                UpdateStrategy::RollingUpdate {
+                    max_unavailable, ..
+                } => *max_unavailable = value.clone(),
                 UpdateStrategy::OnDelete => return Err("the set uses OnDelete".into()),
             }
             emit(
                 world,
-                SimEvent::new(EventKind::SetUpdated, format!("statefulset/{set}"), format!("maxUnavailable → {}", value.describe())),
+                SimEvent::new(
+                    EventKind::SetUpdated,
+                    format!("statefulset/{set}"),
+                    format!("maxUnavailable → {}", value.describe()),
+                ),
             );
         }
         DeletePod { pod } => {
@@ -254,7 +341,13 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             let pod_c = world.get::<Pod>(e).cloned().ok_or("pod is gone")?;
             world.resource_scope(|world, mut log: Mut<EventLog>| {
                 if let Some(mut st) = world.get_mut::<PodStatus>(e) {
-                    ops::request_deletion(now, &pod_c, &mut st, &mut log, "deleted by the user (kubectl delete pod): graceful deletion");
+                    ops::request_deletion(
+                        now,
+                        &pod_c,
+                        &mut st,
+                        &mut log,
+                        "deleted by the user (kubectl delete pod): graceful deletion",
+                    );
                 }
             });
         }
@@ -271,7 +364,16 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             world.resource_scope(|world, mut index: Mut<Index>| {
                 world.resource_scope(|world, mut log: Mut<EventLog>| {
                     let mut commands = world.commands();
-                    ops::force_delete_pod(now, e, &pod_c, node, &mut commands, &mut index, &mut log, reason);
+                    ops::force_delete_pod(
+                        now,
+                        e,
+                        &pod_c,
+                        node,
+                        &mut commands,
+                        &mut index,
+                        &mut log,
+                        reason,
+                    );
                 });
             });
             world.flush();
@@ -292,8 +394,15 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 (p.uid.clone(), s.node.clone())
             };
             let node = node.ok_or(format!("{pod} is not running on a node"))?;
-            let ne = world.resource::<Index>().nodes.get(&node).copied().ok_or("its node is gone")?;
-            let connected = world.get::<NodeState>(ne).is_some_and(|s| s.kubelet_connected());
+            let ne = world
+                .resource::<Index>()
+                .nodes
+                .get(&node)
+                .copied()
+                .ok_or("its node is gone")?;
+            let connected = world
+                .get::<NodeState>(ne)
+                .is_some_and(|s| s.kubelet_connected());
             let procs: Vec<Entity> = world
                 .get::<NodeProcesses>(ne)
                 .map(|p| p.entities().to_vec())
@@ -315,8 +424,12 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 }
                 emit(
                     world,
-                    SimEvent::new(EventKind::PodFailed, format!("pod/{pod}"), "the container exited with an error: phase Failed")
-                        .node(node),
+                    SimEvent::new(
+                        EventKind::PodFailed,
+                        format!("pod/{pod}"),
+                        "the container exited with an error: phase Failed",
+                    )
+                    .node(node),
                 );
             } else {
                 emit(
@@ -347,11 +460,21 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 ));
             }
             ns.last_heartbeat_ms = ns.heartbeat_at(now);
-            ns.machine = if dead { Machine::Dead } else { Machine::Partitioned };
+            ns.machine = if dead {
+                Machine::Dead
+            } else {
+                Machine::Partitioned
+            };
             ns.machine_since_ms = now;
             if dead {
-                let procs: Vec<Entity> = world.get::<NodeProcesses>(ne).map(|p| p.entities().to_vec()).unwrap_or_default();
-                let mut names: Vec<String> = procs.iter().filter_map(|&p| world.get::<Process>(p).map(|p| p.pod.clone())).collect();
+                let procs: Vec<Entity> = world
+                    .get::<NodeProcesses>(ne)
+                    .map(|p| p.entities().to_vec())
+                    .unwrap_or_default();
+                let mut names: Vec<String> = procs
+                    .iter()
+                    .filter_map(|&p| world.get::<Process>(p).map(|p| p.pod.clone()))
+                    .collect();
                 names.sort();
                 for p in procs {
                     world.despawn(p);
@@ -417,7 +540,12 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 .node(name),
             );
         }
-        AddNode { name, zone, cpu_millis, memory_mib } => {
+        AddNode {
+            name,
+            zone,
+            cpu_millis,
+            memory_mib,
+        } => {
             if !valid_dns_label(name) {
                 return Err(format!("{name:?} is not a valid node name"));
             }
@@ -434,7 +562,15 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 memory_mib: memory_mib.unwrap_or(8192),
             };
             add_node(world, &spec);
-            emit(world, SimEvent::new(EventKind::NodeAdded, format!("node/{name}"), format!("{name} joins in {zone}")).node(name.clone()));
+            emit(
+                world,
+                SimEvent::new(
+                    EventKind::NodeAdded,
+                    format!("node/{name}"),
+                    format!("{name} joins in {zone}"),
+                )
+                .node(name.clone()),
+            );
         }
         TaintOutOfService { node, of } => {
             let (name, ne) = resolve_node(world, node, of)?;
@@ -442,7 +578,11 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             if ns.has_taint(TAINT_OUT_OF_SERVICE) {
                 return Err(format!("{name} has the out-of-service taint already"));
             }
-            ns.taints.push(Taint { key: TAINT_OUT_OF_SERVICE.into(), effect: TaintEffect::NoExecute, added_ms: now });
+            ns.taints.push(Taint {
+                key: TAINT_OUT_OF_SERVICE.into(),
+                effect: TaintEffect::NoExecute,
+                added_ms: now,
+            });
             let ready = ns.ready == Condition::True;
             emit(
                 world,
@@ -461,21 +601,42 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             let (name, ne) = resolve_node(world, node, of)?;
             let mut ns = world.get_mut::<NodeState>(ne).ok_or("node is gone")?;
             ns.taints.retain(|t| t.key != TAINT_OUT_OF_SERVICE);
-            emit(world, SimEvent::new(EventKind::NodeUntainted, format!("node/{name}"), format!("{TAINT_OUT_OF_SERVICE} removed")).node(name));
+            emit(
+                world,
+                SimEvent::new(
+                    EventKind::NodeUntainted,
+                    format!("node/{name}"),
+                    format!("{TAINT_OUT_OF_SERVICE} removed"),
+                )
+                .node(name),
+            );
         }
         CordonNode { node, of } | UncordonNode { node, of } => {
             let (name, ne) = resolve_node(world, node, of)?;
             let cordon = matches!(cmd, CordonNode { .. });
-            world.get_mut::<NodeState>(ne).ok_or("node is gone")?.cordoned = cordon;
+            world
+                .get_mut::<NodeState>(ne)
+                .ok_or("node is gone")?
+                .cordoned = cordon;
             let (kind, why) = if cordon {
-                (EventKind::NodeCordoned, "cordoned: no new pods are scheduled here; running pods stay")
+                (
+                    EventKind::NodeCordoned,
+                    "cordoned: no new pods are scheduled here; running pods stay",
+                )
             } else {
                 (EventKind::NodeUncordoned, "uncordoned: schedulable again")
             };
-            emit(world, SimEvent::new(kind, format!("node/{name}"), why).node(name));
+            emit(
+                world,
+                SimEvent::new(kind, format!("node/{name}"), why).node(name),
+            );
         }
         DeleteClaim { claim } => {
-            let e = *world.resource::<Index>().claims.get(claim).ok_or(format!("no claim named {claim}"))?;
+            let e = *world
+                .resource::<Index>()
+                .claims
+                .get(claim)
+                .ok_or(format!("no claim named {claim}"))?;
             let mut cs = world.get_mut::<ClaimStatus>(e).ok_or("claim is gone")?;
             if cs.deleting.is_some() {
                 return Err(format!("{claim} is being deleted already"));
@@ -486,17 +647,32 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         }
         DeleteSet { set } => {
             if let Some(&e) = world.resource::<Index>().sets.get(set) {
-                world.get_mut::<StatefulSet>(e).ok_or("set is gone")?.deleting = true;
-                emit(world, SimEvent::new(EventKind::SetDeleted, format!("statefulset/{set}"), "deleted by the user: its pods go, its claims follow whenDeleted"));
+                world
+                    .get_mut::<StatefulSet>(e)
+                    .ok_or("set is gone")?
+                    .deleting = true;
+                emit(
+                    world,
+                    SimEvent::new(
+                        EventKind::SetDeleted,
+                        format!("statefulset/{set}"),
+                        "deleted by the user: its pods go, its claims follow whenDeleted",
+                    ),
+                );
             } else if let Some(&e) = world.resource::<Index>().deployments.get(set) {
-                world.get_mut::<Deployment>(e).ok_or("deployment is gone")?.deleting = true;
+                world
+                    .get_mut::<Deployment>(e)
+                    .ok_or("deployment is gone")?
+                    .deleting = true;
                 world.resource_mut::<EventLog>().touch();
             } else {
                 return Err(format!("no StatefulSet or Deployment named {set}"));
             }
         }
         Write { rows, set } => super::workload::command_write(world, set.as_deref(), *rows)?,
-        SetWriteRate { per_second, set } => super::workload::command_rate(world, set.as_deref(), *per_second)?,
+        SetWriteRate { per_second, set } => {
+            super::workload::command_rate(world, set.as_deref(), *per_second)?
+        }
     }
     Ok(())
 }
@@ -507,11 +683,20 @@ pub fn add_node(world: &mut World, spec: &NodeSpec) -> Entity {
     let seq = world.resource_mut::<Index>().next_seq();
     let e = world
         .spawn((
-            Node { name: spec.name.clone(), zone: spec.zone.clone(), cpu_millis: spec.cpu_millis, memory_mib: spec.memory_mib, seq },
+            Node {
+                name: spec.name.clone(),
+                zone: spec.zone.clone(),
+                cpu_millis: spec.cpu_millis,
+                memory_mib: spec.memory_mib,
+                seq,
+            },
             NodeState::new(now),
         ))
         .id();
-    world.resource_mut::<Index>().nodes.insert(spec.name.clone(), e);
+    world
+        .resource_mut::<Index>()
+        .nodes
+        .insert(spec.name.clone(), e);
     world.resource_mut::<EventLog>().touch();
     e
 }
@@ -523,7 +708,15 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
     let e = match spec {
         WorkloadSpec::StatefulSet(s) => {
             let e = world
-                .spawn((StatefulSet { spec: s.clone(), created_ms: now, seq, deleting: false }, SetStatus::default()))
+                .spawn((
+                    StatefulSet {
+                        spec: s.clone(),
+                        created_ms: now,
+                        seq,
+                        deleting: false,
+                    },
+                    SetStatus::default(),
+                ))
                 .id();
             world.resource_mut::<Index>().sets.insert(s.name.clone(), e);
             if let Some(db) = &s.database {
@@ -533,9 +726,20 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
         }
         WorkloadSpec::Deployment(d) => {
             let e = world
-                .spawn((Deployment { spec: d.clone(), created_ms: now, seq, deleting: false }, DeploymentStatus::default()))
+                .spawn((
+                    Deployment {
+                        spec: d.clone(),
+                        created_ms: now,
+                        seq,
+                        deleting: false,
+                    },
+                    DeploymentStatus::default(),
+                ))
                 .id();
-            world.resource_mut::<Index>().deployments.insert(d.name.clone(), e);
+            world
+                .resource_mut::<Index>()
+                .deployments
+                .insert(d.name.clone(), e);
             e
         }
     };

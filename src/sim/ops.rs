@@ -21,9 +21,13 @@ pub fn request_deletion(
     st.deletion_ms = Some(now);
     log.emit(
         now,
-        SimEvent::new(EventKind::PodTerminating, format!("pod/{}", pod.name), reason)
-            .node_opt(st.node.clone())
-            .revision(pod.revision.clone()),
+        SimEvent::new(
+            EventKind::PodTerminating,
+            format!("pod/{}", pod.name),
+            reason,
+        )
+        .node_opt(st.node.clone())
+        .revision(pod.revision.clone()),
     );
     true
 }
@@ -67,8 +71,12 @@ pub fn force_delete_pod(
     commands.entity(entity).despawn();
     log.emit(
         now,
-        SimEvent::new(EventKind::PodForceDeleted, format!("pod/{}", pod.name), reason)
-            .node_opt(node),
+        SimEvent::new(
+            EventKind::PodForceDeleted,
+            format!("pod/{}", pod.name),
+            reason,
+        )
+        .node_opt(node),
     );
 }
 
@@ -105,6 +113,9 @@ pub fn create_claim(
     let e = commands.spawn((claim, ClaimStatus::default())).id();
     index.claims.insert(name.clone(), e);
     index.deleted_claims.remove(&name);
-    log.emit(now, SimEvent::new(EventKind::ClaimCreated, format!("pvc/{name}"), reason));
+    log.emit(
+        now,
+        SimEvent::new(EventKind::ClaimCreated, format!("pvc/{name}"), reason),
+    );
     e
 }

@@ -16,6 +16,8 @@ pub struct Snapshot {
     pub volumes: Vec<VolumeSnap>,
     pub sets: Vec<SetSnap>,
     pub deployments: Vec<DeploymentSnap>,
+    /// The replicated databases (SEMANTICS §6): written/refused writes and lag.
+    pub databases: Vec<super::workload::DbSnap>,
 }
 
 #[derive(Serialize)]
@@ -123,7 +125,14 @@ pub fn take(world: &mut World) -> Snapshot {
         .iter()
         .flat_map(|p| {
             let e = world.resource::<Index>().pods.get(&p.name).copied();
-            e.and_then(|e| world.get::<Pod>(e)).map(|pod| pod.claims.iter().map(|c| (c.clone(), pod.name.clone())).collect::<Vec<_>>()).unwrap_or_default()
+            e.and_then(|e| world.get::<Pod>(e))
+                .map(|pod| {
+                    pod.claims
+                        .iter()
+                        .map(|c| (c.clone(), pod.name.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
         })
         .collect();
     let mut claims: Vec<ClaimSnap> = world
@@ -132,12 +141,20 @@ pub fn take(world: &mut World) -> Snapshot {
         .map(|(c, s)| ClaimSnap {
             name: c.name.clone(),
             volume: s.volume.clone(),
-            pod: users.iter().find(|(cl, _)| *cl == c.name).map(|(_, p)| p.clone()),
+            pod: users
+                .iter()
+                .find(|(cl, _)| *cl == c.name)
+                .map(|(_, p)| p.clone()),
             exists: true,
         })
         .collect();
     for (name, _) in world.resource::<Index>().deleted_claims.iter() {
-        claims.push(ClaimSnap { name: name.clone(), volume: None, pod: None, exists: false });
+        claims.push(ClaimSnap {
+            name: name.clone(),
+            volume: None,
+            pod: None,
+            exists: false,
+        });
     }
     claims.sort_by(|a, b| a.name.cmp(&b.name));
     let atts: Vec<Attachment> = world.query::<&Attachment>().iter(world).cloned().collect();
@@ -145,7 +162,11 @@ pub fn take(world: &mut World) -> Snapshot {
         .query::<(&Volume, Option<&VolumeData>)>()
         .iter(world)
         .map(|(v, d)| {
-            let mut all: Vec<String> = atts.iter().filter(|a| a.volume == v.name && a.state == AttachState::Attached).map(|a| a.node.clone()).collect();
+            let mut all: Vec<String> = atts
+                .iter()
+                .filter(|a| a.volume == v.name && a.state == AttachState::Attached)
+                .map(|a| a.node.clone())
+                .collect();
             all.sort();
             let cp = atts
                 .iter()
@@ -181,10 +202,25 @@ pub fn take(world: &mut World) -> Snapshot {
     let mut deployments: Vec<DeploymentSnap> = world
         .query::<(&Deployment, &DeploymentStatus)>()
         .iter(world)
-        .map(|(d, st)| DeploymentSnap { name: d.spec.name.clone(), replicas: st.replicas, ready: st.ready, updated: st.updated })
+        .map(|(d, st)| DeploymentSnap {
+            name: d.spec.name.clone(),
+            replicas: st.replicas,
+            ready: st.ready,
+            updated: st.updated,
+        })
         .collect();
     deployments.sort_by(|a, b| a.name.cmp(&b.name));
-    Snapshot { t_ms, nodes, pods, claims, volumes, sets, deployments }
+    let databases = super::workload::db_snapshots(world);
+    Snapshot {
+        t_ms,
+        nodes,
+        pods,
+        claims,
+        volumes,
+        sets,
+        deployments,
+        databases,
+    }
 }
 
 /// The snapshot as pretty JSON.

@@ -12,19 +12,25 @@ pub const NODES3: &str = r#"nodes: [(name: "node-a", zone: "zone-1"), (name: "no
 
 /// Runs scenario text headless to the end.
 pub fn run(text: &str) -> Run {
-    let loaded = load_str("test.ron", text.as_bytes()).unwrap_or_else(|d| panic!("scenario does not load: {d}"));
+    let loaded = load_str("test.ron", text.as_bytes())
+        .unwrap_or_else(|d| panic!("scenario does not load: {d}"));
     headless::run(loaded, None, None)
 }
 
 /// Runs scenario text headless until a simulated second.
 pub fn run_until(text: &str, secs: u64) -> Run {
-    let loaded = load_str("test.ron", text.as_bytes()).unwrap_or_else(|d| panic!("scenario does not load: {d}"));
+    let loaded = load_str("test.ron", text.as_bytes())
+        .unwrap_or_else(|d| panic!("scenario does not load: {d}"));
     headless::run(loaded, None, Some(secs * 1000))
 }
 
 /// A scenario with one StatefulSet (fields given as RON) and steps.
 pub fn set_scenario(set_fields: &str, steps: &str) -> String {
-    let template = if set_fields.contains("template:") { "" } else { r#"template: (image: "nginx:1"), "# };
+    let template = if set_fields.contains("template:") {
+        ""
+    } else {
+        r#"template: (image: "nginx:1"), "#
+    };
     format!(
         r#"(name: "t", seed: 3, cluster: ({NODES3}), workloads: [StatefulSet((name: "web", {template}claims: [(name: "www")], {set_fields}))], steps: [{steps}])"#
     )
@@ -40,13 +46,26 @@ pub fn objects(run: &Run, kind: EventKind) -> Vec<String> {
 
 /// The time (ms) of the first event of this kind for this object.
 pub fn time_of(run: &Run, kind: EventKind, object: &str) -> Option<u64> {
-    run.log().events.iter().find(|e| e.kind == kind && e.object == object).map(|e| e.t_ms)
+    run.log()
+        .events
+        .iter()
+        .find(|e| e.kind == kind && e.object == object)
+        .map(|e| e.t_ms)
 }
 
 pub fn times_of(run: &Run, kind: EventKind, object: &str) -> Vec<u64> {
-    run.log().events.iter().filter(|e| e.kind == kind && e.object == object).map(|e| e.t_ms).collect()
+    run.log()
+        .events
+        .iter()
+        .filter(|e| e.kind == kind && e.object == object)
+        .map(|e| e.t_ms)
+        .collect()
 }
 
 pub fn assert_no_failures(run: &Run) {
-    assert!(run.failures.is_empty(), "scenario expectations failed: {:#?}", run.failures);
+    assert!(
+        run.failures.is_empty(),
+        "scenario expectations failed: {:#?}",
+        run.failures
+    );
 }

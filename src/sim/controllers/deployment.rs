@@ -34,7 +34,10 @@ pub fn template_hash(template: &PodTemplate) -> String {
 /// getPodsToDelete ranking (controller.ActivePodsWithRanks): the pod that is
 /// cheapest to lose goes first: unscheduled < scheduled, Pending < Running,
 /// not ready < ready, ready more recently first, newer first.
-fn deletion_rank(p: &Pod, s: &PodStatus) -> (u8, u8, u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>) {
+fn deletion_rank(
+    p: &Pod,
+    s: &PodStatus,
+) -> (u8, u8, u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>) {
     (
         s.node.is_some() as u8,
         match s.phase {
@@ -55,14 +58,24 @@ fn deployment_controller(
     mut index: ResMut<Index>,
     mut rng: ResMut<SimRng>,
     mut commands: Commands,
-    mut deps: Query<(Entity, &Deployment, &mut DeploymentStatus, Option<&OwnedPods>)>,
+    mut deps: Query<(
+        Entity,
+        &Deployment,
+        &mut DeploymentStatus,
+        Option<&OwnedPods>,
+    )>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
 ) {
     let now = clock.now_ms;
-    let mut order: Vec<(String, Entity)> = deps.iter().map(|(e, d, ..)| (d.spec.name.clone(), e)).collect();
+    let mut order: Vec<(String, Entity)> = deps
+        .iter()
+        .map(|(e, d, ..)| (d.spec.name.clone(), e))
+        .collect();
     order.sort();
     for (_, de) in order {
-        let Ok((_, dep, mut st, owned)) = deps.get_mut(de) else { continue };
+        let Ok((_, dep, mut st, owned)) = deps.get_mut(de) else {
+            continue;
+        };
         let spec = &dep.spec;
         let obj = format!("deployment/{}", spec.name);
         let mut ents: Vec<Entity> = owned.map(|o| o.entities().to_vec()).unwrap_or_default();
@@ -71,7 +84,13 @@ fn deployment_controller(
         if dep.deleting {
             for &e in &ents {
                 if let Ok((p, mut s)) = pods.get_mut(e) {
-                    ops::request_deletion(now, p, &mut s, &mut log, format!("{obj} was deleted: the garbage collector deletes its pods"));
+                    ops::request_deletion(
+                        now,
+                        p,
+                        &mut s,
+                        &mut log,
+                        format!("{obj} was deleted: the garbage collector deletes its pods"),
+                    );
                 }
             }
             if ents.is_empty() {
@@ -86,14 +105,21 @@ fn deployment_controller(
         let hash = template_hash(&spec.template);
         if !st.replica_sets.iter().any(|r| r.hash == hash) {
             let first = st.replica_sets.is_empty();
-            st.replica_sets.push(ReplicaSet { hash: hash.clone(), template: spec.template.clone(), replicas: if first { spec.replicas } else { 0 } });
+            st.replica_sets.push(ReplicaSet {
+                hash: hash.clone(),
+                template: spec.template.clone(),
+                replicas: if first { spec.replicas } else { 0 },
+            });
             if !first {
                 log.emit(
                     now,
                     SimEvent::new(
                         EventKind::DeploymentUpdated,
                         obj.clone(),
-                        format!("template changed: new ReplicaSet {}-{hash} (image {})", spec.name, spec.template.image),
+                        format!(
+                            "template changed: new ReplicaSet {}-{hash} (image {})",
+                            spec.name, spec.template.image
+                        ),
                     )
                     .revision(hash.clone()),
                 );
@@ -111,12 +137,19 @@ fn deployment_controller(
         let active_of = |h: &str, pods: &Query<(&Pod, &mut PodStatus)>| -> Vec<Entity> {
             ents.iter()
                 .copied()
-                .filter(|&e| pods.get(e).is_ok_and(|(p, s)| p.revision == h && !s.terminating() && !s.terminal()))
+                .filter(|&e| {
+                    pods.get(e)
+                        .is_ok_and(|(p, s)| p.revision == h && !s.terminating() && !s.terminal())
+                })
                 .collect()
         };
         let available_of = |h: &str, pods: &Query<(&Pod, &mut PodStatus)>| -> u32 {
             ents.iter()
-                .filter(|&&e| pods.get(e).is_ok_and(|(p, s)| p.revision == h && !s.terminating() && s.running_and_ready()))
+                .filter(|&&e| {
+                    pods.get(e).is_ok_and(|(p, s)| {
+                        p.revision == h && !s.terminating() && s.running_and_ready()
+                    })
+                })
                 .count() as u32
         };
 
@@ -126,13 +159,21 @@ fn deployment_controller(
             let want = spec.replicas;
             let surge = match &spec.max_surge {
                 IntOrPercent::Int(v) => *v,
-                p @ IntOrPercent::Percent(_) => (p.percent().unwrap_or(0) as u64 * want as u64).div_ceil(100) as u32,
+                p @ IntOrPercent::Percent(_) => {
+                    (p.percent().unwrap_or(0) as u64 * want as u64).div_ceil(100) as u32
+                }
             };
             let unavail = match &spec.max_unavailable {
                 IntOrPercent::Int(v) => *v,
-                p @ IntOrPercent::Percent(_) => (p.percent().unwrap_or(0) as u64 * want as u64 / 100) as u32,
+                p @ IntOrPercent::Percent(_) => {
+                    (p.percent().unwrap_or(0) as u64 * want as u64 / 100) as u32
+                }
             };
-            let unavail = if surge == 0 && unavail == 0 { 1 } else { unavail };
+            let unavail = if surge == 0 && unavail == 0 {
+                1
+            } else {
+                unavail
+            };
             let total: u32 = st.replica_sets.iter().map(|r| r.replicas).sum();
             let new_rs = st.replica_sets[n - 1].replicas;
             if new_rs < want {
@@ -142,8 +183,12 @@ fn deployment_controller(
             let new_available = available_of(&hash, &pods);
             let total: u32 = st.replica_sets.iter().map(|r| r.replicas).sum();
             let min_available = want.saturating_sub(unavail);
-            let new_unavailable = st.replica_sets[n - 1].replicas.saturating_sub(new_available);
-            let mut can_scale_down = total.saturating_sub(min_available).saturating_sub(new_unavailable);
+            let new_unavailable = st.replica_sets[n - 1]
+                .replicas
+                .saturating_sub(new_available);
+            let mut can_scale_down = total
+                .saturating_sub(min_available)
+                .saturating_sub(new_unavailable);
             for r in st.replica_sets[..n - 1].iter_mut() {
                 let d = r.replicas.min(can_scale_down);
                 r.replicas -= d;

@@ -79,7 +79,9 @@ fn volumes_ready(
                 .get(v)
                 .and_then(|&e| volumes.get(e).ok())
                 .and_then(|s| s.attach_error.clone());
-            return Err(err.unwrap_or_else(|| format!("waiting for volume {v} to attach to {node}")));
+            return Err(
+                err.unwrap_or_else(|| format!("waiting for volume {v} to attach to {node}"))
+            );
         }
         vols.push(v.clone());
     }
@@ -93,7 +95,13 @@ fn kubelet(
     mut log: ResMut<EventLog>,
     mut index: ResMut<Index>,
     mut commands: Commands,
-    mut nodes: Query<(Entity, &Node, &mut NodeState, Option<&NodePods>, Option<&NodeProcesses>)>,
+    mut nodes: Query<(
+        Entity,
+        &Node,
+        &mut NodeState,
+        Option<&NodePods>,
+        Option<&NodeProcesses>,
+    )>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
     mut procs: Query<&mut Process>,
     claims: Query<&ClaimStatus>,
@@ -101,15 +109,22 @@ fn kubelet(
     attachments: Query<&Attachment>,
 ) {
     let now = clock.now_ms;
-    let mut order: Vec<(String, Entity)> = nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
+    let mut order: Vec<(String, Entity)> =
+        nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
     order.sort();
     for (node_name, node_e) in order {
-        let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else { continue };
-        let proc_entities: Vec<Entity> = node_procs.map(|p| p.entities().to_vec()).unwrap_or_default();
+        let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else {
+            continue;
+        };
+        let proc_entities: Vec<Entity> = node_procs
+            .map(|p| p.entities().to_vec())
+            .unwrap_or_default();
 
         // Local process life goes on whether or not the API server is reachable.
         for &pe in &proc_entities {
-            let Ok(mut p) = procs.get_mut(pe) else { continue };
+            let Ok(mut p) = procs.get_mut(pe) else {
+                continue;
+            };
             match p.stage {
                 ProcessStage::Starting { until_ms } if ns.machine != Machine::Dead => {
                     if now >= until_ms {
@@ -136,11 +151,14 @@ fn kubelet(
         }
         ns.last_heartbeat_ms = ns.heartbeat_at(now);
 
-        let mut pod_entities: Vec<Entity> = node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
+        let mut pod_entities: Vec<Entity> =
+            node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
         pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
         let mut known_uids: Vec<String> = Vec::new();
         for pod_e in pod_entities {
-            let Ok((pod, mut st)) = pods.get_mut(pod_e) else { continue };
+            let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
+                continue;
+            };
             known_uids.push(pod.uid.clone());
             let proc_e = proc_entities
                 .iter()
@@ -150,7 +168,9 @@ fn kubelet(
             if st.deletion_ms.is_some() {
                 match proc_e {
                     Some(pe) => {
-                        let Ok(mut p) = procs.get_mut(pe) else { continue };
+                        let Ok(mut p) = procs.get_mut(pe) else {
+                            continue;
+                        };
                         if !matches!(p.stage, ProcessStage::Stopping { .. }) {
                             let until = now + pod.template.stop_ms();
                             p.stage = ProcessStage::Stopping { until_ms: until };
@@ -167,7 +187,16 @@ fn kubelet(
                             "the kubelet on {node_name} saw the container stop and confirmed the deletion; the name {} is free again",
                             pod.name
                         );
-                        ops::remove_pod(now, pod_e, pod, Some(node_name.clone()), &mut commands, &mut index, &mut log, reason);
+                        ops::remove_pod(
+                            now,
+                            pod_e,
+                            pod,
+                            Some(node_name.clone()),
+                            &mut commands,
+                            &mut index,
+                            &mut log,
+                            reason,
+                        );
                     }
                 }
                 continue;
@@ -181,7 +210,9 @@ fn kubelet(
             }
             match proc_e {
                 Some(pe) => {
-                    let Ok(mut p) = procs.get_mut(pe) else { continue };
+                    let Ok(mut p) = procs.get_mut(pe) else {
+                        continue;
+                    };
                     match p.stage {
                         ProcessStage::Running => {
                             if st.phase != PodPhase::Running {
@@ -193,12 +224,16 @@ fn kubelet(
                                     SimEvent::new(
                                         EventKind::PodStarted,
                                         format!("pod/{}", pod.name),
-                                        format!("container {} started on {node_name}", pod.template.image),
+                                        format!(
+                                            "container {} started on {node_name}",
+                                            pod.template.image
+                                        ),
                                     )
                                     .node(node_name.clone()),
                                 );
                             }
-                            let want_ready = !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
+                            let want_ready =
+                                !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
                             if !want_ready && !st.readiness_broken && !p.hold_ready {
                                 wake.at(p.ready_at_ms);
                             }
@@ -206,13 +241,20 @@ fn kubelet(
                                 st.ready = true;
                                 st.ready_since_ms = Some(now);
                                 let reason = match &pod.dns {
-                                    Some(d) => format!("readiness probe passed; {d} now resolves to it"),
-                                    None => "readiness probe passed; the pod receives traffic".to_string(),
+                                    Some(d) => {
+                                        format!("readiness probe passed; {d} now resolves to it")
+                                    }
+                                    None => "readiness probe passed; the pod receives traffic"
+                                        .to_string(),
                                 };
                                 log.emit(
                                     now,
-                                    SimEvent::new(EventKind::PodReady, format!("pod/{}", pod.name), reason)
-                                        .node(node_name.clone()),
+                                    SimEvent::new(
+                                        EventKind::PodReady,
+                                        format!("pod/{}", pod.name),
+                                        reason,
+                                    )
+                                    .node(node_name.clone()),
                                 );
                             } else if !want_ready && st.ready {
                                 st.ready = false;
@@ -234,7 +276,14 @@ fn kubelet(
                 }
                 None => {
                     // No container yet: volumes, then the image, then start.
-                    let waiting = match volumes_ready(pod, &node_name, &index, &claims, &volumes, &attachments) {
+                    let waiting = match volumes_ready(
+                        pod,
+                        &node_name,
+                        &index,
+                        &claims,
+                        &volumes,
+                        &attachments,
+                    ) {
                         Err(w) => Some(w),
                         Ok(vols) => {
                             if index.broken_images.contains(&pod.template.image) {
@@ -283,8 +332,12 @@ fn kubelet(
                         {
                             log.emit(
                                 now,
-                                SimEvent::new(EventKind::ImagePullFailed, format!("pod/{}", pod.name), w.clone())
-                                    .node(node_name.clone()),
+                                SimEvent::new(
+                                    EventKind::ImagePullFailed,
+                                    format!("pod/{}", pod.name),
+                                    w.clone(),
+                                )
+                                .node(node_name.clone()),
                             );
                         }
                         st.waiting = waiting;
@@ -297,7 +350,9 @@ fn kubelet(
         // Containers whose pod object is gone (force-deleted while the node
         // was cut off): the kubelet kills them once it can see the API again.
         for &pe in &proc_entities {
-            let Ok(mut p) = procs.get_mut(pe) else { continue };
+            let Ok(mut p) = procs.get_mut(pe) else {
+                continue;
+            };
             if known_uids.contains(&p.pod_uid) || matches!(p.stage, ProcessStage::Stopping { .. }) {
                 continue;
             }

@@ -43,11 +43,28 @@ pub enum DeleteCause {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    CreateClaim { name: String, template: String, ordinal: u32, reason: String },
-    CreatePod { ordinal: u32, revision: String, reason: String },
-    DeletePod { name: String, cause: DeleteCause, reason: String },
+    CreateClaim {
+        name: String,
+        template: String,
+        ordinal: u32,
+        reason: String,
+    },
+    CreatePod {
+        ordinal: u32,
+        revision: String,
+        reason: String,
+    },
+    DeletePod {
+        name: String,
+        cause: DeleteCause,
+        reason: String,
+    },
     /// whenScaled / whenDeleted = Delete.
-    DeleteClaim { name: String, when_deleted: bool, reason: String },
+    DeleteClaim {
+        name: String,
+        when_deleted: bool,
+        reason: String,
+    },
 }
 
 /// The status block computed from the observed pods (computeReplicaStatus).
@@ -280,7 +297,11 @@ fn reconcile_pass(inp: &Input) -> Outcome {
     }
 
     // 5. Updates, only if the pass was not stopped.
-    let UpdateStrategy::RollingUpdate { partition, max_unavailable } = &spec.update_strategy else {
+    let UpdateStrategy::RollingUpdate {
+        partition,
+        max_unavailable,
+    } = &spec.update_strategy
+    else {
         // OnDelete: pods are updated only when users delete them.
         return out;
     };
@@ -353,7 +374,11 @@ fn process_replica(
                 reused.join(", ")
             ));
         }
-        out.actions.push(Action::CreatePod { ordinal: ord, revision, reason });
+        out.actions.push(Action::CreatePod {
+            ordinal: ord,
+            revision,
+            reason,
+        });
         return monotonic;
     };
 
@@ -371,7 +396,10 @@ fn process_replica(
         return true;
     }
 
-    if matches!(p.status.phase, PodPhase::Pending | PodPhase::ContainerCreating) {
+    if matches!(
+        p.status.phase,
+        PodPhase::Pending | PodPhase::ContainerCreating
+    ) {
         // createMissingPersistentVolumeClaims for pending pods.
         for ct in &spec.claims {
             let cname = spec.claim_name(&ct.name, ord);
@@ -408,7 +436,23 @@ fn process_replica(
     if monotonic && (!p.status.running_and_ready() || !inp.available(p)) {
         let state = inp.state(p);
         if let Some(what) = what_waits(inp, replicas, i) {
-            out.blocked = Some(format!("{what}: {} is {state} (OrderedReady)", p.name));
+            let mut why = format!("{what}: {} is {state} (OrderedReady)", p.name);
+            // kubernetes#67250: the blocking pod is itself outdated, but the
+            // pass stops here, before the update phase (updateStatefulSet
+            // returns while a replica is unhealthy), so nothing replaces it.
+            let updatable = match &spec.update_strategy {
+                UpdateStrategy::RollingUpdate { partition, .. } => {
+                    ord >= spec.ordinals_start + *partition
+                }
+                UpdateStrategy::OnDelete => false,
+            };
+            if updatable && p.revision != inp.update_revision && !p.status.ready {
+                why.push_str(&format!(
+                    "; {} itself runs outdated revision {}, but the update phase never runs while it is not Ready: delete it by hand (kubernetes#67250)",
+                    p.name, p.revision
+                ));
+            }
+            out.blocked = Some(why);
         }
         return true;
     }
@@ -519,7 +563,12 @@ fn replica_status(
     condemned: &[&ObservedPod],
 ) -> ReplicaStatus {
     let mut s = ReplicaStatus::default();
-    for p in replicas.iter().flatten().copied().chain(condemned.iter().copied()) {
+    for p in replicas
+        .iter()
+        .flatten()
+        .copied()
+        .chain(condemned.iter().copied())
+    {
         s.replicas += 1;
         if p.status.running_and_ready() {
             s.ready += 1;
@@ -554,8 +603,10 @@ fn complete_rolling_update(inp: &Input, s: &mut ReplicaStatus, actions: &[Action
             }
         }
     }
-    if matches!(inp.spec.update_strategy, UpdateStrategy::RollingUpdate { .. })
-        && s.updated == s.replicas
+    if matches!(
+        inp.spec.update_strategy,
+        UpdateStrategy::RollingUpdate { .. }
+    ) && s.updated == s.replicas
         && s.ready == s.replicas
     {
         s.rollout_complete = true;
@@ -580,7 +631,11 @@ mod tests {
             retention: Retention::default(),
             revision_history_limit: 10,
             template: PodTemplate::with_image("nginx:1"),
-            claims: vec![ClaimTemplate { name: "www".into(), storage_class: None, size_gib: 1 }],
+            claims: vec![ClaimTemplate {
+                name: "www".into(),
+                storage_class: None,
+                size_gib: 1,
+            }],
             database: None,
         }
     }
@@ -599,10 +654,23 @@ mod tests {
         }
     }
 
-    fn run<'a>(spec: &'a StatefulSetSpec, pods: &'a [ObservedPod<'a>], cur: &'a str, upd: &'a str) -> Outcome {
+    fn run<'a>(
+        spec: &'a StatefulSetSpec,
+        pods: &'a [ObservedPod<'a>],
+        cur: &'a str,
+        upd: &'a str,
+    ) -> Outcome {
         let claims: BTreeMap<String, ObservedClaim> = pods
             .iter()
-            .map(|p| (format!("www-web-{}", p.ordinal), ObservedClaim { ordinal: Some(p.ordinal), deleting: false }))
+            .map(|p| {
+                (
+                    format!("www-web-{}", p.ordinal),
+                    ObservedClaim {
+                        ordinal: Some(p.ordinal),
+                        deleting: false,
+                    },
+                )
+            })
             .collect();
         reconcile(&Input {
             spec,
@@ -621,7 +689,10 @@ mod tests {
         let out = run(&s, &[], "r1", "r1");
         assert_eq!(out.actions.len(), 2);
         assert!(matches!(&out.actions[0], Action::CreateClaim { name, .. } if name == "www-web-0"));
-        assert!(matches!(&out.actions[1], Action::CreatePod { ordinal: 0, .. }));
+        assert!(matches!(
+            &out.actions[1],
+            Action::CreatePod { ordinal: 0, .. }
+        ));
     }
 
     #[test]
@@ -630,7 +701,10 @@ mod tests {
         let out = run(&s, &[pod(0, "r1", PodPhase::Running, false)], "r1", "r1");
         assert!(out.actions.is_empty());
         let why = out.blocked.expect("blocked");
-        assert!(why.contains("web-1 not created") && why.contains("web-0"), "{why}");
+        assert!(
+            why.contains("web-1 not created") && why.contains("web-0"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -651,9 +725,16 @@ mod tests {
     #[test]
     fn lower_missing_ordinal_is_recreated_even_when_higher_is_unhealthy() {
         let s = spec(3, PodManagement::OrderedReady);
-        let pods = [pod(1, "r1", PodPhase::Running, true), pod(2, "r1", PodPhase::Pending, false)];
+        let pods = [
+            pod(1, "r1", PodPhase::Running, true),
+            pod(2, "r1", PodPhase::Pending, false),
+        ];
         let out = run(&s, &pods, "r1", "r1");
-        assert!(out.actions.iter().any(|a| matches!(a, Action::CreatePod { ordinal: 0, .. })));
+        assert!(
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::CreatePod { ordinal: 0, .. }))
+        );
     }
 
     #[test]
@@ -666,13 +747,18 @@ mod tests {
         ];
         let out = run(&s, &pods, "r1", "r1");
         assert_eq!(out.actions.len(), 1);
-        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::ScaleDown, .. } if name == "web-2"));
+        assert!(
+            matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::ScaleDown, .. } if name == "web-2")
+        );
     }
 
     #[test]
     fn scale_down_waits_while_an_in_range_pod_is_unhealthy() {
         let s = spec(1, PodManagement::OrderedReady);
-        let pods = [pod(0, "r1", PodPhase::Running, false), pod(1, "r1", PodPhase::Running, true)];
+        let pods = [
+            pod(0, "r1", PodPhase::Running, false),
+            pod(1, "r1", PodPhase::Running, true),
+        ];
         let out = run(&s, &pods, "r1", "r1");
         assert!(out.actions.is_empty());
         assert!(out.blocked.unwrap().contains("web-1 not deleted"));
@@ -681,15 +767,23 @@ mod tests {
     #[test]
     fn failed_pod_is_deleted_for_recreation() {
         let s = spec(2, PodManagement::OrderedReady);
-        let pods = [pod(0, "r1", PodPhase::Failed, false), pod(1, "r1", PodPhase::Running, true)];
+        let pods = [
+            pod(0, "r1", PodPhase::Failed, false),
+            pod(1, "r1", PodPhase::Running, true),
+        ];
         let out = run(&s, &pods, "r1", "r1");
-        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Terminal, .. } if name == "web-0"));
+        assert!(
+            matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Terminal, .. } if name == "web-0")
+        );
     }
 
     #[test]
     fn rolling_update_deletes_highest_outdated_at_or_above_partition() {
         let mut s = spec(3, PodManagement::OrderedReady);
-        s.update_strategy = UpdateStrategy::RollingUpdate { partition: 1, max_unavailable: Default::default() };
+        s.update_strategy = UpdateStrategy::RollingUpdate {
+            partition: 1,
+            max_unavailable: Default::default(),
+        };
         let pods = [
             pod(0, "r1", PodPhase::Running, true),
             pod(1, "r1", PodPhase::Running, true),
@@ -697,7 +791,9 @@ mod tests {
         ];
         let out = run(&s, &pods, "r1", "r2");
         assert_eq!(out.actions.len(), 1);
-        assert!(matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Update, .. } if name == "web-2"));
+        assert!(
+            matches!(&out.actions[0], Action::DeletePod { name, cause: DeleteCause::Update, .. } if name == "web-2")
+        );
         // With web-2 updated, web-1 is next; web-0 (below the partition) never is.
         let pods = [
             pod(0, "r1", PodPhase::Running, true),
@@ -717,10 +813,18 @@ mod tests {
     #[test]
     fn pod_below_partition_comes_back_at_current_revision() {
         let mut s = spec(3, PodManagement::OrderedReady);
-        s.update_strategy = UpdateStrategy::RollingUpdate { partition: 2, max_unavailable: Default::default() };
-        let pods = [pod(1, "r1", PodPhase::Running, true), pod(2, "r2", PodPhase::Running, true)];
+        s.update_strategy = UpdateStrategy::RollingUpdate {
+            partition: 2,
+            max_unavailable: Default::default(),
+        };
+        let pods = [
+            pod(1, "r1", PodPhase::Running, true),
+            pod(2, "r2", PodPhase::Running, true),
+        ];
         let out = run(&s, &pods, "r1", "r2");
-        assert!(out.actions.iter().any(|a| matches!(a, Action::CreatePod { ordinal: 0, revision, .. } if revision == "r1")));
+        assert!(out.actions.iter().any(
+            |a| matches!(a, Action::CreatePod { ordinal: 0, revision, .. } if revision == "r1")
+        ));
     }
 
     #[test]
@@ -730,7 +834,9 @@ mod tests {
             partition: 0,
             max_unavailable: crate::sim::model::IntOrPercent::Percent("35%".into()),
         };
-        let pods: Vec<_> = (0..10).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let pods: Vec<_> = (0..10)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
         let out = run(&s, &pods, "r1", "r2");
         let deleted: Vec<_> = out
             .actions
@@ -746,7 +852,10 @@ mod tests {
     #[test]
     fn rollout_complete_when_all_updated_and_ready() {
         let s = spec(2, PodManagement::OrderedReady);
-        let pods = [pod(0, "r2", PodPhase::Running, true), pod(1, "r2", PodPhase::Running, true)];
+        let pods = [
+            pod(0, "r2", PodPhase::Running, true),
+            pod(1, "r2", PodPhase::Running, true),
+        ];
         let out = run(&s, &pods, "r1", "r2");
         assert!(out.status.rollout_complete);
         assert_eq!(out.status.current, 2);
@@ -756,7 +865,10 @@ mod tests {
     fn on_delete_never_deletes_for_update() {
         let mut s = spec(2, PodManagement::OrderedReady);
         s.update_strategy = UpdateStrategy::OnDelete;
-        let pods = [pod(0, "r1", PodPhase::Running, true), pod(1, "r1", PodPhase::Running, true)];
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r1", PodPhase::Running, true),
+        ];
         assert!(run(&s, &pods, "r1", "r2").actions.is_empty());
     }
 
@@ -766,7 +878,11 @@ mod tests {
         let mut p = pod(1, "r1", PodPhase::Running, true);
         p.status.to_mut().deletion_ms = Some(1);
         let out = run(&s, &[pod(0, "r1", PodPhase::Running, true), p], "r1", "r1");
-        assert!(!out.actions.iter().any(|a| matches!(a, Action::CreatePod { .. })));
+        assert!(
+            !out.actions
+                .iter()
+                .any(|a| matches!(a, Action::CreatePod { .. }))
+        );
         assert!(out.blocked.unwrap().contains("not replaced"));
     }
 
@@ -775,6 +891,9 @@ mod tests {
         let mut s = spec(2, PodManagement::OrderedReady);
         s.ordinals_start = 5;
         let out = run(&s, &[], "r1", "r1");
-        assert!(matches!(&out.actions[1], Action::CreatePod { ordinal: 5, .. }));
+        assert!(matches!(
+            &out.actions[1],
+            Action::CreatePod { ordinal: 5, .. }
+        ));
     }
 }

@@ -10,7 +10,10 @@ use bevy::prelude::*;
 use std::collections::BTreeMap;
 
 pub(super) fn plugin(app: &mut App) {
-    app.add_systems(crate::sim::SimSchedule, schedule_pods.in_set(SimSystems::Scheduler));
+    app.add_systems(
+        crate::sim::SimSchedule,
+        schedule_pods.in_set(SimSystems::Scheduler),
+    );
 }
 
 struct NodeInfo {
@@ -77,7 +80,11 @@ fn schedule_pods(
         })
         .collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let pos: BTreeMap<String, usize> = infos.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+    let pos: BTreeMap<String, usize> = infos
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect();
     for (_, p, s) in pods.iter() {
         if let Some(n) = &s.node
             && let Some(&i) = pos.get(n)
@@ -91,7 +98,9 @@ fn schedule_pods(
     }
 
     for (_, pod_e) in pending {
-        let Ok((_, pod, mut st)) = pods.get_mut(pod_e) else { continue };
+        let Ok((_, pod, mut st)) = pods.get_mut(pod_e) else {
+            continue;
+        };
         // Volume topology of already-bound claims.
         let mut affinities: Vec<Affinity> = Vec::new();
         let mut missing_claim = None;
@@ -110,7 +119,10 @@ fn schedule_pods(
         let mut fails: BTreeMap<String, u32> = BTreeMap::new();
         let mut best: Option<(usize, (u32, u32, i64, usize))> = None;
         if let Some(c) = &missing_claim {
-            fails.insert(format!("persistentvolumeclaim \"{c}\" not found"), infos.len() as u32);
+            fails.insert(
+                format!("persistentvolumeclaim \"{c}\" not found"),
+                infos.len() as u32,
+            );
         } else {
             for (i, n) in infos.iter().enumerate() {
                 let why: Option<String> = if let Err(e) = n.schedulable {
@@ -174,7 +186,8 @@ fn schedule_pods(
                 }
                 log.emit(
                     now,
-                    SimEvent::new(EventKind::PodScheduled, format!("pod/{}", pod.name), reason).node(n.name.clone()),
+                    SimEvent::new(EventKind::PodScheduled, format!("pod/{}", pod.name), reason)
+                        .node(n.name.clone()),
                 );
             }
             None => {
@@ -200,7 +213,14 @@ fn schedule_pods(
                 }
                 if st.waiting.as_deref() != Some(msg.as_str()) {
                     st.waiting = Some(msg.clone());
-                    log.emit(now, SimEvent::new(EventKind::PodUnschedulable, format!("pod/{}", pod.name), msg));
+                    log.emit(
+                        now,
+                        SimEvent::new(
+                            EventKind::PodUnschedulable,
+                            format!("pod/{}", pod.name),
+                            msg,
+                        ),
+                    );
                 }
             }
         }

@@ -59,7 +59,11 @@ fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut Eve
             .revision(name.clone()),
         );
     } else {
-        st.revisions.push(Revision { name: name.clone(), template: spec.template.clone(), number: max + 1 });
+        st.revisions.push(Revision {
+            name: name.clone(),
+            template: spec.template.clone(),
+            number: max + 1,
+        });
         log.emit(
             now,
             SimEvent::new(
@@ -126,11 +130,15 @@ fn statefulset_controller(
     nodes: Query<&NodeState>,
 ) {
     let now = clock.now_ms;
-    let mut order: Vec<(String, Entity)> =
-        sets.iter().map(|(e, s, _, _)| (s.spec.name.clone(), e)).collect();
+    let mut order: Vec<(String, Entity)> = sets
+        .iter()
+        .map(|(e, s, _, _)| (s.spec.name.clone(), e))
+        .collect();
     order.sort();
     for (_, set_e) in order {
-        let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else { continue };
+        let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
+            continue;
+        };
         let spec = &set.spec;
         let update_rev = sync_revisions(now, set, &mut st, &mut log);
         let current_rev = st.current_revision.clone();
@@ -157,19 +165,29 @@ fn statefulset_controller(
                 if c.set.as_deref() == Some(spec.name.as_str()) {
                     observed_claims.insert(
                         c.name.clone(),
-                        ObservedClaim { ordinal: c.ordinal, deleting: cs.deleting.is_some() },
+                        ObservedClaim {
+                            ordinal: c.ordinal,
+                            deleting: cs.deleting.is_some(),
+                        },
                     );
                 }
             }
         } else {
-            let ords = (spec.ordinals_start..spec.end_ordinal()).chain(observed.iter().map(|p| p.ordinal));
+            let ords =
+                (spec.ordinals_start..spec.end_ordinal()).chain(observed.iter().map(|p| p.ordinal));
             for o in ords {
                 for ct in &spec.claims {
                     let name = spec.claim_name(&ct.name, o);
                     if let Some(&ce) = index.claims.get(&name)
                         && let Ok((_, cs)) = claims.get(ce)
                     {
-                        observed_claims.insert(name, ObservedClaim { ordinal: Some(o), deleting: cs.deleting.is_some() });
+                        observed_claims.insert(
+                            name,
+                            ObservedClaim {
+                                ordinal: Some(o),
+                                deleting: cs.deleting.is_some(),
+                            },
+                        );
                     }
                 }
             }
@@ -192,7 +210,12 @@ fn statefulset_controller(
 
         for action in out.actions {
             match action {
-                Action::CreateClaim { name, template, ordinal, reason } => {
+                Action::CreateClaim {
+                    name,
+                    template,
+                    ordinal,
+                    reason,
+                } => {
                     let ct = spec.claims.iter().find(|c| c.name == template);
                     let class = ct
                         .and_then(|c| c.storage_class.clone())
@@ -217,7 +240,11 @@ fn statefulset_controller(
                         reason,
                     );
                 }
-                Action::CreatePod { ordinal, revision, reason } => {
+                Action::CreatePod {
+                    ordinal,
+                    revision,
+                    reason,
+                } => {
                     let name = spec.pod_name(ordinal);
                     let template = st
                         .revision(&revision)
@@ -231,26 +258,50 @@ fn statefulset_controller(
                         ordinal: Some(ordinal),
                         revision: revision.clone(),
                         template,
-                        claims: spec.claims.iter().map(|c| spec.claim_name(&c.name, ordinal)).collect(),
+                        claims: spec
+                            .claims
+                            .iter()
+                            .map(|c| spec.claim_name(&c.name, ordinal))
+                            .collect(),
                         created_ms: now,
                         seq,
-                        dns: Some(format!("{name}.{}.default.svc.cluster.local", spec.service_name())),
+                        dns: Some(format!(
+                            "{name}.{}.default.svc.cluster.local",
+                            spec.service_name()
+                        )),
                     };
                     let e = commands.spawn((pod, PodStatus::new(), PodOf(set_e))).id();
                     index.pods.insert(name.clone(), e);
                     log.emit(
                         now,
-                        SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason).revision(revision),
+                        SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason)
+                            .revision(revision),
                     );
                 }
-                Action::DeletePod { name, cause: _, reason } => {
-                    let Some(&pe) = index.pods.get(&name) else { continue };
-                    let Ok((p, mut ps)) = pods.get_mut(pe) else { continue };
+                Action::DeletePod {
+                    name,
+                    cause: _,
+                    reason,
+                } => {
+                    let Some(&pe) = index.pods.get(&name) else {
+                        continue;
+                    };
+                    let Ok((p, mut ps)) = pods.get_mut(pe) else {
+                        continue;
+                    };
                     ops::request_deletion(now, p, &mut ps, &mut log, reason);
                 }
-                Action::DeleteClaim { name, when_deleted, reason } => {
-                    let Some(&ce) = index.claims.get(&name) else { continue };
-                    let Ok((_, mut cs)) = claims.get_mut(ce) else { continue };
+                Action::DeleteClaim {
+                    name,
+                    when_deleted,
+                    reason,
+                } => {
+                    let Some(&ce) = index.claims.get(&name) else {
+                        continue;
+                    };
+                    let Ok((_, mut cs)) = claims.get_mut(ce) else {
+                        continue;
+                    };
                     if cs.deleting.is_none() {
                         cs.deleting = Some(if when_deleted {
                             DeletionCause::RetentionWhenDeleted
@@ -291,7 +342,11 @@ fn statefulset_controller(
             if let Some(why) = &out.blocked {
                 log.emit(
                     now,
-                    SimEvent::new(EventKind::SetBlocked, format!("statefulset/{}", spec.name), why.clone()),
+                    SimEvent::new(
+                        EventKind::SetBlocked,
+                        format!("statefulset/{}", spec.name),
+                        why.clone(),
+                    ),
                 );
             } else {
                 log.touch();

@@ -20,11 +20,15 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 fn class_of(index: &Index, name: &str) -> StorageClassSpec {
-    index.classes.get(name).cloned().unwrap_or(StorageClassSpec {
-        name: name.into(),
-        kind: StorageKind::Network,
-        binding: BindingMode::WaitForFirstConsumer,
-    })
+    index
+        .classes
+        .get(name)
+        .cloned()
+        .unwrap_or(StorageClassSpec {
+            name: name.into(),
+            kind: StorageKind::Network,
+            binding: BindingMode::WaitForFirstConsumer,
+        })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -47,10 +51,15 @@ fn provision_volumes(
         return;
     }
     todo.sort();
-    let mut node_list: Vec<(String, String)> = nodes.iter().map(|n| (n.name.clone(), n.zone.clone())).collect();
+    let mut node_list: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.zone.clone()))
+        .collect();
     node_list.sort();
     for (_, ce) in todo {
-        let Ok((_, claim, mut cs)) = claims.get_mut(ce) else { continue };
+        let Ok((_, claim, mut cs)) = claims.get_mut(ce) else {
+            continue;
+        };
         let class = class_of(&index, &claim.class);
         let target: Option<(String, String)> = match (class.binding, &cs.selected_node) {
             (BindingMode::WaitForFirstConsumer, None) => continue,
@@ -98,18 +107,28 @@ fn provision_volumes(
         };
         let why = match class.binding {
             BindingMode::Immediate => "binding mode Immediate",
-            BindingMode::WaitForFirstConsumer => "WaitForFirstConsumer: placed where its first pod was scheduled",
+            BindingMode::WaitForFirstConsumer => {
+                "WaitForFirstConsumer: placed where its first pod was scheduled"
+            }
         };
         log.emit(
             now,
-            SimEvent::new(EventKind::VolumeProvisioned, format!("pv/{vname}"), format!("{place} ({why})"))
-                .volume(vname.clone())
-                .node_opt(target.map(|t| t.0)),
+            SimEvent::new(
+                EventKind::VolumeProvisioned,
+                format!("pv/{vname}"),
+                format!("{place} ({why})"),
+            )
+            .volume(vname.clone())
+            .node_opt(target.map(|t| t.0)),
         );
         log.emit(
             now,
-            SimEvent::new(EventKind::ClaimBound, format!("pvc/{}", claim.name), format!("bound to {vname}"))
-                .volume(vname),
+            SimEvent::new(
+                EventKind::ClaimBound,
+                format!("pvc/{}", claim.name),
+                format!("bound to {vname}"),
+            )
+            .volume(vname),
         );
     }
 }
@@ -133,13 +152,18 @@ fn finalize_claims(
     }
     deleting.sort();
     for (name, ce) in deleting {
-        let Ok((_, claim, mut cs)) = claims.get_mut(ce) else { continue };
+        let Ok((_, claim, mut cs)) = claims.get_mut(ce) else {
+            continue;
+        };
         let user = pods
             .iter()
             .filter(|(p, s)| p.claims.contains(&name) && !s.terminal())
             .map(|(p, _)| p.name.clone())
             .min();
-        let reason = cs.deleting_reason.clone().unwrap_or_else(|| "deleted".into());
+        let reason = cs
+            .deleting_reason
+            .clone()
+            .unwrap_or_else(|| "deleted".into());
         if let Some(user) = user {
             if !cs.terminating_logged {
                 cs.terminating_logged = true;
@@ -148,7 +172,9 @@ fn finalize_claims(
                     SimEvent::new(
                         EventKind::ClaimTerminating,
                         format!("pvc/{name}"),
-                        format!("{reason}; kept while {user} uses it (kubernetes.io/pvc-protection)"),
+                        format!(
+                            "{reason}; kept while {user} uses it (kubernetes.io/pvc-protection)"
+                        ),
                     ),
                 );
             }
@@ -191,7 +217,9 @@ fn delete_released_volumes(
     }
     let released = std::mem::take(&mut index.released);
     for v in released {
-        let Some(&ve) = index.volumes.get(&v) else { continue };
+        let Some(&ve) = index.volumes.get(&v) else {
+            continue;
+        };
         if attachments.get(ve).is_ok_and(|a| !a.entities().is_empty()) {
             index.released.push(v);
             continue;

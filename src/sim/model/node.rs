@@ -99,7 +99,9 @@ impl NodeState {
         self.taints.iter().any(|t| t.key == key)
     }
     pub fn taint(&self, key: &str, effect: TaintEffect) -> Option<&Taint> {
-        self.taints.iter().find(|t| t.key == key && t.effect == effect)
+        self.taints
+            .iter()
+            .find(|t| t.key == key && t.effect == effect)
     }
     /// The kubelet can talk to the API server.
     pub fn kubelet_connected(&self) -> bool {

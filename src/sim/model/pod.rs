@@ -19,10 +19,16 @@ pub struct Owner {
 
 impl Owner {
     pub fn set(name: &str) -> Self {
-        Owner { kind: OwnerKind::StatefulSet, name: name.into() }
+        Owner {
+            kind: OwnerKind::StatefulSet,
+            name: name.into(),
+        }
     }
     pub fn deployment(name: &str) -> Self {
-        Owner { kind: OwnerKind::Deployment, name: name.into() }
+        Owner {
+            kind: OwnerKind::Deployment,
+            name: name.into(),
+        }
     }
     pub fn object(&self) -> String {
         match self.kind {
@@ -168,10 +174,14 @@ impl NodePods {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessStage {
     /// The container is being started.
-    Starting { until_ms: u64 },
+    Starting {
+        until_ms: u64,
+    },
     Running,
     /// SIGTERM sent; exits at `until_ms`.
-    Stopping { until_ms: u64 },
+    Stopping {
+        until_ms: u64,
+    },
 }
 
 /// A container really running on a machine. It belongs to the machine, not to
