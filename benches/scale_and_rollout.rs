@@ -9,7 +9,12 @@ use std::hint::black_box;
 
 fn scenario(replicas: u32) -> String {
     let nodes: Vec<String> = (0..50)
-        .map(|i| format!(r#"(name: "node-{i:02}", zone: "zone-{}", cpu_millis: 64000, memory_mib: 262144)"#, i % 3))
+        .map(|i| {
+            format!(
+                r#"(name: "node-{i:02}", zone: "zone-{}", cpu_millis: 64000, memory_mib: 262144)"#,
+                i % 3
+            )
+        })
         .collect();
     format!(
         r#"(name: "bench", seed: 1, cluster: (nodes: [{}]),
@@ -41,10 +46,15 @@ fn bench(c: &mut Criterion) {
     let t = std::time::Instant::now();
     let events = run(&text);
     let secs = t.elapsed().as_secs_f64();
-    eprintln!("one run: {events} events in {secs:.3} s = {:.0} events/s", events as f64 / secs);
+    eprintln!(
+        "one run: {events} events in {secs:.3} s = {:.0} events/s",
+        events as f64 / secs
+    );
     let mut g = c.benchmark_group("headless");
     g.sample_size(10);
-    g.bench_function("scale_up_1000_then_rolling_update", |b| b.iter(|| black_box(run(&text))));
+    g.bench_function("scale_up_1000_then_rolling_update", |b| {
+        b.iter(|| black_box(run(&text)))
+    });
     g.finish();
     if let Some(m) = peak_rss_mib() {
         eprintln!("peak memory (VmHWM) of the bench process: {m:.1} MiB");

@@ -9,7 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn have(cmd: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {cmd}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {cmd}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn install_missing() {
@@ -45,11 +50,20 @@ fn start_x() -> Option<Xvfb> {
         return None;
     }
     for n in 150..200u32 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
             continue;
         }
         let child = Command::new("Xvfb")
-            .args([format!(":{n}"), "-screen".into(), "0".into(), "1600x900x24".into(), "-nolisten".into(), "tcp".into()])
+            .args([
+                format!(":{n}"),
+                "-screen".into(),
+                "0".into(),
+                "1600x900x24".into(),
+                "-nolisten".into(),
+                "tcp".into(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -69,7 +83,9 @@ fn start_x() -> Option<Xvfb> {
 
 /// (width, height, distinct colours among sampled pixels).
 fn inspect_png(path: &Path) -> (u32, u32, usize) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png exists")));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("png exists"),
+    ));
     let mut reader = decoder.read_info().expect("a valid png");
     let mut buf = vec![0; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut buf).expect("a frame");
@@ -88,7 +104,13 @@ fn screenshot(display: u32, lesson: &str, at: u32, out: &Path) -> Result<(), Str
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("DISPLAY", format!(":{display}"))
         .env_remove("WAYLAND_DISPLAY")
-        .args([lesson, "--screenshot", &out.display().to_string(), "--at", &at.to_string()])
+        .args([
+            lesson,
+            "--screenshot",
+            &out.display().to_string(),
+            "--at",
+            &at.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -104,7 +126,10 @@ fn screenshot(display: u32, lesson: &str, at: u32, out: &Path) -> Result<(), Str
             if let Some(mut s) = child.stderr.take() {
                 let _ = s.read_to_string(&mut err);
             }
-            return Err(format!("exit {status}: {}", err.lines().rev().take(15).collect::<Vec<_>>().join("\n")));
+            return Err(format!(
+                "exit {status}: {}",
+                err.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+            ));
         }
         if t.elapsed() > Duration::from_secs(240) {
             let _ = child.kill();
@@ -117,19 +142,31 @@ fn screenshot(display: u32, lesson: &str, at: u32, out: &Path) -> Result<(), Str
 #[test]
 fn gui_renders_two_lessons_to_window_sized_non_blank_screenshots() {
     let Some(x) = start_x() else {
-        eprintln!("\n\n**********\nSKIPPED gui_renders_two_lessons...: no X server could be started (Xvfb missing and not installable)\n**********\n");
+        eprintln!(
+            "\n\n**********\nSKIPPED gui_renders_two_lessons...: no X server could be started (Xvfb missing and not installable)\n**********\n"
+        );
         return;
     };
     let dir = std::env::temp_dir().join(format!("sts-gui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for (lesson, at) in [("scenarios/01-identity-vs-deployment.ron", 40), ("scenarios/08-ways-out-force-delete.ron", 600)] {
+    for (lesson, at) in [
+        ("scenarios/01-identity-vs-deployment.ron", 40),
+        ("scenarios/08-ways-out-force-delete.ron", 600),
+    ] {
         let out: PathBuf = dir.join(format!("{}.png", at));
         if let Err(e) = screenshot(x.1, lesson, at, &out) {
             panic!("{lesson}: the GUI did not produce a screenshot: {e}");
         }
         let (w, h, colours) = inspect_png(&out);
-        assert_eq!((w, h), (1600, 900), "{lesson}: screenshot is not the window size");
-        assert!(colours > 20, "{lesson}: screenshot looks blank ({colours} colours)");
+        assert_eq!(
+            (w, h),
+            (1600, 900),
+            "{lesson}: screenshot is not the window size"
+        );
+        assert!(
+            colours > 20,
+            "{lesson}: screenshot looks blank ({colours} colours)"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -74,7 +74,11 @@ fn same_scenario_and_seed_give_a_byte_identical_event_log_and_snapshot() {
     // Step labels name the file by its full path; hash the log as if the
     // checkout lived at "." so the golden value holds in every worktree.
     let portable = la.replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "./");
-    assert_eq!(fnv1a64(portable.as_bytes()), GOLDEN_04, "event log of 04 changed; see the comment on GOLDEN_04");
+    assert_eq!(
+        fnv1a64(portable.as_bytes()),
+        GOLDEN_04,
+        "event log of 04 changed; see the comment on GOLDEN_04"
+    );
 }
 
 #[test]

@@ -10,13 +10,22 @@ use statefulset_sim::view::{layout, scene, style};
 use std::path::PathBuf;
 
 fn lesson_at(file: &str, secs: u64) -> headless::Run {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
-    headless::run(load_file(&path).expect("lesson loads"), None, Some(secs * 1000))
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    headless::run(
+        load_file(&path).expect("lesson loads"),
+        None,
+        Some(secs * 1000),
+    )
 }
 
 /// Which node column a laid-out rectangle is in.
 fn column_of(l: &layout::Layout, r: &layout::Rect) -> Option<String> {
-    l.nodes.iter().find(|(_, c)| c.contains(r.x + 1.0, r.y + 1.0)).map(|(n, _)| n.clone())
+    l.nodes
+        .iter()
+        .find(|(_, c)| c.contains(r.x + 1.0, r.y + 1.0))
+        .map(|(n, _)| n.clone())
 }
 
 #[test]
@@ -28,7 +37,10 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
     let l0 = layout::layout(&s0);
     let p0 = s0.pod("mysql-1").expect("mysql-1 exists");
     let old_node = p0.node.clone().expect("scheduled");
-    assert_eq!(column_of(&l0, &l0.pods[&p0.key]).as_deref(), Some(old_node.as_str()));
+    assert_eq!(
+        column_of(&l0, &l0.pods[&p0.key]).as_deref(),
+        Some(old_node.as_str())
+    );
 
     let mut after = lesson_at("08-ways-out-force-delete.ron", 1100);
     let s1 = scene::extract(after.world());
@@ -38,13 +50,27 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
     assert_eq!(p1.key, p0.key);
     let new_node = p1.node.clone().expect("scheduled");
     assert_ne!(new_node, old_node);
-    assert_eq!(column_of(&l1, &l1.pods[&p1.key]).as_deref(), Some(new_node.as_str()));
+    assert_eq!(
+        column_of(&l1, &l1.pods[&p1.key]).as_deref(),
+        Some(new_node.as_str())
+    );
     assert_eq!(style::pod_colour(p1), style::READY);
-    assert!(style::pod_caption(p1).contains("lag"), "a replica shows its lag: {}", style::pod_caption(p1));
+    assert!(
+        style::pod_caption(p1).contains("lag"),
+        "a replica shows its lag: {}",
+        style::pod_caption(p1)
+    );
     // Its volume sits under it, in the new node's column, carrying rows.
-    let v = s1.volumes.iter().find(|v| v.claim == "data-mysql-1").expect("volume");
+    let v = s1
+        .volumes
+        .iter()
+        .find(|v| v.claim == "data-mysql-1")
+        .expect("volume");
     assert!(v.rows.unwrap_or(0) > 0);
-    assert_eq!(column_of(&l1, &l1.volumes[&v.name]).as_deref(), Some(new_node.as_str()));
+    assert_eq!(
+        column_of(&l1, &l1.volumes[&v.name]).as_deref(),
+        Some(new_node.as_str())
+    );
     // The dead node is drawn failed and says so.
     let dead = s1.node(&old_node).expect("node");
     assert!(style::node_failed(dead));
@@ -55,19 +81,39 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
 fn while_the_volume_is_held_by_the_dead_node_it_is_drawn_there_with_a_countdown() {
     // 10 s after the force delete the new pod waits on the Multi-Attach.
     let full = lesson_at("08-ways-out-force-delete.ron", 1100);
-    let t_force = common::time_of(&full, statefulset_sim::sim::event::EventKind::PodForceDeleted, "pod/mysql-1").expect("force delete happened");
+    let t_force = common::time_of(
+        &full,
+        statefulset_sim::sim::event::EventKind::PodForceDeleted,
+        "pod/mysql-1",
+    )
+    .expect("force delete happened");
     let mut r = lesson_at("08-ways-out-force-delete.ron", t_force / 1000 + 60);
     let s = scene::extract(r.world());
     let l = layout::layout(&s);
-    let v = s.volumes.iter().find(|v| v.claim == "data-mysql-1").expect("volume");
-    let held_by = v.attached.first().map(|a| a.0.clone()).expect("still attached");
+    let v = s
+        .volumes
+        .iter()
+        .find(|v| v.claim == "data-mysql-1")
+        .expect("volume");
+    let held_by = v
+        .attached
+        .first()
+        .map(|a| a.0.clone())
+        .expect("still attached");
     let why = v.waiting.clone().expect("a reason is shown");
     assert!(why.contains("force-detach in 5m"), "countdown: {why}");
-    assert_eq!(column_of(&l, &l.volumes[&v.name]).as_deref(), Some(held_by.as_str()));
+    assert_eq!(
+        column_of(&l, &l.volumes[&v.name]).as_deref(),
+        Some(held_by.as_str())
+    );
     assert_eq!(style::volume_colour(v), style::VOL_ERROR);
     let p = s.pod("mysql-1").expect("pod");
     assert_ne!(p.node.as_deref(), Some(held_by.as_str()));
-    assert!(style::pod_caption(p).starts_with("Multi-Attach"), "{}", style::pod_caption(p));
+    assert!(
+        style::pod_caption(p).starts_with("Multi-Attach"),
+        "{}",
+        style::pod_caption(p)
+    );
 }
 
 #[test]

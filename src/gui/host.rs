@@ -28,7 +28,13 @@ impl SimHost {
         let file = loaded.file.clone();
         let summary = loaded.scenario.summary.clone();
         scenario::install(&mut world, loaded, seed, true);
-        SimHost { world, name, file, summary, last_error: None }
+        SimHost {
+            world,
+            name,
+            file,
+            summary,
+            last_error: None,
+        }
     }
 
     pub fn now_ms(&self) -> u64 {
@@ -48,7 +54,9 @@ impl SimHost {
 }
 
 /// The playback speeds offered, from slow motion to "fast forward".
-pub const SPEEDS: [f64; 12] = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+pub const SPEEDS: [f64; 12] = [
+    0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+];
 
 #[derive(Resource, Debug)]
 pub struct Playback {
@@ -62,16 +70,30 @@ pub struct Playback {
 
 impl Default for Playback {
     fn default() -> Self {
-        Playback { paused: false, speed: 1.0, target_ms: 0.0, question: None }
+        Playback {
+            paused: false,
+            speed: 1.0,
+            target_ms: 0.0,
+            question: None,
+        }
     }
 }
 
 impl Playback {
     pub fn faster(&mut self) {
-        self.speed = SPEEDS.iter().copied().find(|&s| s > self.speed).unwrap_or(self.speed);
+        self.speed = SPEEDS
+            .iter()
+            .copied()
+            .find(|&s| s > self.speed)
+            .unwrap_or(self.speed);
     }
     pub fn slower(&mut self) {
-        self.speed = SPEEDS.iter().rev().copied().find(|&s| s < self.speed).unwrap_or(self.speed);
+        self.speed = SPEEDS
+            .iter()
+            .rev()
+            .copied()
+            .find(|&s| s < self.speed)
+            .unwrap_or(self.speed);
     }
     /// Play/pause; on a lesson question, "continue".
     pub fn toggle(&mut self, host: &mut SimHost) {

@@ -60,7 +60,11 @@ pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
         primary_window: Some(Window {
             title,
             resolution: WindowResolution::new(1600, 900),
-            present_mode: if opts.fps { PresentMode::AutoNoVsync } else { PresentMode::AutoVsync },
+            present_mode: if opts.fps {
+                PresentMode::AutoNoVsync
+            } else {
+                PresentMode::AutoVsync
+            },
             ..default()
         }),
         ..default()
@@ -88,7 +92,13 @@ struct FrameStats {
     reported: bool,
 }
 
-fn frame_stats(time: Res<Time>, opts: Res<GuiOptions>, mut stats: ResMut<FrameStats>, current: Res<crate::view::CurrentScene>, mut exit: MessageWriter<AppExit>) {
+fn frame_stats(
+    time: Res<Time>,
+    opts: Res<GuiOptions>,
+    mut stats: ResMut<FrameStats>,
+    current: Res<crate::view::CurrentScene>,
+    mut exit: MessageWriter<AppExit>,
+) {
     let dt = time.delta_secs();
     stats.wall += dt as f64;
     // The first second is start-up (shader compilation, font atlases).
@@ -124,23 +134,32 @@ fn frame_stats(time: Res<Time>, opts: Res<GuiOptions>, mut stats: ResMut<FrameSt
 
 /// With `--screenshot`: wait for the first frames to render, capture, exit.
 fn screenshot_when_ready(mut commands: Commands, opts: Res<GuiOptions>, mut frames: Local<u32>) {
-    let Some(path) = opts.screenshot.clone() else { return };
+    let Some(path) = opts.screenshot.clone() else {
+        return;
+    };
     *frames += 1;
     // Software rendering needs a few frames for fonts and egui to settle.
     if *frames != 30 {
         return;
     }
-    commands.spawn(Screenshot::primary_window()).observe(move |shot: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-        let result = shot.image.clone().try_into_dynamic().map_err(|e| e.to_string()).and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
-        match result {
-            Ok(()) => {
-                println!("saved {}", path.display());
-                exit.write(AppExit::Success);
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |shot: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            let result = shot
+                .image
+                .clone()
+                .try_into_dynamic()
+                .map_err(|e| e.to_string())
+                .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+            match result {
+                Ok(()) => {
+                    println!("saved {}", path.display());
+                    exit.write(AppExit::Success);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot save screenshot {}: {e}", path.display());
+                    exit.write(AppExit::error());
+                }
             }
-            Err(e) => {
-                eprintln!("error: cannot save screenshot {}: {e}", path.display());
-                exit.write(AppExit::error());
-            }
-        }
-    });
+        },
+    );
 }

@@ -456,7 +456,11 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
             if !dead && ns.machine != Machine::Up {
                 return Err(format!(
                     "{name} is {} already; RecoverNode it first",
-                    if ns.machine == Machine::Dead { "down" } else { "cut off" }
+                    if ns.machine == Machine::Dead {
+                        "down"
+                    } else {
+                        "cut off"
+                    }
                 ));
             }
             ns.last_heartbeat_ms = ns.heartbeat_at(now);

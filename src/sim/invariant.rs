@@ -18,8 +18,10 @@ pub struct Invariants {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Invariants>()
-        .add_systems(super::SimSchedule, check_invariants.in_set(SimSystems::Observe));
+    app.init_resource::<Invariants>().add_systems(
+        super::SimSchedule,
+        check_invariants.in_set(SimSystems::Observe),
+    );
 }
 
 fn check_invariants(
@@ -39,7 +41,10 @@ fn check_invariants(
         if p.owner.kind == OwnerKind::StatefulSet
             && let Some(o) = p.ordinal
         {
-            per_identity.entry((p.owner.name.clone(), o)).or_default().push(p.node.clone());
+            per_identity
+                .entry((p.owner.name.clone(), o))
+                .or_default()
+                .push(p.node.clone());
         }
     }
     for ((set, o), mut nodes) in per_identity {
@@ -63,7 +68,10 @@ fn check_invariants(
     let mut per_volume: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in atts.iter() {
         if a.state == AttachState::Attached {
-            per_volume.entry(a.volume.clone()).or_default().push(a.node.clone());
+            per_volume
+                .entry(a.volume.clone())
+                .or_default()
+                .push(a.node.clone());
         }
     }
     for (v, mut nodes) in per_volume {
@@ -73,14 +81,20 @@ fn check_invariants(
                 format!("rwo/{v}"),
                 (
                     format!("pv/{v}"),
-                    format!("ReadWriteOnce volume {v} is attached to {} nodes at once: {}", nodes.len(), nodes.join(", ")),
+                    format!(
+                        "ReadWriteOnce volume {v} is attached to {} nodes at once: {}",
+                        nodes.len(),
+                        nodes.join(", ")
+                    ),
                 ),
             );
         }
     }
 
     for (set, st) in sets.iter() {
-        if set.spec.retention.when_scaled != RetentionAction::Retain || set.spec.retention.when_deleted != RetentionAction::Retain {
+        if set.spec.retention.when_scaled != RetentionAction::Retain
+            || set.spec.retention.when_deleted != RetentionAction::Retain
+        {
             continue;
         }
         for c in &st.claims_made {
@@ -89,7 +103,13 @@ fn check_invariants(
             {
                 found.insert(
                     format!("retain/{c}"),
-                    (format!("pvc/{c}"), format!("claim {c} of statefulset/{} was deleted although its policy is Retain", set.spec.name)),
+                    (
+                        format!("pvc/{c}"),
+                        format!(
+                            "claim {c} of statefulset/{} was deleted although its policy is Retain",
+                            set.spec.name
+                        ),
+                    ),
                 );
             }
         }
@@ -100,13 +120,31 @@ fn check_invariants(
         if !inv.broken.contains_key(k) {
             inv.broken.insert(k.clone(), why.clone());
             inv.total += 1;
-            log.emit(now, SimEvent::new(EventKind::InvariantBroken, obj.clone(), why.clone()));
+            log.emit(
+                now,
+                SimEvent::new(EventKind::InvariantBroken, obj.clone(), why.clone()),
+            );
         }
     }
-    let gone: Vec<String> = inv.broken.keys().filter(|k| !keys.contains(*k)).cloned().collect();
+    let gone: Vec<String> = inv
+        .broken
+        .keys()
+        .filter(|k| !keys.contains(*k))
+        .cloned()
+        .collect();
     for k in gone {
         inv.broken.remove(&k);
-        let obj = found.get(&k).map(|f| f.0.clone()).unwrap_or_else(|| k.replacen("identity/", "pod/", 1).replacen("rwo/", "pv/", 1));
-        log.emit(now, SimEvent::new(EventKind::InvariantRestored, obj, format!("{k} holds again")));
+        let obj = found.get(&k).map(|f| f.0.clone()).unwrap_or_else(|| {
+            k.replacen("identity/", "pod/", 1)
+                .replacen("rwo/", "pv/", 1)
+        });
+        log.emit(
+            now,
+            SimEvent::new(
+                EventKind::InvariantRestored,
+                obj,
+                format!("{k} holds again"),
+            ),
+        );
     }
 }

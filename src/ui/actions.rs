@@ -16,7 +16,11 @@ const AMBER: egui::Color32 = egui::Color32::from_rgb(255, 196, 90);
 
 /// The newest lesson note (the caption the class reads).
 pub fn current_caption(log: &EventLog) -> Option<&str> {
-    log.events.iter().rev().find(|e| e.kind == EventKind::Note).map(|e| e.reason.as_str())
+    log.events
+        .iter()
+        .rev()
+        .find(|e| e.kind == EventKind::Note)
+        .map(|e| e.reason.as_str())
 }
 
 pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
@@ -26,11 +30,21 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
     }
     let log = host.world.resource::<EventLog>();
     if let Some(c) = current_caption(log) {
-        egui::Frame::new().fill(egui::Color32::from_rgb(30, 50, 80)).inner_margin(8.0).corner_radius(4.0).show(ui, |ui| {
-            ui.label(egui::RichText::new(c).size(20.0).color(egui::Color32::WHITE));
-        });
+        egui::Frame::new()
+            .fill(egui::Color32::from_rgb(30, 50, 80))
+            .inner_margin(8.0)
+            .corner_radius(4.0)
+            .show(ui, |ui| {
+                ui.label(
+                    egui::RichText::new(c)
+                        .size(20.0)
+                        .color(egui::Color32::WHITE),
+                );
+            });
     }
-    let Some(lesson) = host.world.get_resource::<Lesson>() else { return };
+    let Some(lesson) = host.world.get_resource::<Lesson>() else {
+        return;
+    };
     let checks: Vec<(usize, &StepResult)> = lesson
         .results
         .iter()
@@ -40,97 +54,164 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
     if checks.is_empty() {
         return;
     }
-    egui::CollapsingHeader::new(format!("Expectations ({})", checks.len())).default_open(true).show(ui, |ui| {
-        for (i, r) in checks {
-            let step = &lesson.loaded.scenario.steps[i];
-            let what = step.expect.as_ref().map(|c| friendly(&c.describe())).unwrap_or_default();
-            let (mark, colour) = match r {
-                StepResult::Passed { .. } | StepResult::Done { .. } => ("✔", egui::Color32::from_rgb(90, 220, 120)),
-                StepResult::Failed { .. } => ("✘", egui::Color32::from_rgb(255, 90, 90)),
-                StepResult::Pending => ("…", egui::Color32::GRAY),
-            };
-            let resp = ui.horizontal_wrapped(|ui| {
-                ui.label(egui::RichText::new(mark).color(colour).strong());
-                ui.label(egui::RichText::new(&what).small());
-            });
-            if let StepResult::Failed { message, .. } = r {
-                resp.response.on_hover_text(message);
-            }
-        }
-    });
-}
-
-pub fn workloads_panel(ui: &mut egui::Ui, host: &mut SimHost, scene: &Scene, st: &mut UiState, sel: &mut Selection) {
-    ui.heading("Workloads");
-    for s in &scene.sets {
-        let kind = if s.deployment { "Deployment" } else { "StatefulSet" };
-        egui::CollapsingHeader::new(egui::RichText::new(format!("{kind} {}", s.name)).strong()).id_salt(&s.name).default_open(true).show(ui, |ui| {
-            ui.label(format!("replicas {}  ready {}  current {}  updated {}", s.replicas, s.ready, s.current, s.updated));
-            ui.label(egui::RichText::new(format!("image {}", s.image)).monospace());
-            if let Some(b) = &s.blocked {
-                ui.label(egui::RichText::new(format!("waiting: {b}")).color(AMBER));
-            }
-            if let Some((w, f, rate)) = s.writes {
-                ui.label(format!("writes: {w} ok, {f} failed, {rate}/s"));
-            }
-            ui.horizontal(|ui| {
-                if ui.button("−1").on_hover_text("scale down").clicked() && s.replicas > 0 {
-                    host.send(SimCommand::Scale { set: s.name.clone(), replicas: s.replicas - 1 });
-                }
-                if ui.button("+1").on_hover_text("scale up").clicked() {
-                    host.send(SimCommand::Scale { set: s.name.clone(), replicas: s.replicas + 1 });
-                }
-                ui.label("replicas");
-            });
-            ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut st.image).hint_text("new image").desired_width(140.0));
-                if ui.button("Set image").clicked() && !st.image.trim().is_empty() {
-                    host.send(SimCommand::SetImage { set: s.name.clone(), image: st.image.trim().to_string() });
-                }
-            });
-            if !s.deployment {
-                let partition = partition_of(host, &s.name);
-                ui.horizontal(|ui| {
-                    ui.label(format!("partition {partition}"));
-                    if ui.small_button("−").clicked() && partition > 0 {
-                        host.send(SimCommand::SetPartition { set: s.name.clone(), partition: partition - 1 });
+    egui::CollapsingHeader::new(format!("Expectations ({})", checks.len()))
+        .default_open(true)
+        .show(ui, |ui| {
+            for (i, r) in checks {
+                let step = &lesson.loaded.scenario.steps[i];
+                let what = step
+                    .expect
+                    .as_ref()
+                    .map(|c| friendly(&c.describe()))
+                    .unwrap_or_default();
+                let (mark, colour) = match r {
+                    StepResult::Passed { .. } | StepResult::Done { .. } => {
+                        ("✔", egui::Color32::from_rgb(90, 220, 120))
                     }
-                    if ui.small_button("+").clicked() {
-                        host.send(SimCommand::SetPartition { set: s.name.clone(), partition: partition + 1 });
-                    }
-                    ui.label("maxUnavailable");
-                    for v in [1u32, 2, 3] {
-                        if ui.small_button(v.to_string()).clicked() {
-                            host.send(SimCommand::SetMaxUnavailable { set: s.name.clone(), value: IntOrPercent::Int(v) });
-                        }
-                    }
+                    StepResult::Failed { .. } => ("✘", egui::Color32::from_rgb(255, 90, 90)),
+                    StepResult::Pending => ("…", egui::Color32::GRAY),
+                };
+                let resp = ui.horizontal_wrapped(|ui| {
+                    ui.label(egui::RichText::new(mark).color(colour).strong());
+                    ui.label(egui::RichText::new(&what).small());
                 });
-                if let Some((_, _, rate)) = s.writes {
-                    ui.horizontal(|ui| {
-                        ui.label("write rate");
-                        for r in [0.0, 5.0, 50.0] {
-                            if ui.selectable_label(rate == r, format!("{r}/s")).clicked() {
-                                host.send(SimCommand::SetWriteRate { per_second: r, set: Some(s.name.clone()) });
-                            }
-                        }
-                        if ui.button("write 100").clicked() {
-                            host.send(SimCommand::Write { rows: 100, set: Some(s.name.clone()) });
-                        }
-                    });
-                }
-                // The headless service's records: only Ready pods resolve.
-                ui.label(egui::RichText::new(format!("DNS (headless service {}):", s.service)).small());
-                for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
-                    let (text, colour) = match &p.dns {
-                        Some(d) => (format!("{d} -> {}", p.node.as_deref().unwrap_or("?")), egui::Color32::from_rgb(150, 230, 170)),
-                        None => (format!("{}.{}… (no address)", p.name, s.service), egui::Color32::GRAY),
-                    };
-                    if ui.selectable_label(false, egui::RichText::new(text).monospace().small().color(colour)).clicked() {
-                        sel.0 = Some(p.key.clone());
-                    }
+                if let StepResult::Failed { message, .. } = r {
+                    resp.response.on_hover_text(message);
                 }
             }
         });
+}
+
+pub fn workloads_panel(
+    ui: &mut egui::Ui,
+    host: &mut SimHost,
+    scene: &Scene,
+    st: &mut UiState,
+    sel: &mut Selection,
+) {
+    ui.heading("Workloads");
+    for s in &scene.sets {
+        let kind = if s.deployment {
+            "Deployment"
+        } else {
+            "StatefulSet"
+        };
+        egui::CollapsingHeader::new(egui::RichText::new(format!("{kind} {}", s.name)).strong())
+            .id_salt(&s.name)
+            .default_open(true)
+            .show(ui, |ui| {
+                ui.label(format!(
+                    "replicas {}  ready {}  current {}  updated {}",
+                    s.replicas, s.ready, s.current, s.updated
+                ));
+                ui.label(egui::RichText::new(format!("image {}", s.image)).monospace());
+                if let Some(b) = &s.blocked {
+                    ui.label(egui::RichText::new(format!("waiting: {b}")).color(AMBER));
+                }
+                if let Some((w, f, rate)) = s.writes {
+                    ui.label(format!("writes: {w} ok, {f} failed, {rate}/s"));
+                }
+                ui.horizontal(|ui| {
+                    if ui.button("−1").on_hover_text("scale down").clicked() && s.replicas > 0 {
+                        host.send(SimCommand::Scale {
+                            set: s.name.clone(),
+                            replicas: s.replicas - 1,
+                        });
+                    }
+                    if ui.button("+1").on_hover_text("scale up").clicked() {
+                        host.send(SimCommand::Scale {
+                            set: s.name.clone(),
+                            replicas: s.replicas + 1,
+                        });
+                    }
+                    ui.label("replicas");
+                });
+                ui.horizontal(|ui| {
+                    ui.add(
+                        egui::TextEdit::singleline(&mut st.image)
+                            .hint_text("new image")
+                            .desired_width(140.0),
+                    );
+                    if ui.button("Set image").clicked() && !st.image.trim().is_empty() {
+                        host.send(SimCommand::SetImage {
+                            set: s.name.clone(),
+                            image: st.image.trim().to_string(),
+                        });
+                    }
+                });
+                if !s.deployment {
+                    let partition = partition_of(host, &s.name);
+                    ui.horizontal(|ui| {
+                        ui.label(format!("partition {partition}"));
+                        if ui.small_button("−").clicked() && partition > 0 {
+                            host.send(SimCommand::SetPartition {
+                                set: s.name.clone(),
+                                partition: partition - 1,
+                            });
+                        }
+                        if ui.small_button("+").clicked() {
+                            host.send(SimCommand::SetPartition {
+                                set: s.name.clone(),
+                                partition: partition + 1,
+                            });
+                        }
+                        ui.label("maxUnavailable");
+                        for v in [1u32, 2, 3] {
+                            if ui.small_button(v.to_string()).clicked() {
+                                host.send(SimCommand::SetMaxUnavailable {
+                                    set: s.name.clone(),
+                                    value: IntOrPercent::Int(v),
+                                });
+                            }
+                        }
+                    });
+                    if let Some((_, _, rate)) = s.writes {
+                        ui.horizontal(|ui| {
+                            ui.label("write rate");
+                            for r in [0.0, 5.0, 50.0] {
+                                if ui.selectable_label(rate == r, format!("{r}/s")).clicked() {
+                                    host.send(SimCommand::SetWriteRate {
+                                        per_second: r,
+                                        set: Some(s.name.clone()),
+                                    });
+                                }
+                            }
+                            if ui.button("write 100").clicked() {
+                                host.send(SimCommand::Write {
+                                    rows: 100,
+                                    set: Some(s.name.clone()),
+                                });
+                            }
+                        });
+                    }
+                    // The headless service's records: only Ready pods resolve.
+                    ui.label(
+                        egui::RichText::new(format!("DNS (headless service {}):", s.service))
+                            .small(),
+                    );
+                    for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
+                        let (text, colour) = match &p.dns {
+                            Some(d) => (
+                                format!("{d} -> {}", p.node.as_deref().unwrap_or("?")),
+                                egui::Color32::from_rgb(150, 230, 170),
+                            ),
+                            None => (
+                                format!("{}.{}… (no address)", p.name, s.service),
+                                egui::Color32::GRAY,
+                            ),
+                        };
+                        if ui
+                            .selectable_label(
+                                false,
+                                egui::RichText::new(text).monospace().small().color(colour),
+                            )
+                            .clicked()
+                        {
+                            sel.0 = Some(p.key.clone());
+                        }
+                    }
+                }
+            });
     }
     ui.separator();
     if ui.button("Add a node").clicked() {
@@ -141,11 +222,22 @@ pub fn workloads_panel(ui: &mut egui::Ui, host: &mut SimHost, scene: &Scene, st:
             i += 1;
             name = format!("node-{i}");
         }
-        let zone = scene.nodes.first().map_or("zone-1".to_string(), |n| n.zone.clone());
-        host.send(SimCommand::AddNode { name, zone, cpu_millis: None, memory_mib: None });
+        let zone = scene
+            .nodes
+            .first()
+            .map_or("zone-1".to_string(), |n| n.zone.clone());
+        host.send(SimCommand::AddNode {
+            name,
+            zone,
+            cpu_millis: None,
+            memory_mib: None,
+        });
     }
     if let Some(e) = &host.last_error {
-        ui.label(egui::RichText::new(format!("refused: {e}")).color(egui::Color32::from_rgb(255, 110, 110)));
+        ui.label(
+            egui::RichText::new(format!("refused: {e}"))
+                .color(egui::Color32::from_rgb(255, 110, 110)),
+        );
     }
 }
 
@@ -163,12 +255,22 @@ fn partition_of(host: &mut SimHost, set: &str) -> u32 {
 pub fn selection_actions(ui: &mut egui::Ui, host: &mut SimHost, key: &str, scene: &Scene) {
     ui.horizontal_wrapped(|ui| {
         if let Some(k) = key.strip_prefix("pod/") {
-            let Some(p) = scene.pods.iter().find(|p| p.key == key || p.name == k) else { return };
+            let Some(p) = scene.pods.iter().find(|p| p.key == key || p.name == k) else {
+                return;
+            };
             let pod = p.name.clone();
-            if ui.button("Delete").on_hover_text("kubectl delete pod (graceful)").clicked() {
+            if ui
+                .button("Delete")
+                .on_hover_text("kubectl delete pod (graceful)")
+                .clicked()
+            {
                 host.send(SimCommand::DeletePod { pod: pod.clone() });
             }
-            if ui.button("Force delete").on_hover_text("kubectl delete pod --force --grace-period=0").clicked() {
+            if ui
+                .button("Force delete")
+                .on_hover_text("kubectl delete pod --force --grace-period=0")
+                .clicked()
+            {
                 host.send(SimCommand::ForceDeletePod { pod: pod.clone() });
             }
             if ui.button("Crash").clicked() {
@@ -181,39 +283,69 @@ pub fn selection_actions(ui: &mut egui::Ui, host: &mut SimHost, key: &str, scene
                 host.send(SimCommand::RestoreReadiness { pod: pod.clone() });
             }
             if p.node.is_some() && ui.button("Fail its node").clicked() {
-                host.send(SimCommand::FailNode { node: None, of: Some(pod) });
+                host.send(SimCommand::FailNode {
+                    node: None,
+                    of: Some(pod),
+                });
             }
         } else if let Some(n) = key.strip_prefix("node/") {
             let node = Some(n.to_string());
             let cordoned = scene.node(n).is_some_and(|n| n.cordoned);
             if ui.button("Fail (machine dies)").clicked() {
-                host.send(SimCommand::FailNode { node: node.clone(), of: None });
+                host.send(SimCommand::FailNode {
+                    node: node.clone(),
+                    of: None,
+                });
             }
-            if ui.button("Partition").on_hover_text("cut off from the control plane; keeps running").clicked() {
-                host.send(SimCommand::PartitionNode { node: node.clone(), of: None });
+            if ui
+                .button("Partition")
+                .on_hover_text("cut off from the control plane; keeps running")
+                .clicked()
+            {
+                host.send(SimCommand::PartitionNode {
+                    node: node.clone(),
+                    of: None,
+                });
             }
             if ui.button("Recover").clicked() {
-                host.send(SimCommand::RecoverNode { node: node.clone(), of: None });
+                host.send(SimCommand::RecoverNode {
+                    node: node.clone(),
+                    of: None,
+                });
             }
             if ui.button("Delete node").clicked() {
-                host.send(SimCommand::DeleteNode { node: node.clone(), of: None });
+                host.send(SimCommand::DeleteNode {
+                    node: node.clone(),
+                    of: None,
+                });
             }
             if ui.button("Taint out-of-service").clicked() {
-                host.send(SimCommand::TaintOutOfService { node: node.clone(), of: None });
+                host.send(SimCommand::TaintOutOfService {
+                    node: node.clone(),
+                    of: None,
+                });
             }
             if cordoned {
                 if ui.button("Uncordon").clicked() {
-                    host.send(SimCommand::UncordonNode { node: node.clone(), of: None });
+                    host.send(SimCommand::UncordonNode {
+                        node: node.clone(),
+                        of: None,
+                    });
                 }
             } else if ui.button("Cordon").clicked() {
-                host.send(SimCommand::CordonNode { node: node.clone(), of: None });
+                host.send(SimCommand::CordonNode {
+                    node: node.clone(),
+                    of: None,
+                });
             }
         } else if let Some(v) = key.strip_prefix("pv/") {
             if let Some(vol) = scene.volumes.iter().find(|x| x.name == v)
                 && vol.claim_exists
                 && ui.button("Delete its claim").clicked()
             {
-                host.send(SimCommand::DeleteClaim { claim: vol.claim.clone() });
+                host.send(SimCommand::DeleteClaim {
+                    claim: vol.claim.clone(),
+                });
             }
         } else if key.starts_with("proc/") {
             ui.label("Recover its node to let the kubelet stop this process.");
@@ -224,8 +356,19 @@ pub fn selection_actions(ui: &mut egui::Ui, host: &mut SimHost, key: &str, scene
 /// `SetStatus(set:"api",replicas:None,ready:Some(3))` → `SetStatus(set:"api", ready:3)`.
 pub fn friendly(ron: &str) -> String {
     let mut s = ron.to_string();
-    for field in ["replicas", "ready", "available", "current", "updated", "node", "object", "max_rows"] {
-        s = s.replace(&format!(",{field}:None"), "").replace(&format!("{field}:None,"), "");
+    for field in [
+        "replicas",
+        "ready",
+        "available",
+        "current",
+        "updated",
+        "node",
+        "object",
+        "max_rows",
+    ] {
+        s = s
+            .replace(&format!(",{field}:None"), "")
+            .replace(&format!("{field}:None,"), "");
     }
     // Some(x) → x
     while let Some(i) = s.find("Some(") {
@@ -255,6 +398,11 @@ pub fn friendly(ron: &str) -> String {
 mod tests {
     #[test]
     fn expectations_read_without_rust_noise() {
-        assert_eq!(super::friendly(r#"SetStatus(set:"api",replicas:None,ready:Some(3),available:None,current:None,updated:None)"#), r#"SetStatus(set:"api", ready:3)"#);
+        assert_eq!(
+            super::friendly(
+                r#"SetStatus(set:"api",replicas:None,ready:Some(3),available:None,current:None,updated:None)"#
+            ),
+            r#"SetStatus(set:"api", ready:3)"#
+        );
     }
 }

@@ -8,7 +8,14 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 
 /// Event categories for filters and timeline colours.
-pub const CATEGORIES: [&str; 6] = ["Pods", "Storage", "Nodes", "Workloads", "Database", "Lesson"];
+pub const CATEGORIES: [&str; 6] = [
+    "Pods",
+    "Storage",
+    "Nodes",
+    "Workloads",
+    "Database",
+    "Lesson",
+];
 
 /// Which category an event belongs to (index into CATEGORIES).
 pub fn category(e: &SimEvent) -> usize {
@@ -20,7 +27,11 @@ pub fn category(e: &SimEvent) -> usize {
         2
     } else if k.starts_with("Volume") || k.starts_with("Claim") {
         1
-    } else if k.starts_with("Replication") || k.starts_with("Clone") || k.starts_with("Writes") || k.starts_with("Data") {
+    } else if k.starts_with("Replication")
+        || k.starts_with("Clone")
+        || k.starts_with("Writes")
+        || k.starts_with("Data")
+    {
         4
     } else if e.object.starts_with("scenario/") || k.starts_with("Expectation") {
         5
@@ -47,7 +58,10 @@ pub fn concerns(e: &SimEvent, sel: &str) -> bool {
     if let Some(n) = sel.strip_prefix("node/") {
         return e.object == sel || e.node.as_deref() == Some(n);
     }
-    e.object == sel || e.volume.as_deref().is_some_and(|v| sel.strip_prefix("pv/") == Some(v))
+    e.object == sel
+        || e.volume
+            .as_deref()
+            .is_some_and(|v| sel.strip_prefix("pv/") == Some(v))
 }
 
 fn stamp(ms: u64) -> String {
@@ -59,7 +73,10 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
     ui.heading("Events");
     ui.horizontal_wrapped(|ui| {
         for (i, c) in CATEGORIES.iter().enumerate() {
-            ui.checkbox(&mut st.categories[i], egui::RichText::new(*c).color(category_colour(i)));
+            ui.checkbox(
+                &mut st.categories[i],
+                egui::RichText::new(*c).color(category_colour(i)),
+            );
         }
     });
     ui.horizontal(|ui| {
@@ -76,22 +93,31 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
         .iter()
         .filter(|e| st.categories[category(e)])
         .filter(|e| !st.only_selected || selected.is_none_or(|s| concerns(e, s)))
-        .filter(|e| filter.is_empty() || e.kind.name().to_lowercase().contains(&filter) || e.object.contains(&filter) || e.reason.to_lowercase().contains(&filter))
+        .filter(|e| {
+            filter.is_empty()
+                || e.kind.name().to_lowercase().contains(&filter)
+                || e.object.contains(&filter)
+                || e.reason.to_lowercase().contains(&filter)
+        })
         .collect();
     let start = shown.len().saturating_sub(300);
-    egui::ScrollArea::vertical().id_salt("events").stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
-        for e in &shown[start..] {
-            let c = category_colour(category(e));
-            ui.horizontal_wrapped(|ui| {
-                ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
-                ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
-                ui.label(egui::RichText::new(&e.object).monospace());
-            })
-            .response
-            .on_hover_text(&e.reason);
-            ui.label(egui::RichText::new(&e.reason).small());
-        }
-    });
+    egui::ScrollArea::vertical()
+        .id_salt("events")
+        .stick_to_bottom(true)
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for e in &shown[start..] {
+                let c = category_colour(category(e));
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
+                    ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
+                    ui.label(egui::RichText::new(&e.object).monospace());
+                })
+                .response
+                .on_hover_text(&e.reason);
+                ui.label(egui::RichText::new(&e.reason).small());
+            }
+        });
 }
 
 /// A strip of ticks, one per event, over simulated time; hover for details,
@@ -106,12 +132,27 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
     let rows = CATEGORIES.len() as f32;
     let row_h = (rect.height() - 16.0) / rows;
     // Minute marks.
-    let step = if span > 1_200_000.0 { 300_000 } else if span > 300_000.0 { 60_000 } else { 10_000 };
+    let step = if span > 1_200_000.0 {
+        300_000
+    } else if span > 300_000.0 {
+        60_000
+    } else {
+        10_000
+    };
     let mut t = 0;
     while t as f32 <= span {
         let x = x_of(t);
-        painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], egui::Stroke::new(1.0, egui::Color32::from_gray(50)));
-        painter.text(egui::pos2(x + 2.0, rect.bottom() - 2.0), egui::Align2::LEFT_BOTTOM, super::clock(t), egui::FontId::proportional(11.0), egui::Color32::from_gray(140));
+        painter.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            egui::Stroke::new(1.0, egui::Color32::from_gray(50)),
+        );
+        painter.text(
+            egui::pos2(x + 2.0, rect.bottom() - 2.0),
+            egui::Align2::LEFT_BOTTOM,
+            super::clock(t),
+            egui::FontId::proportional(11.0),
+            egui::Color32::from_gray(140),
+        );
         t += step;
     }
     let mut hovered: Option<&SimEvent> = None;
@@ -120,7 +161,10 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
         let c = category(e);
         let x = x_of(e.t_ms);
         let y0 = rect.top() + 4.0 + c as f32 * row_h;
-        painter.line_segment([egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)], egui::Stroke::new(2.0, category_colour(c)));
+        painter.line_segment(
+            [egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)],
+            egui::Stroke::new(2.0, category_colour(c)),
+        );
         if let Some(h) = hover
             && (h.x - x).abs() < 3.0
             && h.y >= y0
@@ -130,11 +174,24 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
         }
     }
     let xn = x_of(now);
-    painter.line_segment([egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())], egui::Stroke::new(2.0, egui::Color32::YELLOW));
+    painter.line_segment(
+        [egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())],
+        egui::Stroke::new(2.0, egui::Color32::YELLOW),
+    );
     if let Some(e) = hovered {
-        let text = format!("{}  {}  {}\n{}", stamp(e.t_ms), e.kind.name(), e.object, e.reason);
+        let text = format!(
+            "{}  {}  {}\n{}",
+            stamp(e.t_ms),
+            e.kind.name(),
+            e.object,
+            e.reason
+        );
         resp.clone().on_hover_text_at_pointer(text);
-        if resp.clicked() && (e.object.starts_with("pod/") || e.object.starts_with("node/") || e.object.starts_with("pv/")) {
+        if resp.clicked()
+            && (e.object.starts_with("pod/")
+                || e.object.starts_with("node/")
+                || e.object.starts_with("pv/"))
+        {
             sel.0 = Some(e.object.clone());
         }
     }

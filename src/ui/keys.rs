@@ -61,13 +61,17 @@ pub fn keyboard(
 }
 
 pub fn help_window(ctx: &egui::Context, open: &mut bool) {
-    egui::Window::new("Keyboard and mouse").open(open).collapsible(false).anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0)).show(ctx, |ui| {
-        egui::Grid::new("keys").striped(true).show(ui, |ui| {
-            for (k, what) in SHORTCUTS {
-                ui.label(egui::RichText::new(k).monospace().strong());
-                ui.label(what);
-                ui.end_row();
-            }
+    egui::Window::new("Keyboard and mouse")
+        .open(open)
+        .collapsible(false)
+        .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
+        .show(ctx, |ui| {
+            egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                for (k, what) in SHORTCUTS {
+                    ui.label(egui::RichText::new(k).monospace().strong());
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
         });
-    });
 }

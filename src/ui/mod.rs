@@ -8,8 +8,8 @@ pub mod events;
 pub mod inspector;
 pub mod keys;
 
-use crate::gui::host::{Playback, SimHost};
 use crate::gui::GuiOptions;
+use crate::gui::host::{Playback, SimHost};
 use crate::view::camera::{CameraControl, WorldViewport};
 use crate::view::{CurrentScene, Selection};
 use bevy::prelude::*;
@@ -47,12 +47,21 @@ impl Default for UiState {
 
 /// The lessons in ./scenarios, with their names and summaries.
 pub fn find_lessons() -> Vec<(PathBuf, String, String)> {
-    let Ok(rd) = std::fs::read_dir("scenarios") else { return Vec::new() };
-    let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron")).collect();
+    let Ok(rd) = std::fs::read_dir("scenarios") else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
     files.sort();
     files
         .into_iter()
-        .filter_map(|f| crate::scenario::load_file(&f).ok().map(|l| (f, l.scenario.name, l.scenario.summary)))
+        .filter_map(|f| {
+            crate::scenario::load_file(&f)
+                .ok()
+                .map(|l| (f, l.scenario.name, l.scenario.summary))
+        })
         .collect()
 }
 
@@ -66,7 +75,12 @@ pub fn plugin(app: &mut App) {
 pub fn clock(ms: u64) -> String {
     let s = ms as f64 / 1000.0;
     if s >= 3600.0 {
-        format!("{}h{:02}m{:04.1}s", (s / 3600.0) as u64, ((s % 3600.0) / 60.0) as u64, s % 60.0)
+        format!(
+            "{}h{:02}m{:04.1}s",
+            (s / 3600.0) as u64,
+            ((s % 3600.0) / 60.0) as u64,
+            s % 60.0
+        )
     } else if s >= 60.0 {
         format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0)
     } else {
@@ -109,19 +123,34 @@ fn panels(
         apply_style(ctx, opts.ui_scale);
         ui_state.styled = true;
     }
-    let mut root = egui::Ui::new(ctx.clone(), "root".into(), egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()));
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "root".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
 
     // Top: clock and playback.
     let top = egui::Panel::top("controls")
         .show(&mut root, |ui| {
             ui.horizontal_wrapped(|ui| {
-                ui.label(egui::RichText::new(format!("t = {}", clock(host.now_ms()))).size(26.0 * opts.ui_scale).strong().monospace());
+                ui.label(
+                    egui::RichText::new(format!("t = {}", clock(host.now_ms())))
+                        .size(26.0 * opts.ui_scale)
+                        .strong()
+                        .monospace(),
+                );
                 ui.separator();
                 let play = if pb.paused { "▶ Play" } else { "⏸ Pause" };
                 if ui.button(play).on_hover_text("space").clicked() {
                     pb.toggle(&mut host);
                 }
-                if ui.button("+1s").on_hover_text(". (one simulated second)").clicked() {
+                if ui
+                    .button("+1s")
+                    .on_hover_text(". (one simulated second)")
+                    .clicked()
+                {
                     pb.step(&mut host);
                 }
                 if ui.button("⏭ next event").on_hover_text("n").clicked() {
@@ -131,12 +160,24 @@ fn panels(
                 if ui.button("−").on_hover_text("-").clicked() {
                     pb.slower();
                 }
-                ui.label(egui::RichText::new(format!("{}×", pb.speed)).strong().monospace());
+                ui.label(
+                    egui::RichText::new(format!("{}×", pb.speed))
+                        .strong()
+                        .monospace(),
+                );
                 if ui.button("+").on_hover_text("+").clicked() {
                     pb.faster();
                 }
                 ui.separator();
-                lesson_picker(ui, &mut host, &mut pb, &mut sel, &mut ui_state, &mut cam, &opts);
+                lesson_picker(
+                    ui,
+                    &mut host,
+                    &mut pb,
+                    &mut sel,
+                    &mut ui_state,
+                    &mut cam,
+                    &opts,
+                );
                 if ui.button("Fit view").on_hover_text("Home").clicked() {
                     cam.reset();
                 }
@@ -152,7 +193,9 @@ fn panels(
     // Bottom: the timeline.
     let bottom = egui::Panel::bottom("timeline")
         .exact_size(70.0 * opts.ui_scale)
-        .show(&mut root, |ui| events::timeline(ui, &host.world, host.now_ms(), &mut sel))
+        .show(&mut root, |ui| {
+            events::timeline(ui, &host.world, host.now_ms(), &mut sel)
+        })
         .response
         .rect
         .height();
@@ -181,15 +224,21 @@ fn panels(
                 ui.heading("Inspector");
                 actions::selection_actions(ui, &mut host, &s, &current.scene);
                 let text = inspector::describe(&mut host.world, &s);
-                egui::ScrollArea::vertical().id_salt("inspect").max_height(ui.available_height() * 0.55).show(ui, |ui| {
-                    ui.label(egui::RichText::new(text).monospace());
-                });
+                egui::ScrollArea::vertical()
+                    .id_salt("inspect")
+                    .max_height(ui.available_height() * 0.55)
+                    .show(ui, |ui| {
+                        ui.label(egui::RichText::new(text).monospace());
+                    });
                 if ui.button("Close (Esc)").clicked() {
                     sel.0 = None;
                 }
                 ui.separator();
             } else {
-                ui.label(egui::RichText::new("Click a node, pod or volume to inspect it and act on it.").italics());
+                ui.label(
+                    egui::RichText::new("Click a node, pod or volume to inspect it and act on it.")
+                        .italics(),
+                );
                 ui.separator();
             }
             events::event_log(ui, &host.world, &mut ui_state, sel.0.as_deref());
@@ -198,20 +247,41 @@ fn panels(
         .rect
         .width();
 
-    *vp = WorldViewport { left, right, top, bottom };
+    *vp = WorldViewport {
+        left,
+        right,
+        top,
+        bottom,
+    };
 
     // The lesson's question, over the world, until the class answers.
     if let Some(q) = pb.question.clone() {
         egui::Window::new("Predict, then reveal")
             .collapsible(false)
             .resizable(false)
-            .anchor(egui::Align2::CENTER_TOP, egui::vec2((left - right) / 2.0, top + 20.0))
-            .frame(egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_rgb(40, 30, 70)))
+            .anchor(
+                egui::Align2::CENTER_TOP,
+                egui::vec2((left - right) / 2.0, top + 20.0),
+            )
+            .frame(
+                egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_rgb(40, 30, 70)),
+            )
             .show(ctx, |ui| {
                 ui.set_max_width(700.0 * opts.ui_scale);
-                ui.label(egui::RichText::new(&q).size(30.0 * opts.ui_scale).strong().color(egui::Color32::WHITE));
+                ui.label(
+                    egui::RichText::new(&q)
+                        .size(30.0 * opts.ui_scale)
+                        .strong()
+                        .color(egui::Color32::WHITE),
+                );
                 ui.add_space(8.0);
-                if ui.button(egui::RichText::new("Reveal: continue ▶  (space)").size(22.0 * opts.ui_scale)).clicked() {
+                if ui
+                    .button(
+                        egui::RichText::new("Reveal: continue ▶  (space)")
+                            .size(22.0 * opts.ui_scale),
+                    )
+                    .clicked()
+                {
                     pb.resume(&mut host);
                 }
             });
@@ -221,9 +291,11 @@ fn panels(
     }
     if let Some(e) = ui_state.load_error.clone() {
         let mut open = true;
-        egui::Window::new("Cannot open that lesson").open(&mut open).show(ctx, |ui| {
-            ui.label(egui::RichText::new(e).monospace());
-        });
+        egui::Window::new("Cannot open that lesson")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                ui.label(egui::RichText::new(e).monospace());
+            });
         if !open {
             ui_state.load_error = None;
         }
@@ -235,7 +307,15 @@ fn panels(
     Ok(())
 }
 
-fn lesson_picker(ui: &mut egui::Ui, host: &mut SimHost, pb: &mut Playback, sel: &mut Selection, st: &mut UiState, cam: &mut CameraControl, opts: &GuiOptions) {
+fn lesson_picker(
+    ui: &mut egui::Ui,
+    host: &mut SimHost,
+    pb: &mut Playback,
+    sel: &mut Selection,
+    st: &mut UiState,
+    cam: &mut CameraControl,
+    opts: &GuiOptions,
+) {
     let mut pick: Option<Option<PathBuf>> = None;
     egui::ComboBox::from_id_salt("lesson")
         .selected_text(format!("Lesson: {}", host.name))
@@ -245,7 +325,11 @@ fn lesson_picker(ui: &mut egui::Ui, host: &mut SimHost, pb: &mut Playback, sel: 
                 pick = Some(None);
             }
             for (path, name, summary) in &st.lessons {
-                if ui.selectable_label(host.file == path.display().to_string(), name).on_hover_text(summary).clicked() {
+                if ui
+                    .selectable_label(host.file == path.display().to_string(), name)
+                    .on_hover_text(summary)
+                    .clicked()
+                {
                     pick = Some(Some(path.clone()));
                 }
             }

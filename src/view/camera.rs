@@ -28,7 +28,12 @@ pub struct CameraControl {
 
 impl Default for CameraControl {
     fn default() -> Self {
-        CameraControl { zoom: 1.0, pan: Vec2::ZERO, drag_from: None, dragged: 0.0 }
+        CameraControl {
+            zoom: 1.0,
+            pan: Vec2::ZERO,
+            drag_from: None,
+            dragged: 0.0,
+        }
     }
 }
 
@@ -43,7 +48,10 @@ pub(super) fn plugin(app: &mut App) {
     app.init_resource::<WorldViewport>()
         .init_resource::<CameraControl>()
         .add_systems(Startup, spawn_camera)
-        .add_systems(PostUpdate, (mouse, fit).chain().in_set(super::ViewSystems::Camera));
+        .add_systems(
+            PostUpdate,
+            (mouse, fit).chain().in_set(super::ViewSystems::Camera),
+        );
 }
 
 fn spawn_camera(mut commands: Commands) {
@@ -67,7 +75,10 @@ fn fit(
     let b = current.layout.bounds;
     let margin = 20.0;
     let win = Vec2::new(window.width(), window.height());
-    let avail = Vec2::new(win.x - vp.left - vp.right - 2.0 * margin, win.y - vp.top - vp.bottom - 2.0 * margin);
+    let avail = Vec2::new(
+        win.x - vp.left - vp.right - 2.0 * margin,
+        win.y - vp.top - vp.bottom - 2.0 * margin,
+    );
     let scale = fit_scale(Vec2::new(b.w, b.h), avail) / ctl.zoom;
     // Centred across the free space, top-aligned in it (so it does not bob
     // up and down as the cluster grows).
@@ -135,7 +146,13 @@ mod tests {
 
     #[test]
     fn small_clusters_are_not_magnified_and_big_ones_shrink_to_fit() {
-        assert_eq!(fit_scale(Vec2::new(500.0, 400.0), Vec2::new(1000.0, 800.0)), 0.8);
-        assert_eq!(fit_scale(Vec2::new(3000.0, 400.0), Vec2::new(1000.0, 800.0)), 3.0);
+        assert_eq!(
+            fit_scale(Vec2::new(500.0, 400.0), Vec2::new(1000.0, 800.0)),
+            0.8
+        );
+        assert_eq!(
+            fit_scale(Vec2::new(3000.0, 400.0), Vec2::new(1000.0, 800.0)),
+            3.0
+        );
     }
 }

@@ -21,43 +21,154 @@ pub fn colour(c: Rgb) -> Color {
 /// One part to draw, in layout coordinates (y down).
 #[derive(Debug, Clone)]
 pub enum Part {
-    Rect { rect: Rect, fill: Rgb, z: f32 },
-    Text { x: f32, y: f32, text: String, size: f32, colour: Rgb, z: f32, width: f32 },
+    Rect {
+        rect: Rect,
+        fill: Rgb,
+        z: f32,
+    },
+    Text {
+        x: f32,
+        y: f32,
+        text: String,
+        size: f32,
+        colour: Rgb,
+        z: f32,
+        width: f32,
+    },
 }
 
 /// The parts of the whole scene, each with a stable key.
 pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
     let mut out = Vec::new();
-    let text = |x: f32, y: f32, t: String, size: f32, c: Rgb, z: f32, w: f32| Part::Text { x, y, text: t, size, colour: c, z, width: w };
+    let text = |x: f32, y: f32, t: String, size: f32, c: Rgb, z: f32, w: f32| Part::Text {
+        x,
+        y,
+        text: t,
+        size,
+        colour: c,
+        z,
+        width: w,
+    };
 
     // The lanes.
-    out.push(("lane/pending".into(), Part::Rect { rect: layout.pending, fill: Rgb(0.09, 0.11, 0.14), z: 0.0 }));
+    out.push((
+        "lane/pending".into(),
+        Part::Rect {
+            rect: layout.pending,
+            fill: Rgb(0.09, 0.11, 0.14),
+            z: 0.0,
+        },
+    ));
     out.push((
         "lane/pending#t".into(),
-        text(layout.pending.x + 14.0, layout.pending.y + 12.0, "Waiting for\na node\n(Pending)".into(), 20.0, style::TEXT_DIM, 0.5, 150.0),
+        text(
+            layout.pending.x + 14.0,
+            layout.pending.y + 12.0,
+            "Waiting for\na node\n(Pending)".into(),
+            20.0,
+            style::TEXT_DIM,
+            0.5,
+            150.0,
+        ),
     ));
-    out.push(("lane/shelf".into(), Part::Rect { rect: layout.shelf, fill: Rgb(0.09, 0.11, 0.14), z: 0.0 }));
+    out.push((
+        "lane/shelf".into(),
+        Part::Rect {
+            rect: layout.shelf,
+            fill: Rgb(0.09, 0.11, 0.14),
+            z: 0.0,
+        },
+    ));
     out.push((
         "lane/shelf#t".into(),
-        text(layout.shelf.x + 14.0, layout.shelf.y + 10.0, "Volumes with\nno pod".into(), 18.0, style::TEXT_DIM, 0.5, 150.0),
+        text(
+            layout.shelf.x + 14.0,
+            layout.shelf.y + 10.0,
+            "Volumes with\nno pod".into(),
+            18.0,
+            style::TEXT_DIM,
+            0.5,
+            150.0,
+        ),
     ));
     for (z, r) in &layout.zones {
-        out.push((format!("zone/{z}"), Part::Rect { rect: *r, fill: Rgb(0.11, 0.13, 0.17), z: 0.1 }));
-        out.push((format!("zone/{z}#t"), text(r.x + 12.0, r.y + 6.0, z.clone(), 20.0, style::TEXT_DIM, 0.5, r.w)));
+        out.push((
+            format!("zone/{z}"),
+            Part::Rect {
+                rect: *r,
+                fill: Rgb(0.11, 0.13, 0.17),
+                z: 0.1,
+            },
+        ));
+        out.push((
+            format!("zone/{z}#t"),
+            text(
+                r.x + 12.0,
+                r.y + 6.0,
+                z.clone(),
+                20.0,
+                style::TEXT_DIM,
+                0.5,
+                r.w,
+            ),
+        ));
     }
 
     for n in &scene.nodes {
-        let Some(r) = layout.nodes.get(&n.name) else { continue };
+        let Some(r) = layout.nodes.get(&n.name) else {
+            continue;
+        };
         let failed = style::node_failed(n);
         let k = format!("node/{}", n.name);
-        let (border, fill) = if failed { (style::NODE_BAD_BORDER, style::NODE_BAD) } else { (style::NODE_OK_BORDER, style::NODE_OK) };
-        out.push((format!("{k}#border"), Part::Rect { rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0), fill: border, z: 0.8 }));
-        out.push((format!("{k}#bg"), Part::Rect { rect: *r, fill, z: 1.0 }));
-        out.push((format!("{k}#name"), text(r.x + 12.0, r.y + 8.0, n.name.clone(), 30.0, style::TEXT, 1.5, r.w - 20.0)));
+        let (border, fill) = if failed {
+            (style::NODE_BAD_BORDER, style::NODE_BAD)
+        } else {
+            (style::NODE_OK_BORDER, style::NODE_OK)
+        };
+        out.push((
+            format!("{k}#border"),
+            Part::Rect {
+                rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0),
+                fill: border,
+                z: 0.8,
+            },
+        ));
+        out.push((
+            format!("{k}#bg"),
+            Part::Rect {
+                rect: *r,
+                fill,
+                z: 1.0,
+            },
+        ));
+        out.push((
+            format!("{k}#name"),
+            text(
+                r.x + 12.0,
+                r.y + 8.0,
+                n.name.clone(),
+                30.0,
+                style::TEXT,
+                1.5,
+                r.w - 20.0,
+            ),
+        ));
         let cond = style::node_condition_line(n);
         out.push((
             format!("{k}#cond"),
-            text(r.x + 12.0, r.y + 44.0, cond, 19.0, if failed { style::NODE_BAD_BORDER } else { Rgb(0.45, 0.85, 0.55) }, 1.5, r.w - 20.0),
+            text(
+                r.x + 12.0,
+                r.y + 44.0,
+                cond,
+                19.0,
+                if failed {
+                    style::NODE_BAD_BORDER
+                } else {
+                    Rgb(0.45, 0.85, 0.55)
+                },
+                1.5,
+                r.w - 20.0,
+            ),
         ));
         let mut extra = style::node_truth_line(n);
         let taints = style::node_taint_line(n);
@@ -67,21 +178,65 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
             }
             extra.push_str(&taints);
         }
-        out.push((format!("{k}#extra"), text(r.x + 12.0, r.y + 68.0, extra, 14.0, Rgb(1.0, 0.75, 0.7), 1.5, r.w - 20.0)));
+        out.push((
+            format!("{k}#extra"),
+            text(
+                r.x + 12.0,
+                r.y + 68.0,
+                extra,
+                14.0,
+                Rgb(1.0, 0.75, 0.7),
+                1.5,
+                r.w - 20.0,
+            ),
+        ));
     }
 
     for p in &scene.pods {
-        let Some(r) = layout.pods.get(&p.key) else { continue };
+        let Some(r) = layout.pods.get(&p.key) else {
+            continue;
+        };
         pod_parts(&mut out, p, *r);
     }
 
     for v in &scene.volumes {
-        let Some(r) = layout.volumes.get(&v.name) else { continue };
+        let Some(r) = layout.volumes.get(&v.name) else {
+            continue;
+        };
         let k = format!("pv/{}", v.name);
-        out.push((format!("{k}#bg"), Part::Rect { rect: *r, fill: style::volume_colour(v), z: 3.0 }));
-        out.push((format!("{k}#t"), text(r.x + 8.0, r.y + 7.0, style::volume_label(v), 14.0, style::TEXT, 3.5, r.w - 12.0)));
+        out.push((
+            format!("{k}#bg"),
+            Part::Rect {
+                rect: *r,
+                fill: style::volume_colour(v),
+                z: 3.0,
+            },
+        ));
+        out.push((
+            format!("{k}#t"),
+            text(
+                r.x + 8.0,
+                r.y + 7.0,
+                style::volume_label(v),
+                14.0,
+                style::TEXT,
+                3.5,
+                r.w - 12.0,
+            ),
+        ));
         if let Some(w) = &v.waiting {
-            out.push((format!("{k}#why"), text(r.x + 8.0, r.y + r.h + 2.0, w.clone(), 13.0, Rgb(1.0, 0.8, 0.5), 3.5, r.w - 12.0)));
+            out.push((
+                format!("{k}#why"),
+                text(
+                    r.x + 8.0,
+                    r.y + r.h + 2.0,
+                    w.clone(),
+                    13.0,
+                    Rgb(1.0, 0.8, 0.5),
+                    3.5,
+                    r.w - 12.0,
+                ),
+            ));
         }
     }
     out
@@ -94,25 +249,70 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
     // StatefulSet pods carry a thick identity bar on the left; Deployment
     // pods are smaller, anonymous-looking cards.
     if !deploy {
-        out.push((format!("{k}#bar"), Part::Rect { rect: Rect::new(r.x - 6.0, r.y, 10.0, r.h), fill: Rgb(0.95, 0.95, 0.98), z: 2.9 }));
+        out.push((
+            format!("{k}#bar"),
+            Part::Rect {
+                rect: Rect::new(r.x - 6.0, r.y, 10.0, r.h),
+                fill: Rgb(0.95, 0.95, 0.98),
+                z: 2.9,
+            },
+        ));
     } else {
-        out.push((format!("{k}#bar"), Part::Rect { rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0), fill: style::DEPLOY, z: 2.9 }));
+        out.push((
+            format!("{k}#bar"),
+            Part::Rect {
+                rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0),
+                fill: style::DEPLOY,
+                z: 2.9,
+            },
+        ));
     }
-    out.push((format!("{k}#bg"), Part::Rect { rect: r, fill, z: 3.0 }));
+    out.push((
+        format!("{k}#bg"),
+        Part::Rect {
+            rect: r,
+            fill,
+            z: 3.0,
+        },
+    ));
     let name_size = if deploy { 16.0 } else { 28.0 };
     out.push((
         format!("{k}#name"),
-        Part::Text { x: r.x + 10.0, y: r.y + 4.0, text: p.name.clone(), size: name_size, colour: style::TEXT, z: 3.5, width: r.w - 14.0 },
+        Part::Text {
+            x: r.x + 10.0,
+            y: r.y + 4.0,
+            text: p.name.clone(),
+            size: name_size,
+            colour: style::TEXT,
+            z: 3.5,
+            width: r.w - 14.0,
+        },
     ));
     let line_y = r.y + if deploy { 26.0 } else { 36.0 };
     out.push((
         format!("{k}#status"),
-        Part::Text { x: r.x + 10.0, y: line_y, text: style::pod_status_line(p), size: 15.0, colour: style::TEXT, z: 3.5, width: r.w - 14.0 },
+        Part::Text {
+            x: r.x + 10.0,
+            y: line_y,
+            text: style::pod_status_line(p),
+            size: 15.0,
+            colour: style::TEXT,
+            z: 3.5,
+            width: r.w - 14.0,
+        },
     ));
     if !deploy || p.waiting.is_some() {
         out.push((
             format!("{k}#cap"),
-            Part::Text { x: r.x + 10.0, y: line_y + 19.0, text: style::short(&style::pod_caption(p), 54), size: 13.0, colour: Rgb(0.95, 0.95, 0.85), z: 3.5, width: r.w - 14.0 },
+            Part::Text {
+                x: r.x + 10.0,
+                y: line_y + 19.0,
+                text: style::short(&style::pod_caption(p), 54),
+                size: 13.0,
+                colour: Rgb(0.95, 0.95, 0.85),
+                z: 3.5,
+                width: r.w - 14.0,
+            },
         ));
     }
 }
@@ -140,7 +340,13 @@ pub fn sync(
     current: Res<CurrentScene>,
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
-    mut q: Query<(&mut Tween, Option<&mut Sprite>, Option<&mut Text2d>, Option<&mut TextFont>, Option<&mut TextBounds>)>,
+    mut q: Query<(
+        &mut Tween,
+        Option<&mut Sprite>,
+        Option<&mut Text2d>,
+        Option<&mut TextFont>,
+        Option<&mut TextBounds>,
+    )>,
 ) {
     if !current.is_changed() {
         return;
@@ -154,7 +360,9 @@ pub fn sync(
                 let (cx, cy) = rect.center();
                 (world_pos(cx, cy, *z), colour(*fill))
             }
-            Part::Text { x, y, colour: c, z, .. } => (world_pos(*x, *y, *z), colour(*c)),
+            Part::Text {
+                x, y, colour: c, z, ..
+            } => (world_pos(*x, *y, *z), colour(*c)),
         };
         if let Some(&e) = drawn.0.get(key)
             && let Ok((mut tw, sprite, text, font, bounds)) = q.get_mut(e)
@@ -171,7 +379,12 @@ pub fn sync(
                         }
                     }
                 }
-                Part::Text { text: t, size, width, .. } => {
+                Part::Text {
+                    text: t,
+                    size,
+                    width,
+                    ..
+                } => {
                     if let Some(mut tx) = text
                         && tx.0 != *t
                     {
@@ -192,17 +405,34 @@ pub fn sync(
             continue;
         }
         let alpha = if settings.animate { 0.0 } else { 1.0 };
-        let tween = Tween { target: pos, base, alpha, target_alpha: 1.0 };
+        let tween = Tween {
+            target: pos,
+            base,
+            alpha,
+            target_alpha: 1.0,
+        };
         let e = match part {
             Part::Rect { rect, .. } => commands
-                .spawn((Sprite::from_color(base.with_alpha(alpha), Vec2::new(rect.w, rect.h)), Transform::from_translation(pos), tween))
+                .spawn((
+                    Sprite::from_color(base.with_alpha(alpha), Vec2::new(rect.w, rect.h)),
+                    Transform::from_translation(pos),
+                    tween,
+                ))
                 .id(),
-            Part::Text { text: t, size, width, .. } => commands
+            Part::Text {
+                text: t,
+                size,
+                width,
+                ..
+            } => commands
                 .spawn((
                     Text2d::new(t.clone()),
                     TextFont::from_font_size(*size),
                     TextColor(base.with_alpha(alpha)),
-                    TextBounds { width: Some(*width), height: None },
+                    TextBounds {
+                        width: Some(*width),
+                        height: None,
+                    },
                     Anchor::TOP_LEFT,
                     Transform::from_translation(pos),
                     tween,
@@ -228,10 +458,20 @@ pub fn animate(
     time: Res<Time>,
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
-    mut q: Query<(Entity, &mut Tween, &mut Transform, Option<&mut Sprite>, Option<&mut TextColor>)>,
+    mut q: Query<(
+        Entity,
+        &mut Tween,
+        &mut Transform,
+        Option<&mut Sprite>,
+        Option<&mut TextColor>,
+    )>,
 ) {
     let dt = time.delta_secs();
-    let k = if settings.animate { 1.0 - (-dt * 5.0).exp() } else { 1.0 };
+    let k = if settings.animate {
+        1.0 - (-dt * 5.0).exp()
+    } else {
+        1.0
+    };
     let fade = if settings.animate { dt * 2.5 } else { 1.0 };
     let mut gone = Vec::new();
     for (e, mut tw, mut tf, sprite, text) in &mut q {
@@ -275,7 +515,14 @@ pub fn animate(
 /// Lines: pod to its volume, volume to the node holding it, replication
 /// links with dots flowing from the source, failed nodes struck through,
 /// the selection outlined.
-pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewSettings>, selection: Res<super::Selection>, drawn: Res<Drawn>, tf: Query<&Transform>) {
+pub fn lines(
+    mut gizmos: Gizmos,
+    current: Res<CurrentScene>,
+    settings: Res<ViewSettings>,
+    selection: Res<super::Selection>,
+    drawn: Res<Drawn>,
+    tf: Query<&Transform>,
+) {
     let scene = &current.scene;
     let layout = &current.layout;
     // Use the animated position of a card when there is one.
@@ -295,12 +542,22 @@ pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewS
         if let Some(r) = layout.nodes.get(&n.name) {
             let c = colour(style::NODE_BAD_BORDER).with_alpha(0.8);
             let (x0, x1, y0, y1) = (r.x, r.x + r.w, -r.y, -(r.y + 40.0));
-            gizmos.line_2d(Vec2::new(x0 + 150.0, y0 - 6.0), Vec2::new(x1 - 8.0, y1 + 2.0), c);
-            gizmos.line_2d(Vec2::new(x0 + 150.0, y1 + 2.0), Vec2::new(x1 - 8.0, y0 - 6.0), c);
+            gizmos.line_2d(
+                Vec2::new(x0 + 150.0, y0 - 6.0),
+                Vec2::new(x1 - 8.0, y1 + 2.0),
+                c,
+            );
+            gizmos.line_2d(
+                Vec2::new(x0 + 150.0, y1 + 2.0),
+                Vec2::new(x1 - 8.0, y0 - 6.0),
+                c,
+            );
         }
     }
     for v in &scene.volumes {
-        let Some(vr) = layout.volumes.get(&v.name) else { continue };
+        let Some(vr) = layout.volumes.get(&v.name) else {
+            continue;
+        };
         let vp = at(&format!("pv/{}#bg", v.name), vr);
         if let Some(p) = v.pod.as_ref().and_then(|p| scene.pod(p))
             && let Some(pr) = layout.pods.get(&p.key)
@@ -311,7 +568,14 @@ pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewS
                 // A short bracket on the left: this claim belongs to this pod.
                 let x = vp.x - vr.w / 2.0 - 8.0;
                 let top = pp.y - pr.h / 2.0;
-                gizmos.linestrip_2d([Vec2::new(x, top), Vec2::new(x, vp.y), Vec2::new(x + 8.0, vp.y)], Color::srgb(0.7, 0.75, 0.8));
+                gizmos.linestrip_2d(
+                    [
+                        Vec2::new(x, top),
+                        Vec2::new(x, vp.y),
+                        Vec2::new(x + 8.0, vp.y),
+                    ],
+                    Color::srgb(0.7, 0.75, 0.8),
+                );
             } else {
                 // The volume is elsewhere (held by another node): a red line to its pod.
                 gizmos.line_2d(pp, vp, colour(style::VOL_ERROR));
@@ -327,8 +591,12 @@ pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewS
         }
     }
     for l in &scene.links {
-        let (Some(a), Some(b)) = (scene.pod(&l.from), scene.pod(&l.to)) else { continue };
-        let (Some(ar), Some(br)) = (layout.pods.get(&a.key), layout.pods.get(&b.key)) else { continue };
+        let (Some(a), Some(b)) = (scene.pod(&l.from), scene.pod(&l.to)) else {
+            continue;
+        };
+        let (Some(ar), Some(br)) = (layout.pods.get(&a.key), layout.pods.get(&b.key)) else {
+            continue;
+        };
         // From the top edge of the source card to the top edge of the
         // replica's, arching above both so it never crosses their text.
         let pa = at(&format!("{}#bg", a.key), ar) + Vec2::new(ar.w / 4.0, ar.h / 2.0);
@@ -342,7 +610,10 @@ pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewS
             })
             .collect();
         gizmos.linestrip_2d(curve, c);
-        if matches!(l.kind, super::scene::LinkKind::Replicating | super::scene::LinkKind::Cloning) {
+        if matches!(
+            l.kind,
+            super::scene::LinkKind::Replicating | super::scene::LinkKind::Cloning
+        ) {
             for i in 0..3 {
                 let t = (settings.dot_phase + i as f32 / 3.0).fract();
                 let p = pa * (1.0 - t) * (1.0 - t) + mid * 2.0 * t * (1.0 - t) + pb * t * t;
@@ -360,7 +631,11 @@ pub fn lines(mut gizmos: Gizmos, current: Res<CurrentScene>, settings: Res<ViewS
         };
         if let Some(r) = r {
             let (x, y) = r.center();
-            gizmos.rect_2d(Isometry2d::from_translation(Vec2::new(x, -y)), Vec2::new(r.w + 10.0, r.h + 10.0), Color::srgb(1.0, 0.95, 0.3));
+            gizmos.rect_2d(
+                Isometry2d::from_translation(Vec2::new(x, -y)),
+                Vec2::new(r.w + 10.0, r.h + 10.0),
+                Color::srgb(1.0, 0.95, 0.3),
+            );
         }
     }
 }

@@ -64,7 +64,10 @@ impl Layout {
         if let Some((k, _)) = self.volumes.iter().find(|(_, r)| r.contains(x, y)) {
             return Some(format!("pv/{k}"));
         }
-        self.nodes.iter().find(|(_, r)| r.contains(x, y)).map(|(k, _)| format!("node/{k}"))
+        self.nodes
+            .iter()
+            .find(|(_, r)| r.contains(x, y))
+            .map(|(k, _)| format!("node/{k}"))
     }
 }
 
@@ -91,9 +94,16 @@ pub fn layout(scene: &Scene) -> Layout {
         .map(|p| (p.name.as_str(), p.node.as_deref()))
         .collect();
     let vol_home = |v: &super::scene::VolumeView| -> Option<String> {
-        let wanted = v.pod.as_deref().and_then(|p| pod_node.get(p).copied().flatten());
+        let wanted = v
+            .pod
+            .as_deref()
+            .and_then(|p| pod_node.get(p).copied().flatten());
         // Attached somewhere its pod is not: drawn in that node's column.
-        v.attached.iter().map(|(n, _)| n.as_str()).find(|n| Some(*n) != wanted).map(str::to_string)
+        v.attached
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .find(|n| Some(*n) != wanted)
+            .map(str::to_string)
     };
     let mut stray: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for v in &scene.volumes {
@@ -102,14 +112,21 @@ pub fn layout(scene: &Scene) -> Layout {
         }
     }
     // Pods' own volumes: by claim.
-    let vol_of_claim: BTreeMap<&str, &str> = scene.volumes.iter().map(|v| (v.claim.as_str(), v.name.as_str())).collect();
+    let vol_of_claim: BTreeMap<&str, &str> = scene
+        .volumes
+        .iter()
+        .map(|v| (v.claim.as_str(), v.name.as_str()))
+        .collect();
 
     let mut x = PAD;
     let mut zone: Option<(String, f32)> = None;
     let mut max_h: f32 = 0.0;
     let close_zone = |out: &mut Layout, zone: &Option<(String, f32)>, x_end: f32| {
         if let Some((z, x0)) = zone {
-            out.zones.push((z.clone(), Rect::new(*x0 - PAD, top - 34.0, x_end - *x0 + PAD, 0.0)));
+            out.zones.push((
+                z.clone(),
+                Rect::new(*x0 - PAD, top - 34.0, x_end - *x0 + PAD, 0.0),
+            ));
         }
     };
     for n in &scene.nodes {
@@ -121,14 +138,22 @@ pub fn layout(scene: &Scene) -> Layout {
             zone = Some((n.zone.clone(), x));
         }
         let mut y = top + NODE_HEADER_H + PAD;
-        for p in scene.pods.iter().filter(|p| p.node.as_deref() == Some(n.name.as_str())) {
+        for p in scene
+            .pods
+            .iter()
+            .filter(|p| p.node.as_deref() == Some(n.name.as_str()))
+        {
             let h = pod_height(p.owner_kind);
-            out.pods.insert(p.key.clone(), Rect::new(x + PAD, y, COL_W - 2.0 * PAD, h));
+            out.pods
+                .insert(p.key.clone(), Rect::new(x + PAD, y, COL_W - 2.0 * PAD, h));
             y += h;
             for c in &p.claims {
                 if let Some(v) = vol_of_claim.get(c.as_str()) {
                     if !stray.values().any(|s| s.iter().any(|x| x == v)) {
-                        out.volumes.insert(v.to_string(), Rect::new(x + PAD + 12.0, y + 4.0, COL_W - 2.0 * PAD - 12.0, VOL_H));
+                        out.volumes.insert(
+                            v.to_string(),
+                            Rect::new(x + PAD + 12.0, y + 4.0, COL_W - 2.0 * PAD - 12.0, VOL_H),
+                        );
                     }
                     y += VOL_H + 4.0;
                 }
@@ -136,11 +161,15 @@ pub fn layout(scene: &Scene) -> Layout {
             y += SLOT_GAP;
         }
         for v in stray.get(&n.name).into_iter().flatten() {
-            out.volumes.insert(v.clone(), Rect::new(x + PAD + 12.0, y + 4.0, COL_W - 2.0 * PAD - 12.0, VOL_H));
+            out.volumes.insert(
+                v.clone(),
+                Rect::new(x + PAD + 12.0, y + 4.0, COL_W - 2.0 * PAD - 12.0, VOL_H),
+            );
             y += VOL_H + 8.0;
         }
         let h = (y - top).max(NODE_HEADER_H + 3.0 * (POD_H + VOL_H + SLOT_GAP));
-        out.nodes.insert(n.name.clone(), Rect::new(x, top, COL_W, h));
+        out.nodes
+            .insert(n.name.clone(), Rect::new(x, top, COL_W, h));
         max_h = max_h.max(h);
         x += COL_W + COL_GAP;
     }
@@ -157,7 +186,10 @@ pub fn layout(scene: &Scene) -> Layout {
     out.pending = Rect::new(0.0, 0.0, width, LANE_H);
     let mut px = PAD * 2.0 + 150.0;
     for p in scene.pods.iter().filter(|p| p.node.is_none()) {
-        out.pods.insert(p.key.clone(), Rect::new(px, PAD + 8.0, COL_W - 2.0 * PAD, pod_height(p.owner_kind)));
+        out.pods.insert(
+            p.key.clone(),
+            Rect::new(px, PAD + 8.0, COL_W - 2.0 * PAD, pod_height(p.owner_kind)),
+        );
         px += COL_W;
     }
     // Shelf (bottom): volumes not placed yet (no pod on a node, not attached).
@@ -168,7 +200,8 @@ pub fn layout(scene: &Scene) -> Layout {
         if out.volumes.contains_key(&v.name) {
             continue;
         }
-        out.volumes.insert(v.name.clone(), Rect::new(sx, sy, COL_W - 2.0 * PAD, VOL_H));
+        out.volumes
+            .insert(v.name.clone(), Rect::new(sx, sy, COL_W - 2.0 * PAD, VOL_H));
         sx += COL_W;
         if sx + COL_W > width.max(4.0 * COL_W) {
             sx = PAD * 2.0 + 150.0;

@@ -29,7 +29,10 @@ pub struct ViewSettings {
 
 impl Default for ViewSettings {
     fn default() -> Self {
-        ViewSettings { animate: true, dot_phase: 0.0 }
+        ViewSettings {
+            animate: true,
+            dot_phase: 0.0,
+        }
     }
 }
 
@@ -51,9 +54,19 @@ pub fn plugin(app: &mut App) {
         .init_resource::<Selection>()
         .init_resource::<draw::Drawn>()
         .insert_resource(ClearColor(draw::colour(style::BG)))
-        .configure_sets(PostUpdate, (ViewSystems::Extract, ViewSystems::Draw, ViewSystems::Camera).chain().before(bevy::transform::TransformSystems::Propagate))
+        .configure_sets(
+            PostUpdate,
+            (ViewSystems::Extract, ViewSystems::Draw, ViewSystems::Camera)
+                .chain()
+                .before(bevy::transform::TransformSystems::Propagate),
+        )
         .add_systems(PostUpdate, extract.in_set(ViewSystems::Extract))
-        .add_systems(PostUpdate, (draw::sync, draw::animate, draw::lines).chain().in_set(ViewSystems::Draw));
+        .add_systems(
+            PostUpdate,
+            (draw::sync, draw::animate, draw::lines)
+                .chain()
+                .in_set(ViewSystems::Draw),
+        );
     app.add_plugins(camera::plugin);
 }
 
@@ -73,7 +86,8 @@ fn extract(
     let activity = host.world.resource::<crate::sim::EventLog>().activity;
     let now = host.now_ms();
     last.2 += time.delta_secs();
-    let due = activity != last.0 || (now != last.1 && last.2 >= 0.1) || current.layout.bounds.w == 0.0;
+    let due =
+        activity != last.0 || (now != last.1 && last.2 >= 0.1) || current.layout.bounds.w == 0.0;
     if !due {
         return;
     }

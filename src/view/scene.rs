@@ -3,11 +3,13 @@
 //! captions are testable without a window.
 
 use crate::sim::SimClock;
-use crate::sim::model::{Condition, Machine, NodeState};
-use crate::sim::model::{OwnerKind, Pod, PodPhase, PodStatus, Process, ProcessStage};
-use crate::sim::model::{AttachState, Attachment, Claim, ClaimStatus, MAX_WAIT_FOR_UNMOUNT_MS, Volume, VolumeStatus};
-use crate::sim::model::{Deployment, DeploymentStatus, SetStatus, StatefulSet};
 use crate::sim::model::Node;
+use crate::sim::model::{
+    AttachState, Attachment, Claim, ClaimStatus, MAX_WAIT_FOR_UNMOUNT_MS, Volume, VolumeStatus,
+};
+use crate::sim::model::{Condition, Machine, NodeState};
+use crate::sim::model::{Deployment, DeploymentStatus, SetStatus, StatefulSet};
+use crate::sim::model::{OwnerKind, Pod, PodPhase, PodStatus, Process, ProcessStage};
 use crate::sim::workload::{Databases, DbServer, ReplState, VolumeData};
 use bevy::prelude::*;
 use std::collections::BTreeMap;
@@ -141,7 +143,10 @@ fn short_duration(ms: u64) -> String {
 /// Reads the simulation world into a Scene. Read-only.
 pub fn extract(world: &mut World) -> Scene {
     let now = world.resource::<SimClock>().now_ms;
-    let mut scene = Scene { now_ms: now, ..default() };
+    let mut scene = Scene {
+        now_ms: now,
+        ..default()
+    };
 
     let mut q = world.query::<(&Node, &NodeState)>();
     for (n, s) in q.iter(world) {
@@ -156,7 +161,9 @@ pub fn extract(world: &mut World) -> Scene {
             cordoned: s.cordoned,
         });
     }
-    scene.nodes.sort_by(|a, b| (&a.zone, &a.name).cmp(&(&b.zone, &b.name)));
+    scene
+        .nodes
+        .sort_by(|a, b| (&a.zone, &a.name).cmp(&(&b.zone, &b.name)));
 
     // Revisions per set: name → (number, is update revision).
     let mut revs: BTreeMap<String, (u64, bool)> = BTreeMap::new();
@@ -166,7 +173,10 @@ pub fn extract(world: &mut World) -> Scene {
             revs.insert(r.name.clone(), (r.number, r.name == st.update_revision));
         }
         let dbs = world.resource::<Databases>();
-        let writes = dbs.dbs.get(&s.spec.name).map(|d| (d.written, d.failed, d.write_rate));
+        let writes = dbs
+            .dbs
+            .get(&s.spec.name)
+            .map(|d| (d.written, d.failed, d.write_rate));
         scene.sets.push(SetView {
             name: s.spec.name.clone(),
             deployment: false,
@@ -199,19 +209,30 @@ pub fn extract(world: &mut World) -> Scene {
             writes: None,
         });
     }
-    scene.sets.sort_by(|a, b| (a.deployment, &a.name).cmp(&(b.deployment, &b.name)));
+    scene
+        .sets
+        .sort_by(|a, b| (a.deployment, &a.name).cmp(&(b.deployment, &b.name)));
 
     // Database servers by pod uid.
     let dbs = world.resource::<Databases>().dbs.clone();
     let mut servers: BTreeMap<String, (DbServer, String, bool)> = BTreeMap::new();
-    let mut live_uids: Vec<(String, String, String, bool, Option<u32>, OwnerKind, String)> = Vec::new();
+    let mut live_uids: Vec<(String, String, String, bool, Option<u32>, OwnerKind, String)> =
+        Vec::new();
     let mut q = world.query::<(&Process, Option<&DbServer>)>();
     for (p, db) in q.iter(world) {
         let running = !matches!(p.stage, ProcessStage::Stopping { .. });
         if let Some(db) = db {
             servers.insert(p.pod_uid.clone(), (db.clone(), p.pod.clone(), running));
         }
-        live_uids.push((p.pod_uid.clone(), p.pod.clone(), p.node.clone(), running, p.ordinal, p.owner.kind, p.owner.name.clone()));
+        live_uids.push((
+            p.pod_uid.clone(),
+            p.pod.clone(),
+            p.node.clone(),
+            running,
+            p.ordinal,
+            p.owner.kind,
+            p.owner.name.clone(),
+        ));
     }
 
     let mut pod_uids = Vec::new();
@@ -222,7 +243,9 @@ pub fn extract(world: &mut World) -> Scene {
             Some(&(n, u)) => (Some(n), u),
             None => (None, false),
         };
-        let db = servers.get(&p.uid).map(|(srv, _, _)| db_view(srv, &dbs, &p.owner.name));
+        let db = servers
+            .get(&p.uid)
+            .map(|(srv, _, _)| db_view(srv, &dbs, &p.owner.name));
         scene.pods.push(PodView {
             key: match p.owner.kind {
                 OwnerKind::StatefulSet => format!("pod/{}", p.name),
@@ -250,7 +273,9 @@ pub fn extract(world: &mut World) -> Scene {
             continue;
         }
         let _ = ordinal;
-        let db = servers.get(&uid).map(|(srv, _, _)| db_view(srv, &dbs, &owner));
+        let db = servers
+            .get(&uid)
+            .map(|(srv, _, _)| db_view(srv, &dbs, &owner));
         scene.pods.push(PodView {
             key: format!("proc/{uid}"),
             name: pod.clone(),
@@ -269,7 +294,20 @@ pub fn extract(world: &mut World) -> Scene {
             db,
         });
     }
-    scene.pods.sort_by(|a, b| (a.owner_kind != OwnerKind::StatefulSet, &a.owner, &a.name, a.orphan).cmp(&(b.owner_kind != OwnerKind::StatefulSet, &b.owner, &b.name, b.orphan)));
+    scene.pods.sort_by(|a, b| {
+        (
+            a.owner_kind != OwnerKind::StatefulSet,
+            &a.owner,
+            &a.name,
+            a.orphan,
+        )
+            .cmp(&(
+                b.owner_kind != OwnerKind::StatefulSet,
+                &b.owner,
+                &b.name,
+                b.orphan,
+            ))
+    });
 
     // Volumes.
     let mut claim_pod: BTreeMap<String, String> = BTreeMap::new();
@@ -296,8 +334,10 @@ pub fn extract(world: &mut World) -> Scene {
         .map(|n| (n.name.clone(), n.ready != Condition::True))
         .collect();
     let mut q = world.query::<(Entity, &Volume, &VolumeStatus, Option<&VolumeData>)>();
-    let vols: Vec<(Entity, Volume, VolumeStatus, Option<VolumeData>)> =
-        q.iter(world).map(|(e, v, s, d)| (e, v.clone(), s.clone(), d.cloned())).collect();
+    let vols: Vec<(Entity, Volume, VolumeStatus, Option<VolumeData>)> = q
+        .iter(world)
+        .map(|(e, v, s, d)| (e, v.clone(), s.clone(), d.cloned()))
+        .collect();
     let mut aq = world.query::<&Attachment>();
     let atts: Vec<Attachment> = aq.iter(world).cloned().collect();
     for (_, v, vs, data) in vols {
@@ -318,7 +358,11 @@ pub fn extract(world: &mut World) -> Scene {
                 && !a.forgotten
             {
                 let left = (since + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now);
-                countdown = Some(format!("still attached to {}: force-detach in {}", a.node, short_duration(left)));
+                countdown = Some(format!(
+                    "still attached to {}: force-detach in {}",
+                    a.node,
+                    short_duration(left)
+                ));
             }
             attached.push((a.node.clone(), look));
         }
@@ -334,7 +378,10 @@ pub fn extract(world: &mut World) -> Scene {
             claim_exists: claims_alive.contains(&v.claim),
             pod: claim_pod.get(&v.claim).cloned(),
             attached,
-            rows: data.as_ref().map(|d| d.rows()).filter(|&r| r > 0 || claim_db.contains(&v.claim)),
+            rows: data
+                .as_ref()
+                .map(|d| d.rows())
+                .filter(|&r| r > 0 || claim_db.contains(&v.claim)),
             diverged: data.as_ref().is_some_and(|d| d.diverged),
             affinity: v.affinity.describe(),
             waiting,
@@ -348,7 +395,10 @@ pub fn extract(world: &mut World) -> Scene {
         if db.primary {
             continue;
         }
-        let srv = servers.values().find(|(_, pod, _)| *pod == p.name).map(|(s, ..)| s.clone());
+        let srv = servers
+            .values()
+            .find(|(_, pod, _)| *pod == p.name)
+            .map(|(s, ..)| s.clone());
         let Some(srv) = srv else { continue };
         let rate = dbs.get(&p.owner).map_or(0.0, |d| d.write_rate);
         let primary = format!("{}-0", p.owner);
@@ -364,13 +414,21 @@ pub fn extract(world: &mut World) -> Scene {
             to: p.name.clone(),
             kind,
             lag_rows: db.lag_rows,
-            lag_secs: if rate > 0.0 { db.lag_rows as f64 / rate } else { 0.0 },
+            lag_secs: if rate > 0.0 {
+                db.lag_rows as f64 / rate
+            } else {
+                0.0
+            },
         });
     }
     scene
 }
 
-fn db_view(srv: &DbServer, dbs: &BTreeMap<String, crate::sim::workload::DbState>, set: &str) -> DbView {
+fn db_view(
+    srv: &DbServer,
+    dbs: &BTreeMap<String, crate::sim::workload::DbState>,
+    set: &str,
+) -> DbView {
     let primary_pos = dbs.get(set).map_or(0, |d| d.primary_pos);
     let state = match &srv.state {
         ReplState::Primary => "primary (read-write)".to_string(),
@@ -384,6 +442,10 @@ fn db_view(srv: &DbServer, dbs: &BTreeMap<String, crate::sim::workload::DbState>
         primary: srv.primary,
         server_id: srv.server_id,
         state,
-        lag_rows: if srv.primary { 0 } else { primary_pos.saturating_sub(srv.position) },
+        lag_rows: if srv.primary {
+            0
+        } else {
+            primary_pos.saturating_sub(srv.position)
+        },
     }
 }

@@ -11,7 +11,11 @@ use crate::sim::model::{OwnerKind, PodPhase};
 pub struct Rgb(pub f32, pub f32, pub f32);
 
 const fn hex(v: u32) -> Rgb {
-    Rgb(((v >> 16) & 0xff) as f32 / 255.0, ((v >> 8) & 0xff) as f32 / 255.0, (v & 0xff) as f32 / 255.0)
+    Rgb(
+        ((v >> 16) & 0xff) as f32 / 255.0,
+        ((v >> 8) & 0xff) as f32 / 255.0,
+        (v & 0xff) as f32 / 255.0,
+    )
 }
 
 pub const BG: Rgb = hex(0x12161c);
@@ -67,7 +71,9 @@ pub fn pod_status_line(p: &PodView) -> String {
         ph => format!("{ph:?}"),
     };
     match (p.owner_kind, p.revision) {
-        (OwnerKind::StatefulSet, Some(r)) => format!("{phase}  rev {r}{}", if p.updated { "" } else { " (old)" }),
+        (OwnerKind::StatefulSet, Some(r)) => {
+            format!("{phase}  rev {r}{}", if p.updated { "" } else { " (old)" })
+        }
         _ => phase,
     }
 }
@@ -128,13 +134,21 @@ pub fn node_taint_line(n: &NodeView) -> String {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for t in &n.taints {
         let t = t.replace("node.kubernetes.io/", "");
-        let (key, effect) = t.rsplit_once(':').map_or((t.clone(), String::new()), |(k, e)| (k.to_string(), e.to_string()));
+        let (key, effect) = t
+            .rsplit_once(':')
+            .map_or((t.clone(), String::new()), |(k, e)| {
+                (k.to_string(), e.to_string())
+            });
         match groups.iter_mut().find(|g| g.0 == key) {
             Some(g) => g.1.push(effect),
             None => groups.push((key, vec![effect])),
         }
     }
-    groups.iter().map(|(k, e)| format!("{k} ({})", e.join(", "))).collect::<Vec<_>>().join("; ")
+    groups
+        .iter()
+        .map(|(k, e)| format!("{k} ({})", e.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Shortens a caption for a card: the part before the first colon if that
@@ -154,7 +168,12 @@ pub fn short(s: &str, max: usize) -> String {
 
 /// A volume chip's colour: teal attached, amber moving, red blocked or split.
 pub fn volume_colour(v: &VolumeView) -> Rgb {
-    if v.diverged || v.attached.len() > 1 || v.attached.iter().any(|(_, l)| *l == AttachLook::StillMounted) {
+    if v.diverged
+        || v.attached.len() > 1
+        || v.attached
+            .iter()
+            .any(|(_, l)| *l == AttachLook::StillMounted)
+    {
         return VOL_ERROR;
     }
     if v.waiting.is_some() {
@@ -221,7 +240,11 @@ pub fn link_colour(l: &LinkView) -> Rgb {
 pub fn link_label(l: &LinkView) -> String {
     match l.kind {
         LinkKind::Cloning => format!("clone from {}", l.from),
-        LinkKind::Connecting => format!("connecting to {}.{}", l.from, l.from.rsplit_once('-').map_or("", |x| x.0)),
+        LinkKind::Connecting => format!(
+            "connecting to {}.{}",
+            l.from,
+            l.from.rsplit_once('-').map_or("", |x| x.0)
+        ),
         LinkKind::Replicating => format!("lag {} rows / {:.1}s", l.lag_rows, l.lag_secs),
         LinkKind::Broken => "BROKEN: primary unreachable, retry 10s".to_string(),
     }
@@ -269,14 +292,22 @@ mod tests {
         let mut p = pod(PodPhase::Running, true);
         assert_eq!(pod_caption(&p), "web-1.web.default");
         p.waiting = Some("Multi-Attach error for volume pv-www-web-1".into());
-        assert_eq!(pod_caption(&p), "Multi-Attach error for volume pv-www-web-1");
+        assert_eq!(
+            pod_caption(&p),
+            "Multi-Attach error for volume pv-www-web-1"
+        );
         let mut d = pod(PodPhase::Running, true);
         d.owner_kind = OwnerKind::Deployment;
         d.owner = "api".into();
         d.dns = None;
         assert_eq!(pod_caption(&d), "Deployment api (no stable name)");
         let mut m = pod(PodPhase::Running, true);
-        m.db = Some(DbView { primary: false, server_id: 101, state: "replica (read-only)".into(), lag_rows: 7 });
+        m.db = Some(DbView {
+            primary: false,
+            server_id: 101,
+            state: "replica (read-only)".into(),
+            lag_rows: 7,
+        });
         assert_eq!(pod_caption(&m), "replica (read-only)  lag 7 rows");
         assert_eq!(pod_status_line(&m), "Running, Ready  rev 2");
     }
@@ -298,9 +329,16 @@ mod tests {
         assert_eq!(node_truth_line(&n), "MACHINE DEAD 2m10s ago");
         assert_eq!(node_taint_line(&n), "unreachable (NoExecute)");
         let mut n2 = n.clone();
-        n2.taints.insert(0, "node.kubernetes.io/unreachable:NoSchedule".into());
+        n2.taints
+            .insert(0, "node.kubernetes.io/unreachable:NoSchedule".into());
         assert_eq!(node_taint_line(&n2), "unreachable (NoSchedule, NoExecute)");
-        assert_eq!(short("Multi-Attach error for volume pv-www-web-1: still attached to node-c", 54), "Multi-Attach error for volume pv-www-web-1");
+        assert_eq!(
+            short(
+                "Multi-Attach error for volume pv-www-web-1: still attached to node-c",
+                54
+            ),
+            "Multi-Attach error for volume pv-www-web-1"
+        );
     }
 
     #[test]

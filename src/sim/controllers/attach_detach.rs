@@ -17,7 +17,9 @@ pub struct AttachDetach;
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
         crate::sim::SimSchedule,
-        reconcile_attachments.in_set(SimSystems::Volumes).in_set(AttachDetach),
+        reconcile_attachments
+            .in_set(SimSystems::Volumes)
+            .in_set(AttachDetach),
     );
 }
 
@@ -40,7 +42,12 @@ fn reconcile_attachments(
     mut commands: Commands,
     pods: Query<(&Pod, &PodStatus)>,
     claims: Query<&ClaimStatus>,
-    mut volumes: Query<(Entity, &Volume, &mut VolumeStatus, Option<&VolumeAttachments>)>,
+    mut volumes: Query<(
+        Entity,
+        &Volume,
+        &mut VolumeStatus,
+        Option<&VolumeAttachments>,
+    )>,
     mut atts: Query<&mut Attachment>,
     nodes: Query<&NodeState>,
 ) {
@@ -57,16 +64,29 @@ fn reconcile_attachments(
             continue;
         }
         for c in &p.claims {
-            if let Some(v) = index.claims.get(c).and_then(|&e| claims.get(e).ok()).and_then(|cs| cs.volume.clone()) {
-                desired.entry(v).or_default().push((n.clone(), p.name.clone()));
+            if let Some(v) = index
+                .claims
+                .get(c)
+                .and_then(|&e| claims.get(e).ok())
+                .and_then(|cs| cs.volume.clone())
+            {
+                desired
+                    .entry(v)
+                    .or_default()
+                    .push((n.clone(), p.name.clone()));
             }
         }
     }
 
-    let mut vol_list: Vec<(String, Entity)> = volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)).collect();
+    let mut vol_list: Vec<(String, Entity)> = volumes
+        .iter()
+        .map(|(e, v, ..)| (v.name.clone(), e))
+        .collect();
     vol_list.sort();
     for (vname, ve) in vol_list {
-        let Ok((_, _vol, mut vs, va)) = volumes.get_mut(ve) else { continue };
+        let Ok((_, _vol, mut vs, va)) = volumes.get_mut(ve) else {
+            continue;
+        };
         let want: Vec<(String, String)> = desired.remove(&vname).unwrap_or_default();
         let att_entities: Vec<Entity> = va.map(|a| a.entities().to_vec()).unwrap_or_default();
         if want.is_empty() && att_entities.is_empty() {
@@ -78,7 +98,9 @@ fn reconcile_attachments(
 
         // Actual state first: finish attaches and detaches, start detaches.
         for &ae in &att_entities {
-            let Ok(mut a) = atts.get_mut(ae) else { continue };
+            let Ok(mut a) = atts.get_mut(ae) else {
+                continue;
+            };
             let ns = index.nodes.get(&a.node).and_then(|&e| nodes.get(e).ok());
             match a.state {
                 AttachState::Attaching { until_ms } => {
@@ -89,7 +111,10 @@ fn reconcile_attachments(
                             SimEvent::new(
                                 EventKind::VolumeAttached,
                                 format!("pv/{vname}"),
-                                format!("attached to {} (ReadWriteOnce: one node at a time)", a.node),
+                                format!(
+                                    "attached to {} (ReadWriteOnce: one node at a time)",
+                                    a.node
+                                ),
                             )
                             .node(a.node.clone())
                             .volume(vname.clone()),
@@ -104,9 +129,13 @@ fn reconcile_attachments(
                         commands.entity(ae).despawn();
                         log.emit(
                             now,
-                            SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), format!("detached from {}", a.node))
-                                .node(a.node.clone())
-                                .volume(vname.clone()),
+                            SimEvent::new(
+                                EventKind::VolumeDetached,
+                                format!("pv/{vname}"),
+                                format!("detached from {}", a.node),
+                            )
+                            .node(a.node.clone())
+                            .volume(vname.clone()),
                         );
                     } else {
                         wake.at(until_ms);
@@ -145,7 +174,9 @@ fn reconcile_attachments(
                         ),
                     };
                     if out_of_service {
-                        a.state = AttachState::Detaching { until_ms: now + DETACH_MS };
+                        a.state = AttachState::Detaching {
+                            until_ms: now + DETACH_MS,
+                        };
                         wake.at(now + DETACH_MS);
                         log.emit(
                             now,
@@ -164,7 +195,9 @@ fn reconcile_attachments(
                         continue;
                     }
                     if !mounted {
-                        a.state = AttachState::Detaching { until_ms: now + DETACH_MS };
+                        a.state = AttachState::Detaching {
+                            until_ms: now + DETACH_MS,
+                        };
                         wake.at(now + DETACH_MS);
                         log.touch();
                         continue;
@@ -211,14 +244,23 @@ fn reconcile_attachments(
         // Then attach where wanted, one node only.
         let mut error: Option<String> = None;
         for (node, pod) in &want {
-            let mine = index.attachments.get(&(vname.clone(), node.clone())).copied();
+            let mine = index
+                .attachments
+                .get(&(vname.clone(), node.clone()))
+                .copied();
             if mine.is_some_and(|e| atts.get(e).is_ok_and(|a| !a.forgotten)) {
                 continue;
             }
             let other = att_entities
                 .iter()
                 .filter_map(|&e| atts.get(e).ok())
-                .find(|a| !a.forgotten && a.node != *node && index.attachments.contains_key(&(vname.clone(), a.node.clone())));
+                .find(|a| {
+                    !a.forgotten
+                        && a.node != *node
+                        && index
+                            .attachments
+                            .contains_key(&(vname.clone(), a.node.clone()))
+                });
             if let Some(o) = other
                 && matches!(o.state, AttachState::Detaching { .. })
             {
@@ -230,7 +272,9 @@ fn reconcile_attachments(
             if let Some(o) = other {
                 let why_stuck = match index.nodes.get(&o.node).and_then(|&e| nodes.get(e).ok()) {
                     None => " (its node object was deleted; the unmount was never confirmed)",
-                    Some(ns) if ns.ready != Condition::True => " (unreachable: it cannot confirm the unmount)",
+                    Some(ns) if ns.ready != Condition::True => {
+                        " (unreachable: it cannot confirm the unmount)"
+                    }
                     Some(_) => "",
                 };
                 let countdown = match o.detach_requested_ms {
@@ -274,7 +318,9 @@ fn reconcile_attachments(
                     Attachment {
                         volume: vname.clone(),
                         node: node.clone(),
-                        state: AttachState::Attaching { until_ms: now + ATTACH_MS },
+                        state: AttachState::Attaching {
+                            until_ms: now + ATTACH_MS,
+                        },
                         detach_requested_ms: None,
                         forgotten: false,
                     },

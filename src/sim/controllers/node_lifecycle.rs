@@ -66,7 +66,11 @@ fn monitor_nodes(
             );
             for effect in [TaintEffect::NoSchedule, TaintEffect::NoExecute] {
                 if ns.taint(TAINT_UNREACHABLE, effect).is_none() {
-                    ns.taints.push(Taint { key: TAINT_UNREACHABLE.into(), effect, added_ms: now });
+                    ns.taints.push(Taint {
+                        key: TAINT_UNREACHABLE.into(),
+                        effect,
+                        added_ms: now,
+                    });
                     log.emit(
                         now,
                         SimEvent::new(
@@ -76,7 +80,8 @@ fn monitor_nodes(
                                 "{TAINT_UNREACHABLE}:{effect:?}: {}",
                                 match effect {
                                     TaintEffect::NoSchedule => "no new pods are scheduled here",
-                                    TaintEffect::NoExecute => "pods here are evicted once their 300s toleration runs out",
+                                    TaintEffect::NoExecute =>
+                                        "pods here are evicted once their 300s toleration runs out",
                                 }
                             ),
                         )
@@ -85,14 +90,21 @@ fn monitor_nodes(
                 }
             }
             // MarkPodsNotReady.
-            let mut ents: Vec<Entity> = node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
+            let mut ents: Vec<Entity> =
+                node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
             ents.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
             for e in ents {
-                let Ok((p, mut s)) = pods.get_mut(e) else { continue };
+                let Ok((p, mut s)) = pods.get_mut(e) else {
+                    continue;
+                };
                 if s.ready {
                     s.ready = false;
                     s.ready_since_ms = None;
-                    let dns = p.dns.as_deref().map(|d| format!("; {d} no longer resolves")).unwrap_or_default();
+                    let dns = p
+                        .dns
+                        .as_deref()
+                        .map(|d| format!("; {d} no longer resolves"))
+                        .unwrap_or_default();
                     log.emit(
                         now,
                         SimEvent::new(
@@ -108,7 +120,8 @@ fn monitor_nodes(
             ns.ready = Condition::True;
             ns.ready_since_ms = now;
             let before = ns.taints.len();
-            ns.taints.retain(|t| t.key != TAINT_UNREACHABLE && t.key != TAINT_NOT_READY);
+            ns.taints
+                .retain(|t| t.key != TAINT_UNREACHABLE && t.key != TAINT_NOT_READY);
             log.emit(
                 now,
                 SimEvent::new(
@@ -144,7 +157,10 @@ fn evict_from_tainted_nodes(
     mut pods: Query<(&Pod, &mut PodStatus)>,
 ) {
     let now = clock.now_ms;
-    let mut list: Vec<_> = nodes.iter().filter(|(_, s, _)| s.taints.iter().any(|t| t.effect == TaintEffect::NoExecute)).collect();
+    let mut list: Vec<_> = nodes
+        .iter()
+        .filter(|(_, s, _)| s.taints.iter().any(|t| t.effect == TaintEffect::NoExecute))
+        .collect();
     list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     for (node, ns, node_pods) in list {
         let oos = ns.taint(TAINT_OUT_OF_SERVICE, TaintEffect::NoExecute);
@@ -154,7 +170,10 @@ fn evict_from_tainted_nodes(
         let (due, why) = match (oos, unreachable) {
             (Some(t), _) => (
                 t.added_ms,
-                format!("{} has the {TAINT_OUT_OF_SERVICE} taint, which no pod tolerates: evicted at once", node.name),
+                format!(
+                    "{} has the {TAINT_OUT_OF_SERVICE} taint, which no pod tolerates: evicted at once",
+                    node.name
+                ),
             ),
             (None, Some(t)) => (
                 t.added_ms + DEFAULT_TOLERATION_MS,
@@ -172,13 +191,20 @@ fn evict_from_tainted_nodes(
         let mut ents: Vec<Entity> = node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
         ents.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
         for e in ents {
-            let Ok((p, mut s)) = pods.get_mut(e) else { continue };
+            let Ok((p, mut s)) = pods.get_mut(e) else {
+                continue;
+            };
             if s.terminating() {
                 continue;
             }
             log.emit(
                 now,
-                SimEvent::new(EventKind::PodEvicted, format!("pod/{}", p.name), why.clone()).node(node.name.clone()),
+                SimEvent::new(
+                    EventKind::PodEvicted,
+                    format!("pod/{}", p.name),
+                    why.clone(),
+                )
+                .node(node.name.clone()),
             );
             let follow = if ns.kubelet_connected() {
                 "graceful deletion".to_string()

@@ -49,7 +49,10 @@ fn collect_pods(
         match index.nodes.get(n).and_then(|&ne| nodes.get(ne).ok()) {
             None => orphans.push((p.seq, e, p, n.clone())),
             Some(ns) => {
-                if s.terminating() && ns.has_taint(TAINT_OUT_OF_SERVICE) && ns.ready != Condition::True {
+                if s.terminating()
+                    && ns.has_taint(TAINT_OUT_OF_SERVICE)
+                    && ns.ready != Condition::True
+                {
                     oos.push((p.seq, e, p, n.clone()));
                 }
             }
@@ -78,13 +81,31 @@ fn collect_pods(
             (now - since) / 1000,
             p.name
         );
-        ops::force_delete_pod(now, e, p, Some(n), &mut commands, &mut index, &mut log, reason);
+        ops::force_delete_pod(
+            now,
+            e,
+            p,
+            Some(n),
+            &mut commands,
+            &mut index,
+            &mut log,
+            reason,
+        );
     }
     for (_, e, p, n) in oos {
         let reason = format!(
             "pod GC: {n} is NotReady and tainted {TAINT_OUT_OF_SERVICE} (non-graceful shutdown): terminating pods are force-deleted"
         );
-        ops::force_delete_pod(now, e, p, Some(n), &mut commands, &mut index, &mut log, reason);
+        ops::force_delete_pod(
+            now,
+            e,
+            p,
+            Some(n),
+            &mut commands,
+            &mut index,
+            &mut log,
+            reason,
+        );
     }
     wake.at(next_tick);
 }

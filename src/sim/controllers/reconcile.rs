@@ -418,7 +418,11 @@ fn process_replica(
         // Both policies: the name is taken until the object is gone.
         // processReplica (stateful_set_control.go) only sees isTerminating; the
         // node part says why the deletion is not confirmed.
-        let node = p.node_problem.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+        let node = p
+            .node_problem
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
         let why = format!(
             "{} is Terminating and is not replaced while its object exists (at most one pod per identity){node}{}",
             p.name,

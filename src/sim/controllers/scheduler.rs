@@ -192,7 +192,11 @@ fn schedule_pods(
             }
             None => {
                 let parts: Vec<String> = fails.iter().map(|(w, c)| format!("{c} {w}")).collect();
-                let mut msg = format!("0/{} nodes are available: {}", infos.len(), parts.join(", "));
+                let mut msg = format!(
+                    "0/{} nodes are available: {}",
+                    infos.len(),
+                    parts.join(", ")
+                );
                 // VolumeBinding filter (checkBoundClaims): a bound PV's node
                 // affinity pins the pod; say where, so the wait is explained.
                 if fails.contains_key("node(s) had volume node affinity conflict") {
@@ -200,11 +204,15 @@ fn schedule_pods(
                         .iter()
                         .filter_map(|a| match a {
                             Affinity::Anywhere => None,
-                            Affinity::Node(n) if !pos.contains_key(n) => {
-                                Some(format!("its local volume lives on {n}, which no longer exists"))
+                            Affinity::Node(n) if !pos.contains_key(n) => Some(format!(
+                                "its local volume lives on {n}, which no longer exists"
+                            )),
+                            Affinity::Node(n) => {
+                                Some(format!("its local volume can only be used on {n}"))
                             }
-                            Affinity::Node(n) => Some(format!("its local volume can only be used on {n}")),
-                            Affinity::Zone(z) => Some(format!("its zonal volume can only be used in {z}")),
+                            Affinity::Zone(z) => {
+                                Some(format!("its zonal volume can only be used in {z}"))
+                            }
                         })
                         .collect();
                     if !pins.is_empty() {

@@ -108,7 +108,9 @@ fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut Eve
 fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Option<String> {
     let n = s.node.as_deref()?;
     match index.nodes.get(n).and_then(|&e| nodes.get(e).ok()) {
-        None => Some(format!("node {n} was deleted; pod GC force-deletes the pod after its 40s quarantine")),
+        None => Some(format!(
+            "node {n} was deleted; pod GC force-deletes the pod after its 40s quarantine"
+        )),
         Some(ns) if ns.ready != Condition::True => Some(format!(
             "{n} is unreachable; the controller cannot tell a crash from a partition, so it waits for {n}'s kubelet to confirm (other ways out: delete the node, force-delete the pod, or taint {n} out-of-service)"
         )),
@@ -153,7 +155,11 @@ fn statefulset_controller(
                     ordinal: p.ordinal.unwrap_or(0),
                     revision: Cow::Borrowed(p.revision.as_str()),
                     status: Cow::Borrowed(s),
-                    node_problem: if s.terminating() { node_problem(s, &index, &nodes) } else { None },
+                    node_problem: if s.terminating() {
+                        node_problem(s, &index, &nodes)
+                    } else {
+                        None
+                    },
                 });
             }
         }
