@@ -287,7 +287,7 @@ pub fn extract(world: &mut World) -> Scene {
             revision: None,
             updated: false,
             image: String::new(),
-            waiting: Some("API object deleted, process still running".into()),
+            waiting: Some("force-deleted, process still running".into()),
             orphan: true,
             claims: Vec::new(),
             dns: None,
@@ -434,9 +434,9 @@ fn db_view(
         ReplState::Primary => "primary (read-write)".to_string(),
         ReplState::WaitingForCloneSource => "waiting for a clone source".to_string(),
         ReplState::Cloning { source, .. } => format!("cloning from {source}"),
-        ReplState::Connecting => "connecting to the primary".to_string(),
-        ReplState::Replicating => "replica (read-only)".to_string(),
-        ReplState::Broken { .. } => "replication broken, retrying".to_string(),
+        ReplState::Connecting => "connecting".to_string(),
+        ReplState::Replicating => "replica".to_string(),
+        ReplState::Broken { .. } => "BROKEN, retrying".to_string(),
     };
     DbView {
         primary: srv.primary,

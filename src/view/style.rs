@@ -63,7 +63,7 @@ pub fn pod_colour(p: &PodView) -> Rgb {
 /// The status line of a pod card: phase, readiness, revision.
 pub fn pod_status_line(p: &PodView) -> String {
     if p.orphan {
-        return "process only: NO API object".into();
+        return "NO API object".into();
     }
     let phase = match p.phase {
         PodPhase::Running if p.ready => "Running, Ready".to_string(),
@@ -118,7 +118,7 @@ pub fn node_truth_line(n: &NodeView) -> String {
     let mut s = match n.machine {
         Machine::Up => String::new(),
         Machine::Dead => format!("MACHINE DEAD {t} ago"),
-        Machine::Partitioned => format!("NETWORK PARTITION {t}: still running"),
+        Machine::Partitioned => format!("CUT OFF {t}, still running"),
     };
     if n.cordoned {
         if !s.is_empty() {
@@ -284,7 +284,7 @@ mod tests {
         let mut o = pod(PodPhase::Running, true);
         o.orphan = true;
         assert_eq!(pod_colour(&o), ORPHAN);
-        assert_eq!(pod_status_line(&o), "process only: NO API object");
+        assert_eq!(pod_status_line(&o), "NO API object");
     }
 
     #[test]
@@ -305,10 +305,10 @@ mod tests {
         m.db = Some(DbView {
             primary: false,
             server_id: 101,
-            state: "replica (read-only)".into(),
+            state: "replica".into(),
             lag_rows: 7,
         });
-        assert_eq!(pod_caption(&m), "replica (read-only)  lag 7 rows");
+        assert_eq!(pod_caption(&m), "replica  lag 7 rows");
         assert_eq!(pod_status_line(&m), "Running, Ready  rev 2");
     }
 
