@@ -260,8 +260,8 @@ fn panels(
             .collapsible(false)
             .resizable(false)
             .anchor(
-                egui::Align2::CENTER_TOP,
-                egui::vec2((left - right) / 2.0, top + 20.0),
+                egui::Align2::CENTER_BOTTOM,
+                egui::vec2((left - right) / 2.0, -(bottom + 20.0)),
             )
             .frame(
                 egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_rgb(40, 30, 70)),
