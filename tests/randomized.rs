@@ -202,12 +202,7 @@ fn run_sequence(text: &str) -> Outcome {
         world.resource_mut::<SimClock>().now_ms = next;
     }
     let events = world.resource::<EventLog>().events.len();
-    let breaches = world
-        .resource::<EventLog>()
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::InvariantBroken)
-        .count();
+    let breaches = world.resource::<EventLog>().count(EventKind::InvariantBroken);
     Outcome {
         instants,
         events,

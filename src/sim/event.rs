@@ -217,6 +217,11 @@ impl EventLog {
         self.activity += 1;
     }
     /// The whole log as JSON Lines.
+    /// How many events of this kind were logged.
+    pub fn count(&self, kind: EventKind) -> usize {
+        self.events.iter().filter(|e| e.kind == kind).count()
+    }
+
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for e in &self.events {
