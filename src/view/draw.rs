@@ -295,7 +295,7 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
             x: r.x + 10.0,
             y: line_y,
             text: style::pod_status_line(p),
-            size: 15.0,
+            size: 14.0,
             colour: style::TEXT,
             z: 3.5,
             width: r.w - 14.0,

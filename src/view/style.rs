@@ -65,18 +65,34 @@ pub fn pod_status_line(p: &PodView) -> String {
     if p.orphan {
         return "NO API object".into();
     }
-    let phase = match p.phase {
-        PodPhase::Running if p.ready => "Running, Ready".to_string(),
-        PodPhase::Running => "Running, NOT Ready".to_string(),
-        ph => format!("{ph:?}"),
+    let (long, short) = match p.phase {
+        PodPhase::Running if p.ready => ("Running, Ready", "Ready"),
+        PodPhase::Running => ("Running, NOT Ready", "NOT Ready"),
+        PodPhase::ContainerCreating => ("ContainerCreating", "Creating"),
+        PodPhase::Pending => ("Pending", "Pending"),
+        PodPhase::Terminating => ("Terminating", "Terminating"),
+        PodPhase::Failed => ("Failed", "Failed"),
+        PodPhase::Succeeded => ("Succeeded", "Succeeded"),
+        PodPhase::Absent => ("Absent", "Absent"),
     };
-    match (p.owner_kind, p.revision) {
-        (OwnerKind::StatefulSet, Some(r)) => {
-            format!("{phase}  rev {r}{}", if p.updated { "" } else { " (old)" })
+    let Some(r) = p.revision.filter(|_| p.owner_kind == OwnerKind::StatefulSet) else {
+        return long.to_string();
+    };
+    // The longest wording that fits the card (about 25 characters).
+    let old = if p.updated { ["", ""] } else { [" (old)", " old"] };
+    for word in [long, short] {
+        for o in old {
+            let s = format!("{word}, rev {r}{o}");
+            if s.chars().count() <= STATUS_MAX {
+                return s;
+            }
         }
-        _ => phase,
     }
+    format!("{short} r{r}{}", old[1])
 }
+
+/// Characters that fit on a card's status line.
+pub const STATUS_MAX: usize = 25;
 
 /// The third line: the database role, else why it waits, else its DNS name.
 pub fn pod_caption(p: &PodView) -> String {
@@ -309,7 +325,13 @@ mod tests {
             lag_rows: 7,
         });
         assert_eq!(pod_caption(&m), "replica  lag 7 rows");
-        assert_eq!(pod_status_line(&m), "Running, Ready  rev 2");
+        assert_eq!(pod_status_line(&m), "Running, Ready, rev 2");
+        let mut c = pod(PodPhase::ContainerCreating, false);
+        c.updated = false;
+        assert_eq!(pod_status_line(&c), "Creating, rev 2 (old)");
+        let mut nr = pod(PodPhase::Running, false);
+        nr.updated = false;
+        assert_eq!(pod_status_line(&nr), "NOT Ready, rev 2 (old)");
     }
 
     #[test]
