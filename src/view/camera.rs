@@ -55,7 +55,9 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 fn spawn_camera(mut commands: Commands) {
-    commands.spawn(Camera2d);
+    // No multisampling: on software renderers (projector laptops, CI) 4x MSAA
+    // costs more than everything else; the shapes are axis-aligned anyway.
+    commands.spawn((Camera2d, bevy::render::view::Msaa::Off));
 }
 
 /// World units per logical pixel so that `bounds` fits in `avail`, never
