@@ -48,7 +48,10 @@ fn bench(c: &mut Criterion) {
     let t = std::time::Instant::now();
     let events = run(&text);
     let secs = t.elapsed().as_secs_f64();
-    eprintln!("1000 replicas, one run: {events} events in {secs:.3} s = {:.0} events/s", events as f64 / secs);
+    eprintln!(
+        "1000 replicas, one run: {events} events in {secs:.3} s = {:.0} events/s",
+        events as f64 / secs
+    );
     if let Some(m) = peak_rss_mib() {
         eprintln!("peak memory (VmHWM) after the 1000-replica run: {m:.1} MiB");
     }
@@ -57,7 +60,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for n in [50u32, 100, 200] {
         let text = scenario(n);
-        g.bench_function(format!("{n}_replicas"), |b| b.iter(|| black_box(run(&text))));
+        g.bench_function(format!("{n}_replicas"), |b| {
+            b.iter(|| black_box(run(&text)))
+        });
     }
     g.finish();
 }

@@ -167,7 +167,9 @@ pub fn summary(run: &mut Run) -> String {
     let world = run.world();
     let lesson = world.resource::<Lesson>().clone();
     let events = world.resource::<EventLog>().events.len();
-    let breaches = world.resource::<EventLog>().count(EventKind::InvariantBroken);
+    let breaches = world
+        .resource::<EventLog>()
+        .count(EventKind::InvariantBroken);
     let mut out = format!(
         "{} — simulated {:.1}s, {} events{}\n\n",
         lesson.loaded.scenario.name,

@@ -202,7 +202,9 @@ fn run_sequence(text: &str) -> Outcome {
         world.resource_mut::<SimClock>().now_ms = next;
     }
     let events = world.resource::<EventLog>().events.len();
-    let breaches = world.resource::<EventLog>().count(EventKind::InvariantBroken);
+    let breaches = world
+        .resource::<EventLog>()
+        .count(EventKind::InvariantBroken);
     Outcome {
         instants,
         events,

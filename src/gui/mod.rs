@@ -48,7 +48,11 @@ pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
         // pause on the way; then hold the clock there.
         let at = opts.screenshot_at_ms;
         while !crate::sim::advance_to(&mut host.world, at) {
-            let q = host.world.resource_mut::<crate::sim::PauseRequest>().0.take();
+            let q = host
+                .world
+                .resource_mut::<crate::sim::PauseRequest>()
+                .0
+                .take();
             // A question asked at exactly this instant stays on screen.
             if host.now_ms() == at {
                 playback.question = q;

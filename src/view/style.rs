@@ -75,11 +75,18 @@ pub fn pod_status_line(p: &PodView) -> String {
         PodPhase::Succeeded => ("Succeeded", "Succeeded"),
         PodPhase::Absent => ("Absent", "Absent"),
     };
-    let Some(r) = p.revision.filter(|_| p.owner_kind == OwnerKind::StatefulSet) else {
+    let Some(r) = p
+        .revision
+        .filter(|_| p.owner_kind == OwnerKind::StatefulSet)
+    else {
         return long.to_string();
     };
     // The longest wording that fits the card (about 25 characters).
-    let old = if p.updated { ["", ""] } else { [" (old)", " old"] };
+    let old = if p.updated {
+        ["", ""]
+    } else {
+        [" (old)", " old"]
+    };
     for word in [long, short] {
         for o in old {
             let s = format!("{word}, rev {r}{o}");
