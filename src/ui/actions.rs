@@ -14,13 +14,12 @@ use bevy_egui::egui;
 
 const AMBER: egui::Color32 = egui::Color32::from_rgb(255, 196, 90);
 
-/// The newest lesson note (the caption the class reads).
-pub fn current_caption(log: &EventLog) -> Option<&str> {
-    log.events
-        .iter()
-        .rev()
-        .find(|e| e.kind == EventKind::Note)
-        .map(|e| e.reason.as_str())
+/// The newest lesson notes (the captions the class reads): every note of
+/// the latest instant that had one, so none is hidden by the next.
+pub fn current_captions(log: &EventLog) -> Vec<&str> {
+    let notes: Vec<&crate::sim::SimEvent> = log.events.iter().filter(|e| e.kind == EventKind::Note).collect();
+    let Some(last) = notes.last() else { return Vec::new() };
+    notes.iter().filter(|e| e.t_ms == last.t_ms).map(|e| e.reason.as_str()).collect()
 }
 
 pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
@@ -29,7 +28,7 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
         ui.label(egui::RichText::new(&host.summary).italics());
     }
     let log = host.world.resource::<EventLog>();
-    if let Some(c) = current_caption(log) {
+    for c in current_captions(log) {
         egui::Frame::new()
             .fill(egui::Color32::from_rgb(30, 50, 80))
             .inner_margin(8.0)

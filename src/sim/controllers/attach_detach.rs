@@ -127,16 +127,17 @@ fn reconcile_attachments(
                     if now >= until_ms {
                         index.attachments.remove(&(vname.clone(), a.node.clone()));
                         commands.entity(ae).despawn();
-                        log.emit(
-                            now,
-                            SimEvent::new(
-                                EventKind::VolumeDetached,
-                                format!("pv/{vname}"),
-                                format!("detached from {}", a.node),
-                            )
+                        let (reason, forced) = match a.detach_reason.take() {
+                            Some(r) => (r, true),
+                            None => (format!("detached from {}", a.node), false),
+                        };
+                        let mut ev = SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
                             .node(a.node.clone())
-                            .volume(vname.clone()),
-                        );
+                            .volume(vname.clone());
+                        if forced {
+                            ev = ev.detail("force");
+                        }
+                        log.emit(now, ev);
                     } else {
                         wake.at(until_ms);
                     }
@@ -177,21 +178,12 @@ fn reconcile_attachments(
                         a.state = AttachState::Detaching {
                             until_ms: now + DETACH_MS,
                         };
+                        a.detach_reason = Some(format!(
+                            "force-detached from {}: it has the out-of-service taint (non-graceful node shutdown), so there is no 6-minute wait",
+                            a.node
+                        ));
                         wake.at(now + DETACH_MS);
-                        log.emit(
-                            now,
-                            SimEvent::new(
-                                EventKind::VolumeDetached,
-                                format!("pv/{vname}"),
-                                format!(
-                                    "{} has the out-of-service taint (non-graceful node shutdown): force-detaching at once",
-                                    a.node
-                                ),
-                            )
-                            .node(a.node.clone())
-                            .volume(vname.clone())
-                            .detail("force"),
-                        );
+                        log.touch();
                         continue;
                     }
                     if !mounted {
@@ -323,6 +315,7 @@ fn reconcile_attachments(
                         },
                         detach_requested_ms: None,
                         forgotten: false,
+                        detach_reason: None,
                     },
                     AttachmentOf(ve),
                 ))

@@ -182,7 +182,7 @@ fn schedule_pods(
                 if !affinities.is_empty() && affinities.iter().any(|a| *a != Affinity::Anywhere) {
                     reason.push_str(": its volume can only be used there");
                 } else {
-                    reason.push_str(": fits, fewest pods of its workload");
+                    reason.push_str(": fits; spread across zones first, then the node with fewest pods of its workload");
                 }
                 log.emit(
                     now,

@@ -114,6 +114,8 @@ pub struct Attachment {
     /// The control plane force-detached it but the machine still has it
     /// mounted (it was only partitioned): a second attachment can now happen.
     pub forgotten: bool,
+    /// Why a detach was started early (out-of-service), logged when it completes.
+    pub detach_reason: Option<String>,
 }
 
 /// Attachment → its volume.
