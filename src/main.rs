@@ -2,6 +2,14 @@
 //! headless runner, run.
 
 use clap::{Parser, Subcommand};
+
+/// println! that does not panic when stdout is closed early (`| head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
 use statefulset_sim::headless;
 use statefulset_sim::scenario::{self, Loaded};
 use std::path::{Path, PathBuf};
@@ -110,7 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             let mut bad = 0;
             for f in files {
                 match scenario::load_file(f) {
-                    Ok(l) => println!(
+                    Ok(l) => out!(
                         "{}: ok ({}, {} steps)",
                         f.display(),
                         l.scenario.name,
@@ -141,14 +149,14 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             files.sort();
             for f in files {
                 match scenario::load_file(&f) {
-                    Ok(l) => println!(
+                    Ok(l) => out!(
                         "{:<40} {}\n{:<40} {}",
                         f.display(),
                         l.scenario.name,
                         "",
                         l.scenario.summary
                     ),
-                    Err(d) => println!("{:<40} (invalid: {})", f.display(), d.message),
+                    Err(d) => out!("{:<40} (invalid: {})", f.display(), d.message),
                 }
             }
             return Ok(ExitCode::SUCCESS);
@@ -170,7 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             let json = run.snapshot_json();
             write_out(out, path, &json)?;
         }
-        print!("{}", headless::summary(&mut run));
+        out!("{}", headless::summary(&mut run).trim_end());
         return Ok(ExitCode::from(run.exit_code() as u8));
     }
     gui(cli)

@@ -299,8 +299,17 @@ fn out_of_service_taint_on_a_not_ready_node_force_deletes_and_detaches_at_once()
         })
         .expect("detached from the dead node");
     // Detach starts at once; the detach itself takes DETACH_MS (2 s).
-    assert!(detach.t_ms - fd[0].t_ms <= 2_000, "no 6-minute wait: {} vs {}", detach.t_ms, fd[0].t_ms);
-    assert!(detach.reason.contains("out-of-service"), "{}", detach.reason);
+    assert!(
+        detach.t_ms - fd[0].t_ms <= 2_000,
+        "no 6-minute wait: {} vs {}",
+        detach.t_ms,
+        fd[0].t_ms
+    );
+    assert!(
+        detach.reason.contains("out-of-service"),
+        "{}",
+        detach.reason
+    );
     assert!(
         events(&r, VolumeMultiAttachError).is_empty(),
         "nothing waits on the old attachment"

@@ -17,9 +17,19 @@ const AMBER: egui::Color32 = egui::Color32::from_rgb(255, 196, 90);
 /// The newest lesson notes (the captions the class reads): every note of
 /// the latest instant that had one, so none is hidden by the next.
 pub fn current_captions(log: &EventLog) -> Vec<&str> {
-    let notes: Vec<&crate::sim::SimEvent> = log.events.iter().filter(|e| e.kind == EventKind::Note).collect();
-    let Some(last) = notes.last() else { return Vec::new() };
-    notes.iter().filter(|e| e.t_ms == last.t_ms).map(|e| e.reason.as_str()).collect()
+    let notes: Vec<&crate::sim::SimEvent> = log
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Note)
+        .collect();
+    let Some(last) = notes.last() else {
+        return Vec::new();
+    };
+    notes
+        .iter()
+        .filter(|e| e.t_ms == last.t_ms)
+        .map(|e| e.reason.as_str())
+        .collect()
 }
 
 pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {

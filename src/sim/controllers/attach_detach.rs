@@ -131,9 +131,10 @@ fn reconcile_attachments(
                             Some(r) => (r, true),
                             None => (format!("detached from {}", a.node), false),
                         };
-                        let mut ev = SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
-                            .node(a.node.clone())
-                            .volume(vname.clone());
+                        let mut ev =
+                            SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
+                                .node(a.node.clone())
+                                .volume(vname.clone());
                         if forced {
                             ev = ev.detail("force");
                         }
