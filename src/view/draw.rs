@@ -50,47 +50,36 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         width: w,
     };
 
-    // The lanes.
-    out.push((
-        "lane/pending".into(),
-        Part::Rect {
-            rect: layout.pending,
-            fill: Rgb(0.09, 0.11, 0.14),
-            z: 0.0,
-        },
-    ));
-    out.push((
-        "lane/pending#t".into(),
-        text(
-            layout.pending.x + 14.0,
-            layout.pending.y + 12.0,
-            "Waiting for\na node\n(Pending)".into(),
-            20.0,
-            style::TEXT_DIM,
-            0.5,
-            150.0,
+    // The two lanes: pods waiting for a node, volumes with no pod.
+    for (key, rect, label) in [
+        (
+            "lane/pending",
+            layout.pending,
+            "Waiting for\na node\n(Pending)",
         ),
-    ));
-    out.push((
-        "lane/shelf".into(),
-        Part::Rect {
-            rect: layout.shelf,
-            fill: Rgb(0.09, 0.11, 0.14),
-            z: 0.0,
-        },
-    ));
-    out.push((
-        "lane/shelf#t".into(),
-        text(
-            layout.shelf.x + 14.0,
-            layout.shelf.y + 10.0,
-            "Volumes with\nno pod".into(),
-            18.0,
-            style::TEXT_DIM,
-            0.5,
-            150.0,
-        ),
-    ));
+        ("lane/shelf", layout.shelf, "Volumes with\nno pod"),
+    ] {
+        out.push((
+            key.into(),
+            Part::Rect {
+                rect,
+                fill: Rgb(0.09, 0.11, 0.14),
+                z: 0.0,
+            },
+        ));
+        out.push((
+            format!("{key}#t"),
+            text(
+                rect.x + 14.0,
+                rect.y + 10.0,
+                label.into(),
+                19.0,
+                style::TEXT_DIM,
+                0.5,
+                150.0,
+            ),
+        ));
+    }
     for (z, r) in &layout.zones {
         out.push((
             format!("zone/{z}"),

@@ -224,7 +224,7 @@ pub fn volume_label(v: &VolumeView) -> String {
     match v.attached.as_slice() {
         [] => s.push_str("  (detached)"),
         [(_, AttachLook::Attached)] => {}
-        [(n, l)] => s.push_str(&format!("  {} {n}", attach_word(l))),
+        [(_, l)] => s.push_str(&format!("  ({})", attach_word(l))),
         many => s.push_str(&format!("  on {} nodes!", many.len())),
     }
     s
