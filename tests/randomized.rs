@@ -201,6 +201,7 @@ fn run_sequence(text: &str) -> Outcome {
         }
         world.resource_mut::<SimClock>().now_ms = next;
     }
+    common::dump_log(text, "random", &world.resource::<EventLog>().to_jsonl());
     let events = world.resource::<EventLog>().events.len();
     let breaches = world
         .resource::<EventLog>()

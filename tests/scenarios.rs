@@ -38,6 +38,7 @@ fn every_lesson_runs_headless_with_its_story_holding() {
         };
         let deliberate_breach = loaded.scenario.steps.iter().any(|s| s.expects_breach());
         let run = headless::run(loaded, None, None);
+        common::dump_log(&f.display().to_string(), "lesson", &run.events_jsonl());
         for (step, msg) in &run.failures {
             problems.push(format!("{} step {step}: {msg}", f.display()));
         }

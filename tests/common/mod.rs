@@ -10,18 +10,34 @@ use statefulset_sim::sim::event::{EventKind, SimEvent};
 /// A cluster of three nodes in two zones, as RON, for snippets.
 pub const NODES3: &str = r#"nodes: [(name: "node-a", zone: "zone-1"), (name: "node-b", zone: "zone-1"), (name: "node-c", zone: "zone-2")]"#;
 
+/// With `SIM_DUMP_DIR` set, every run's event log is written there, named by
+/// a hash of its scenario text: two builds can then be compared with `diff -r`
+/// (a change meant only to be faster must leave every log byte-identical).
+pub fn dump_log(text: &str, tag: &str, jsonl: &str) {
+    if let Some(dir) = std::env::var_os("SIM_DUMP_DIR") {
+        let h = statefulset_sim::sim::event::fnv1a64(text.as_bytes());
+        let path = std::path::Path::new(&dir).join(format!("{tag}-{h:016x}.jsonl"));
+        std::fs::create_dir_all(&dir).expect("SIM_DUMP_DIR can be created");
+        std::fs::write(path, jsonl).expect("SIM_DUMP_DIR is writable");
+    }
+}
+
 /// Runs scenario text headless to the end.
 pub fn run(text: &str) -> Run {
     let loaded = load_str("test.ron", text.as_bytes())
         .unwrap_or_else(|d| panic!("scenario does not load: {d}"));
-    headless::run(loaded, None, None)
+    let r = headless::run(loaded, None, None);
+    dump_log(text, "run", &r.events_jsonl());
+    r
 }
 
 /// Runs scenario text headless until a simulated second.
 pub fn run_until(text: &str, secs: u64) -> Run {
     let loaded = load_str("test.ron", text.as_bytes())
         .unwrap_or_else(|d| panic!("scenario does not load: {d}"));
-    headless::run(loaded, None, Some(secs * 1000))
+    let r = headless::run(loaded, None, Some(secs * 1000));
+    dump_log(&format!("{text}{secs}"), "until", &r.events_jsonl());
+    r
 }
 
 /// A scenario with one StatefulSet (fields given as RON) and steps.
