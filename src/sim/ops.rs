@@ -112,7 +112,9 @@ pub fn create_claim(
     let name = claim.name.clone();
     let e = commands.spawn((claim, ClaimStatus::default())).id();
     index.claims.insert(name.clone(), e);
-    index.deleted_claims.remove(&name);
+    if index.deleted_claims.remove(&name).is_some() {
+        index.deleted_claims_gen += 1;
+    }
     log.emit(
         now,
         SimEvent::new(EventKind::ClaimCreated, format!("pvc/{name}"), reason),

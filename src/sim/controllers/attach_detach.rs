@@ -50,11 +50,13 @@ fn reconcile_attachments(
     )>,
     mut atts: Query<&mut Attachment>,
     nodes: Query<&NodeState>,
+    new_volumes: Query<(), Added<Volume>>,
+    mut order: Local<Vec<(String, Entity)>>,
 ) {
     let now = clock.now_ms;
     // Desired state: volume → nodes of the pods (not terminated) that mount it,
     // for nodes that exist.
-    let mut desired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut desired: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for (p, s) in pods.iter() {
         if p.claims.is_empty() || s.terminal() {
             continue;
@@ -68,36 +70,51 @@ fn reconcile_attachments(
                 .claims
                 .get(c)
                 .and_then(|&e| claims.get(e).ok())
-                .and_then(|cs| cs.volume.clone())
+                .and_then(|cs| cs.volume.as_deref())
             {
                 desired
                     .entry(v)
                     .or_default()
-                    .push((n.clone(), p.name.clone()));
+                    .push((n.as_str(), p.name.as_str()));
             }
         }
     }
 
-    let mut vol_list: Vec<(String, Entity)> = volumes
-        .iter()
-        .map(|(e, v, ..)| (v.name.clone(), e))
-        .collect();
-    vol_list.sort();
-    for (vname, ve) in vol_list {
+    // Volumes in name order, rebuilt only when volumes come or go.
+    if order.len() != volumes.iter().len() || !new_volumes.is_empty() {
+        order.clear();
+        order.extend(volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
+        order.sort();
+    }
+    for (vname, ve) in order.iter() {
+        let (vname, ve) = (vname.as_str(), *ve);
         let Ok((_, _vol, mut vs, va)) = volumes.get_mut(ve) else {
             continue;
         };
-        let want: Vec<(String, String)> = desired.remove(&vname).unwrap_or_default();
-        let att_entities: Vec<Entity> = va.map(|a| a.entities().to_vec()).unwrap_or_default();
+        let want: Vec<(&str, &str)> = desired.remove(vname).unwrap_or_default();
+        let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
         if want.is_empty() && att_entities.is_empty() {
-            if vs.attach_error.take().is_some() {
+            if vs.attach_error.is_some() {
+                vs.attach_error = None;
                 log.touch();
             }
             continue;
         }
+        // The steady state: attached where its one pod runs, nothing pending.
+        // (The passes below would change nothing.)
+        if let ([(node, _)], [ae]) = (want.as_slice(), att_entities)
+            && vs.attach_error.is_none()
+            && let Ok(a) = atts.get(*ae)
+            && a.state == AttachState::Attached
+            && !a.forgotten
+            && a.node == *node
+            && a.detach_requested_ms.is_none()
+        {
+            continue;
+        }
 
         // Actual state first: finish attaches and detaches, start detaches.
-        for &ae in &att_entities {
+        for &ae in att_entities {
             let Ok(mut a) = atts.get_mut(ae) else {
                 continue;
             };
@@ -117,7 +134,7 @@ fn reconcile_attachments(
                                 ),
                             )
                             .node(a.node.clone())
-                            .volume(vname.clone()),
+                            .volume(vname.to_string()),
                         );
                     } else {
                         wake.at(until_ms);
@@ -125,7 +142,9 @@ fn reconcile_attachments(
                 }
                 AttachState::Detaching { until_ms } => {
                     if now >= until_ms {
-                        index.attachments.remove(&(vname.clone(), a.node.clone()));
+                        index
+                            .attachments
+                            .remove(&(vname.to_string(), a.node.clone()));
                         commands.entity(ae).despawn();
                         let (reason, forced) = match a.detach_reason.take() {
                             Some(r) => (r, true),
@@ -134,7 +153,7 @@ fn reconcile_attachments(
                         let mut ev =
                             SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
                                 .node(a.node.clone())
-                                .volume(vname.clone());
+                                .volume(vname.to_string());
                         if forced {
                             ev = ev.detail("force");
                         }
@@ -150,18 +169,22 @@ fn reconcile_attachments(
                         None => true,
                         Some(ns) => {
                             ns.machine == Machine::Dead
-                                || (ns.kubelet_connected() && !ns.volumes_in_use.contains(&vname))
+                                || (ns.kubelet_connected()
+                                    && !ns.volumes_in_use.iter().any(|x| x == vname))
                         }
                     };
                     if gone {
-                        index.attachments.remove(&(vname.clone(), a.node.clone()));
+                        index
+                            .attachments
+                            .remove(&(vname.to_string(), a.node.clone()));
                         commands.entity(ae).despawn();
                         log.touch();
                     }
                 }
                 AttachState::Attached => {
                     if want.iter().any(|(n, _)| *n == a.node) {
-                        if a.detach_requested_ms.take().is_some() {
+                        if a.detach_requested_ms.is_some() {
+                            a.detach_requested_ms = None;
                             log.touch();
                         }
                         continue;
@@ -170,7 +193,7 @@ fn reconcile_attachments(
                         // A deleted node's last report is all we have.
                         None => (true, false, None),
                         Some(ns) => (
-                            ns.volumes_in_use.contains(&vname),
+                            ns.volumes_in_use.iter().any(|x| x == vname),
                             ns.has_taint(TAINT_OUT_OF_SERVICE) && ns.ready != Condition::True,
                             Some(ns.machine),
                         ),
@@ -221,13 +244,15 @@ fn reconcile_attachments(
                         now,
                         SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
                             .node(a.node.clone())
-                            .volume(vname.clone())
+                            .volume(vname.to_string())
                             .detail("force"),
                     );
                     if partitioned {
                         a.forgotten = true;
                     } else {
-                        index.attachments.remove(&(vname.clone(), a.node.clone()));
+                        index
+                            .attachments
+                            .remove(&(vname.to_string(), a.node.clone()));
                         commands.entity(ae).despawn();
                     }
                 }
@@ -236,10 +261,10 @@ fn reconcile_attachments(
 
         // Then attach where wanted, one node only.
         let mut error: Option<String> = None;
-        for (node, pod) in &want {
+        for &(node, pod) in &want {
             let mine = index
                 .attachments
-                .get(&(vname.clone(), node.clone()))
+                .get(&(vname.to_string(), node.to_string()))
                 .copied();
             if mine.is_some_and(|e| atts.get(e).is_ok_and(|a| !a.forgotten)) {
                 continue;
@@ -249,10 +274,10 @@ fn reconcile_attachments(
                 .filter_map(|&e| atts.get(e).ok())
                 .find(|a| {
                     !a.forgotten
-                        && a.node != *node
+                        && a.node != node
                         && index
                             .attachments
-                            .contains_key(&(vname.clone(), a.node.clone()))
+                            .contains_key(&(vname.to_string(), a.node.clone()))
                 });
             if let Some(o) = other
                 && matches!(o.state, AttachState::Detaching { .. })
@@ -292,8 +317,8 @@ fn reconcile_attachments(
                             format!("pod/{pod}"),
                             format!("{msg}{countdown}{why_stuck}"),
                         )
-                        .node(node.clone())
-                        .volume(vname.clone()),
+                        .node(node)
+                        .volume(vname.to_string()),
                     );
                 } else {
                     wake.at(repeat);
@@ -309,8 +334,8 @@ fn reconcile_attachments(
             let ae = commands
                 .spawn((
                     Attachment {
-                        volume: vname.clone(),
-                        node: node.clone(),
+                        volume: vname.to_string(),
+                        node: node.to_string(),
                         state: AttachState::Attaching {
                             until_ms: now + ATTACH_MS,
                         },
@@ -321,7 +346,9 @@ fn reconcile_attachments(
                     AttachmentOf(ve),
                 ))
                 .id();
-            index.attachments.insert((vname.clone(), node.clone()), ae);
+            index
+                .attachments
+                .insert((vname.to_string(), node.to_string()), ae);
             wake.at(now + ATTACH_MS);
             log.touch();
         }

@@ -182,6 +182,7 @@ fn finalize_claims(
         }
         let cause = cs.deleting.unwrap_or(DeletionCause::User);
         index.claims.remove(&name);
+        index.deleted_claims_gen += 1;
         index.deleted_claims.insert(
             name.clone(),
             DeletedClaim {

@@ -42,6 +42,9 @@ pub struct Index {
     pub broken_images: Vec<String>,
     /// Monotonic counter for creation order and unique names.
     pub seq: u64,
+    /// Bumped whenever `deleted_claims` changes, so the invariant check can
+    /// tell cheaply that it has nothing new to look at.
+    pub deleted_claims_gen: u64,
 }
 
 /// A claim that is gone, remembered for the snapshot and the Retain invariant.
