@@ -268,9 +268,7 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
                 return Err(format!("{claim} has no volume"));
             };
             let mut attached: Vec<String> = index
-                .attachments
-                .iter()
-                .filter(|((vn, _), _)| *vn == v)
+                .attachments_of(&v)
                 .filter_map(|(_, &e)| world.get::<Attachment>(e))
                 .filter(|a| a.state == AttachState::Attached && !a.forgotten)
                 .map(|a| a.node.clone())

@@ -188,6 +188,39 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         pod_parts(&mut out, p, *r);
     }
 
+    // The clients: writes go to <set>-0 through its stable name.
+    for set in &scene.sets {
+        let Some((_, _, rate)) = set.writes else {
+            continue;
+        };
+        let Some(primary) = scene.pod(&format!("{}-0", set.name)) else {
+            continue;
+        };
+        let Some(r) = layout.pods.get(&primary.key) else {
+            continue;
+        };
+        if rate <= 0.0 {
+            continue;
+        }
+        let (label, c) = if set.writes_failing {
+            ("writes FAILING".to_string(), style::FAILED)
+        } else {
+            (format!("client writes {rate}/s"), style::LINK_OK)
+        };
+        out.push((
+            format!("clients/{}", set.name),
+            text(
+                r.x + r.w / 4.0 + 16.0,
+                r.y - 24.0,
+                label,
+                14.0,
+                c,
+                3.5,
+                r.w * 0.75,
+            ),
+        ));
+    }
+
     for v in &scene.volumes {
         let Some(r) = layout.volumes.get(&v.name) else {
             continue;
@@ -576,6 +609,35 @@ pub fn lines(
             {
                 let nc = Vec2::new(nr.x + nr.w / 2.0, -(nr.y + 30.0));
                 gizmos.line_2d(vp, nc, colour(style::VOL_ERROR));
+            }
+        }
+    }
+    for set in &scene.sets {
+        let Some((_, _, rate)) = set.writes else {
+            continue;
+        };
+        let Some(p) = scene.pod(&format!("{}-0", set.name)) else {
+            continue;
+        };
+        let Some(r) = layout.pods.get(&p.key) else {
+            continue;
+        };
+        if rate <= 0.0 {
+            continue;
+        }
+        let top = at(&format!("{}#bg", p.key), r) + Vec2::new(-r.w / 4.0, r.h / 2.0);
+        let from = top + Vec2::new(0.0, 24.0);
+        if set.writes_failing {
+            let c = colour(style::FAILED);
+            gizmos.line_2d(from, top + Vec2::new(0.0, 6.0), c);
+            gizmos.line_2d(top + Vec2::new(-8.0, 4.0), top + Vec2::new(8.0, 16.0), c);
+            gizmos.line_2d(top + Vec2::new(-8.0, 16.0), top + Vec2::new(8.0, 4.0), c);
+        } else {
+            let c = colour(style::LINK_OK);
+            gizmos.line_2d(from, top, c);
+            for i in 0..2 {
+                let t = (settings.dot_phase * 2.0 + i as f32 / 2.0).fract();
+                gizmos.circle_2d(Isometry2d::from_translation(from.lerp(top, t)), 4.0, c);
             }
         }
     }

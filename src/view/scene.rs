@@ -115,6 +115,8 @@ pub struct SetView {
     pub image: String,
     pub service: String,
     pub writes: Option<(u64, u64, f64)>,
+    /// The clients' writes to the primary are failing right now.
+    pub writes_failing: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -177,6 +179,7 @@ pub fn extract(world: &mut World) -> Scene {
             .dbs
             .get(&s.spec.name)
             .map(|d| (d.written, d.failed, d.write_rate));
+        let writes_failing = dbs.dbs.get(&s.spec.name).is_some_and(|d| d.failing);
         scene.sets.push(SetView {
             name: s.spec.name.clone(),
             deployment: false,
@@ -190,6 +193,7 @@ pub fn extract(world: &mut World) -> Scene {
             image: s.spec.template.image.clone(),
             service: s.spec.service_name().to_string(),
             writes,
+            writes_failing,
         });
     }
     let mut q = world.query::<(&Deployment, &DeploymentStatus)>();
@@ -207,6 +211,7 @@ pub fn extract(world: &mut World) -> Scene {
             image: d.spec.template.image.clone(),
             service: String::new(),
             writes: None,
+            writes_failing: false,
         });
     }
     scene

@@ -142,9 +142,7 @@ fn reconcile_attachments(
                 }
                 AttachState::Detaching { until_ms } => {
                     if now >= until_ms {
-                        index
-                            .attachments
-                            .remove(&(vname.to_string(), a.node.clone()));
+                        index.remove_attachment(vname, &a.node);
                         commands.entity(ae).despawn();
                         let (reason, forced) = match a.detach_reason.take() {
                             Some(r) => (r, true),
@@ -174,9 +172,7 @@ fn reconcile_attachments(
                         }
                     };
                     if gone {
-                        index
-                            .attachments
-                            .remove(&(vname.to_string(), a.node.clone()));
+                        index.remove_attachment(vname, &a.node);
                         commands.entity(ae).despawn();
                         log.touch();
                     }
@@ -250,9 +246,7 @@ fn reconcile_attachments(
                     if partitioned {
                         a.forgotten = true;
                     } else {
-                        index
-                            .attachments
-                            .remove(&(vname.to_string(), a.node.clone()));
+                        index.remove_attachment(vname, &a.node);
                         commands.entity(ae).despawn();
                     }
                 }
@@ -262,23 +256,14 @@ fn reconcile_attachments(
         // Then attach where wanted, one node only.
         let mut error: Option<String> = None;
         for &(node, pod) in &want {
-            let mine = index
-                .attachments
-                .get(&(vname.to_string(), node.to_string()))
-                .copied();
+            let mine = index.attachment(vname, node);
             if mine.is_some_and(|e| atts.get(e).is_ok_and(|a| !a.forgotten)) {
                 continue;
             }
             let other = att_entities
                 .iter()
                 .filter_map(|&e| atts.get(e).ok())
-                .find(|a| {
-                    !a.forgotten
-                        && a.node != node
-                        && index
-                            .attachments
-                            .contains_key(&(vname.to_string(), a.node.clone()))
-                });
+                .find(|a| !a.forgotten && a.node != node && index.has_attachment(vname, &a.node));
             if let Some(o) = other
                 && matches!(o.state, AttachState::Detaching { .. })
             {
@@ -346,9 +331,7 @@ fn reconcile_attachments(
                     AttachmentOf(ve),
                 ))
                 .id();
-            index
-                .attachments
-                .insert((vname.to_string(), node.to_string()), ae);
+            index.insert_attachment(vname, node, ae);
             wake.at(now + ATTACH_MS);
             log.touch();
         }

@@ -3,7 +3,7 @@
 //! confirms their deletion, kills leftover containers, reports mounted volumes.
 //! A partitioned machine's containers keep running; a dead machine has none.
 
-use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimSystems, Wake, ops};
 use bevy::prelude::*;
@@ -69,9 +69,8 @@ fn volumes_ready(
             return Err(format!("waiting for claim {c} to be bound to a volume"));
         };
         let attached = index
-            .attachments
-            .get(&(v.clone(), node.to_string()))
-            .and_then(|&e| attachments.get(e).ok())
+            .attachment(v, node)
+            .and_then(|e| attachments.get(e).ok())
             .is_some_and(|a| a.state == AttachState::Attached && !a.forgotten);
         if !attached {
             let err = index
@@ -149,20 +148,35 @@ fn kubelet(
         if !ns.kubelet_connected() {
             continue;
         }
-        ns.last_heartbeat_ms = ns.heartbeat_at(now);
+        let heartbeat = ns.heartbeat_at(now);
+        if ns.last_heartbeat_ms != heartbeat {
+            ns.last_heartbeat_ms = heartbeat;
+        }
 
         let mut pod_entities: Vec<Entity> =
             node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
         pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
-        let mut known_uids: Vec<String> = Vec::new();
+        // Processes by a hash of their pod's uid (checked in full on a match).
+        let proc_uids: Vec<(u64, Entity)> = proc_entities
+            .iter()
+            .filter_map(|&e| {
+                procs
+                    .get(e)
+                    .ok()
+                    .map(|p| (fnv1a64(p.pod_uid.as_bytes()), e))
+            })
+            .collect();
+        let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
         for pod_e in pod_entities {
             let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
                 continue;
             };
-            known_uids.push(pod.uid.clone());
-            let proc_e = proc_entities
+            let uid_hash = fnv1a64(pod.uid.as_bytes());
+            known_uids.push((uid_hash, pod_e));
+            let proc_e = proc_uids
                 .iter()
-                .copied()
+                .filter(|(h, _)| *h == uid_hash)
+                .map(|&(_, e)| e)
                 .find(|&e| procs.get(e).is_ok_and(|p| p.pod_uid == pod.uid));
 
             if st.deletion_ms.is_some() {
@@ -353,7 +367,11 @@ fn kubelet(
             let Ok(mut p) = procs.get_mut(pe) else {
                 continue;
             };
-            if known_uids.contains(&p.pod_uid) || matches!(p.stage, ProcessStage::Stopping { .. }) {
+            let h = fnv1a64(p.pod_uid.as_bytes());
+            let known = known_uids
+                .iter()
+                .any(|&(kh, pe)| kh == h && pods.get(pe).is_ok_and(|(q, _)| q.uid == p.pod_uid));
+            if known || matches!(p.stage, ProcessStage::Stopping { .. }) {
                 continue;
             }
             let until = now + 2_000;
@@ -375,15 +393,15 @@ fn kubelet(
         }
 
         // node.status.volumesInUse.
-        let mut in_use: Vec<String> = proc_entities
+        let mut in_use: Vec<&str> = proc_entities
             .iter()
             .filter_map(|&e| procs.get(e).ok())
-            .flat_map(|p| p.volumes.iter().cloned())
+            .flat_map(|p| p.volumes.iter().map(String::as_str))
             .collect();
-        in_use.sort();
+        in_use.sort_unstable();
         in_use.dedup();
-        if in_use != ns.volumes_in_use {
-            ns.volumes_in_use = in_use;
+        if !in_use.iter().eq(ns.volumes_in_use.iter()) {
+            ns.volumes_in_use = in_use.into_iter().map(String::from).collect();
             log.touch();
         }
     }

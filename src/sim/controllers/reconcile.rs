@@ -321,8 +321,8 @@ fn process_replica(
     out: &mut Outcome,
 ) -> bool {
     let spec = inp.spec;
-    let name = spec.pod_name(ord);
     let Some(p) = replicas[i] else {
+        let name = spec.pod_name(ord);
         // Missing: claims first, then the pod.
         for ct in &spec.claims {
             let cname = spec.claim_name(&ct.name, ord);

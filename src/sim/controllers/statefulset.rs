@@ -179,8 +179,23 @@ fn statefulset_controller(
                 }
             }
         } else {
-            let ords =
-                (spec.ordinals_start..spec.end_ordinal()).chain(observed.iter().map(|p| p.ordinal));
+            // Without whenScaled=Delete or set deletion, the pass looks only at
+            // the claims of in-range ordinals whose pod is missing or still
+            // Pending/ContainerCreating (processReplica), so only those are read.
+            let (start, end) = (spec.ordinals_start, spec.end_ordinal());
+            let mut need = vec![true; end.saturating_sub(start) as usize];
+            for p in &observed {
+                if p.ordinal >= start
+                    && p.ordinal < end
+                    && !matches!(
+                        p.status.phase,
+                        PodPhase::Pending | PodPhase::ContainerCreating
+                    )
+                {
+                    need[(p.ordinal - start) as usize] = false;
+                }
+            }
+            let ords = (start..end).filter(|o| need[(o - start) as usize]);
             for o in ords {
                 for ct in &spec.claims {
                     let name = spec.claim_name(&ct.name, o);

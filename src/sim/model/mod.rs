@@ -13,23 +13,25 @@ pub use spec::*;
 pub use storage::*;
 pub use workload::*;
 
+use bevy::platform::hash::FixedHasher;
 use bevy::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Name → entity lookups, kept by the code that spawns and despawns objects.
-/// BTreeMaps so every walk over them is in name order (determinism).
+/// Hashed for fast lookups; they can only be walked in name order
+/// (`NameMap::sorted`), so no output ever depends on hash order.
 #[derive(Resource, Default, Debug)]
 pub struct Index {
-    pub nodes: BTreeMap<String, Entity>,
-    pub pods: BTreeMap<String, Entity>,
-    pub claims: BTreeMap<String, Entity>,
-    pub volumes: BTreeMap<String, Entity>,
-    pub sets: BTreeMap<String, Entity>,
-    pub deployments: BTreeMap<String, Entity>,
-    /// (volume name, node name) → attachment entity.
-    pub attachments: BTreeMap<(String, String), Entity>,
+    pub nodes: NameMap<Entity>,
+    pub pods: NameMap<Entity>,
+    pub claims: NameMap<Entity>,
+    pub volumes: NameMap<Entity>,
+    pub sets: NameMap<Entity>,
+    pub deployments: NameMap<Entity>,
+    /// Volume name → node name → attachment entity.
+    attachments: NameMap<BTreeMap<String, Entity>>,
     /// Pod name → the node it was last scheduled on (for `of:` in node commands).
-    pub last_node_of: BTreeMap<String, String>,
+    pub last_node_of: NameMap<String>,
     /// Claims that existed once and were deleted (for the snapshot's `exists: false`).
     pub deleted_claims: BTreeMap<String, DeletedClaim>,
     /// Volumes whose claim is gone, to delete once detached.
@@ -59,6 +61,79 @@ impl Index {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+    /// The attachment of `volume` to `node`, if the control plane has one.
+    pub fn attachment(&self, volume: &str, node: &str) -> Option<Entity> {
+        self.attachments.get(volume)?.get(node).copied()
+    }
+    pub fn has_attachment(&self, volume: &str, node: &str) -> bool {
+        self.attachment(volume, node).is_some()
+    }
+    pub fn insert_attachment(&mut self, volume: &str, node: &str, e: Entity) {
+        match self.attachments.get_mut(volume) {
+            Some(m) => _ = m.insert(node.to_string(), e),
+            None => {
+                let mut m = BTreeMap::new();
+                m.insert(node.to_string(), e);
+                self.attachments.insert(volume.to_string(), m);
+            }
+        }
+    }
+    pub fn remove_attachment(&mut self, volume: &str, node: &str) {
+        if let Some(m) = self.attachments.get_mut(volume) {
+            m.remove(node);
+            if m.is_empty() {
+                self.attachments.remove(volume);
+            }
+        }
+    }
+    /// The attachments of one volume, by node name.
+    pub fn attachments_of(&self, volume: &str) -> impl Iterator<Item = (&String, &Entity)> {
+        self.attachments
+            .get(volume)
+            .into_iter()
+            .flat_map(|m| m.iter())
+    }
+}
+
+/// A map from names, hashed with a fixed hasher for fast lookups. It has no
+/// unordered walk: `sorted` gives the entries in name order.
+#[derive(Debug, Clone)]
+pub struct NameMap<V>(HashMap<String, V, FixedHasher>);
+
+impl<V> Default for NameMap<V> {
+    fn default() -> Self {
+        NameMap(HashMap::with_hasher(FixedHasher))
+    }
+}
+
+impl<V> NameMap<V> {
+    pub fn get(&self, name: &str) -> Option<&V> {
+        self.0.get(name)
+    }
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut V> {
+        self.0.get_mut(name)
+    }
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+    pub fn insert(&mut self, name: String, v: V) -> Option<V> {
+        self.0.insert(name, v)
+    }
+    pub fn remove(&mut self, name: &str) -> Option<V> {
+        self.0.remove(name)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Every entry, in name order.
+    pub fn sorted(&self) -> Vec<(&String, &V)> {
+        let mut v: Vec<(&String, &V)> = self.0.iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
     }
 }
 

@@ -692,8 +692,7 @@ fn run_databases(
         }
     }
     // Divergence: a volume holding rows written through two servers after a common point.
-    let mut vols: Vec<(&String, &Entity)> = index.volumes.iter().collect();
-    vols.sort();
+    let vols = index.volumes.sorted();
     for (vname, &ve) in vols {
         let Ok(mut d) = data.get_mut(ve) else {
             continue;
