@@ -178,7 +178,7 @@ fn describe_node(world: &mut World, name: &str) -> Option<String> {
     let _ = writeln!(
         o,
         "Last heartbeat: {}",
-        super::clock(s.last_heartbeat_ms.min(now))
+        super::clock(s.heartbeat_at(now).min(now))
     );
     if s.taints.is_empty() {
         let _ = writeln!(o, "Taints:        <none>");

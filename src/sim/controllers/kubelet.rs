@@ -6,6 +6,7 @@
 use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimSystems, Wake, ops};
+use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::prelude::*;
 
 /// The kubelets' system set (node lifecycle and pod GC run after it).
@@ -87,193 +88,283 @@ fn volumes_ready(
     Ok(vols)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the kubelets remember between passes, so that a node on which
+/// nothing changed is not walked again: a kubelet acts on its pods, its
+/// processes, its node's state, volume attachment and the clock, and a pass
+/// over unchanged inputs before its next deadline would do nothing.
+#[derive(Default)]
+struct KubeletMemory {
+    nodes: EntityHashMap<NodeMemory>,
+    /// Attachments, claims and volumes counted last pass (one gone changes
+    /// what a waiting pod waits for).
+    counts: (usize, usize, usize),
+}
+
+#[derive(Default, Clone, Copy)]
+struct NodeMemory {
+    pods: usize,
+    procs: usize,
+    /// The earliest future instant this node's kubelet asked to be woken at.
+    deadline: Option<u64>,
+    /// Its last pass did something (its own writes are not seen as changes).
+    active: bool,
+}
+
+/// `wake.at(t)`, also remembering the node's earliest deadline.
+fn at(wake: &mut Wake, deadline: &mut Option<u64>, now: u64, t: u64) {
+    wake.at(t);
+    if t > now {
+        *deadline = Some(deadline.map_or(t, |d| d.min(t)));
+    }
+}
+
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn kubelet(
     clock: Res<SimClock>,
     mut wake: ResMut<Wake>,
     mut log: ResMut<EventLog>,
     mut index: ResMut<Index>,
     mut commands: Commands,
-    mut nodes: Query<(
-        Entity,
-        &Node,
-        &mut NodeState,
-        Option<&NodePods>,
-        Option<&NodeProcesses>,
+    mut node_q: ParamSet<(
+        Query<Entity, Changed<NodeState>>,
+        Query<(
+            Entity,
+            &Node,
+            &mut NodeState,
+            Option<&NodePods>,
+            Option<&NodeProcesses>,
+        )>,
     )>,
-    mut pods: Query<(&Pod, &mut PodStatus)>,
-    mut procs: Query<&mut Process>,
+    mut pod_q: ParamSet<(
+        Query<&ScheduledOn, Changed<PodStatus>>,
+        Query<(&Pod, &mut PodStatus)>,
+    )>,
+    mut proc_q: ParamSet<(Query<&RunsOn, Changed<Process>>, Query<&mut Process>)>,
     claims: Query<&ClaimStatus>,
     volumes: Query<&VolumeStatus>,
     attachments: Query<&Attachment>,
+    changed_atts: Query<&Attachment, Changed<Attachment>>,
+    changed_claims: Query<(), Changed<ClaimStatus>>,
+    changed_volumes: Query<(), Changed<VolumeStatus>>,
+    new_attachments: Query<(), Added<Attachment>>,
+    mut mem: Local<KubeletMemory>,
 ) {
     let now = clock.now_ms;
+    // Nodes with something new since the last pass; all of them when an
+    // attachment, claim or volume went away.
+    let counts = (
+        attachments.iter().len(),
+        claims.iter().len(),
+        volumes.iter().len(),
+    );
+    let all_dirty = counts.0 != mem.counts.0 + new_attachments.iter().count()
+        || (counts.1, counts.2) != (mem.counts.1, mem.counts.2)
+        || !changed_claims.is_empty()
+        || !changed_volumes.is_empty();
+    mem.counts = counts;
+    let mut dirty: EntityHashSet = EntityHashSet::default();
+    if !all_dirty {
+        dirty.extend(node_q.p0().iter());
+        dirty.extend(pod_q.p0().iter().map(|s| s.0));
+        dirty.extend(proc_q.p0().iter().map(|r| r.0));
+        dirty.extend(
+            changed_atts
+                .iter()
+                .filter_map(|a| index.nodes.get(&a.node).copied()),
+        );
+    }
+    let mut nodes = node_q.p1();
+    let mut pods = pod_q.p1();
+    let mut procs = proc_q.p1();
+
     let mut order: Vec<(String, Entity)> =
         nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
     order.sort();
     for (node_name, node_e) in order {
-        let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else {
+        let Ok((_, _, _, node_pods, node_procs)) = nodes.get(node_e) else {
             continue;
         };
-        let proc_entities: Vec<Entity> = node_procs
-            .map(|p| p.entities().to_vec())
-            .unwrap_or_default();
-
-        // Local process life goes on whether or not the API server is reachable.
-        for &pe in &proc_entities {
-            let Ok(mut p) = procs.get_mut(pe) else {
-                continue;
-            };
-            match p.stage {
-                ProcessStage::Starting { until_ms } if ns.machine != Machine::Dead => {
-                    if now >= until_ms {
-                        p.stage = ProcessStage::Running;
-                        p.ready_at_ms = now;
-                        log.touch();
-                    } else {
-                        wake.at(until_ms);
-                    }
-                }
-                ProcessStage::Stopping { until_ms } => {
-                    if now >= until_ms {
-                        commands.entity(pe).despawn();
-                        log.touch();
-                    } else {
-                        wake.at(until_ms);
-                    }
-                }
-                _ => {}
+        let n_pods = node_pods.map_or(0, |p| p.len());
+        let n_procs = node_procs.map_or(0, |p| p.len());
+        if !all_dirty
+            && !dirty.contains(&node_e)
+            && let Some(m) = mem.nodes.get(&node_e)
+            && !m.active
+            && (m.pods, m.procs) == (n_pods, n_procs)
+            && m.deadline.is_none_or(|d| d > now)
+        {
+            if let Some(d) = m.deadline {
+                wake.at(d);
             }
-        }
-        if !ns.kubelet_connected() {
             continue;
         }
-        let heartbeat = ns.heartbeat_at(now);
-        if ns.last_heartbeat_ms != heartbeat {
-            ns.last_heartbeat_ms = heartbeat;
-        }
-
-        let mut pod_entities: Vec<Entity> =
-            node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
-        pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
-        // Processes by a hash of their pod's uid (checked in full on a match).
-        let proc_uids: Vec<(u64, Entity)> = proc_entities
-            .iter()
-            .filter_map(|&e| {
-                procs
-                    .get(e)
-                    .ok()
-                    .map(|p| (fnv1a64(p.pod_uid.as_bytes()), e))
-            })
-            .collect();
-        let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
-        for pod_e in pod_entities {
-            let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
-                continue;
+        let activity_before = log.activity;
+        let mut deadline: Option<u64> = None;
+        'node: {
+            let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else {
+                break 'node;
             };
-            let uid_hash = fnv1a64(pod.uid.as_bytes());
-            known_uids.push((uid_hash, pod_e));
-            let proc_e = proc_uids
-                .iter()
-                .filter(|(h, _)| *h == uid_hash)
-                .map(|&(_, e)| e)
-                .find(|&e| procs.get(e).is_ok_and(|p| p.pod_uid == pod.uid));
+            let proc_entities: Vec<Entity> = node_procs
+                .map(|p| p.entities().to_vec())
+                .unwrap_or_default();
 
-            if st.deletion_ms.is_some() {
+            // Local process life goes on whether or not the API server is reachable.
+            for &pe in &proc_entities {
+                let Ok(mut p) = procs.get_mut(pe) else {
+                    continue;
+                };
+                match p.stage {
+                    ProcessStage::Starting { until_ms } if ns.machine != Machine::Dead => {
+                        if now >= until_ms {
+                            p.stage = ProcessStage::Running;
+                            p.ready_at_ms = now;
+                            log.touch();
+                        } else {
+                            at(&mut wake, &mut deadline, now, until_ms);
+                        }
+                    }
+                    ProcessStage::Stopping { until_ms } => {
+                        if now >= until_ms {
+                            commands.entity(pe).despawn();
+                            log.touch();
+                        } else {
+                            at(&mut wake, &mut deadline, now, until_ms);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if !ns.kubelet_connected() {
+                break 'node;
+            }
+            let heartbeat = ns.heartbeat_at(now);
+            if ns.last_heartbeat_ms != heartbeat {
+                ns.last_heartbeat_ms = heartbeat;
+            }
+
+            let mut pod_entities: Vec<Entity> =
+                node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
+            pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
+            // Processes by a hash of their pod's uid (checked in full on a match).
+            let proc_uids: Vec<(u64, Entity)> = proc_entities
+                .iter()
+                .filter_map(|&e| {
+                    procs
+                        .get(e)
+                        .ok()
+                        .map(|p| (fnv1a64(p.pod_uid.as_bytes()), e))
+                })
+                .collect();
+            let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
+            for pod_e in pod_entities {
+                let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
+                    continue;
+                };
+                let uid_hash = fnv1a64(pod.uid.as_bytes());
+                known_uids.push((uid_hash, pod_e));
+                let proc_e = proc_uids
+                    .iter()
+                    .filter(|(h, _)| *h == uid_hash)
+                    .map(|&(_, e)| e)
+                    .find(|&e| procs.get(e).is_ok_and(|p| p.pod_uid == pod.uid));
+
+                if st.deletion_ms.is_some() {
+                    match proc_e {
+                        Some(pe) => {
+                            let Ok(mut p) = procs.get_mut(pe) else {
+                                continue;
+                            };
+                            if !matches!(p.stage, ProcessStage::Stopping { .. }) {
+                                let until = now + pod.template.stop_ms();
+                                p.stage = ProcessStage::Stopping { until_ms: until };
+                                at(&mut wake, &mut deadline, now, until);
+                                if st.ready {
+                                    st.ready = false;
+                                    st.ready_since_ms = None;
+                                }
+                                log.touch();
+                            }
+                        }
+                        None => {
+                            let reason = format!(
+                                "the kubelet on {node_name} saw the container stop and confirmed the deletion; the name {} is free again",
+                                pod.name
+                            );
+                            ops::remove_pod(
+                                now,
+                                pod_e,
+                                pod,
+                                Some(node_name.clone()),
+                                &mut commands,
+                                &mut index,
+                                &mut log,
+                                reason,
+                            );
+                        }
+                    }
+                    continue;
+                }
+                if st.terminal() {
+                    if let Some(pe) = proc_e {
+                        commands.entity(pe).despawn();
+                        log.touch();
+                    }
+                    continue;
+                }
                 match proc_e {
                     Some(pe) => {
                         let Ok(mut p) = procs.get_mut(pe) else {
                             continue;
                         };
-                        if !matches!(p.stage, ProcessStage::Stopping { .. }) {
-                            let until = now + pod.template.stop_ms();
-                            p.stage = ProcessStage::Stopping { until_ms: until };
-                            wake.at(until);
-                            if st.ready {
-                                st.ready = false;
-                                st.ready_since_ms = None;
-                            }
-                            log.touch();
-                        }
-                    }
-                    None => {
-                        let reason = format!(
-                            "the kubelet on {node_name} saw the container stop and confirmed the deletion; the name {} is free again",
-                            pod.name
-                        );
-                        ops::remove_pod(
-                            now,
-                            pod_e,
-                            pod,
-                            Some(node_name.clone()),
-                            &mut commands,
-                            &mut index,
-                            &mut log,
-                            reason,
-                        );
-                    }
-                }
-                continue;
-            }
-            if st.terminal() {
-                if let Some(pe) = proc_e {
-                    commands.entity(pe).despawn();
-                    log.touch();
-                }
-                continue;
-            }
-            match proc_e {
-                Some(pe) => {
-                    let Ok(mut p) = procs.get_mut(pe) else {
-                        continue;
-                    };
-                    match p.stage {
-                        ProcessStage::Running => {
-                            if st.phase != PodPhase::Running {
-                                st.phase = PodPhase::Running;
-                                st.waiting = None;
-                                p.ready_at_ms = now + pod.template.ready_ms();
-                                log.emit(
-                                    now,
-                                    SimEvent::new(
-                                        EventKind::PodStarted,
-                                        format!("pod/{}", pod.name),
-                                        format!(
-                                            "container {} started on {node_name}",
-                                            pod.template.image
-                                        ),
-                                    )
-                                    .node(node_name.clone()),
-                                );
-                            }
-                            let want_ready =
-                                !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
-                            if !want_ready && !st.readiness_broken && !p.hold_ready {
-                                wake.at(p.ready_at_ms);
-                            }
-                            if want_ready && !st.ready {
-                                st.ready = true;
-                                st.ready_since_ms = Some(now);
-                                let reason = match &pod.dns {
-                                    Some(d) => {
-                                        format!("readiness probe passed; {d} now resolves to it")
-                                    }
-                                    None => "readiness probe passed; the pod receives traffic"
-                                        .to_string(),
-                                };
-                                log.emit(
-                                    now,
-                                    SimEvent::new(
-                                        EventKind::PodReady,
-                                        format!("pod/{}", pod.name),
-                                        reason,
-                                    )
-                                    .node(node_name.clone()),
-                                );
-                            } else if !want_ready && st.ready {
-                                st.ready = false;
-                                st.ready_since_ms = None;
-                                log.emit(
+                        match p.stage {
+                            ProcessStage::Running => {
+                                if st.phase != PodPhase::Running {
+                                    st.phase = PodPhase::Running;
+                                    st.waiting = None;
+                                    p.ready_at_ms = now + pod.template.ready_ms();
+                                    log.emit(
+                                        now,
+                                        SimEvent::new(
+                                            EventKind::PodStarted,
+                                            format!("pod/{}", pod.name),
+                                            format!(
+                                                "container {} started on {node_name}",
+                                                pod.template.image
+                                            ),
+                                        )
+                                        .node(node_name.clone()),
+                                    );
+                                }
+                                let want_ready =
+                                    !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
+                                if !want_ready && !st.readiness_broken && !p.hold_ready {
+                                    at(&mut wake, &mut deadline, now, p.ready_at_ms);
+                                }
+                                if want_ready && !st.ready {
+                                    st.ready = true;
+                                    st.ready_since_ms = Some(now);
+                                    let reason = match &pod.dns {
+                                        Some(d) => {
+                                            format!(
+                                                "readiness probe passed; {d} now resolves to it"
+                                            )
+                                        }
+                                        None => "readiness probe passed; the pod receives traffic"
+                                            .to_string(),
+                                    };
+                                    log.emit(
+                                        now,
+                                        SimEvent::new(
+                                            EventKind::PodReady,
+                                            format!("pod/{}", pod.name),
+                                            reason,
+                                        )
+                                        .node(node_name.clone()),
+                                    );
+                                } else if !want_ready && st.ready {
+                                    st.ready = false;
+                                    st.ready_since_ms = None;
+                                    log.emit(
                                     now,
                                     SimEvent::new(
                                         EventKind::PodNotReady,
@@ -282,102 +373,102 @@ fn kubelet(
                                     )
                                     .node(node_name.clone()),
                                 );
-                            }
-                        }
-                        ProcessStage::Starting { .. } => {}
-                        ProcessStage::Stopping { .. } => {}
-                    }
-                }
-                None => {
-                    // No container yet: volumes, then the image, then start.
-                    let waiting = match volumes_ready(
-                        pod,
-                        &node_name,
-                        &index,
-                        &claims,
-                        &volumes,
-                        &attachments,
-                    ) {
-                        Err(w) => Some(w),
-                        Ok(vols) => {
-                            if index.broken_images.contains(&pod.template.image) {
-                                Some(format!(
-                                    "ErrImagePull: image {} cannot be pulled (ImagePullBackOff)",
-                                    pod.template.image
-                                ))
-                            } else {
-                                let until = now + pod.template.start_ms();
-                                commands.spawn((
-                                    Process {
-                                        pod: pod.name.clone(),
-                                        pod_uid: pod.uid.clone(),
-                                        owner: pod.owner.clone(),
-                                        ordinal: pod.ordinal,
-                                        node: node_name.clone(),
-                                        stage: ProcessStage::Starting { until_ms: until },
-                                        started_ms: now,
-                                        ready_at_ms: u64::MAX,
-                                        volumes: vols,
-                                        image: pod.template.image.clone(),
-                                        hold_ready: false,
-                                    },
-                                    RunsOn(node_e),
-                                ));
-                                wake.at(until);
-                                if st.phase == PodPhase::Running {
-                                    // The container is gone (machine reboot): restart it.
-                                    st.restarts += 1;
-                                    st.phase = PodPhase::ContainerCreating;
-                                    st.ready = false;
-                                    st.ready_since_ms = None;
                                 }
-                                log.touch();
-                                None
                             }
+                            ProcessStage::Starting { .. } => {}
+                            ProcessStage::Stopping { .. } => {}
                         }
-                    };
-                    if st.phase == PodPhase::Pending {
-                        st.phase = PodPhase::ContainerCreating;
-                        log.touch();
                     }
-                    if st.waiting != waiting {
-                        if let Some(w) = &waiting
-                            && w.starts_with("ErrImagePull")
-                        {
-                            log.emit(
-                                now,
-                                SimEvent::new(
-                                    EventKind::ImagePullFailed,
-                                    format!("pod/{}", pod.name),
-                                    w.clone(),
-                                )
-                                .node(node_name.clone()),
-                            );
+                    None => {
+                        // No container yet: volumes, then the image, then start.
+                        let waiting = match volumes_ready(
+                            pod,
+                            &node_name,
+                            &index,
+                            &claims,
+                            &volumes,
+                            &attachments,
+                        ) {
+                            Err(w) => Some(w),
+                            Ok(vols) => {
+                                if index.broken_images.contains(&pod.template.image) {
+                                    Some(format!(
+                                        "ErrImagePull: image {} cannot be pulled (ImagePullBackOff)",
+                                        pod.template.image
+                                    ))
+                                } else {
+                                    let until = now + pod.template.start_ms();
+                                    commands.spawn((
+                                        Process {
+                                            pod: pod.name.clone(),
+                                            pod_uid: pod.uid.clone(),
+                                            owner: pod.owner.clone(),
+                                            ordinal: pod.ordinal,
+                                            node: node_name.clone(),
+                                            stage: ProcessStage::Starting { until_ms: until },
+                                            started_ms: now,
+                                            ready_at_ms: u64::MAX,
+                                            volumes: vols,
+                                            image: pod.template.image.clone(),
+                                            hold_ready: false,
+                                        },
+                                        RunsOn(node_e),
+                                    ));
+                                    at(&mut wake, &mut deadline, now, until);
+                                    if st.phase == PodPhase::Running {
+                                        // The container is gone (machine reboot): restart it.
+                                        st.restarts += 1;
+                                        st.phase = PodPhase::ContainerCreating;
+                                        st.ready = false;
+                                        st.ready_since_ms = None;
+                                    }
+                                    log.touch();
+                                    None
+                                }
+                            }
+                        };
+                        if st.phase == PodPhase::Pending {
+                            st.phase = PodPhase::ContainerCreating;
+                            log.touch();
                         }
-                        st.waiting = waiting;
-                        log.touch();
+                        if st.waiting != waiting {
+                            if let Some(w) = &waiting
+                                && w.starts_with("ErrImagePull")
+                            {
+                                log.emit(
+                                    now,
+                                    SimEvent::new(
+                                        EventKind::ImagePullFailed,
+                                        format!("pod/{}", pod.name),
+                                        w.clone(),
+                                    )
+                                    .node(node_name.clone()),
+                                );
+                            }
+                            st.waiting = waiting;
+                            log.touch();
+                        }
                     }
                 }
             }
-        }
 
-        // Containers whose pod object is gone (force-deleted while the node
-        // was cut off): the kubelet kills them once it can see the API again.
-        for &pe in &proc_entities {
-            let Ok(mut p) = procs.get_mut(pe) else {
-                continue;
-            };
-            let h = fnv1a64(p.pod_uid.as_bytes());
-            let known = known_uids
-                .iter()
-                .any(|&(kh, pe)| kh == h && pods.get(pe).is_ok_and(|(q, _)| q.uid == p.pod_uid));
-            if known || matches!(p.stage, ProcessStage::Stopping { .. }) {
-                continue;
-            }
-            let until = now + 2_000;
-            p.stage = ProcessStage::Stopping { until_ms: until };
-            wake.at(until);
-            log.emit(
+            // Containers whose pod object is gone (force-deleted while the node
+            // was cut off): the kubelet kills them once it can see the API again.
+            for &pe in &proc_entities {
+                let Ok(mut p) = procs.get_mut(pe) else {
+                    continue;
+                };
+                let h = fnv1a64(p.pod_uid.as_bytes());
+                let known = known_uids.iter().any(|&(kh, pe)| {
+                    kh == h && pods.get(pe).is_ok_and(|(q, _)| q.uid == p.pod_uid)
+                });
+                if known || matches!(p.stage, ProcessStage::Stopping { .. }) {
+                    continue;
+                }
+                let until = now + 2_000;
+                p.stage = ProcessStage::Stopping { until_ms: until };
+                at(&mut wake, &mut deadline, now, until);
+                log.emit(
                 now,
                 SimEvent::new(
                     EventKind::ProcessStopped,
@@ -390,19 +481,29 @@ fn kubelet(
                 )
                 .node(node_name.clone()),
             );
-        }
+            }
 
-        // node.status.volumesInUse.
-        let mut in_use: Vec<&str> = proc_entities
-            .iter()
-            .filter_map(|&e| procs.get(e).ok())
-            .flat_map(|p| p.volumes.iter().map(String::as_str))
-            .collect();
-        in_use.sort_unstable();
-        in_use.dedup();
-        if !in_use.iter().eq(ns.volumes_in_use.iter()) {
-            ns.volumes_in_use = in_use.into_iter().map(String::from).collect();
-            log.touch();
+            // node.status.volumesInUse.
+            let mut in_use: Vec<&str> = proc_entities
+                .iter()
+                .filter_map(|&e| procs.get(e).ok())
+                .flat_map(|p| p.volumes.iter().map(String::as_str))
+                .collect();
+            in_use.sort_unstable();
+            in_use.dedup();
+            if !in_use.iter().eq(ns.volumes_in_use.iter()) {
+                ns.volumes_in_use = in_use.into_iter().map(String::from).collect();
+                log.touch();
+            }
         }
+        mem.nodes.insert(
+            node_e,
+            NodeMemory {
+                pods: n_pods,
+                procs: n_procs,
+                deadline,
+                active: log.activity != activity_before,
+            },
+        );
     }
 }
