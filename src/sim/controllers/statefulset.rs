@@ -5,6 +5,7 @@ use super::reconcile::{self, Action, ObservedClaim, ObservedPod};
 use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimRng, SimSystems, Wake, ops};
+use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -118,7 +119,28 @@ fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Opti
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the controller remembers of each set between passes. A pass is a
+/// function of the set, its pods, its claims, the nodes of its terminating
+/// pods and the clock (through minReadySeconds, whose instants it asks to be
+/// woken at): when none of those changed, the pass would do nothing.
+#[derive(Default)]
+struct SetsMemory {
+    /// Claims and nodes counted last pass.
+    counts: (usize, usize),
+    sets: EntityHashMap<SetMemory>,
+}
+
+#[derive(Clone, Copy)]
+struct SetMemory {
+    pods: usize,
+    wake: Option<u64>,
+    /// It had terminating pods (whose node's state goes into the reasons).
+    terminating: bool,
+    /// Its last pass did something (its own writes are not seen as changes).
+    active: bool,
+}
+
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn statefulset_controller(
     clock: Res<SimClock>,
     mut wake: ResMut<Wake>,
@@ -127,11 +149,32 @@ fn statefulset_controller(
     mut rng: ResMut<SimRng>,
     mut commands: Commands,
     mut sets: Query<(Entity, &StatefulSet, &mut SetStatus, Option<&OwnedPods>)>,
-    mut pods: Query<(&Pod, &mut PodStatus)>,
-    mut claims: Query<(&Claim, &mut ClaimStatus)>,
+    mut pod_q: ParamSet<(
+        Query<&PodOf, Changed<PodStatus>>,
+        Query<(&Pod, &mut PodStatus)>,
+    )>,
+    mut claim_q: ParamSet<(
+        Query<(), Changed<ClaimStatus>>,
+        Query<(&Claim, &mut ClaimStatus)>,
+    )>,
     nodes: Query<&NodeState>,
+    changed_sets: Query<Entity, Changed<StatefulSet>>,
+    changed_nodes: Query<(), Changed<NodeState>>,
+    new_nodes: Query<(), Added<NodeState>>,
+    mut mem: Local<SetsMemory>,
 ) {
     let now = clock.now_ms;
+    // What changed since the last pass.
+    let counts = (claim_q.p1().iter().len(), nodes.iter().len());
+    let claims_changed = counts.0 != mem.counts.0 || !claim_q.p0().is_empty();
+    let nodes_changed =
+        counts.1 != mem.counts.1 + new_nodes.iter().count() || !changed_nodes.is_empty();
+    mem.counts = counts;
+    let mut dirty: EntityHashSet = changed_sets.iter().collect();
+    dirty.extend(pod_q.p0().iter().map(|of| of.0));
+    let mut pods = pod_q.p1();
+    let mut claims = claim_q.p1();
+
     let mut order: Vec<(String, Entity)> = sets
         .iter()
         .map(|(e, s, _, _)| (s.spec.name.clone(), e))
@@ -141,6 +184,21 @@ fn statefulset_controller(
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
             continue;
         };
+        let n_pods = owned.map_or(0, |o| o.len());
+        if !claims_changed
+            && !dirty.contains(&set_e)
+            && let Some(m) = mem.sets.get(&set_e)
+            && !m.active
+            && m.pods == n_pods
+            && !(nodes_changed && m.terminating)
+            && m.wake.is_none_or(|w| w > now)
+        {
+            if let Some(w) = m.wake {
+                wake.at(w);
+            }
+            continue;
+        }
+        let activity_before = log.activity;
         let spec = &set.spec;
         let update_rev = sync_revisions(now, set, &mut st, &mut log);
         let current_rev = st.current_revision.clone();
@@ -164,6 +222,7 @@ fn statefulset_controller(
             }
         }
         observed.sort_by_key(|p| p.ordinal);
+        let any_terminating = observed.iter().any(|p| p.status.terminating());
         let mut observed_claims: BTreeMap<String, ObservedClaim> = BTreeMap::new();
         let scan_all = spec.retention.when_scaled == RetentionAction::Delete || set.deleting;
         if scan_all {
@@ -386,5 +445,14 @@ fn statefulset_controller(
                 ),
             );
         }
+        mem.sets.insert(
+            set_e,
+            SetMemory {
+                pods: n_pods,
+                wake: out.wake_ms.filter(|&w| w > now),
+                terminating: any_terminating,
+                active: log.activity != activity_before,
+            },
+        );
     }
 }
