@@ -14,7 +14,7 @@ pub struct ObservedPod<'a> {
     pub name: Cow<'a, str>,
     pub ordinal: u32,
     pub revision: Cow<'a, str>,
-    pub status: Cow<'a, PodStatus>,
+    pub status: &'a PodStatus,
     /// Why the pod's node cannot confirm a deletion (unreachable or deleted),
     /// for the "why is it not replaced" reason; None when the node is fine.
     pub node_problem: Option<String>,
@@ -653,7 +653,7 @@ mod tests {
             name: Cow::Owned(format!("web-{ord}")),
             ordinal: ord,
             revision: Cow::Owned(rev.to_string()),
-            status: Cow::Owned(status),
+            status: Box::leak(Box::new(status)),
             node_problem: None,
         }
     }
@@ -880,7 +880,9 @@ mod tests {
     fn terminating_pod_is_never_replaced() {
         let s = spec(2, PodManagement::Parallel);
         let mut p = pod(1, "r1", PodPhase::Running, true);
-        p.status.to_mut().deletion_ms = Some(1);
+        let mut st = p.status.clone();
+        st.deletion_ms = Some(1);
+        p.status = Box::leak(Box::new(st));
         let out = run(&s, &[pod(0, "r1", PodPhase::Running, true), p], "r1", "r1");
         assert!(
             !out.actions

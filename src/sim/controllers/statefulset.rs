@@ -170,7 +170,8 @@ fn statefulset_controller(
     let nodes_changed =
         counts.1 != mem.counts.1 + new_nodes.iter().count() || !changed_nodes.is_empty();
     mem.counts = counts;
-    let mut dirty: EntityHashSet = changed_sets.iter().collect();
+    let changed_sets: EntityHashSet = changed_sets.iter().collect();
+    let mut dirty = changed_sets.clone();
     dirty.extend(pod_q.p0().iter().map(|of| of.0));
     let mut pods = pod_q.p1();
     let mut claims = claim_q.p1();
@@ -200,7 +201,13 @@ fn statefulset_controller(
         }
         let activity_before = log.activity;
         let spec = &set.spec;
-        let update_rev = sync_revisions(now, set, &mut st, &mut log);
+        // The revision name hashes the template: only worth redoing when the
+        // set changed (otherwise it is the update revision already recorded).
+        let update_rev = if changed_sets.contains(&set_e) || !mem.sets.contains_key(&set_e) {
+            sync_revisions(now, set, &mut st, &mut log)
+        } else {
+            st.update_revision.clone()
+        };
         let current_rev = st.current_revision.clone();
 
         // Gather pods (by ordinal) and this set's claims.
@@ -212,7 +219,7 @@ fn statefulset_controller(
                     name: Cow::Borrowed(p.name.as_str()),
                     ordinal: p.ordinal.unwrap_or(0),
                     revision: Cow::Borrowed(p.revision.as_str()),
-                    status: Cow::Borrowed(s),
+                    status: s,
                     node_problem: if s.terminating() {
                         node_problem(s, &index, &nodes)
                     } else {
@@ -254,7 +261,11 @@ fn statefulset_controller(
                     need[(p.ordinal - start) as usize] = false;
                 }
             }
-            let ords = (start..end).filter(|o| need[(o - start) as usize]);
+            // An OrderedReady pass stops at the first of them at the latest.
+            let monotonic = spec.pod_management == PodManagement::OrderedReady;
+            let ords = (start..end)
+                .filter(|o| need[(o - start) as usize])
+                .take(if monotonic { 1 } else { usize::MAX });
             for o in ords {
                 for ct in &spec.claims {
                     let name = spec.claim_name(&ct.name, o);
