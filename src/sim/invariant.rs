@@ -6,8 +6,9 @@
 use super::event::{EventKind, EventLog, SimEvent};
 use super::model::*;
 use super::{SimClock, SimSystems};
+use bevy::ecs::entity::EntityHashMap;
 use bevy::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Breaches in force now, by key.
 #[derive(Resource, Debug, Default)]
@@ -24,15 +25,79 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
-/// What the last check saw, to skip passes in which nothing it looks at changed.
+/// Groups of entities by key, remembering which groups hold more than one:
+/// kept up to date as entities come and go, so a check costs what changed.
+struct Groups<K: Ord + Clone + std::hash::Hash + Eq> {
+    /// Entity → its key and node.
+    of: EntityHashMap<(K, String)>,
+    /// Key → the nodes of its entities.
+    by_key: HashMap<K, Vec<(Entity, String)>>,
+    /// Keys with more than one entity.
+    crowded: BTreeSet<K>,
+}
+
+impl<K: Ord + Clone + std::hash::Hash + Eq> Default for Groups<K> {
+    fn default() -> Self {
+        Groups {
+            of: EntityHashMap::default(),
+            by_key: HashMap::new(),
+            crowded: BTreeSet::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone + std::hash::Hash + Eq> Groups<K> {
+    fn insert(&mut self, e: Entity, key: K, node: String) {
+        self.remove(e);
+        let g = self.by_key.entry(key.clone()).or_default();
+        g.push((e, node.clone()));
+        if g.len() > 1 {
+            self.crowded.insert(key.clone());
+        }
+        self.of.insert(e, (key, node));
+    }
+    fn remove(&mut self, e: Entity) {
+        let Some((key, _)) = self.of.remove(&e) else {
+            return;
+        };
+        if let Some(g) = self.by_key.get_mut(&key) {
+            g.retain(|(x, _)| *x != e);
+            if g.len() < 2 {
+                self.crowded.remove(&key);
+            }
+            if g.is_empty() {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+    /// Drops entities for which `exists` is false.
+    fn prune(&mut self, exists: impl Fn(Entity) -> bool) {
+        let gone: Vec<Entity> = self.of.keys().copied().filter(|&e| !exists(e)).collect();
+        for e in gone {
+            self.remove(e);
+        }
+    }
+    /// The crowded keys with their nodes, sorted.
+    fn crowds(&self) -> impl Iterator<Item = (&K, Vec<&str>)> {
+        self.crowded.iter().map(|k| {
+            let mut nodes: Vec<&str> = self.by_key[k].iter().map(|(_, n)| n.as_str()).collect();
+            nodes.sort_unstable();
+            (k, nodes)
+        })
+    }
+}
+
+/// What the check keeps between passes: the StatefulSet processes by
+/// identity and the attached volumes by volume, updated from what changed.
 #[derive(Default)]
-struct LastSeen {
+struct Seen {
     ran: bool,
-    procs: usize,
-    atts: usize,
-    sets: usize,
-    claims_made: usize,
-    deleted_claims_gen: u64,
+    /// Processes and attachments counted last pass.
+    counts: (usize, usize),
+    identities: Groups<(String, u32)>,
+    attached: Groups<String>,
+    /// Sets, claims made and the deleted-claims generation last checked.
+    retain_seen: (usize, usize, u64),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -44,57 +109,62 @@ fn check_invariants(
     procs: Query<&Process>,
     atts: Query<&Attachment>,
     sets: Query<(&StatefulSet, &SetStatus)>,
-    new_procs: Query<(), Added<Process>>,
-    changed_atts: Query<(), Changed<Attachment>>,
+    new_procs: Query<(Entity, &Process), Added<Process>>,
+    changed_atts: Query<(Entity, &Attachment), Changed<Attachment>>,
     changed_sets: Query<(), Changed<StatefulSet>>,
-    mut last: Local<LastSeen>,
+    new_atts: Query<(), Added<Attachment>>,
+    mut seen: Local<Seen>,
 ) {
     // The checks read only which processes exist (owner, ordinal and node
     // never change), attachment states, the sets' retention policy and claims,
     // and deleted claims: when none of those changed, neither did the result.
-    let seen = LastSeen {
-        ran: true,
-        procs: procs.iter().len(),
-        atts: atts.iter().len(),
-        sets: sets.iter().len(),
-        claims_made: sets.iter().map(|(_, st)| st.claims_made.len()).sum(),
-        deleted_claims_gen: index.deleted_claims_gen,
-    };
-    let same = last.ran
-        && (
-            last.procs,
-            last.atts,
-            last.sets,
-            last.claims_made,
-            last.deleted_claims_gen,
-        ) == (
-            seen.procs,
-            seen.atts,
-            seen.sets,
-            seen.claims_made,
-            seen.deleted_claims_gen,
-        );
-    if same && new_procs.is_empty() && changed_atts.is_empty() && changed_sets.is_empty() {
-        return;
-    }
-    *last = seen;
-    let now = clock.now_ms;
-    let mut found: BTreeMap<String, (String, String)> = BTreeMap::new();
-
-    let mut per_identity: BTreeMap<(&str, u32), Vec<&str>> = BTreeMap::new();
-    for p in procs.iter() {
+    let counts = (procs.iter().len(), atts.iter().len());
+    let retain_seen = (
+        sets.iter().len(),
+        sets.iter().map(|(_, st)| st.claims_made.len()).sum(),
+        index.deleted_claims_gen,
+    );
+    let first = !seen.ran;
+    seen.ran = true;
+    let mut changed = first || retain_seen != seen.retain_seen || !changed_sets.is_empty();
+    seen.retain_seen = retain_seen;
+    let mut added_procs = 0;
+    for (e, p) in new_procs.iter() {
+        added_procs += 1;
+        changed = true;
         if p.owner.kind == OwnerKind::StatefulSet
             && let Some(o) = p.ordinal
         {
-            per_identity
-                .entry((p.owner.name.as_str(), o))
-                .or_default()
-                .push(p.node.as_str());
+            seen.identities
+                .insert(e, (p.owner.name.clone(), o), p.node.clone());
         }
     }
-    for ((set, o), mut nodes) in per_identity {
-        if nodes.len() > 1 {
-            nodes.sort();
+    let added_atts = new_atts.iter().count();
+    for (e, a) in changed_atts.iter() {
+        changed = true;
+        if a.state == AttachState::Attached {
+            seen.attached.insert(e, a.volume.clone(), a.node.clone());
+        } else {
+            seen.attached.remove(e);
+        }
+    }
+    if first || counts.0 != seen.counts.0 + added_procs {
+        changed = true;
+        seen.identities.prune(|e| procs.contains(e));
+    }
+    if first || counts.1 != seen.counts.1 + added_atts {
+        changed = true;
+        seen.attached.prune(|e| atts.contains(e));
+    }
+    seen.counts = counts;
+    if !changed {
+        return;
+    }
+    let now = clock.now_ms;
+    let mut found: BTreeMap<String, (String, String)> = BTreeMap::new();
+
+    for ((set, o), nodes) in seen.identities.crowds() {
+        {
             let pod = format!("{set}-{o}");
             found.insert(
                 format!("identity/{pod}"),
@@ -110,18 +180,8 @@ fn check_invariants(
         }
     }
 
-    let mut per_volume: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for a in atts.iter() {
-        if a.state == AttachState::Attached {
-            per_volume
-                .entry(a.volume.as_str())
-                .or_default()
-                .push(a.node.as_str());
-        }
-    }
-    for (v, mut nodes) in per_volume {
-        if nodes.len() > 1 {
-            nodes.sort();
+    for (v, nodes) in seen.attached.crowds() {
+        {
             found.insert(
                 format!("rwo/{v}"),
                 (
