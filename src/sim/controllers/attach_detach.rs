@@ -105,7 +105,7 @@ fn reconcile_attachments(
     pods: Query<(Entity, &Pod, &PodStatus)>,
     changed_pods: Query<(Entity, &Pod, &PodStatus), Changed<PodStatus>>,
     claims: Query<&ClaimStatus>,
-    changed_claims: Query<(), Changed<ClaimStatus>>,
+    changed_claims: Query<&Claim, Changed<ClaimStatus>>,
     mut volumes: Query<(
         Entity,
         &Volume,
@@ -119,11 +119,12 @@ fn reconcile_attachments(
     )>,
     nodes: Query<&NodeState>,
     changed_nodes: Query<&Node, Changed<NodeState>>,
-    new_volumes: Query<(), Added<Volume>>,
+    new_volumes: Query<Entity, Added<Volume>>,
     added: (
         Query<(), Added<PodStatus>>,
         Query<(), Added<AttachmentOf>>,
         Query<(), Added<NodeState>>,
+        Query<(), Added<ClaimStatus>>,
     ),
     mut mem: Local<AttachMemory>,
 ) {
@@ -143,10 +144,8 @@ fn reconcile_attachments(
         || counts.3 != c.3 + added.2.iter().count();
     let mut full = !mem.ran
         || gone
-        || counts.1 != c.1
-        || counts.4 != c.4
-        || !changed_claims.is_empty()
-        || !new_volumes.is_empty();
+        || counts.1 != c.1 + added.3.iter().count()
+        || counts.4 != c.4 + new_volumes.iter().count();
     mem.ran = true;
     mem.counts = counts;
 
@@ -168,7 +167,27 @@ fn reconcile_attachments(
     let mut dirty: Vec<usize> = Vec::new();
     if !full {
         let mut touched: Vec<String> = Vec::new();
-        for (e, p, s) in changed_pods.iter() {
+        // Pods whose status changed, and the pods of claims that changed
+        // (a claim bound to its volume); claims of no StatefulSet are not
+        // tied to a pod by name, so they make the pass a full one.
+        let mut recompute: Vec<Entity> = changed_pods.iter().map(|(e, ..)| e).collect();
+        for c in changed_claims.iter() {
+            match (&c.set, c.ordinal) {
+                (Some(set), Some(o)) => {
+                    if let Some(&pe) = index.pods.get(&format!("{set}-{o}"))
+                        && pods
+                            .get(pe)
+                            .is_ok_and(|(_, p, _)| p.claims.contains(&c.name))
+                    {
+                        recompute.push(pe);
+                    }
+                }
+                _ => full = true,
+            }
+        }
+        recompute.sort_unstable();
+        recompute.dedup();
+        for (e, p, s) in recompute.iter().filter_map(|&e| pods.get(e).ok()) {
             let new = pod_wants(p, s, &index, &claims);
             let old = mem.pod_wants.get(&e);
             if old == Some(&new) || (old.is_none() && new.1.is_empty()) {
@@ -199,6 +218,7 @@ fn reconcile_attachments(
             .filter_map(|v| index.volumes.get(v).copied())
             .collect();
         vol_entities.extend(att_q.p0().iter().map(|a| a.0));
+        vol_entities.extend(new_volumes.iter());
         let changed: Vec<&str> = changed_nodes.iter().map(|n| n.name.as_str()).collect();
         if !changed.is_empty() {
             vol_entities.extend(
