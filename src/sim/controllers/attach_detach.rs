@@ -49,9 +49,11 @@ struct AttachMemory {
     place: EntityHashMap<usize>,
     /// The desired state: volume name → (node, pod) of the pods (not
     /// terminated) that mount it, in the order a walk over all pods meets them.
-    wants: HashMap<String, Vec<(String, String)>>,
+    wants: HashMap<String, Vec<(String, String, Entity)>>,
     /// Per pod: the node and the volumes it wants attached there.
     pod_wants: EntityHashMap<(String, Vec<String>)>,
+    /// Attachment → its volume.
+    att_volume: EntityHashMap<Entity>,
     /// Per volume: the earliest deadline it asked to be woken at, and whether
     /// its last pass did something (its own writes are not seen as changes).
     volume_memory: EntityHashMap<(Option<u64>, bool)>,
@@ -114,7 +116,7 @@ fn reconcile_attachments(
     )>,
     mut att_q: ParamSet<(
         Query<&AttachmentOf, Changed<Attachment>>,
-        Query<(&Attachment, &AttachmentOf)>,
+        Query<(Entity, &Attachment, &AttachmentOf)>,
         Query<&mut Attachment>,
     )>,
     nodes: Query<&NodeState>,
@@ -122,7 +124,7 @@ fn reconcile_attachments(
     new_volumes: Query<Entity, Added<Volume>>,
     added: (
         Query<(), Added<PodStatus>>,
-        Query<(), Added<AttachmentOf>>,
+        Query<(Entity, &AttachmentOf), Added<AttachmentOf>>,
         Query<(), Added<NodeState>>,
         Query<(), Added<ClaimStatus>>,
     ),
@@ -139,11 +141,10 @@ fn reconcile_attachments(
     );
     // Something went away if there are fewer than before plus the new ones.
     let c = mem.counts;
-    let gone = counts.0 != c.0 + added.0.iter().count()
-        || counts.2 != c.2 + added.1.iter().count()
-        || counts.3 != c.3 + added.2.iter().count();
+    let pods_gone = counts.0 != c.0 + added.0.iter().count();
+    let atts_gone = counts.2 != c.2 + added.1.iter().count();
     let mut full = !mem.ran
-        || gone
+        || counts.3 != c.3 + added.2.iter().count()
         || counts.1 != c.1 + added.3.iter().count()
         || counts.4 != c.4 + new_volumes.iter().count();
     mem.ran = true;
@@ -171,6 +172,25 @@ fn reconcile_attachments(
         // (a claim bound to its volume); claims of no StatefulSet are not
         // tied to a pod by name, so they make the pass a full one.
         let mut recompute: Vec<Entity> = changed_pods.iter().map(|(e, ..)| e).collect();
+        // Pods that went away: what they wanted is wanted no more.
+        if pods_gone {
+            let gone: Vec<Entity> = mem
+                .pod_wants
+                .keys()
+                .copied()
+                .filter(|&e| !pods.contains(e))
+                .collect();
+            for e in gone {
+                if let Some((_, vols)) = mem.pod_wants.remove(&e) {
+                    for v in vols {
+                        if let Some(w) = mem.wants.get_mut(&v) {
+                            w.retain(|x| x.2 != e);
+                        }
+                        touched.push(v);
+                    }
+                }
+            }
+        }
         for c in changed_claims.iter() {
             match (&c.set, c.ordinal) {
                 (Some(set), Some(o)) => {
@@ -196,14 +216,14 @@ fn reconcile_attachments(
             if let Some((_, vols)) = old {
                 for v in vols {
                     if let Some(w) = mem.wants.get_mut(v) {
-                        w.retain(|(_, pod)| *pod != p.name);
+                        w.retain(|x| x.2 != e);
                     }
                     touched.push(v.clone());
                 }
             }
             for v in &new.1 {
                 let w = mem.wants.entry(v.clone()).or_default();
-                w.push((new.0.clone(), p.name.clone()));
+                w.push((new.0.clone(), p.name.clone(), e));
                 if w.len() > 1 {
                     // Several pods want it: their order is the order of a
                     // full walk over the pods, which only a full pass gives.
@@ -218,6 +238,24 @@ fn reconcile_attachments(
             .filter_map(|v| index.volumes.get(v).copied())
             .collect();
         vol_entities.extend(att_q.p0().iter().map(|a| a.0));
+        // Attachments that went away: their volumes.
+        for (e, of) in added.1.iter() {
+            mem.att_volume.insert(e, of.0);
+        }
+        if atts_gone {
+            let q = att_q.p1();
+            let gone: Vec<Entity> = mem
+                .att_volume
+                .keys()
+                .copied()
+                .filter(|&e| !q.contains(e))
+                .collect();
+            for e in gone {
+                if let Some(v) = mem.att_volume.remove(&e) {
+                    vol_entities.push(v);
+                }
+            }
+        }
         vol_entities.extend(new_volumes.iter());
         let changed: Vec<&str> = changed_nodes.iter().map(|n| n.name.as_str()).collect();
         if !changed.is_empty() {
@@ -225,8 +263,8 @@ fn reconcile_attachments(
                 att_q
                     .p1()
                     .iter()
-                    .filter(|(a, _)| changed.contains(&a.node.as_str()))
-                    .map(|(_, of)| of.0),
+                    .filter(|(_, a, _)| changed.contains(&a.node.as_str()))
+                    .map(|(_, _, of)| of.0),
             );
         }
         for (&ve, &(deadline, active)) in &mem.volume_memory {
@@ -246,13 +284,14 @@ fn reconcile_attachments(
     if full {
         mem.wants.clear();
         mem.pod_wants.clear();
+        mem.att_volume = att_q.p1().iter().map(|(e, _, of)| (e, of.0)).collect();
         for (e, p, s) in pods.iter() {
             let w = pod_wants(p, s, &index, &claims);
             for v in &w.1 {
                 mem.wants
                     .entry(v.clone())
                     .or_default()
-                    .push((w.0.clone(), p.name.clone()));
+                    .push((w.0.clone(), p.name.clone(), e));
             }
             if !w.1.is_empty() {
                 mem.pod_wants.insert(e, w);
@@ -274,7 +313,7 @@ fn reconcile_attachments(
             let want: Vec<(&str, &str)> = mem
                 .wants
                 .get(vname)
-                .map(|w| w.iter().map(|(n, p)| (n.as_str(), p.as_str())).collect())
+                .map(|w| w.iter().map(|(n, p, _)| (n.as_str(), p.as_str())).collect())
                 .unwrap_or_default();
             let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
             if want.is_empty() && att_entities.is_empty() {
