@@ -38,8 +38,26 @@ fn collect_pods(
     mut commands: Commands,
     pods: Query<(Entity, &Pod, &PodStatus)>,
     nodes: Query<&NodeState>,
+    new_nodes: Query<(), Added<NodeState>>,
+    mut last: Local<(bool, usize)>,
 ) {
     let now = clock.now_ms;
+    // Pods are only ever bound to nodes that exist: orphans can appear only
+    // when a node goes away. Without that, an orphan left from before, or a
+    // NotReady node tainted out-of-service, there is nothing to collect.
+    let node_count = nodes.iter().len();
+    let node_gone = node_count != last.1 + new_nodes.iter().count();
+    let oos_node = nodes
+        .iter()
+        .any(|ns| ns.has_taint(TAINT_OUT_OF_SERVICE) && ns.ready != Condition::True);
+    let had_orphans = last.0;
+    last.1 = node_count;
+    if !node_gone && !oos_node && !had_orphans {
+        if !gc.missing_since.is_empty() {
+            gc.missing_since.clear();
+        }
+        return;
+    }
     let tick = now % GC_PERIOD_MS == 0;
     let next_tick = (now / GC_PERIOD_MS + 1) * GC_PERIOD_MS;
     let mut orphans: Vec<(u64, Entity, &Pod, String)> = Vec::new();
@@ -58,6 +76,7 @@ fn collect_pods(
             }
         }
     }
+    last.0 = !orphans.is_empty();
     if orphans.is_empty() && oos.is_empty() {
         if !gc.missing_since.is_empty() {
             gc.missing_since.clear();

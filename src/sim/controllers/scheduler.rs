@@ -7,7 +7,7 @@ use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimSystems};
 use bevy::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -80,7 +80,7 @@ fn schedule_pods(
         })
         .collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let pos: BTreeMap<String, usize> = infos
+    let pos: HashMap<String, usize> = infos
         .iter()
         .enumerate()
         .map(|(i, n)| (n.name.clone(), i))
@@ -90,10 +90,14 @@ fn schedule_pods(
             && let Some(&i) = pos.get(n)
             && !s.terminal()
         {
-            infos[i].cpu_free -= p.template.cpu_millis as i64;
-            infos[i].mem_free -= p.template.memory_mib as i64;
-            *infos[i].owners.entry(p.owner.clone()).or_default() += 1;
-            infos[i].pods += 1;
+            let info = &mut infos[i];
+            info.cpu_free -= p.template.cpu_millis as i64;
+            info.mem_free -= p.template.memory_mib as i64;
+            match info.owners.get_mut(&p.owner) {
+                Some(c) => *c += 1,
+                None => _ = info.owners.insert(p.owner.clone(), 1),
+            }
+            info.pods += 1;
         }
     }
 
