@@ -3,7 +3,7 @@
 //! confirms their deletion, kills leftover containers, reports mounted volumes.
 //! A partitioned machine's containers keep running; a dead machine has none.
 
-use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
+use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimSystems, Wake, ops};
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
@@ -108,6 +108,15 @@ struct NodeMemory {
     deadline: Option<u64>,
     /// Its last pass did something (its own writes are not seen as changes).
     active: bool,
+}
+
+/// A quick key for a uid: its first 8 bytes (uids are random); a match is
+/// always confirmed by comparing the whole uid.
+fn uid_key(uid: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = uid.len().min(8);
+    b[..n].copy_from_slice(&uid.as_bytes()[..n]);
+    u64::from_le_bytes(b)
 }
 
 /// `wake.at(t)`, also remembering the node's earliest deadline.
@@ -248,19 +257,14 @@ fn kubelet(
             // Processes by a hash of their pod's uid (checked in full on a match).
             let proc_uids: Vec<(u64, Entity)> = proc_entities
                 .iter()
-                .filter_map(|&e| {
-                    procs
-                        .get(e)
-                        .ok()
-                        .map(|p| (fnv1a64(p.pod_uid.as_bytes()), e))
-                })
+                .filter_map(|&e| procs.get(e).ok().map(|p| (uid_key(&p.pod_uid), e)))
                 .collect();
             let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
             for pod_e in pod_entities {
                 let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
                     continue;
                 };
-                let uid_hash = fnv1a64(pod.uid.as_bytes());
+                let uid_hash = uid_key(&pod.uid);
                 known_uids.push((uid_hash, pod_e));
                 let proc_e = proc_uids
                     .iter()
@@ -458,7 +462,7 @@ fn kubelet(
                 let Ok(mut p) = procs.get_mut(pe) else {
                     continue;
                 };
-                let h = fnv1a64(p.pod_uid.as_bytes());
+                let h = uid_key(&p.pod_uid);
                 let known = known_uids.iter().any(|&(kh, pe)| {
                     kh == h && pods.get(pe).is_ok_and(|(q, _)| q.uid == p.pod_uid)
                 });
