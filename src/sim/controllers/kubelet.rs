@@ -108,6 +108,9 @@ struct NodeMemory {
     deadline: Option<u64>,
     /// Its last pass did something (its own writes are not seen as changes).
     active: bool,
+    /// It has pods waiting to start, which look at claims, volumes and
+    /// attachments anywhere.
+    waiting: bool,
 }
 
 /// A quick key for a uid: its first 8 bytes (uids are random); a match is
@@ -159,29 +162,27 @@ fn kubelet(
     mut mem: Local<KubeletMemory>,
 ) {
     let now = clock.now_ms;
-    // Nodes with something new since the last pass; all of them when an
-    // attachment, claim or volume went away.
+    // Nodes with something new since the last pass. A claim, volume or
+    // attachment changing anywhere matters to nodes with pods waiting to start.
     let counts = (
         attachments.iter().len(),
         claims.iter().len(),
         volumes.iter().len(),
     );
-    let all_dirty = counts.0 != mem.counts.0 + new_attachments.iter().count()
+    let storage_changed = counts.0 != mem.counts.0 + new_attachments.iter().count()
         || (counts.1, counts.2) != (mem.counts.1, mem.counts.2)
         || !changed_claims.is_empty()
         || !changed_volumes.is_empty();
     mem.counts = counts;
     let mut dirty: EntityHashSet = EntityHashSet::default();
-    if !all_dirty {
-        dirty.extend(node_q.p0().iter());
-        dirty.extend(pod_q.p0().iter().map(|s| s.0));
-        dirty.extend(proc_q.p0().iter().map(|r| r.0));
-        dirty.extend(
-            changed_atts
-                .iter()
-                .filter_map(|a| index.nodes.get(&a.node).copied()),
-        );
-    }
+    dirty.extend(node_q.p0().iter());
+    dirty.extend(pod_q.p0().iter().map(|s| s.0));
+    dirty.extend(proc_q.p0().iter().map(|r| r.0));
+    dirty.extend(
+        changed_atts
+            .iter()
+            .filter_map(|a| index.nodes.get(&a.node).copied()),
+    );
     let mut nodes = node_q.p1();
     let mut pods = pod_q.p1();
     let mut procs = proc_q.p1();
@@ -195,9 +196,9 @@ fn kubelet(
         };
         let n_pods = node_pods.map_or(0, |p| p.len());
         let n_procs = node_procs.map_or(0, |p| p.len());
-        if !all_dirty
-            && !dirty.contains(&node_e)
+        if !dirty.contains(&node_e)
             && let Some(m) = mem.nodes.get(&node_e)
+            && !(storage_changed && m.waiting)
             && !m.active
             && (m.pods, m.procs) == (n_pods, n_procs)
             && m.deadline.is_none_or(|d| d > now)
@@ -209,6 +210,7 @@ fn kubelet(
         }
         let activity_before = log.activity;
         let mut deadline: Option<u64> = None;
+        let mut waiting_pods = false;
         'node: {
             let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else {
                 break 'node;
@@ -385,6 +387,7 @@ fn kubelet(
                     }
                     None => {
                         // No container yet: volumes, then the image, then start.
+                        waiting_pods = true;
                         let waiting = match volumes_ready(
                             pod,
                             &node_name,
@@ -507,6 +510,7 @@ fn kubelet(
                 procs: n_procs,
                 deadline,
                 active: log.activity != activity_before,
+                waiting: waiting_pods,
             },
         );
     }
