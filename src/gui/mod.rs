@@ -40,6 +40,18 @@ pub fn window_title(host: &SimHost) -> String {
 
 /// Opens the window and runs until it is closed. Returns the exit code.
 pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
+    // Without a display the windowing library would panic; say what is wrong.
+    if cfg!(target_os = "linux")
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        eprintln!(
+            "error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n\
+             Run it from a desktop session, under Xvfb (`xvfb-run statefulset-sim ...`),\n\
+             or headless: `statefulset-sim SCENARIO.ron --headless`."
+        );
+        return 2;
+    }
     let mut host = SimHost::new(loaded, opts.seed);
     let mut playback = Playback::default();
     let mut settings = crate::view::ViewSettings::default();

@@ -211,9 +211,9 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
             format!("clients/{}", set.name),
             text(
                 r.x + r.w / 4.0 + 16.0,
-                r.y - 24.0,
+                r.y - 26.0,
                 label,
-                14.0,
+                16.0,
                 c,
                 3.5,
                 r.w * 0.75,
