@@ -136,7 +136,7 @@ struct SetMemory {
     wake: Option<u64>,
     /// It had terminating pods (whose node's state goes into the reasons).
     terminating: bool,
-    /// Its last pass did something (its own writes are not seen as changes).
+    /// Its last pass wrote something its next pass reads.
     active: bool,
 }
 
@@ -199,7 +199,10 @@ fn statefulset_controller(
             }
             continue;
         }
-        let activity_before = log.activity;
+        // Writes of this pass that its next pass reads (its own writes are not
+        // seen as changes): deletions it requested, and a new current revision.
+        // Pods and claims it creates are seen as new.
+        let mut own_writes = false;
         let spec = &set.spec;
         // The revision name hashes the template: only worth redoing when the
         // set changed (otherwise it is the update revision already recorded).
@@ -381,6 +384,7 @@ fn statefulset_controller(
                         continue;
                     };
                     ops::request_deletion(now, p, &mut ps, &mut log, reason);
+                    own_writes = true;
                 }
                 Action::DeleteClaim {
                     name,
@@ -394,6 +398,7 @@ fn statefulset_controller(
                         continue;
                     };
                     if cs.deleting.is_none() {
+                        own_writes = true;
                         cs.deleting = Some(if when_deleted {
                             DeletionCause::RetentionWhenDeleted
                         } else {
@@ -416,6 +421,7 @@ fn statefulset_controller(
         if s.rollout_complete && st.current_revision != st.update_revision {
             let upd = st.update_revision.clone();
             let from = std::mem::replace(&mut st.current_revision, upd);
+            own_writes = true;
             log.emit(
                 now,
                 SimEvent::new(
@@ -462,7 +468,7 @@ fn statefulset_controller(
                 pods: n_pods,
                 wake: out.wake_ms.filter(|&w| w > now),
                 terminating: any_terminating,
-                active: log.activity != activity_before,
+                active: own_writes,
             },
         );
     }
