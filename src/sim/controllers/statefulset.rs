@@ -130,9 +130,10 @@ struct SetsMemory {
     sets: EntityHashMap<SetMemory>,
 }
 
-#[derive(Clone, Copy)]
 struct SetMemory {
     pods: usize,
+    /// Its pods in ordinal order, kept while no pod comes or goes.
+    by_ordinal: Vec<Entity>,
     wake: Option<u64>,
     /// It had terminating pods (whose node's state goes into the reasons).
     terminating: bool,
@@ -159,6 +160,7 @@ fn statefulset_controller(
     )>,
     nodes: Query<&NodeState>,
     changed_sets: Query<Entity, Changed<StatefulSet>>,
+    new_pods: Query<&PodOf, Added<Pod>>,
     changed_nodes: Query<(), Changed<NodeState>>,
     new_nodes: Query<(), Added<NodeState>>,
     mut mem: Local<SetsMemory>,
@@ -173,6 +175,7 @@ fn statefulset_controller(
     let changed_sets: EntityHashSet = changed_sets.iter().collect();
     let mut dirty = changed_sets.clone();
     dirty.extend(pod_q.p0().iter().map(|of| of.0));
+    let sets_with_new_pods: EntityHashSet = new_pods.iter().map(|of| of.0).collect();
     let mut pods = pod_q.p1();
     let mut claims = claim_q.p1();
 
@@ -214,7 +217,18 @@ fn statefulset_controller(
         let current_rev = st.current_revision.clone();
 
         // Gather pods (by ordinal) and this set's claims.
-        let pod_entities: Vec<Entity> = owned.map(|o| o.entities().to_vec()).unwrap_or_default();
+        let mut pod_entities: Vec<Entity> = match mem.sets.remove(&set_e) {
+            Some(m) if m.pods == n_pods && !sets_with_new_pods.contains(&set_e) => m.by_ordinal,
+            _ => {
+                let mut v: Vec<(u32, Entity)> = owned
+                    .map_or(&[][..], |o| o.entities())
+                    .iter()
+                    .filter_map(|&e| pods.get(e).ok().map(|(p, _)| (p.ordinal.unwrap_or(0), e)))
+                    .collect();
+                v.sort_by_key(|x| x.0);
+                v.into_iter().map(|x| x.1).collect()
+            }
+        };
         let mut observed: Vec<ObservedPod> = Vec::with_capacity(pod_entities.len());
         for &e in &pod_entities {
             if let Ok((p, s)) = pods.get(e) {
@@ -231,7 +245,8 @@ fn statefulset_controller(
                 });
             }
         }
-        observed.sort_by_key(|p| p.ordinal);
+        // In ordinal order already (the order is rebuilt when pods come or go).
+        debug_assert!(observed.is_sorted_by_key(|p| p.ordinal));
         let any_terminating = observed.iter().any(|p| p.status.terminating());
         let mut observed_claims: BTreeMap<String, ObservedClaim> = BTreeMap::new();
         let scan_all = spec.retention.when_scaled == RetentionAction::Delete || set.deleting;
@@ -466,6 +481,7 @@ fn statefulset_controller(
             set_e,
             SetMemory {
                 pods: n_pods,
+                by_ordinal: std::mem::take(&mut pod_entities),
                 wake: out.wake_ms.filter(|&w| w > now),
                 terminating: any_terminating,
                 active: own_writes,
