@@ -44,9 +44,8 @@ struct AttachMemory {
     /// Pods, claims, attachments, nodes, volumes counted last pass: one
     /// appearing or going makes the next pass a full one.
     counts: (usize, usize, usize, usize, usize),
-    /// Volumes in name order, and each one's place in it.
+    /// Volumes in name order.
     order: Vec<(String, Entity)>,
-    place: EntityHashMap<usize>,
     /// The desired state: volume name → (node, pod) of the pods (not
     /// terminated) that mount it, in the order a walk over all pods meets them.
     wants: HashMap<String, Vec<(String, String, Entity)>>,
@@ -150,19 +149,30 @@ fn reconcile_attachments(
     mem.ran = true;
     mem.counts = counts;
 
-    // Volumes in name order, rebuilt only when volumes come or go.
-    if mem.order.len() != counts.4 || !new_volumes.is_empty() {
+    // Volumes in name order: new ones are put in their place, and the list
+    // is rebuilt when one went away.
+    if mem.order.len() + new_volumes.iter().count() != counts.4 {
         mem.order.clear();
         mem.order
             .extend(volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
         mem.order.sort();
-        mem.place = mem
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, (_, e))| (*e, i))
-            .collect();
+    } else {
+        for ve in new_volumes.iter() {
+            if let Ok((_, v, ..)) = volumes.get(ve) {
+                let key = (v.name.clone(), ve);
+                if let Err(i) = mem.order.binary_search(&key) {
+                    mem.order.insert(i, key);
+                }
+            }
+        }
     }
+    let order = &mem.order;
+    let place = |e: Entity| -> Option<usize> {
+        let (_, v, ..) = volumes.get(e).ok()?;
+        order
+            .binary_search_by(|(n, x)| (n.as_str(), *x).cmp(&(v.name.as_str(), e)))
+            .ok()
+    };
 
     // Volumes whose inputs changed, by their place in name order.
     let mut dirty: Vec<usize> = Vec::new();
@@ -274,10 +284,7 @@ fn reconcile_attachments(
                 wake.at(d);
             }
         }
-        dirty = vol_entities
-            .iter()
-            .filter_map(|e| mem.place.get(e).copied())
-            .collect();
+        dirty = vol_entities.iter().filter_map(|&e| place(e)).collect();
         dirty.sort_unstable();
         dirty.dedup();
     }

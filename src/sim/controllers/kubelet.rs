@@ -98,6 +98,8 @@ struct KubeletMemory {
     /// Attachments, claims and volumes counted last pass (one gone changes
     /// what a waiting pod waits for).
     counts: (usize, usize, usize),
+    /// Nodes in name order.
+    order: Vec<(String, Entity)>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -158,7 +160,7 @@ fn kubelet(
     changed_atts: Query<&Attachment, Changed<Attachment>>,
     changed_claims: Query<(), Changed<ClaimStatus>>,
     changed_volumes: Query<(), Changed<VolumeStatus>>,
-    new_attachments: Query<(), Added<Attachment>>,
+    (new_attachments, new_nodes): (Query<(), Added<Attachment>>, Query<(), Added<Node>>),
     mut mem: Local<KubeletMemory>,
 ) {
     let now = clock.now_ms;
@@ -187,9 +189,11 @@ fn kubelet(
     let mut pods = pod_q.p1();
     let mut procs = proc_q.p1();
 
-    let mut order: Vec<(String, Entity)> =
-        nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
-    order.sort();
+    if mem.order.len() != nodes.iter().len() || !new_nodes.is_empty() {
+        mem.order = nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
+        mem.order.sort();
+    }
+    let order = mem.order.clone();
     for (node_name, node_e) in order {
         let Ok((_, _, _, node_pods, node_procs)) = nodes.get(node_e) else {
             continue;
@@ -248,10 +252,8 @@ fn kubelet(
             if !ns.kubelet_connected() {
                 break 'node;
             }
-            let heartbeat = ns.heartbeat_at(now);
-            if ns.last_heartbeat_ms != heartbeat {
-                ns.last_heartbeat_ms = heartbeat;
-            }
+            // Heartbeats: NodeState::heartbeat_at derives the last one from
+            // the machine's state, so they need no write here.
 
             let mut pod_entities: Vec<Entity> =
                 node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();

@@ -6,6 +6,7 @@
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::model::*;
 use crate::sim::{SimClock, SimSystems};
+use bevy::platform::hash::FixedHasher;
 use bevy::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,7 +81,7 @@ fn schedule_pods(
         })
         .collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let pos: HashMap<String, usize> = infos
+    let pos: HashMap<String, usize, FixedHasher> = infos
         .iter()
         .enumerate()
         .map(|(i, n)| (n.name.clone(), i))
