@@ -114,8 +114,8 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
                     ui.label(egui::RichText::new(&e.object).monospace());
                 })
                 .response
-                .on_hover_text(&e.reason);
-                ui.label(egui::RichText::new(&e.reason).small());
+                .on_hover_text(displayed(&e.reason));
+                ui.label(egui::RichText::new(displayed(&e.reason)).small());
             }
         });
 }
@@ -184,7 +184,7 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             stamp(e.t_ms),
             e.kind.name(),
             e.object,
-            e.reason
+            displayed(&e.reason)
         );
         resp.clone().on_hover_text_at_pointer(text);
         if resp.clicked()
@@ -194,5 +194,15 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
         {
             sel.0 = Some(e.object.clone());
         }
+    }
+}
+
+/// A reason as the panel shows it: egui's built-in fonts have no arrow or
+/// "≥" glyphs (they would show as boxes), so those are spelled in ASCII.
+fn displayed(reason: &str) -> std::borrow::Cow<'_, str> {
+    if reason.contains(['→', '≥']) {
+        reason.replace('→', "->").replace('≥', ">=").into()
+    } else {
+        reason.into()
     }
 }
