@@ -38,6 +38,20 @@ pub enum Part {
 }
 
 /// The parts of the whole scene, each with a stable key.
+/// Sets whose clients write now, with the pod they write to (`<set>-0`, the
+/// primary's stable name), its card and the write rate.
+fn written_primaries<'a>(
+    scene: &'a Scene,
+    layout: &'a Layout,
+) -> impl Iterator<Item = (&'a super::scene::SetView, &'a PodView, &'a Rect, f64)> {
+    scene.sets.iter().filter_map(|set| {
+        let (_, _, rate) = set.writes?;
+        let p = scene.pod(&format!("{}-0", set.name))?;
+        let r = layout.pods.get(&p.key)?;
+        (rate > 0.0).then_some((set, p, r, rate))
+    })
+}
+
 pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
     let mut out = Vec::new();
     let text = |x: f32, y: f32, t: String, size: f32, c: Rgb, z: f32, w: f32| Part::Text {
@@ -189,19 +203,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
     }
 
     // The clients: writes go to <set>-0 through its stable name.
-    for set in &scene.sets {
-        let Some((_, _, rate)) = set.writes else {
-            continue;
-        };
-        let Some(primary) = scene.pod(&format!("{}-0", set.name)) else {
-            continue;
-        };
-        let Some(r) = layout.pods.get(&primary.key) else {
-            continue;
-        };
-        if rate <= 0.0 {
-            continue;
-        }
+    for (set, _, r, rate) in written_primaries(scene, layout) {
         let (label, c) = if set.writes_failing {
             ("writes FAILING".to_string(), style::FAILED)
         } else {
@@ -612,19 +614,7 @@ pub fn lines(
             }
         }
     }
-    for set in &scene.sets {
-        let Some((_, _, rate)) = set.writes else {
-            continue;
-        };
-        let Some(p) = scene.pod(&format!("{}-0", set.name)) else {
-            continue;
-        };
-        let Some(r) = layout.pods.get(&p.key) else {
-            continue;
-        };
-        if rate <= 0.0 {
-            continue;
-        }
+    for (set, p, r, _) in written_primaries(scene, layout) {
         let top = at(&format!("{}#bg", p.key), r) + Vec2::new(-r.w / 4.0, r.h / 2.0);
         let from = top + Vec2::new(0.0, 24.0);
         if set.writes_failing {

@@ -88,6 +88,21 @@ fn pod_wants(
     (n.clone(), vols)
 }
 
+/// Pod `e` no longer wants `vols`: they are touched.
+fn unwant(
+    wants: &mut HashMap<String, Vec<(String, String, Entity)>>,
+    e: Entity,
+    vols: &[String],
+    touched: &mut Vec<String>,
+) {
+    for v in vols {
+        if let Some(w) = wants.get_mut(v) {
+            w.retain(|x| x.2 != e);
+        }
+        touched.push(v.clone());
+    }
+}
+
 /// `wake.at(t)`, also remembering the volume's earliest deadline.
 fn at(wake: &mut Wake, deadline: &mut Option<u64>, now: u64, t: u64) {
     wake.at(t);
@@ -192,12 +207,7 @@ fn reconcile_attachments(
                 .collect();
             for e in gone {
                 if let Some((_, vols)) = mem.pod_wants.remove(&e) {
-                    for v in vols {
-                        if let Some(w) = mem.wants.get_mut(&v) {
-                            w.retain(|x| x.2 != e);
-                        }
-                        touched.push(v);
-                    }
+                    unwant(&mut mem.wants, e, &vols, &mut touched);
                 }
             }
         }
@@ -224,12 +234,7 @@ fn reconcile_attachments(
                 continue;
             }
             if let Some((_, vols)) = old {
-                for v in vols {
-                    if let Some(w) = mem.wants.get_mut(v) {
-                        w.retain(|x| x.2 != e);
-                    }
-                    touched.push(v.clone());
-                }
+                unwant(&mut mem.wants, e, vols, &mut touched);
             }
             for v in &new.1 {
                 let w = mem.wants.entry(v.clone()).or_default();
