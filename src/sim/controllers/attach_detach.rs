@@ -88,6 +88,14 @@ fn pod_wants(
     (n.clone(), vols)
 }
 
+/// Removes and returns the entries whose entity no longer exists.
+fn take_gone<V>(map: &mut EntityHashMap<V>, exists: impl Fn(Entity) -> bool) -> Vec<(Entity, V)> {
+    let gone: Vec<Entity> = map.keys().copied().filter(|&e| !exists(e)).collect();
+    gone.into_iter()
+        .filter_map(|e| map.remove(&e).map(|v| (e, v)))
+        .collect()
+}
+
 /// Pod `e` no longer wants `vols`: they are touched.
 fn unwant(
     wants: &mut HashMap<String, Vec<(String, String, Entity)>>,
@@ -199,16 +207,8 @@ fn reconcile_attachments(
         let mut recompute: Vec<Entity> = changed_pods.iter().map(|(e, ..)| e).collect();
         // Pods that went away: what they wanted is wanted no more.
         if pods_gone {
-            let gone: Vec<Entity> = mem
-                .pod_wants
-                .keys()
-                .copied()
-                .filter(|&e| !pods.contains(e))
-                .collect();
-            for e in gone {
-                if let Some((_, vols)) = mem.pod_wants.remove(&e) {
-                    unwant(&mut mem.wants, e, &vols, &mut touched);
-                }
+            for (e, (_, vols)) in take_gone(&mut mem.pod_wants, |e| pods.contains(e)) {
+                unwant(&mut mem.wants, e, &vols, &mut touched);
             }
         }
         for c in changed_claims.iter() {
@@ -259,16 +259,8 @@ fn reconcile_attachments(
         }
         if atts_gone {
             let q = att_q.p1();
-            let gone: Vec<Entity> = mem
-                .att_volume
-                .keys()
-                .copied()
-                .filter(|&e| !q.contains(e))
-                .collect();
-            for e in gone {
-                if let Some(v) = mem.att_volume.remove(&e) {
-                    vol_entities.push(v);
-                }
+            for (_, v) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
+                vol_entities.push(v);
             }
         }
         vol_entities.extend(new_volumes.iter());
