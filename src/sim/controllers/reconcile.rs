@@ -113,7 +113,7 @@ impl Input<'_> {
         p.status.available(self.now, self.min_ready_ms())
     }
     fn state(&self, p: &ObservedPod) -> String {
-        crate::sim::ops::describe_state(&p.status, self.now, self.min_ready_ms())
+        crate::sim::ops::describe_state(p.status, self.now, self.min_ready_ms())
     }
     /// newVersionedStatefulSetPod / isCurrentRevisionNeeded: pods below the
     /// partition come back at the current revision.
