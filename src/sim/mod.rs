@@ -70,6 +70,14 @@ impl Wake {
             self.next_ms = Some(self.next_ms.map_or(t, |n| n.min(t)));
         }
     }
+    /// `at(t)`, also lowering `earliest` to `t` when it is in the future: a
+    /// controller that skips unchanged objects remembers their deadlines so.
+    pub fn at_noting(&mut self, t: u64, earliest: &mut Option<u64>) {
+        self.at(t);
+        if t > self.now_ms {
+            *earliest = Some(earliest.map_or(t, |d| d.min(t)));
+        }
+    }
 }
 
 /// The run's one random number generator, seeded from the scenario.

@@ -111,14 +111,6 @@ fn unwant(
     }
 }
 
-/// `wake.at(t)`, also remembering the volume's earliest deadline.
-fn at(wake: &mut Wake, deadline: &mut Option<u64>, now: u64, t: u64) {
-    wake.at(t);
-    if t > now {
-        *deadline = Some(deadline.map_or(t, |d| d.min(t)));
-    }
-}
-
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn reconcile_attachments(
     clock: Res<SimClock>,
@@ -364,7 +356,7 @@ fn reconcile_attachments(
                                 .volume(vname.to_string()),
                             );
                         } else {
-                            at(&mut wake, &mut vol_deadline, now, until_ms);
+                            wake.at_noting(until_ms, &mut vol_deadline);
                         }
                     }
                     AttachState::Detaching { until_ms } => {
@@ -387,7 +379,7 @@ fn reconcile_attachments(
                             }
                             log.emit(now, ev);
                         } else {
-                            at(&mut wake, &mut vol_deadline, now, until_ms);
+                            wake.at_noting(until_ms, &mut vol_deadline);
                         }
                     }
                     AttachState::Attached if a.forgotten => {
@@ -432,7 +424,7 @@ fn reconcile_attachments(
                                 "force-detached from {}: it has the out-of-service taint (non-graceful node shutdown), so there is no 6-minute wait",
                                 a.node
                             ));
-                            at(&mut wake, &mut vol_deadline, now, now + DETACH_MS);
+                            wake.at_noting(now + DETACH_MS, &mut vol_deadline);
                             log.touch();
                             continue;
                         }
@@ -440,7 +432,7 @@ fn reconcile_attachments(
                             a.state = AttachState::Detaching {
                                 until_ms: now + DETACH_MS,
                             };
-                            at(&mut wake, &mut vol_deadline, now, now + DETACH_MS);
+                            wake.at_noting(now + DETACH_MS, &mut vol_deadline);
                             log.touch();
                             continue;
                         }
@@ -450,7 +442,7 @@ fn reconcile_attachments(
                         });
                         let deadline = since + MAX_WAIT_FOR_UNMOUNT_MS;
                         if now < deadline {
-                            at(&mut wake, &mut vol_deadline, now, deadline);
+                            wake.at_noting(deadline, &mut vol_deadline);
                             continue;
                         }
                         // maxWaitForUnmountDuration is over: force-detach.
@@ -527,12 +519,7 @@ fn reconcile_attachments(
                     let repeat = vs.attach_error_logged_ms + MULTI_ATTACH_REPEAT_MS;
                     if vs.attach_error.as_deref() != Some(msg.as_str()) || now >= repeat {
                         vs.attach_error_logged_ms = now;
-                        at(
-                            &mut wake,
-                            &mut vol_deadline,
-                            now,
-                            now + MULTI_ATTACH_REPEAT_MS,
-                        );
+                        wake.at_noting(now + MULTI_ATTACH_REPEAT_MS, &mut vol_deadline);
                         log.emit(
                             now,
                             SimEvent::new(
@@ -544,7 +531,7 @@ fn reconcile_attachments(
                             .volume(vname.to_string()),
                         );
                     } else {
-                        at(&mut wake, &mut vol_deadline, now, repeat);
+                        wake.at_noting(repeat, &mut vol_deadline);
                     }
                     error = Some(msg);
                     continue;
@@ -570,7 +557,7 @@ fn reconcile_attachments(
                     ))
                     .id();
                 index.insert_attachment(vname, node, ae);
-                at(&mut wake, &mut vol_deadline, now, now + ATTACH_MS);
+                wake.at_noting(now + ATTACH_MS, &mut vol_deadline);
                 log.touch();
             }
             if vs.attach_error != error {

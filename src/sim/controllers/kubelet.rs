@@ -124,14 +124,6 @@ fn uid_key(uid: &str) -> u64 {
     u64::from_le_bytes(b)
 }
 
-/// `wake.at(t)`, also remembering the node's earliest deadline.
-fn at(wake: &mut Wake, deadline: &mut Option<u64>, now: u64, t: u64) {
-    wake.at(t);
-    if t > now {
-        *deadline = Some(deadline.map_or(t, |d| d.min(t)));
-    }
-}
-
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn kubelet(
     clock: Res<SimClock>,
@@ -193,8 +185,8 @@ fn kubelet(
         mem.order = nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
         mem.order.sort();
     }
-    let order = mem.order.clone();
-    for (node_name, node_e) in order {
+    for i in 0..mem.order.len() {
+        let node_e = mem.order[i].1;
         let Ok((_, _, _, node_pods, node_procs)) = nodes.get(node_e) else {
             continue;
         };
@@ -212,6 +204,8 @@ fn kubelet(
             }
             continue;
         }
+        // Only a node that is walked needs its name copied.
+        let node_name = mem.order[i].0.clone();
         let activity_before = log.activity;
         let mut deadline: Option<u64> = None;
         let mut waiting_pods = false;
@@ -235,7 +229,7 @@ fn kubelet(
                             p.ready_at_ms = now;
                             log.touch();
                         } else {
-                            at(&mut wake, &mut deadline, now, until_ms);
+                            wake.at_noting(until_ms, &mut deadline);
                         }
                     }
                     ProcessStage::Stopping { until_ms } => {
@@ -243,7 +237,7 @@ fn kubelet(
                             commands.entity(pe).despawn();
                             log.touch();
                         } else {
-                            at(&mut wake, &mut deadline, now, until_ms);
+                            wake.at_noting(until_ms, &mut deadline);
                         }
                     }
                     _ => {}
@@ -285,7 +279,7 @@ fn kubelet(
                             if !matches!(p.stage, ProcessStage::Stopping { .. }) {
                                 let until = now + pod.template.stop_ms();
                                 p.stage = ProcessStage::Stopping { until_ms: until };
-                                at(&mut wake, &mut deadline, now, until);
+                                wake.at_noting(until, &mut deadline);
                                 if st.ready {
                                     st.ready = false;
                                     st.ready_since_ms = None;
@@ -346,7 +340,7 @@ fn kubelet(
                                 let want_ready =
                                     !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
                                 if !want_ready && !st.readiness_broken && !p.hold_ready {
-                                    at(&mut wake, &mut deadline, now, p.ready_at_ms);
+                                    wake.at_noting(p.ready_at_ms, &mut deadline);
                                 }
                                 if want_ready && !st.ready {
                                     st.ready = true;
@@ -423,7 +417,7 @@ fn kubelet(
                                         },
                                         RunsOn(node_e),
                                     ));
-                                    at(&mut wake, &mut deadline, now, until);
+                                    wake.at_noting(until, &mut deadline);
                                     if st.phase == PodPhase::Running {
                                         // The container is gone (machine reboot): restart it.
                                         st.restarts += 1;
@@ -476,7 +470,7 @@ fn kubelet(
                 }
                 let until = now + 2_000;
                 p.stage = ProcessStage::Stopping { until_ms: until };
-                at(&mut wake, &mut deadline, now, until);
+                wake.at_noting(until, &mut deadline);
                 log.emit(
                 now,
                 SimEvent::new(
