@@ -134,3 +134,47 @@ fn layout_is_stable_when_nothing_changes_and_every_pod_gets_a_place() {
         }
     }
 }
+
+#[test]
+fn every_label_of_every_lesson_is_big_enough_to_draw_in_the_default_window() {
+    // The world view hides text smaller than style::MIN_TEXT_PX on screen.
+    // In the default 1600x900 window with the panels at their default sizes
+    // (left 330, right 400, top ~50, timeline 70, 20-px margins), no lesson
+    // may lose a label that way: captions carry the "why".
+    let free = bevy::math::Vec2::new(1600.0 - 330.0 - 400.0 - 40.0, 900.0 - 50.0 - 70.0 - 40.0);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10);
+    let mut checked = 0;
+    for f in files {
+        let mut run = headless::run(load_file(&f).expect("lesson loads"), None, Some(0));
+        let world = run.world();
+        for t in (0..=1500).step_by(10) {
+            while !statefulset_sim::sim::advance_to(world, t * 1000) {
+                world.resource_mut::<statefulset_sim::sim::PauseRequest>().0 = None;
+            }
+            let s = scene::extract(world);
+            let l = layout::layout(&s);
+            let scale = statefulset_sim::view::camera::fit_scale(
+                bevy::math::Vec2::new(l.bounds.w, l.bounds.h),
+                free,
+            );
+            for (key, part) in statefulset_sim::view::draw::parts(&s, &l) {
+                if let statefulset_sim::view::draw::Part::Text { size, .. } = part {
+                    assert!(
+                        style::text_readable(size, scale),
+                        "{} at {t}s: {key} ({size} px) would be hidden at {scale:.2} units/px",
+                        f.display()
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "only {checked} labels checked");
+}

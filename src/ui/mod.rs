@@ -88,9 +88,39 @@ pub fn clock(ms: u64) -> String {
     }
 }
 
+/// The panels' background: the world's (the window's clear colour).
+fn panel_background() -> egui::Color32 {
+    let c = crate::view::style::BG;
+    egui::Color32::from_rgb(
+        (c.0 * 255.0).round() as u8,
+        (c.1 * 255.0).round() as u8,
+        (c.2 * 255.0).round() as u8,
+    )
+}
+
+/// A side or top panel's frame, filled only when the world's drawing reaches
+/// under it (zoomed or panned there); otherwise the clear colour shows, which
+/// is the same colour, and the renderer skips the fill.
+fn panel_frame(ctx: &egui::Context, covered: bool) -> egui::Frame {
+    let f = egui::Frame::side_top_panel(&ctx.global_style());
+    if covered {
+        f
+    } else {
+        f.fill(egui::Color32::TRANSPARENT)
+    }
+}
+
 fn apply_style(ctx: &egui::Context, scale: f32) {
     use egui::{FontId, TextStyle};
-    ctx.set_visuals(egui::Visuals::dark());
+    let mut visuals = egui::Visuals::dark();
+    // The panels' background is the world's: the window is cleared to it,
+    // so a panel is painted only when the world reaches under it (see
+    // `panel_frame`).
+    visuals.panel_fill = panel_background();
+    ctx.set_visuals(visuals);
+    // No anti-aliasing fringe around widgets and lines: it doubles the
+    // triangles egui sends, and edges are axis-aligned (text is unaffected).
+    ctx.tessellation_options_mut(|o| o.feathering = false);
     let mut style = (*ctx.global_style()).clone();
     style.text_styles = [
         (TextStyle::Heading, FontId::proportional(24.0 * scale)),
@@ -113,6 +143,7 @@ fn panels(
     mut sel: ResMut<Selection>,
     current: Res<CurrentScene>,
     mut vp: ResMut<WorldViewport>,
+    world_on_screen: Res<crate::view::camera::WorldOnScreen>,
     mut ui_state: ResMut<UiState>,
     mut cam: ResMut<CameraControl>,
     opts: Res<GuiOptions>,
@@ -131,8 +162,12 @@ fn panels(
             .max_rect(ctx.viewport_rect()),
     );
 
+    let win = Vec2::new(window.width(), window.height());
+    let [cover_left, cover_right, cover_top, cover_bottom] = vp.covered(world_on_screen.0, win);
+
     // Top: clock and playback.
     let top = egui::Panel::top("controls")
+        .frame(panel_frame(ctx, cover_top))
         .show(&mut root, |ui| {
             ui.horizontal_wrapped(|ui| {
                 ui.label(
@@ -192,6 +227,7 @@ fn panels(
 
     // Bottom: the timeline.
     let bottom = egui::Panel::bottom("timeline")
+        .frame(panel_frame(ctx, cover_bottom))
         .exact_size(70.0 * opts.ui_scale)
         .show(&mut root, |ui| {
             events::timeline(ui, &host.world, host.now_ms(), &mut sel)
@@ -202,6 +238,7 @@ fn panels(
 
     // Left: the lesson, the workloads, actions.
     let left = egui::Panel::left("lesson")
+        .frame(panel_frame(ctx, cover_left))
         .default_size(330.0 * opts.ui_scale)
         .resizable(true)
         .show(&mut root, |ui| {
@@ -217,6 +254,7 @@ fn panels(
 
     // Right: the inspector and the event log.
     let right = egui::Panel::right("inspector")
+        .frame(panel_frame(ctx, cover_right))
         .default_size(400.0 * opts.ui_scale)
         .resizable(true)
         .show(&mut root, |ui| {

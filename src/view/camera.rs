@@ -17,6 +17,26 @@ pub struct WorldViewport {
     pub bottom: f32,
 }
 
+/// Where the world's drawing is on screen (logical pixels, y down), with a
+/// margin for lines and labels drawn beyond the cards.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct WorldOnScreen(pub Rect);
+
+impl WorldViewport {
+    /// Which panels (left, right, top, bottom) the world's drawing reaches
+    /// under in a window of size `win`. Only those need painting: elsewhere
+    /// the window's clear colour already is the panels' background, and a
+    /// software renderer spends a quarter of a frame filling panels.
+    pub fn covered(&self, world: Rect, win: Vec2) -> [bool; 4] {
+        [
+            world.min.x < self.left,
+            world.max.x > win.x - self.right,
+            world.min.y < self.top,
+            world.max.y > win.y - self.bottom,
+        ]
+    }
+}
+
 /// The user's zoom and pan on top of the automatic fit.
 #[derive(Resource, Debug)]
 pub struct CameraControl {
@@ -46,6 +66,7 @@ impl CameraControl {
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<WorldViewport>()
+        .init_resource::<WorldOnScreen>()
         .init_resource::<CameraControl>()
         .add_systems(Startup, spawn_camera)
         .add_systems(
@@ -73,6 +94,7 @@ fn fit(
     ctl: Res<CameraControl>,
     window: Single<&Window, With<PrimaryWindow>>,
     mut cam: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
+    mut on_screen: ResMut<WorldOnScreen>,
 ) {
     let b = current.layout.bounds;
     let margin = 20.0;
@@ -96,6 +118,20 @@ fn fit(
     let t = Vec3::new(target.x, target.y, tf.translation.z);
     if tf.translation != t {
         tf.translation = t;
+    }
+    let to_screen = |x: f32, y: f32| {
+        Vec2::new(
+            (x - target.x) / scale + win.x / 2.0,
+            win.y / 2.0 - (-y - target.y) / scale,
+        )
+    };
+    let m = 40.0;
+    let r = Rect::from_corners(
+        to_screen(b.x - m, b.y - m),
+        to_screen(b.x + b.w + m, b.y + b.h + m),
+    );
+    if on_screen.0 != r {
+        on_screen.0 = r;
     }
 }
 
@@ -145,6 +181,26 @@ fn mouse(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panels_are_painted_only_where_the_world_reaches_under_them() {
+        let vp = WorldViewport {
+            left: 330.0,
+            right: 400.0,
+            top: 46.0,
+            bottom: 70.0,
+        };
+        let win = Vec2::new(1600.0, 900.0);
+        // Fitted: the world is between the panels.
+        let fitted = Rect::new(350.0, 66.0, 1180.0, 700.0);
+        assert_eq!(vp.covered(fitted, win), [false; 4]);
+        // Zoomed in: it reaches under every panel.
+        let zoomed = Rect::new(-500.0, -300.0, 2500.0, 1500.0);
+        assert_eq!(vp.covered(zoomed, win), [true; 4]);
+        // Panned left: only the left panel.
+        let panned = Rect::new(100.0, 66.0, 900.0, 700.0);
+        assert_eq!(vp.covered(panned, win), [true, false, false, false]);
+    }
 
     #[test]
     fn small_clusters_are_not_magnified_and_big_ones_shrink_to_fit() {

@@ -476,6 +476,31 @@ pub fn sync(
     }
 }
 
+/// Hides world text too small on screen to read at the camera's zoom (see
+/// [`style::text_readable`]) and shows it again when the user zooms in.
+/// Unreadable text is noise to the eye and, drawn as thousands of tiny
+/// glyphs, most of a software renderer's frame.
+pub fn text_lod(
+    cam: Single<&Projection, With<Camera2d>>,
+    mut q: Query<(&TextFont, &mut Visibility), With<Text2d>>,
+) {
+    let world_per_px = match *cam {
+        Projection::Orthographic(o) => o.scale,
+        _ => 1.0,
+    };
+    for (font, mut vis) in &mut q {
+        let bevy::text::FontSize::Px(px) = font.font_size else {
+            continue;
+        };
+        let want = if style::text_readable(px, world_per_px) {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+        vis.set_if_neq(want);
+    }
+}
+
 /// Moves parts toward their targets and fades them; despawns faded ones.
 pub fn animate(
     mut commands: Commands,

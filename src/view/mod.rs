@@ -67,7 +67,12 @@ pub fn plugin(app: &mut App) {
                 .chain()
                 .in_set(ViewSystems::Draw),
         );
-    app.add_plugins(camera::plugin);
+    app.add_plugins(camera::plugin).add_systems(
+        PostUpdate,
+        draw::text_lod
+            .after(ViewSystems::Camera)
+            .before(bevy::camera::visibility::VisibilitySystems::VisibilityPropagate),
+    );
 }
 
 /// Reads the simulation into the view model: at once when something

@@ -44,6 +44,17 @@ pub const LINK_BROKEN: Rgb = hex(0xe74c3c);
 pub const DEPLOY: Rgb = hex(0x4b5d7a);
 
 /// A pod card's fill: green Ready, amber not yet, red terminating or failed.
+/// Text smaller than this on screen (logical pixels) is an unreadable smear:
+/// it is not drawn until the user zooms in far enough to read it. Pod and
+/// node names are the largest text, so they are the last to go.
+pub const MIN_TEXT_PX: f32 = 6.0;
+
+/// Whether text of `font_px` world units is drawn at a zoom of
+/// `world_per_px` world units per screen pixel.
+pub fn text_readable(font_px: f32, world_per_px: f32) -> bool {
+    font_px >= MIN_TEXT_PX * world_per_px
+}
+
 pub fn pod_colour(p: &PodView) -> Rgb {
     if p.orphan {
         return ORPHAN;
@@ -276,6 +287,18 @@ pub fn link_label(l: &LinkView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_text_is_hidden_only_when_zoomed_out_past_reading() {
+        // At 1:1 every label is drawn, down to the 13-px captions.
+        assert!(text_readable(13.0, 1.0));
+        // A 200-pod cluster fit into the window (about 3.5 world units per
+        // pixel): pod names (28) stay, the 14-px status lines go.
+        assert!(text_readable(28.0, 3.5));
+        assert!(!text_readable(14.0, 3.5));
+        // Zooming back in brings them back.
+        assert!(text_readable(14.0, 2.0));
+    }
     use crate::view::scene::DbView;
 
     fn pod(phase: PodPhase, ready: bool) -> PodView {
