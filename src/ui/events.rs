@@ -157,14 +157,21 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
     }
     let mut hovered: Option<&SimEvent> = None;
     let hover = resp.hover_pos();
+    // One tick per category and pixel column: a long run has tens of
+    // thousands of events, and ticks in the same column look like one.
+    let cols = rect.width().max(1.0) as usize + 1;
+    let mut ticked = vec![false; cols * CATEGORIES.len()];
     for e in &log.events {
         let c = category(e);
         let x = x_of(e.t_ms);
         let y0 = rect.top() + 4.0 + c as f32 * row_h;
-        painter.line_segment(
-            [egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)],
-            egui::Stroke::new(2.0, category_colour(c)),
-        );
+        let col = ((x - rect.left()).max(0.0) as usize).min(cols - 1);
+        if !std::mem::replace(&mut ticked[c * cols + col], true) {
+            painter.line_segment(
+                [egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)],
+                egui::Stroke::new(2.0, category_colour(c)),
+            );
+        }
         if let Some(h) = hover
             && (h.x - x).abs() < 3.0
             && h.y >= y0
