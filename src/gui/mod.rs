@@ -9,6 +9,7 @@ use crate::scenario::{self, Loaded};
 use bevy::prelude::*;
 use bevy::render::view::window::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::{PresentMode, WindowResolution};
+use bevy::winit::{UpdateMode, WinitSettings};
 use host::{Playback, SimHost};
 use std::path::PathBuf;
 
@@ -97,12 +98,46 @@ pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
     .insert_resource(opts.clone())
     .add_plugins((host::plugin, crate::view::plugin, crate::ui::plugin))
     .init_resource::<FrameStats>()
-    .add_systems(Update, (frame_stats, screenshot_when_ready));
+    .add_systems(Update, (frame_stats, screenshot_when_ready))
+    .add_systems(Last, redraw_policy);
     let code = match app.run() {
         AppExit::Success => 0,
         AppExit::Error(c) => c.get() as i32,
     };
     code
+}
+
+/// How often the window redraws. While the clock runs, something glides or
+/// fades, or a screenshot or frame-time run is on, it redraws continuously;
+/// paused and still (a class discussing a question) it redraws only on input
+/// or twice a second, so a laptop without a GPU is not kept at full load.
+pub fn redraw_settings(busy: bool) -> WinitSettings {
+    use std::time::Duration;
+    if busy {
+        WinitSettings {
+            focused_mode: UpdateMode::Continuous,
+            unfocused_mode: UpdateMode::reactive_low_power(Duration::from_secs_f64(1.0 / 60.0)),
+        }
+    } else {
+        let idle = UpdateMode::reactive_low_power(Duration::from_millis(500));
+        WinitSettings {
+            focused_mode: idle,
+            unfocused_mode: idle,
+        }
+    }
+}
+
+fn redraw_policy(
+    pb: Res<Playback>,
+    opts: Res<GuiOptions>,
+    animating: Res<crate::view::draw::Animating>,
+    mut winit: ResMut<WinitSettings>,
+) {
+    let busy = !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps;
+    let want = redraw_settings(busy);
+    if winit.focused_mode != want.focused_mode || winit.unfocused_mode != want.unfocused_mode {
+        *winit = want;
+    }
 }
 
 /// Frame times for `--fps` and the wall-clock limit of `--quit-after`.
@@ -183,4 +218,17 @@ fn screenshot_when_ready(mut commands: Commands, opts: Res<GuiOptions>, mut fram
             }
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_still_window_stops_redrawing_continuously() {
+        assert_eq!(redraw_settings(true).focused_mode, UpdateMode::Continuous);
+        let idle = redraw_settings(false);
+        assert!(matches!(idle.focused_mode, UpdateMode::Reactive { .. }));
+        assert!(matches!(idle.unfocused_mode, UpdateMode::Reactive { .. }));
+    }
 }

@@ -67,8 +67,34 @@ pub fn find_lessons() -> Vec<(PathBuf, String, String)> {
 
 pub fn plugin(app: &mut App) {
     app.init_resource::<UiState>()
+        .add_systems(
+            PreUpdate,
+            drop_unchanged_modifiers
+                .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
+                .before(bevy_egui::EguiPreUpdateSet::BeginPass),
+        )
         .add_systems(EguiPrimaryContextPass, panels)
         .add_systems(Update, keys::keyboard);
+}
+
+/// bevy_egui 0.42 reports the keyboard modifiers as changed on every frame,
+/// and egui answers each such report with an immediate repaint, so the
+/// window could never rest while paused. Only real changes are passed on
+/// (egui keeps the last modifiers it was told of).
+fn drop_unchanged_modifiers(
+    mut inputs: Query<&mut bevy_egui::EguiInput>,
+    mut last: Local<Option<egui::Modifiers>>,
+) {
+    for mut input in &mut inputs {
+        input.0.events.retain(|e| match e {
+            egui::Event::ModifiersChanged(m) => {
+                let changed = *last != Some(*m);
+                *last = Some(*m);
+                changed
+            }
+            _ => true,
+        });
+    }
 }
 
 /// "5m12.3s".

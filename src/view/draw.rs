@@ -350,6 +350,11 @@ pub struct Tween {
     pub target_alpha: f32,
 }
 
+/// Whether any part is still gliding or fading (the window keeps redrawing
+/// while it is, even when the clock is paused).
+#[derive(Resource, Default, PartialEq)]
+pub struct Animating(pub bool);
+
 /// Key → entity of every drawn part.
 #[derive(Resource, Default)]
 pub struct Drawn(pub HashMap<String, Entity>);
@@ -507,6 +512,7 @@ pub fn animate(
     time: Res<Time>,
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
+    mut animating: ResMut<Animating>,
     mut q: Query<(
         Entity,
         &mut Tween,
@@ -523,8 +529,10 @@ pub fn animate(
     };
     let fade = if settings.animate { dt * 2.5 } else { 1.0 };
     let mut gone = Vec::new();
+    let mut moving = false;
     for (e, mut tw, mut tf, sprite, text) in &mut q {
         let d = tw.target - tf.translation;
+        moving |= d != Vec3::ZERO || tw.alpha != tw.target_alpha;
         if d.length_squared() > 0.01 {
             tf.translation += d * k;
         } else if d != Vec3::ZERO {
@@ -553,6 +561,7 @@ pub fn animate(
             t.0 = c;
         }
     }
+    animating.set_if_neq(Animating(moving));
     if !gone.is_empty() {
         drawn.0.retain(|_, e| !gone.contains(e));
         for e in gone {

@@ -53,6 +53,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<ViewSettings>()
         .init_resource::<Selection>()
         .init_resource::<draw::Drawn>()
+        .init_resource::<draw::Animating>()
         .insert_resource(ClearColor(draw::colour(style::BG)))
         .configure_sets(
             PostUpdate,
