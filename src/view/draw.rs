@@ -128,14 +128,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         } else {
             (style::NODE_OK_BORDER, style::NODE_OK)
         };
-        out.push((
-            format!("{k}#border"),
-            Part::Rect {
-                rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0),
-                fill: border,
-                z: 0.8,
-            },
-        ));
+        frame(&mut out, &format!("{k}#border"), *r, border, 0.8);
         out.push((
             format!("{k}#bg"),
             Part::Rect {
@@ -266,6 +259,21 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
     out
 }
 
+/// A 3-unit frame around `r` as four strips (`<key>-t`, `-b`, `-l`, `-r`),
+/// not a rectangle under the card: a software renderer would shade the
+/// card's whole area twice.
+fn frame(out: &mut Vec<(String, Part)>, key: &str, r: Rect, fill: Rgb, z: f32) {
+    let b = 3.0;
+    for (side, rect) in [
+        ("t", Rect::new(r.x - b, r.y - b, r.w + 2.0 * b, b)),
+        ("b", Rect::new(r.x - b, r.y + r.h, r.w + 2.0 * b, b)),
+        ("l", Rect::new(r.x - b, r.y, b, r.h)),
+        ("r", Rect::new(r.x + r.w, r.y, b, r.h)),
+    ] {
+        out.push((format!("{key}-{side}"), Part::Rect { rect, fill, z }));
+    }
+}
+
 fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
     let k = &p.key;
     let fill = style::pod_colour(p);
@@ -282,14 +290,7 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
             },
         ));
     } else {
-        out.push((
-            format!("{k}#bar"),
-            Part::Rect {
-                rect: Rect::new(r.x - 3.0, r.y - 3.0, r.w + 6.0, r.h + 6.0),
-                fill: style::DEPLOY,
-                z: 2.9,
-            },
-        ));
+        frame(out, &format!("{k}#bar"), r, style::DEPLOY, 2.9);
     }
     out.push((
         format!("{k}#bg"),
