@@ -144,7 +144,7 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// Each frame: advance simulated time by wall time × speed.
-fn drive(time: Res<Time>, mut host: ResMut<SimHost>, mut pb: ResMut<Playback>) {
+pub fn drive(time: Res<Time>, mut host: ResMut<SimHost>, mut pb: ResMut<Playback>) {
     if pb.question.is_none()
         && let Some(q) = host.world.resource::<PauseRequest>().0.clone()
     {

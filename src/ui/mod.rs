@@ -74,7 +74,9 @@ pub fn plugin(app: &mut App) {
                 .before(bevy_egui::EguiPreUpdateSet::BeginPass),
         )
         .add_systems(EguiPrimaryContextPass, panels)
-        .add_systems(Update, keys::keyboard);
+        // After the clock's step: a key that resumes play must not also
+        // apply the (possibly long) time the window rested while paused.
+        .add_systems(Update, keys::keyboard.after(crate::gui::host::drive));
 }
 
 /// bevy_egui 0.42 reports the keyboard modifiers as changed on every frame,

@@ -96,19 +96,8 @@ fn fit(
     mut cam: Single<(&mut Transform, &mut Projection), With<Camera2d>>,
     mut on_screen: ResMut<WorldOnScreen>,
 ) {
-    let b = current.layout.bounds;
-    let margin = 20.0;
     let win = Vec2::new(window.width(), window.height());
-    let avail = Vec2::new(
-        win.x - vp.left - vp.right - 2.0 * margin,
-        win.y - vp.top - vp.bottom - 2.0 * margin,
-    );
-    let scale = fit_scale(Vec2::new(b.w, b.h), avail) / ctl.zoom;
-    // Centred across the free space, top-aligned in it (so it does not bob
-    // up and down as the cluster grows).
-    let cx = b.x + b.w / 2.0 - (vp.left + margin + avail.x / 2.0 - win.x / 2.0) * scale;
-    let cy = -b.y - (win.y / 2.0 - vp.top - margin) * scale;
-    let target = Vec2::new(cx, cy) + ctl.pan;
+    let (scale, target, r) = fit_view(&current.layout.bounds, &vp, win, ctl.zoom, ctl.pan);
     let (tf, proj) = &mut *cam;
     if let Projection::Orthographic(o) = &mut **proj
         && o.scale != scale
@@ -119,20 +108,49 @@ fn fit(
     if tf.translation != t {
         tf.translation = t;
     }
+    if on_screen.0 != r {
+        on_screen.0 = r;
+    }
+}
+
+/// The camera for laid-out `bounds` in a window of size `win` with the
+/// panels of `vp`, under the user's zoom and pan: world units per pixel, the
+/// camera's centre, and where the drawing lands on screen (logical pixels,
+/// y down).
+pub fn fit_view(
+    b: &super::layout::Rect,
+    vp: &WorldViewport,
+    win: Vec2,
+    zoom: f32,
+    pan: Vec2,
+) -> (f32, Vec2, Rect) {
+    let margin = 20.0;
+    let avail = Vec2::new(
+        win.x - vp.left - vp.right - 2.0 * margin,
+        win.y - vp.top - vp.bottom - 2.0 * margin,
+    );
+    let scale = fit_scale(Vec2::new(b.w, b.h), avail) / zoom;
+    // Centred across the free space, top-aligned in it (so it does not bob
+    // up and down as the cluster grows).
+    let cx = b.x + b.w / 2.0 - (vp.left + margin + avail.x / 2.0 - win.x / 2.0) * scale;
+    let cy = -b.y - (win.y / 2.0 - vp.top - margin) * scale;
+    let target = Vec2::new(cx, cy) + pan;
+    // Layout coordinates (y down) to the screen.
     let to_screen = |x: f32, y: f32| {
         Vec2::new(
             (x - target.x) / scale + win.x / 2.0,
             win.y / 2.0 - (-y - target.y) / scale,
         )
     };
-    let m = 40.0;
+    // A little room for text that runs past its card; less than the fit's
+    // 20-pixel margin (scale is at least 0.8), so a fitted cluster leaves
+    // every panel unpainted.
+    let m = 12.0;
     let r = Rect::from_corners(
         to_screen(b.x - m, b.y - m),
         to_screen(b.x + b.w + m, b.y + b.h + m),
     );
-    if on_screen.0 != r {
-        on_screen.0 = r;
-    }
+    (scale, target, r)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -200,6 +218,25 @@ mod tests {
         // Panned left: only the left panel.
         let panned = Rect::new(100.0, 66.0, 900.0, 700.0);
         assert_eq!(vp.covered(panned, win), [true, false, false, false]);
+    }
+
+    #[test]
+    fn a_fitted_cluster_leaves_the_panels_unpainted_and_zooming_in_paints_them() {
+        let vp = WorldViewport {
+            left: 330.0,
+            right: 400.0,
+            top: 46.0,
+            bottom: 70.0,
+        };
+        let win = Vec2::new(1600.0, 900.0);
+        // A 3-node lesson, a 20-node cluster, a tiny one (magnified).
+        for (w, h) in [(842.0, 738.0), (5500.0, 1500.0), (300.0, 200.0)] {
+            let b = crate::view::layout::Rect::new(0.0, 0.0, w, h);
+            let (_, _, r) = fit_view(&b, &vp, win, 1.0, Vec2::ZERO);
+            assert_eq!(vp.covered(r, win), [false; 4], "{w}x{h} fitted: {r:?}");
+            let (_, _, r) = fit_view(&b, &vp, win, 3.0, Vec2::ZERO);
+            assert!(vp.covered(r, win).contains(&true), "{w}x{h} zoomed: {r:?}");
+        }
     }
 
     #[test]

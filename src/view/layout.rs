@@ -210,6 +210,6 @@ pub fn layout(scene: &Scene) -> Layout {
     }
     let shelf_h = (sy + VOL_H + PAD - shelf_y).max(VOL_H + 2.0 * PAD);
     out.shelf = Rect::new(0.0, shelf_y, width.max(px).max(sx), shelf_h);
-    out.bounds = Rect::new(0.0, 0.0, width.max(px), shelf_y + shelf_h);
+    out.bounds = Rect::new(0.0, 0.0, out.shelf.w, shelf_y + shelf_h);
     out
 }

@@ -92,8 +92,11 @@ fn extract(
     let activity = host.world.resource::<crate::sim::EventLog>().activity;
     let now = host.now_ms();
     last.2 += time.delta_secs();
-    let due =
-        activity != last.0 || (now != last.1 && last.2 >= 0.1) || current.layout.bounds.w == 0.0;
+    // While playing, clocks and countdowns refresh ten times a second; a
+    // step taken while paused shows at once.
+    let due = activity != last.0
+        || (now != last.1 && (last.2 >= 0.1 || playback.paused))
+        || current.layout.bounds.w == 0.0;
     if !due {
         return;
     }
