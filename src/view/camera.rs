@@ -200,15 +200,20 @@ fn mouse(
 mod tests {
     use super::*;
 
-    #[test]
-    fn panels_are_painted_only_where_the_world_reaches_under_them() {
+    /// The default 1600x900 window with the panels at their default sizes.
+    fn default_window() -> (WorldViewport, Vec2) {
         let vp = WorldViewport {
             left: 330.0,
             right: 400.0,
             top: 46.0,
             bottom: 70.0,
         };
-        let win = Vec2::new(1600.0, 900.0);
+        (vp, Vec2::new(1600.0, 900.0))
+    }
+
+    #[test]
+    fn panels_are_painted_only_where_the_world_reaches_under_them() {
+        let (vp, win) = default_window();
         // Fitted: the world is between the panels.
         let fitted = Rect::new(350.0, 66.0, 1180.0, 700.0);
         assert_eq!(vp.covered(fitted, win), [false; 4]);
@@ -222,13 +227,7 @@ mod tests {
 
     #[test]
     fn a_fitted_cluster_leaves_the_panels_unpainted_and_zooming_in_paints_them() {
-        let vp = WorldViewport {
-            left: 330.0,
-            right: 400.0,
-            top: 46.0,
-            bottom: 70.0,
-        };
-        let win = Vec2::new(1600.0, 900.0);
+        let (vp, win) = default_window();
         // A 3-node lesson, a 20-node cluster, a tiny one (magnified).
         for (w, h) in [(842.0, 738.0), (5500.0, 1500.0), (300.0, 200.0)] {
             let b = crate::view::layout::Rect::new(0.0, 0.0, w, h);
