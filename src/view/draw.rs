@@ -524,7 +524,7 @@ pub fn animate(
 ) {
     // After the window rested (paused, redrawing only on input) the first
     // step can be long; a glide must not turn into a jump.
-    let dt = time.delta_secs().min(1.0 / 30.0);
+    let dt = time.delta_secs().min(1.0 / 15.0);
     let k = if settings.animate {
         1.0 - (-dt * 5.0).exp()
     } else {
