@@ -1,10 +1,110 @@
-//! Operations several controllers share: asking for a pod's graceful deletion,
-//! removing or force-deleting a pod object, and creating objects with their
-//! index entries.
+//! Operations several controllers share, bundled in the `Cluster` system
+//! parameter: the clock, the wake-up deadline, the event log, the name index
+//! and `Commands`, with methods for asking for a pod's graceful deletion,
+//! removing or force-deleting a pod object, and creating a claim.
 
 use super::event::{EventKind, EventLog, SimEvent};
 use super::model::*;
+use super::{SimClock, Wake};
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
+
+/// What every controller system repeats: the clock, the next wake-up, the
+/// event log, the name index and `Commands`. Systems take `mut cluster: Cluster`
+/// instead of five parameters, and call `cluster.request_deletion(..)` etc.
+#[derive(SystemParam)]
+pub struct Cluster<'w, 's> {
+    pub clock: Res<'w, SimClock>,
+    pub wake: ResMut<'w, Wake>,
+    pub log: ResMut<'w, EventLog>,
+    pub index: ResMut<'w, Index>,
+    pub commands: Commands<'w, 's>,
+}
+
+impl Cluster<'_, '_> {
+    /// The current simulated instant in milliseconds.
+    pub fn now(&self) -> u64 {
+        self.clock.now_ms
+    }
+    /// Logs an event at the current instant.
+    pub fn emit(&mut self, ev: SimEvent) {
+        let now = self.clock.now_ms;
+        self.log.emit(now, ev);
+    }
+    /// Records a state change that has no event of its own.
+    pub fn touch(&mut self) {
+        self.log.touch();
+    }
+    /// Asks for a pass at `t` (ignored unless in the future).
+    pub fn wake_at(&mut self, t: u64) {
+        self.wake.at(t);
+    }
+    /// Sets the pod's deletionTimestamp (graceful deletion) and logs why.
+    /// Returns false if it was already terminating.
+    pub fn request_deletion(
+        &mut self,
+        pod: &Pod,
+        st: &mut PodStatus,
+        reason: impl Into<String>,
+    ) -> bool {
+        request_deletion(self.clock.now_ms, pod, st, &mut self.log, reason)
+    }
+    /// Removes the pod object once deletion is confirmed (PodDeleted).
+    pub fn remove_pod(
+        &mut self,
+        entity: Entity,
+        pod: &Pod,
+        node: Option<String>,
+        reason: impl Into<String>,
+    ) {
+        self.despawn_pod(entity, pod);
+        self.emit(
+            SimEvent::new(EventKind::PodDeleted, format!("pod/{}", pod.name), reason)
+                .node_opt(node),
+        );
+    }
+    /// Removes the pod object at once, whatever its kubelet is doing
+    /// (PodForceDeleted). A process on a machine the control plane cannot
+    /// reach keeps running.
+    pub fn force_delete_pod(
+        &mut self,
+        entity: Entity,
+        pod: &Pod,
+        node: Option<String>,
+        reason: impl Into<String>,
+    ) {
+        self.despawn_pod(entity, pod);
+        self.emit(
+            SimEvent::new(
+                EventKind::PodForceDeleted,
+                format!("pod/{}", pod.name),
+                reason,
+            )
+            .node_opt(node),
+        );
+    }
+    fn despawn_pod(&mut self, entity: Entity, pod: &Pod) {
+        if self.index.pods.get(&pod.name) == Some(&entity) {
+            self.index.pods.remove(&pod.name);
+        }
+        self.commands.entity(entity).despawn();
+    }
+    /// Spawns a claim object, indexes it and logs it.
+    pub fn create_claim(&mut self, claim: Claim, reason: impl Into<String>) -> Entity {
+        let name = claim.name.clone();
+        let e = self.commands.spawn((claim, ClaimStatus::default())).id();
+        self.index.claims.insert(name.clone(), e);
+        if self.index.deleted_claims.remove(&name).is_some() {
+            self.index.deleted_claims_gen += 1;
+        }
+        self.emit(SimEvent::new(
+            EventKind::ClaimCreated,
+            format!("pvc/{name}"),
+            reason,
+        ));
+        e
+    }
+}
 
 /// Sets the pod's deletionTimestamp (graceful deletion) and logs why.
 /// Returns false if it was already terminating.
@@ -32,6 +132,27 @@ pub fn request_deletion(
     true
 }
 
+/// Describes a pod's state for "why" captions: "Pending (0/3 nodes …)".
+pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
+    let base = if st.terminating() {
+        "Terminating".to_string()
+    } else {
+        match st.phase {
+            PodPhase::Running if !st.ready => "Running but not Ready".to_string(),
+            PodPhase::Running if !st.available(now, min_ready_ms) => format!(
+                "Ready for less than minReadySeconds={}",
+                min_ready_ms / 1000
+            ),
+            p => format!("{p:?}"),
+        }
+    };
+    match &st.waiting {
+        Some(w) => format!("{base} ({w})"),
+        None => base,
+    }
+}
+
+// Free-function forms kept until every caller takes `Cluster` (then deleted).
 /// Removes the pod object once deletion is confirmed (PodDeleted).
 pub fn remove_pod(
     now: u64,
@@ -80,26 +201,6 @@ pub fn force_delete_pod(
     );
 }
 
-/// Describes a pod's state for "why" captions: "Pending (0/3 nodes …)".
-pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
-    let base = if st.terminating() {
-        "Terminating".to_string()
-    } else {
-        match st.phase {
-            PodPhase::Running if !st.ready => "Running but not Ready".to_string(),
-            PodPhase::Running if !st.available(now, min_ready_ms) => format!(
-                "Ready for less than minReadySeconds={}",
-                min_ready_ms / 1000
-            ),
-            p => format!("{p:?}"),
-        }
-    };
-    match &st.waiting {
-        Some(w) => format!("{base} ({w})"),
-        None => base,
-    }
-}
-
 /// Spawns a claim object and logs it.
 pub fn create_claim(
     now: u64,
@@ -121,3 +222,4 @@ pub fn create_claim(
     );
     e
 }
+
