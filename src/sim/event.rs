@@ -3,9 +3,31 @@
 use bevy::prelude::*;
 use serde::Serialize;
 
-/// Kinds of events. The names are part of the public interface (CONTRACT.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum EventKind {
+/// Defines `EventKind`, `ALL_KINDS` and `EventKind::name` from one list, so
+/// the list of all kinds and the names cannot drift from the enum.
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// Kinds of events. The names are part of the public interface (docs/scenario-format.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum EventKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        /// Every kind, for validation of scenario references.
+        pub const ALL_KINDS: &[EventKind] = &[$(EventKind::$kind,)*];
+
+        impl EventKind {
+            /// The name as written in the event log (the variant name).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => stringify!($kind),)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
     PodCreated,
     PodScheduled,
     PodUnschedulable,
@@ -71,71 +93,7 @@ impl EventKind {
     pub fn parse(s: &str) -> Option<EventKind> {
         ALL_KINDS.iter().copied().find(|k| k.name() == s)
     }
-
-    /// The name as written in the event log (the variant name).
-    pub fn name(self) -> String {
-        format!("{self:?}")
-    }
 }
-
-/// Every kind, for validation of scenario references.
-pub const ALL_KINDS: &[EventKind] = &[
-    EventKind::PodCreated,
-    EventKind::PodScheduled,
-    EventKind::PodUnschedulable,
-    EventKind::PodStarted,
-    EventKind::PodReady,
-    EventKind::PodNotReady,
-    EventKind::PodTerminating,
-    EventKind::PodDeleted,
-    EventKind::PodForceDeleted,
-    EventKind::PodFailed,
-    EventKind::PodEvicted,
-    EventKind::ImagePullFailed,
-    EventKind::ProcessStopped,
-    EventKind::ClaimCreated,
-    EventKind::ClaimBound,
-    EventKind::ClaimDeleted,
-    EventKind::ClaimTerminating,
-    EventKind::VolumeProvisioned,
-    EventKind::VolumeDeleted,
-    EventKind::VolumeAttached,
-    EventKind::VolumeDetached,
-    EventKind::VolumeMultiAttachError,
-    EventKind::NodeNotReady,
-    EventKind::NodeReady,
-    EventKind::NodeTainted,
-    EventKind::NodeUntainted,
-    EventKind::NodeDeleted,
-    EventKind::NodeAdded,
-    EventKind::NodeFailed,
-    EventKind::NodePartitioned,
-    EventKind::NodeRecovered,
-    EventKind::NodeCordoned,
-    EventKind::NodeUncordoned,
-    EventKind::SetBlocked,
-    EventKind::SetScaled,
-    EventKind::SetUpdated,
-    EventKind::SetDeleted,
-    EventKind::RevisionCreated,
-    EventKind::RolloutComplete,
-    EventKind::DeploymentScaled,
-    EventKind::DeploymentUpdated,
-    EventKind::ReplicationStarted,
-    EventKind::ReplicationBroken,
-    EventKind::CloneStarted,
-    EventKind::CloneFinished,
-    EventKind::WritesFailed,
-    EventKind::WritesResumed,
-    EventKind::DataDiverged,
-    EventKind::InvariantBroken,
-    EventKind::InvariantRestored,
-    EventKind::ExpectationFailed,
-    EventKind::ExpectationPassed,
-    EventKind::CommandRejected,
-    EventKind::Note,
-    EventKind::Pause,
-];
 
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
