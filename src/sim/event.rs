@@ -4,7 +4,7 @@ use bevy::prelude::*;
 use serde::Serialize;
 
 /// Kinds of events. The names are part of the public interface (CONTRACT.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub enum EventKind {
     PodCreated,
     PodScheduled,
