@@ -9,9 +9,7 @@
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
-use statefulset_sim::scenario::format::{
-    ClusterSpec, EventRef, RevisionWord, Scenario, Step,
-};
+use statefulset_sim::scenario::format::{ClusterSpec, EventRef, RevisionWord, Scenario, Step};
 use statefulset_sim::scenario::{Check, load_str};
 use statefulset_sim::sim::SimCommand;
 use statefulset_sim::sim::event::{ALL_KINDS, EventKind, SimEvent};
@@ -204,7 +202,11 @@ fn every_field_of_the_event_log_and_the_snapshot_is_documented() {
         serde_json::from_str(&ev.to_json_line()).expect("an event line is JSON");
     let mut k = Vec::new();
     keys(&line, &mut k);
-    assert_documented(&doc, "event log fields", &k.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_documented(
+        &doc,
+        "event log fields",
+        &k.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 
     // A run with every kind of object, so every list of the snapshot has an entry.
     let text = r#"(
@@ -225,7 +227,11 @@ fn every_field_of_the_event_log_and_the_snapshot_is_documented() {
     keys(&snap, &mut k);
     k.sort();
     k.dedup();
-    assert_documented(&doc, "snapshot fields", &k.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_documented(
+        &doc,
+        "snapshot fields",
+        &k.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
 }
 
 #[test]
