@@ -1,4 +1,4 @@
-//! Integration tests of the replicated database (SEMANTICS §6, the upstream
+//! Integration tests of the replicated database (docs/semantics.md §6, the upstream
 //! "Run a Replicated Stateful Application" tutorial): each runs a scenario
 //! headless and asserts on the event log, the snapshot and the expectations.
 

@@ -1,4 +1,4 @@
-//! Integration tests of node failure (SEMANTICS §5): node lifecycle timing,
+//! Integration tests of node failure (docs/semantics.md §5): node lifecycle timing,
 //! taint-based eviction, the four ways an identity is released, volume
 //! force-detach, topology pinning, and the split brain a force delete on a
 //! partitioned node causes. Each runs a scenario headless and asserts on the

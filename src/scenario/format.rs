@@ -1,4 +1,4 @@
-//! The scenario file format (CONTRACT.md): cluster, workloads and steps.
+//! The scenario file format (docs/scenario-format.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
 use crate::sim::model::{NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};

@@ -93,7 +93,7 @@ pub fn load_str(file: &str, bytes: &[u8]) -> Result<Loaded, Diagnostic> {
         at(
             e.span.start.line,
             e.span.start.col,
-            format!("{} (see CONTRACT.md for the scenario format)", e.code),
+            format!("{} (see docs/scenario-format.md for the scenario format)", e.code),
         )
     })?;
     let steps = list_items(text, &["steps"]);

@@ -8,7 +8,7 @@ use serde::Serialize;
 macro_rules! event_kinds {
     ($($(#[$doc:meta])* $kind:ident,)*) => {
         /// Kinds of events. The names are part of the public interface (docs/scenario-format.md).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
         pub enum EventKind {
             $($(#[$doc])* $kind,)*
         }

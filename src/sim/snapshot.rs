@@ -16,7 +16,7 @@ pub struct Snapshot {
     pub volumes: Vec<VolumeSnap>,
     pub sets: Vec<SetSnap>,
     pub deployments: Vec<DeploymentSnap>,
-    /// The replicated databases (SEMANTICS §6): written/refused writes and lag.
+    /// The replicated databases (docs/semantics.md §6): written/refused writes and lag.
     pub databases: Vec<super::workload::DbSnap>,
 }
 

@@ -24,7 +24,7 @@ pub(super) fn plugin(app: &mut App) {
 }
 
 /// The revision name of a template: `<set>-<hash>`, as a ControllerRevision
-/// name is (hash of spec.template only, SEMANTICS §3).
+/// name is (hash of spec.template only, docs/semantics.md §3).
 pub fn revision_name(set: &str, template: &PodTemplate) -> String {
     let json = serde_json::to_string(template).unwrap_or_default();
     let mut h = fnv1a64(json.as_bytes());
@@ -104,7 +104,7 @@ fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut Eve
 }
 
 /// Why a terminating pod's deletion is not being confirmed: its node is
-/// unreachable or gone (SEMANTICS §5: the identity is released only by the
+/// unreachable or gone (docs/semantics.md §5: the identity is released only by the
 /// kubelet, node deletion + pod GC, a force delete, or the out-of-service taint).
 fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Option<String> {
     let n = s.node.as_deref()?;

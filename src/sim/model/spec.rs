@@ -79,7 +79,7 @@ fn mem_pod_default() -> u32 {
     128
 }
 
-/// The pod template. Its hash is the revision (SEMANTICS §3).
+/// The pod template. Its hash is the revision (docs/semantics.md §3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PodTemplate {

@@ -1,4 +1,4 @@
-//! The replicated database (SEMANTICS §6): a MySQL-style primary at ordinal 0
+//! The replicated database (docs/semantics.md §6): a MySQL-style primary at ordinal 0
 //! and read-only replicas that clone from pod N−1 and then replicate from the
 //! primary through its stable name. Data lives on the volume.
 
