@@ -1,11 +1,12 @@
 //! Every scenario in `scenarios/` runs headless with all expectations holding
-//! and no invariant broken, and runs are deterministic (golden hash).
+//! and no invariant broken, and runs are deterministic (a golden event log
+//! in `tests/golden/`).
 
 mod common;
 
 use statefulset_sim::headless;
 use statefulset_sim::scenario::load_file;
-use statefulset_sim::sim::event::{EventKind, fnv1a64};
+use statefulset_sim::sim::event::EventKind;
 use std::path::PathBuf;
 
 fn scenario_files() -> Vec<PathBuf> {
@@ -57,29 +58,84 @@ fn every_lesson_runs_headless_with_its_story_holding() {
     );
 }
 
-/// The golden test: the rolling-update lesson's event log, byte for byte.
-/// If a deliberate behaviour change moves this hash, check the new log by
-/// eye (`--events-out`) and update the constant in the same commit.
-const GOLDEN_04: u64 = 10713636821942092703;
+/// The golden test: the rolling-update lesson's event log, byte for byte,
+/// kept in this file. After a deliberate behaviour change, rewrite it with
+/// `UPDATE_GOLDEN=1 cargo test --test scenarios` and review the diff.
+const GOLDEN_04: &str = "tests/golden/04-rolling-update-partition.jsonl";
+
+/// How many differing lines a golden mismatch prints.
+const SHOWN_DIFFS: usize = 5;
 
 #[test]
 fn same_scenario_and_seed_give_a_byte_identical_event_log_and_snapshot() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/04-rolling-update-partition.ron");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("scenarios/04-rolling-update-partition.ron");
     let mut a = headless::run(load_file(&path).expect("loads"), None, None);
     let mut b = headless::run(load_file(&path).expect("loads"), None, None);
     let (la, lb) = (a.events_jsonl(), b.events_jsonl());
     assert!(la.len() > 1000, "the log should hold the whole story");
     assert_eq!(la, lb, "two runs of one scenario differ");
     assert_eq!(a.snapshot_json(), b.snapshot_json(), "two snapshots differ");
-    // Step labels name the file by its full path; hash the log as if the
-    // checkout lived at "." so the golden value holds in every worktree.
-    let portable = la.replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "./");
+    // Step labels name the file by its full path; store the log as if the
+    // checkout lived at "." so the golden file holds in every worktree.
+    let got = la.replace(concat!(env!("CARGO_MANIFEST_DIR"), "/"), "./");
+    let golden = root.join(GOLDEN_04);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &got).expect("golden file is writable");
+        eprintln!("UPDATE_GOLDEN: rewrote {GOLDEN_04}");
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|e| panic!("{GOLDEN_04}: {e} (create it with UPDATE_GOLDEN=1)"));
+    if let Some(report) = first_differences(&expected, &got, SHOWN_DIFFS) {
+        panic!(
+            "the event log of lesson 04 differs from {GOLDEN_04}:\n{report}\n\
+             If the change is deliberate, rewrite the file with \
+             `UPDATE_GOLDEN=1 cargo test --test scenarios` and review its diff."
+        );
+    }
+}
+
+/// The first `max` lines where two texts differ, each as its 1-based line
+/// number with the expected and the actual line; `None` if they are equal.
+fn first_differences(expected: &str, got: &str, max: usize) -> Option<String> {
+    if expected == got {
+        return None;
+    }
+    let (e, g): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), got.lines().collect());
+    let mut out = Vec::new();
+    for i in 0..e.len().max(g.len()) {
+        let (x, y) = (e.get(i), g.get(i));
+        if x != y {
+            let show = |l: Option<&&str>| l.map_or("<end of log>".to_string(), |l| l.to_string());
+            out.push(format!(
+                "line {}:\n  expected: {}\n  got:      {}",
+                i + 1,
+                show(x),
+                show(y)
+            ));
+            if out.len() == max {
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("the lines agree; only the final newline differs".to_string());
+    }
+    out.push(format!("({} lines expected, {} got)", e.len(), g.len()));
+    Some(out.join("\n"))
+}
+
+#[test]
+fn a_golden_mismatch_names_the_first_differing_lines() {
+    let report = first_differences("a\nb\nc\n", "a\nB\nc\nd\n", 5).expect("they differ");
     assert_eq!(
-        fnv1a64(portable.as_bytes()),
-        GOLDEN_04,
-        "event log of 04 changed; see the comment on GOLDEN_04"
+        report,
+        "line 2:\n  expected: b\n  got:      B\n\
+         line 4:\n  expected: <end of log>\n  got:      d\n\
+         (3 lines expected, 4 got)"
     );
+    assert_eq!(first_differences("a\n", "a\n", 5), None);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run a scenario snippet headless
 //! and look at its event log.
 
+// Each test crate compiles its own copy of this module and uses only some of
+// the helpers; every helper is used by at least one crate.
 #![allow(dead_code)]
 
 use statefulset_sim::headless::{self, Run};
