@@ -4,7 +4,9 @@
 use super::format::*;
 use crate::sim::SimCommand;
 use crate::sim::event::EventKind;
-use crate::sim::model::{WorkloadSpec, limits, valid_dns_label};
+use crate::sim::model::NodeSpec;
+use crate::sim::model::{WorkloadSpec, limits};
+use crate::sim::validate;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
@@ -335,10 +337,6 @@ impl Checker<'_> {
     }
 }
 
-fn check_seconds(v: f64) -> bool {
-    v.is_finite() && v >= 0.0 && v <= limits::MAX_SECONDS
-}
-
 /// Semantic checks: names, references, sizes, step shape.
 fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     let c = Checker {
@@ -363,37 +361,16 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             "cluster.nodes is empty: a cluster needs at least one node".into(),
         ));
     }
-    if s.cluster.nodes.len() > limits::MAX_NODES {
-        return Err(c.err(
-            whole,
-            "nodes",
-            format!(
-                "{} nodes; at most {} are supported",
-                s.cluster.nodes.len(),
-                limits::MAX_NODES
-            ),
-        ));
-    }
+    validate::node_count(s.cluster.nodes.len()).map_err(|m| c.err(whole, "nodes", m))?;
     let mut nodes: BTreeSet<String> = BTreeSet::new();
     for (i, n) in s.cluster.nodes.iter().enumerate() {
         let r = node_items.get(i).copied();
-        if !valid_dns_label(&n.name) {
-            return Err(c.err(r, &format!("\"{}\"", n.name), format!("node name {:?} is not a DNS label (lower-case letters, digits, '-', at most 63)", n.name)));
-        }
-        if !valid_dns_label(&n.zone) {
-            return Err(c.err(
-                r,
-                &format!("\"{}\"", n.zone),
-                format!("zone {:?} is not a DNS label", n.zone),
-            ));
-        }
-        if n.cpu_millis == 0
-            || n.cpu_millis > 1_000_000
-            || n.memory_mib == 0
-            || n.memory_mib > 16_000_000
-        {
-            return Err(c.err(r, "cpu_millis", format!("node {} has capacity out of range (cpu_millis 1..=1000000, memory_mib 1..=16000000)", n.name)));
-        }
+        validate::dns_label("node name", &n.name)
+            .map_err(|m| c.err(r, &format!("\"{}\"", n.name), m))?;
+        validate::dns_label("zone", &n.zone)
+            .map_err(|m| c.err(r, &format!("\"{}\"", n.zone), m))?;
+        validate::node_capacity(&n.name, n.cpu_millis, n.memory_mib)
+            .map_err(|m| c.err(r, "cpu_millis", m))?;
         if !nodes.insert(n.name.clone()) {
             return Err(c.err(
                 r,
@@ -404,13 +381,8 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     }
     let mut classes: BTreeSet<String> = BTreeSet::new();
     for sc in &s.cluster.storage_classes {
-        if !valid_dns_label(&sc.name) {
-            return Err(c.err(
-                whole,
-                &format!("\"{}\"", sc.name),
-                format!("storage class name {:?} is not a DNS label", sc.name),
-            ));
-        }
+        validate::dns_label("storage class name", &sc.name)
+            .map_err(|m| c.err(whole, &format!("\"{}\"", sc.name), m))?;
         if !classes.insert(sc.name.clone()) {
             return Err(c.err(
                 whole,
@@ -438,13 +410,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     for (i, w) in s.workloads.iter().enumerate() {
         let r = wl_items.get(i).copied();
         let name = w.name();
-        if !valid_dns_label(name) || name.len() > 50 {
-            return Err(c.err(
-                r,
-                &format!("\"{name}\""),
-                format!("workload name {name:?} is not a DNS label of at most 50 characters"),
-            ));
-        }
+        validate::workload_name(name).map_err(|m| c.err(r, &format!("\"{name}\""), m))?;
         if sets.contains(name) || deployments.contains(name) {
             return Err(c.err(
                 r,
@@ -456,16 +422,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             WorkloadSpec::StatefulSet(ss) => (ss.replicas, &ss.template),
             WorkloadSpec::Deployment(d) => (d.replicas, &d.template),
         };
-        if replicas > limits::MAX_REPLICAS {
-            return Err(c.err(
-                r,
-                "replicas",
-                format!(
-                    "{name}: {replicas} replicas; at most {} are supported",
-                    limits::MAX_REPLICAS
-                ),
-            ));
-        }
+        validate::replicas(replicas).map_err(|m| c.err(r, "replicas", format!("{name}: {m}")))?;
         total_replicas += replicas as u64;
         if template.image.trim().is_empty() {
             return Err(c.err(r, "image", format!("{name}: template.image is empty")));
@@ -476,7 +433,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ("stop_seconds", template.stop_seconds),
             ("grace_seconds", template.grace_seconds),
         ] {
-            if !check_seconds(v) {
+            if !validate::seconds(v) {
                 return Err(c.err(
                     r,
                     field,
@@ -490,11 +447,14 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         match w {
             WorkloadSpec::StatefulSet(ss) => {
                 sets.insert(name.to_string());
-                if ss.ordinals_start > 1_000_000 {
+                if ss.ordinals_start > validate::MAX_ORDINALS_START {
                     return Err(c.err(
                         r,
                         "ordinals_start",
-                        format!("{name}: ordinals_start is at most 1000000"),
+                        format!(
+                            "{name}: ordinals_start is at most {}",
+                            validate::MAX_ORDINALS_START
+                        ),
                     ));
                 }
                 if ss.min_ready_seconds as f64 > limits::MAX_SECONDS {
@@ -504,27 +464,16 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                         format!("{name}: min_ready_seconds is too large"),
                     ));
                 }
-                if let Some(svc) = &ss.service
-                    && !valid_dns_label(svc)
-                {
-                    return Err(c.err(
-                        r,
-                        "service",
-                        format!("{name}: service {svc:?} is not a DNS label"),
-                    ));
+                if let Some(svc) = &ss.service {
+                    validate::dns_label("service", svc)
+                        .map_err(|m| c.err(r, "service", format!("{name}: {m}")))?;
                 }
                 if let crate::sim::model::UpdateStrategy::RollingUpdate {
                     max_unavailable, ..
                 } = &ss.update_strategy
-                    && !max_unavailable.is_valid()
                 {
-                    return Err(c.err(
-                        r,
-                        "max_unavailable",
-                        format!(
-                            "{name}: max_unavailable must be a count or a percentage like \"50%\""
-                        ),
-                    ));
+                    validate::int_or_percent("max_unavailable", max_unavailable)
+                        .map_err(|m| c.err(r, "max_unavailable", format!("{name}: {m}")))?;
                 }
                 if ss.claims.len() > limits::MAX_CLAIM_TEMPLATES {
                     return Err(c.err(
@@ -538,16 +487,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 }
                 let mut seen = BTreeSet::new();
                 for ct in &ss.claims {
-                    if !valid_dns_label(&ct.name) {
-                        return Err(c.err(
-                            r,
-                            &format!("\"{}\"", ct.name),
-                            format!(
-                                "{name}: claim template name {:?} is not a DNS label",
-                                ct.name
-                            ),
-                        ));
-                    }
+                    validate::dns_label("claim template name", &ct.name).map_err(|m| {
+                        c.err(r, &format!("\"{}\"", ct.name), format!("{name}: {m}"))
+                    })?;
                     if !seen.insert(ct.name.clone()) {
                         return Err(c.err(
                             r,
@@ -567,21 +509,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                             ),
                         ));
                     }
-                    claim_patterns.push((format!("{}-{}-", ct.name, ss.name), ss.name.clone()));
+                    claim_patterns.push((ct.name.clone(), ss.name.clone()));
                 }
-                if let Some(crate::sim::model::DatabaseSpec::Mysql { write_rate }) = &ss.database
-                    && (!write_rate.is_finite()
-                        || *write_rate < 0.0
-                        || *write_rate > limits::MAX_WRITE_RATE)
-                {
-                    return Err(c.err(
-                        r,
-                        "write_rate",
-                        format!(
-                            "{name}: write_rate must be between 0 and {}",
-                            limits::MAX_WRITE_RATE
-                        ),
-                    ));
+                if let Some(crate::sim::model::DatabaseSpec::Mysql { write_rate }) = &ss.database {
+                    validate::write_rate(*write_rate)
+                        .map_err(|m| c.err(r, "write_rate", format!("{name}: {m}")))?;
                 }
                 if ss.database.is_some() && ss.claims.is_empty() {
                     return Err(c.err(
@@ -593,10 +525,12 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             }
             WorkloadSpec::Deployment(d) => {
                 deployments.insert(name.to_string());
-                for v in [&d.max_surge, &d.max_unavailable] {
-                    if !v.is_valid() {
-                        return Err(c.err(r, "max_", format!("{name}: max_surge / max_unavailable must be a count or a percentage")));
-                    }
+                for (field, v) in [
+                    ("max_surge", &d.max_surge),
+                    ("max_unavailable", &d.max_unavailable),
+                ] {
+                    validate::int_or_percent(field, v)
+                        .map_err(|m| c.err(r, field, format!("{name}: {m}")))?;
                 }
             }
         }
@@ -621,16 +555,16 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     }
     let step_items = list_items(text, &["steps"]);
     let known_pod = |p: &str| -> bool {
-        sets.iter().any(|s| {
-            p.strip_prefix(&format!("{s}-"))
-                .is_some_and(|o| o.parse::<u32>().is_ok())
-        }) || deployments.iter().any(|d| p.starts_with(&format!("{d}-")))
+        sets.iter()
+            .any(|s| validate::set_pod_ordinal(s, p).is_some())
+            || deployments
+                .iter()
+                .any(|d| validate::is_deployment_pod(d, p))
     };
     let known_claim = |cl: &str| -> bool {
-        claim_patterns.iter().any(|(pre, _)| {
-            cl.strip_prefix(pre.as_str())
-                .is_some_and(|o| o.parse::<u32>().is_ok())
-        })
+        claim_patterns
+            .iter()
+            .any(|(template, set)| validate::set_claim_ordinal(template, set, cl).is_some())
     };
     for (i, st) in s.steps.iter().enumerate() {
         let r = step_items.get(i).copied();
@@ -652,7 +586,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         }
         for (field, v) in [("at", st.at), ("after", st.after), ("timeout", st.timeout)] {
             if let Some(v) = v
-                && !check_seconds(v)
+                && !validate::seconds(v)
             {
                 return Err(c.err(
                     r,
@@ -699,27 +633,16 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 Err(c.err(r, &format!("\"{x}\""), format!("step {n}: unknown claim {x:?}: claims are named <template>-<statefulset>-<ordinal>")))
             }
         };
+        // A step's error, at the first `needle` in the step.
+        let step_err = |needle: &str, m: String| c.err(r, needle, format!("step {n}: {m}"));
         if let Some(cmd) = &st.command {
             if let Some((node, of)) = cmd.node_ref() {
-                match (node, of) {
-                    (Some(_), Some(_)) => {
-                        return Err(c.err(
-                            r,
-                            "of",
-                            format!("step {n}: give `node` or `of`, not both"),
-                        ));
-                    }
-                    (None, None) => {
-                        return Err(c.err(
-                            r,
-                            &cmd.name(),
-                            format!(
-                                "step {n}: {} needs `node: \"NAME\"` or `of: \"POD\"`",
-                                cmd.name()
-                            ),
-                        ));
-                    }
-                    (Some(x), None) => {
+                let node_ref = validate::node_ref(cmd.name(), node, of).map_err(|m| {
+                    let at = if node.is_some() { "of" } else { cmd.name() };
+                    c.err(r, at, format!("step {n}: {m}"))
+                })?;
+                match node_ref {
+                    validate::NodeRef::Name(x) => {
                         if !nodes.contains(x) {
                             return Err(c.err(
                                 r,
@@ -731,51 +654,46 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                             ));
                         }
                     }
-                    (None, Some(p)) => check_pod(p)?,
+                    validate::NodeRef::Of(p) => check_pod(p)?,
                 }
             }
             use SimCommand::*;
             match cmd {
                 Scale { set, replicas } => {
                     check_set(set, true)?;
-                    if *replicas > limits::MAX_REPLICAS {
-                        return Err(c.err(
-                            r,
-                            "replicas",
-                            format!("step {n}: at most {} replicas", limits::MAX_REPLICAS),
-                        ));
-                    }
+                    validate::replicas(*replicas).map_err(|m| step_err("replicas", m))?;
                 }
                 SetImage { set, image } => {
                     check_set(set, true)?;
-                    if image.trim().is_empty() {
-                        return Err(c.err(r, "image", format!("step {n}: the image is empty")));
-                    }
+                    validate::image(image).map_err(|m| step_err("image", m))?;
                 }
                 SetPartition { set, .. } => check_set(set, false)?,
                 SetMaxUnavailable { set, value } => {
                     check_set(set, false)?;
-                    if !value.is_valid() {
-                        return Err(c.err(
-                            r,
-                            "value",
-                            format!("step {n}: value must be a count or a percentage like \"50%\""),
-                        ));
-                    }
+                    validate::int_or_percent("max_unavailable", value)
+                        .map_err(|m| step_err("value", m))?;
                 }
                 DeletePod { pod }
                 | ForceDeletePod { pod }
                 | BreakReadiness { pod }
                 | RestoreReadiness { pod }
                 | CrashPod { pod } => check_pod(pod)?,
-                AddNode { name, zone, .. } => {
-                    if !valid_dns_label(name) || !valid_dns_label(zone) {
-                        return Err(c.err(
-                            r,
-                            &format!("\"{name}\""),
-                            format!("step {n}: node name and zone must be DNS labels"),
-                        ));
-                    }
+                AddNode {
+                    name,
+                    zone,
+                    cpu_millis,
+                    memory_mib,
+                } => {
+                    let quoted = format!("\"{name}\"");
+                    validate::dns_label("node name", name).map_err(|m| step_err(&quoted, m))?;
+                    validate::dns_label("zone", zone)
+                        .map_err(|m| step_err(&format!("\"{zone}\""), m))?;
+                    validate::node_capacity(
+                        name,
+                        cpu_millis.unwrap_or(NodeSpec::DEFAULT_CPU_MILLIS),
+                        memory_mib.unwrap_or(NodeSpec::DEFAULT_MEMORY_MIB),
+                    )
+                    .map_err(|m| step_err("cpu_millis", m))?;
                     nodes.insert(name.clone());
                 }
                 DeleteClaim { claim } => check_claim(claim)?,
@@ -784,31 +702,13 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                     if let Some(x) = set {
                         check_set(x, false)?;
                     }
-                    if *rows > limits::MAX_WRITE_ROWS {
-                        return Err(c.err(
-                            r,
-                            "rows",
-                            format!("step {n}: at most {} rows at once", limits::MAX_WRITE_ROWS),
-                        ));
-                    }
+                    validate::write_rows(*rows).map_err(|m| step_err("rows", m))?;
                 }
                 SetWriteRate { per_second, set } => {
                     if let Some(x) = set {
                         check_set(x, false)?;
                     }
-                    if !per_second.is_finite()
-                        || *per_second < 0.0
-                        || *per_second > limits::MAX_WRITE_RATE
-                    {
-                        return Err(c.err(
-                            r,
-                            "per_second",
-                            format!(
-                                "step {n}: per_second must be between 0 and {}",
-                                limits::MAX_WRITE_RATE
-                            ),
-                        ));
-                    }
+                    validate::write_rate(*per_second).map_err(|m| step_err("per_second", m))?;
                 }
                 _ => {}
             }

@@ -9,6 +9,7 @@ pub mod invariant;
 pub mod model;
 pub mod ops;
 pub mod snapshot;
+pub mod validate;
 pub mod workload;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};

@@ -200,26 +200,3 @@ pub fn force_delete_pod(
         .node_opt(node),
     );
 }
-
-/// Spawns a claim object and logs it.
-pub fn create_claim(
-    now: u64,
-    claim: Claim,
-    commands: &mut Commands,
-    index: &mut Index,
-    log: &mut EventLog,
-    reason: impl Into<String>,
-) -> Entity {
-    let name = claim.name.clone();
-    let e = commands.spawn((claim, ClaimStatus::default())).id();
-    index.claims.insert(name.clone(), e);
-    if index.deleted_claims.remove(&name).is_some() {
-        index.deleted_claims_gen += 1;
-    }
-    log.emit(
-        now,
-        SimEvent::new(EventKind::ClaimCreated, format!("pvc/{name}"), reason),
-    );
-    e
-}
-

@@ -4,9 +4,10 @@
 //! template change rolls out through a new ReplicaSet (maxSurge/maxUnavailable).
 //! (pkg/controller/replicaset, pkg/controller/deployment/rolling.go.)
 
-use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
+use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::model::*;
-use crate::sim::{SimClock, SimRng, SimSystems, ops};
+use crate::sim::ops::Cluster;
+use crate::sim::{SimRng, SimSystems};
 use bevy::prelude::*;
 
 pub(super) fn plugin(app: &mut App) {
@@ -18,17 +19,12 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
+/// Characters of a pod-template-hash.
+const POD_TEMPLATE_HASH_LEN: usize = 9;
+
 /// pod-template-hash.
 pub fn template_hash(template: &PodTemplate) -> String {
-    let json = serde_json::to_string(template).unwrap_or_default();
-    let mut h = fnv1a64(json.as_bytes());
-    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut s = String::new();
-    for _ in 0..9 {
-        s.push(ALPHA[(h % ALPHA.len() as u64) as usize] as char);
-        h /= ALPHA.len() as u64;
-    }
-    s
+    template.hash_name(POD_TEMPLATE_HASH_LEN)
 }
 
 /// getPodsToDelete ranking (controller.ActivePodsWithRanks): the pod that is
@@ -51,22 +47,20 @@ fn deletion_rank(
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+type DeploymentItem = (
+    Entity,
+    &'static Deployment,
+    &'static mut DeploymentStatus,
+    Option<&'static OwnedPods>,
+);
+type PodItem = (&'static Pod, &'static mut PodStatus);
+
 fn deployment_controller(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
+    mut cluster: Cluster,
     mut rng: ResMut<SimRng>,
-    mut commands: Commands,
-    mut deps: Query<(
-        Entity,
-        &Deployment,
-        &mut DeploymentStatus,
-        Option<&OwnedPods>,
-    )>,
-    mut pods: Query<(&Pod, &mut PodStatus)>,
+    mut deps: Query<DeploymentItem>,
+    mut pods: Query<PodItem>,
 ) {
-    let now = clock.now_ms;
     let mut order: Vec<(String, Entity)> = deps
         .iter()
         .map(|(e, d, ..)| (d.spec.name.clone(), e))
@@ -76,32 +70,67 @@ fn deployment_controller(
         let Ok((_, dep, mut st, owned)) = deps.get_mut(de) else {
             continue;
         };
-        let spec = &dep.spec;
-        let obj = format!("deployment/{}", spec.name);
         let mut ents: Vec<Entity> = owned.map(|o| o.entities().to_vec()).unwrap_or_default();
         ents.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
-
+        let mut pass = Pass {
+            cluster: &mut cluster,
+            rng: &mut rng,
+            pods: &mut pods,
+            de,
+            spec: &dep.spec,
+            ents: &ents,
+        };
         if dep.deleting {
-            for &e in &ents {
-                if let Ok((p, mut s)) = pods.get_mut(e) {
-                    ops::request_deletion(
-                        now,
-                        p,
-                        &mut s,
-                        &mut log,
-                        format!("{obj} was deleted: the garbage collector deletes its pods"),
-                    );
-                }
-            }
-            if ents.is_empty() {
-                index.deployments.remove(&spec.name);
-                commands.entity(de).despawn();
-                log.touch();
-            }
+            pass.delete();
             continue;
         }
+        let hash = pass.sync_replica_sets(&mut st);
+        for rs in st.replica_sets.clone() {
+            pass.converge(&rs);
+        }
+        pass.update_status(&mut st, &hash);
+    }
+}
 
-        // The ReplicaSet for the current template.
+/// One Deployment's pass.
+struct Pass<'a, 'w, 's, 'pw, 'ps> {
+    cluster: &'a mut Cluster<'w, 's>,
+    rng: &'a mut SimRng,
+    pods: &'a mut Query<'pw, 'ps, PodItem>,
+    de: Entity,
+    spec: &'a DeploymentSpec,
+    /// Its pods, oldest first.
+    ents: &'a [Entity],
+}
+
+impl Pass<'_, '_, '_, '_, '_> {
+    fn obj(&self) -> String {
+        format!("deployment/{}", self.spec.name)
+    }
+
+    /// The Deployment is being deleted: the garbage collector deletes its
+    /// pods; the object goes once they are gone.
+    fn delete(&mut self) {
+        let reason = format!(
+            "{} was deleted: the garbage collector deletes its pods",
+            self.obj()
+        );
+        for &e in self.ents {
+            if let Ok((p, mut s)) = self.pods.get_mut(e) {
+                self.cluster.request_deletion(p, &mut s, reason.clone());
+            }
+        }
+        if self.ents.is_empty() {
+            self.cluster.index.deployments.remove(&self.spec.name);
+            self.cluster.commands.entity(self.de).despawn();
+            self.cluster.touch();
+        }
+    }
+
+    /// The ReplicaSet of the current template exists and is the newest; the
+    /// replica counts follow the rolling update. Returns its hash.
+    fn sync_replica_sets(&mut self, st: &mut DeploymentStatus) -> String {
+        let spec = self.spec;
         let hash = template_hash(&spec.template);
         if !st.replica_sets.iter().any(|r| r.hash == hash) {
             let first = st.replica_sets.is_empty();
@@ -111,11 +140,10 @@ fn deployment_controller(
                 replicas: if first { spec.replicas } else { 0 },
             });
             if !first {
-                log.emit(
-                    now,
+                self.cluster.emit(
                     SimEvent::new(
                         EventKind::DeploymentUpdated,
-                        obj.clone(),
+                        self.obj(),
                         format!(
                             "template changed: new ReplicaSet {}-{hash} (image {})",
                             spec.name, spec.template.image
@@ -132,134 +160,103 @@ fn deployment_controller(
             let r = st.replica_sets.remove(i);
             st.replica_sets.push(r);
         }
-
-        // Observed pods per ReplicaSet: active = not terminating and not terminal.
-        let active_of = |h: &str, pods: &Query<(&Pod, &mut PodStatus)>| -> Vec<Entity> {
-            ents.iter()
-                .copied()
-                .filter(|&e| {
-                    pods.get(e)
-                        .is_ok_and(|(p, s)| p.revision == h && !s.terminating() && !s.terminal())
-                })
-                .collect()
-        };
-        let available_of = |h: &str, pods: &Query<(&Pod, &mut PodStatus)>| -> u32 {
-            ents.iter()
-                .filter(|&&e| {
-                    pods.get(e).is_ok_and(|(p, s)| {
-                        p.revision == h && !s.terminating() && s.running_and_ready()
-                    })
-                })
-                .count() as u32
-        };
-
-        // Rolling update between ReplicaSets (rolling.go), when more than one.
-        let n = st.replica_sets.len();
-        if n > 1 {
-            let want = spec.replicas;
-            let surge = match &spec.max_surge {
-                IntOrPercent::Int(v) => *v,
-                p @ IntOrPercent::Percent(_) => {
-                    (p.percent().unwrap_or(0) as u64 * want as u64).div_ceil(100) as u32
-                }
-            };
-            let unavail = match &spec.max_unavailable {
-                IntOrPercent::Int(v) => *v,
-                p @ IntOrPercent::Percent(_) => {
-                    (p.percent().unwrap_or(0) as u64 * want as u64 / 100) as u32
-                }
-            };
-            let unavail = if surge == 0 && unavail == 0 {
-                1
-            } else {
-                unavail
-            };
-            let total: u32 = st.replica_sets.iter().map(|r| r.replicas).sum();
-            let new_rs = st.replica_sets[n - 1].replicas;
-            if new_rs < want {
-                let allowed = (want + surge).saturating_sub(total);
-                st.replica_sets[n - 1].replicas += allowed.min(want - new_rs);
-            }
-            let new_available = available_of(&hash, &pods);
-            let total: u32 = st.replica_sets.iter().map(|r| r.replicas).sum();
-            let min_available = want.saturating_sub(unavail);
-            let new_unavailable = st.replica_sets[n - 1]
-                .replicas
-                .saturating_sub(new_available);
-            let mut can_scale_down = total
-                .saturating_sub(min_available)
-                .saturating_sub(new_unavailable);
-            for r in st.replica_sets[..n - 1].iter_mut() {
-                let d = r.replicas.min(can_scale_down);
-                r.replicas -= d;
-                can_scale_down -= d;
-            }
-            st.replica_sets.retain(|r| r.replicas > 0 || r.hash == hash);
+        if st.replica_sets.len() > 1 {
+            let new_available = self.count(&hash, |s| s.running_and_ready());
+            roll(&mut st.replica_sets, spec, new_available);
         } else if st.replica_sets[0].replicas != spec.replicas {
             st.replica_sets[0].replicas = spec.replicas;
         }
+        hash
+    }
 
-        // Each ReplicaSet converges its active pods to its replica count.
-        let rss = st.replica_sets.clone();
-        for rs in &rss {
-            let active = active_of(&rs.hash, &pods);
-            let have = active.len() as u32;
-            if have < rs.replicas {
-                for _ in have..rs.replicas {
-                    let name = format!("{}-{}-{}", spec.name, rs.hash, rng.suffix(5));
-                    let seq = index.next_seq();
-                    let pod = Pod {
-                        name: name.clone(),
-                        uid: rng.uid(),
-                        owner: Owner::deployment(&spec.name),
-                        ordinal: None,
-                        revision: rs.hash.clone(),
-                        template: rs.template.clone(),
-                        claims: Vec::new(),
-                        created_ms: now,
-                        seq,
-                        dns: None,
-                    };
-                    let e = commands.spawn((pod, PodStatus::new(), PodOf(de))).id();
-                    index.pods.insert(name.clone(), e);
-                    log.emit(
-                        now,
-                        SimEvent::new(
-                            EventKind::PodCreated,
-                            format!("pod/{name}"),
-                            format!(
-                                "ReplicaSet {}-{} has {have} active of {} wanted: a new pod with a new random name (a Deployment does not wait, and terminating pods do not count)",
-                                spec.name, rs.hash, rs.replicas
-                            ),
-                        )
-                        .revision(rs.hash.clone()),
-                    );
-                }
-            } else if have > rs.replicas {
-                let mut ranked: Vec<Entity> = active;
-                ranked.sort_by_key(|&e| pods.get(e).map(|(p, s)| deletion_rank(p, s)).ok());
-                for &e in ranked.iter().take((have - rs.replicas) as usize) {
-                    if let Ok((p, mut s)) = pods.get_mut(e) {
-                        ops::request_deletion(
-                            now,
-                            p,
-                            &mut s,
-                            &mut log,
-                            format!(
-                                "ReplicaSet {}-{} has {have} pods for {} wanted: it removes whichever pod is cheapest to lose (not ready, newest), not the highest name",
-                                spec.name, rs.hash, rs.replicas
-                            ),
-                        );
-                    }
+    /// Pods of ReplicaSet `hash` that are not terminating and pass `f`.
+    fn count(&self, hash: &str, f: impl Fn(&PodStatus) -> bool) -> u32 {
+        self.ents
+            .iter()
+            .filter(|&&e| {
+                self.pods
+                    .get(e)
+                    .is_ok_and(|(p, s)| p.revision == hash && !s.terminating() && f(s))
+            })
+            .count() as u32
+    }
+
+    /// Active pods of ReplicaSet `hash`: not terminating and not terminal.
+    fn active(&self, hash: &str) -> Vec<Entity> {
+        self.ents
+            .iter()
+            .copied()
+            .filter(|&e| {
+                self.pods
+                    .get(e)
+                    .is_ok_and(|(p, s)| p.revision == hash && !s.terminating() && !s.terminal())
+            })
+            .collect()
+    }
+
+    /// A ReplicaSet converges its active pods to its replica count.
+    fn converge(&mut self, rs: &ReplicaSet) {
+        let active = self.active(&rs.hash);
+        let have = active.len() as u32;
+        if have < rs.replicas {
+            for _ in have..rs.replicas {
+                self.create_pod(rs, have);
+            }
+        } else if have > rs.replicas {
+            let mut ranked = active;
+            ranked.sort_by_key(|&e| self.pods.get(e).map(|(p, s)| deletion_rank(p, s)).ok());
+            let reason = format!(
+                "ReplicaSet {}-{} has {have} pods for {} wanted: it removes whichever pod is cheapest to lose (not ready, newest), not the highest name",
+                self.spec.name, rs.hash, rs.replicas
+            );
+            for &e in ranked.iter().take((have - rs.replicas) as usize) {
+                if let Ok((p, mut s)) = self.pods.get_mut(e) {
+                    self.cluster.request_deletion(p, &mut s, reason.clone());
                 }
             }
         }
-        // Status.
-        let mut replicas = 0;
-        let mut ready = 0;
-        let mut updated = 0;
-        for &e in &ents {
-            if let Ok((p, s)) = pods.get(e)
+    }
+
+    fn create_pod(&mut self, rs: &ReplicaSet, have: u32) {
+        let spec = self.spec;
+        let name = format!("{}-{}-{}", spec.name, rs.hash, self.rng.suffix(5));
+        let seq = self.cluster.index.next_seq();
+        let pod = Pod {
+            name: name.clone(),
+            uid: self.rng.uid(),
+            owner: Owner::deployment(&spec.name),
+            ordinal: None,
+            revision: rs.hash.clone(),
+            template: rs.template.clone(),
+            claims: Vec::new(),
+            created_ms: self.cluster.now(),
+            seq,
+            dns: None,
+        };
+        let e = self
+            .cluster
+            .commands
+            .spawn((pod, PodStatus::new(), PodOf(self.de)))
+            .id();
+        self.cluster.index.pods.insert(name.clone(), e);
+        self.cluster.emit(
+            SimEvent::new(
+                EventKind::PodCreated,
+                format!("pod/{name}"),
+                format!(
+                    "ReplicaSet {}-{} has {have} active of {} wanted: a new pod with a new random name (a Deployment does not wait, and terminating pods do not count)",
+                    spec.name, rs.hash, rs.replicas
+                ),
+            )
+            .revision(rs.hash.clone()),
+        );
+    }
+
+    /// status.replicas, readyReplicas, updatedReplicas of the active pods.
+    fn update_status(&mut self, st: &mut DeploymentStatus, hash: &str) {
+        let (mut replicas, mut ready, mut updated) = (0, 0, 0);
+        for &e in self.ents {
+            if let Ok((p, s)) = self.pods.get(e)
                 && !s.terminating()
                 && !s.terminal()
             {
@@ -270,7 +267,104 @@ fn deployment_controller(
         }
         if (st.replicas, st.ready, st.updated) != (replicas, ready, updated) {
             (st.replicas, st.ready, st.updated) = (replicas, ready, updated);
-            log.touch();
+            self.cluster.touch();
         }
+    }
+}
+
+/// The rolling update between ReplicaSets (rolling.go), the newest last: the
+/// new one grows within spec.replicas + maxSurge (rounded up), the old ones
+/// shrink, oldest first, as far as spec.replicas − maxUnavailable (rounded
+/// down; at least one of the two is non-zero) available pods allow. Old
+/// ReplicaSets at zero are dropped.
+fn roll(rss: &mut Vec<ReplicaSet>, spec: &DeploymentSpec, new_available: u32) {
+    let n = rss.len();
+    let want = spec.replicas;
+    let surge = spec.max_surge.scaled(want, true);
+    let unavail = match spec.max_unavailable.scaled(want, false) {
+        0 if surge == 0 => 1,
+        u => u,
+    };
+    let total: u32 = rss.iter().map(|r| r.replicas).sum();
+    let new_rs = rss[n - 1].replicas;
+    if new_rs < want {
+        let allowed = (want + surge).saturating_sub(total);
+        rss[n - 1].replicas += allowed.min(want - new_rs);
+    }
+    let total: u32 = rss.iter().map(|r| r.replicas).sum();
+    let min_available = want.saturating_sub(unavail);
+    let new_unavailable = rss[n - 1].replicas.saturating_sub(new_available);
+    let mut can_scale_down = total
+        .saturating_sub(min_available)
+        .saturating_sub(new_unavailable);
+    for r in rss[..n - 1].iter_mut() {
+        let d = r.replicas.min(can_scale_down);
+        r.replicas -= d;
+        can_scale_down -= d;
+    }
+    let newest = rss[n - 1].hash.clone();
+    rss.retain(|r| r.replicas > 0 || r.hash == newest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(replicas: u32, surge: IntOrPercent, unavailable: IntOrPercent) -> DeploymentSpec {
+        DeploymentSpec {
+            name: "api".into(),
+            replicas,
+            template: PodTemplate::with_image("api:2"),
+            max_surge: surge,
+            max_unavailable: unavailable,
+        }
+    }
+
+    fn rs(hash: &str, replicas: u32) -> ReplicaSet {
+        ReplicaSet {
+            hash: hash.into(),
+            template: PodTemplate::with_image(hash),
+            replicas,
+        }
+    }
+
+    fn counts(rss: &[ReplicaSet]) -> Vec<(String, u32)> {
+        rss.iter().map(|r| (r.hash.clone(), r.replicas)).collect()
+    }
+
+    #[test]
+    fn rolling_update_surges_the_new_replica_set_within_max_surge() {
+        let pct = |s: &str| IntOrPercent::Percent(s.into());
+        let s = spec(4, pct("25%"), pct("25%"));
+        let mut rss = vec![rs("old", 4), rs("new", 0)];
+        roll(&mut rss, &s, 0);
+        // 25% of 4 = 1 extra pod; 25% unavailable lets one old pod go.
+        assert_eq!(counts(&rss), [("old".into(), 3), ("new".into(), 1)]);
+    }
+
+    #[test]
+    fn old_replica_sets_shrink_only_as_new_pods_become_available() {
+        let s = spec(2, IntOrPercent::Int(1), IntOrPercent::Int(0));
+        let mut rss = vec![rs("old", 2), rs("new", 1)];
+        roll(&mut rss, &s, 0);
+        assert_eq!(counts(&rss), [("old".into(), 2), ("new".into(), 1)]);
+        roll(&mut rss, &s, 1);
+        assert_eq!(counts(&rss), [("old".into(), 1), ("new".into(), 1)]);
+    }
+
+    #[test]
+    fn zero_surge_and_zero_unavailable_still_lets_one_pod_go() {
+        let s = spec(3, IntOrPercent::Int(0), IntOrPercent::Int(0));
+        let mut rss = vec![rs("old", 3), rs("new", 0)];
+        roll(&mut rss, &s, 0);
+        assert_eq!(counts(&rss), [("old".into(), 2), ("new".into(), 0)]);
+    }
+
+    #[test]
+    fn empty_old_replica_sets_are_dropped_but_the_new_one_stays() {
+        let s = spec(0, IntOrPercent::Int(1), IntOrPercent::Int(1));
+        let mut rss = vec![rs("old", 0), rs("new", 0)];
+        roll(&mut rss, &s, 0);
+        assert_eq!(counts(&rss), [("new".into(), 0)]);
     }
 }

@@ -137,13 +137,45 @@ pub fn reconcile(inp: &Input) -> Outcome {
 }
 
 fn reconcile_pass(inp: &Input) -> Outcome {
-    let spec = inp.spec;
-    let start = spec.ordinals_start;
-    let end = spec.end_ordinal();
-    let monotonic = spec.pod_management == PodManagement::OrderedReady;
     let mut out = Outcome::default();
-
     // 1. Sort pods into in-range replicas and condemned (highest ordinal first).
+    let (replicas, condemned) = split_replicas(inp);
+    out.status = replica_status(inp, &replicas, &condemned);
+    out.wake_ms = next_availability(inp);
+
+    if inp.deleting {
+        delete_everything(inp, &mut out);
+        return out;
+    }
+    delete_scaled_down_claims(inp, &mut out);
+    // 2. In-range ordinals, ascending (processReplica).
+    if process_replicas(inp, &replicas, &mut out) {
+        return out;
+    }
+    // 3. Condemned pods, highest ordinal first (processCondemned).
+    if process_condemned(inp, &replicas, &condemned, &mut out) {
+        return out;
+    }
+    // 5. Updates, only if the pass was not stopped.
+    let UpdateStrategy::RollingUpdate {
+        partition,
+        max_unavailable,
+    } = &inp.spec.update_strategy
+    else {
+        // OnDelete: pods are updated only when users delete them.
+        return out;
+    };
+    rolling_update(inp, &replicas, *partition, max_unavailable, &mut out);
+    out
+}
+
+/// In-range replicas by index (None where missing), and the condemned pods
+/// (out of range), highest ordinal first.
+fn split_replicas<'p>(
+    inp: &'p Input,
+) -> (Vec<Option<&'p ObservedPod<'p>>>, Vec<&'p ObservedPod<'p>>) {
+    let spec = inp.spec;
+    let (start, end) = (spec.ordinals_start, spec.end_ordinal());
     let mut replicas: Vec<Option<&ObservedPod>> = vec![None; spec.replicas as usize];
     let mut condemned: Vec<&ObservedPod> = Vec::new();
     for p in inp.pods {
@@ -154,73 +186,140 @@ fn reconcile_pass(inp: &Input) -> Outcome {
         }
     }
     condemned.sort_by(|a, b| b.ordinal.cmp(&a.ordinal));
+    (replicas, condemned)
+}
 
-    out.status = replica_status(inp, &replicas, &condemned);
+/// The earliest future instant at which a Ready pod becomes available
+/// (minReadySeconds after it became Ready).
+fn next_availability(inp: &Input) -> Option<u64> {
+    let mut wake: Option<u64> = None;
     for p in inp.pods {
         if p.status.running_and_ready()
             && let Some(s) = p.status.ready_since_ms
         {
             let at = s + inp.min_ready_ms();
             if at > inp.now {
-                out.wake_ms = Some(out.wake_ms.map_or(at, |w: u64| w.min(at)));
+                wake = Some(wake.map_or(at, |w| w.min(at)));
             }
         }
     }
+    wake
+}
 
-    if inp.deleting {
-        // The set is being deleted: the garbage collector removes every pod at
-        // once (background cascading deletion), not in order.
-        for p in inp.pods {
-            if !p.status.terminating() {
-                out.actions.push(Action::DeletePod {
-                    name: p.name.to_string(),
-                    cause: DeleteCause::SetDeleted,
+/// The set is being deleted: the garbage collector removes every pod at once
+/// (background cascading deletion), not in order, and whenDeleted=Delete
+/// claims with them.
+fn delete_everything(inp: &Input, out: &mut Outcome) {
+    let spec = inp.spec;
+    for p in inp.pods {
+        if !p.status.terminating() {
+            out.actions.push(Action::DeletePod {
+                name: p.name.to_string(),
+                cause: DeleteCause::SetDeleted,
+                reason: format!(
+                    "statefulset/{} was deleted: the garbage collector deletes its pods",
+                    spec.name
+                ),
+            });
+        }
+    }
+    if spec.retention.when_deleted == RetentionAction::Delete {
+        for (name, c) in inp.claims {
+            if !c.deleting {
+                out.actions.push(Action::DeleteClaim {
+                    name: name.clone(),
+                    when_deleted: true,
                     reason: format!(
-                        "statefulset/{} was deleted: the garbage collector deletes its pods",
+                        "persistentVolumeClaimRetentionPolicy.whenDeleted=Delete: statefulset/{} was deleted",
                         spec.name
                     ),
                 });
             }
         }
-        if spec.retention.when_deleted == RetentionAction::Delete {
-            for (name, c) in inp.claims {
-                if !c.deleting {
-                    out.actions.push(Action::DeleteClaim {
-                        name: name.clone(),
-                        when_deleted: true,
-                        reason: format!(
-                            "persistentVolumeClaimRetentionPolicy.whenDeleted=Delete: statefulset/{} was deleted",
-                            spec.name
-                        ),
-                    });
-                }
-            }
-        }
-        return out;
     }
+}
 
-    // whenScaled=Delete: claims of ordinals that are out of range and whose pod
-    // is gone are deleted (upstream sets the pod as the claim's owner when it
-    // is condemned, so the garbage collector removes the claim after the pod).
-    if spec.retention.when_scaled == RetentionAction::Delete {
-        for (name, c) in inp.claims {
-            if let Some(o) = c.ordinal
-                && (o < start || o >= end)
-                && !c.deleting
-                && !inp.pods.iter().any(|p| p.ordinal == o)
-            {
-                out.actions.push(Action::DeleteClaim {
-                    name: name.clone(),
-                    when_deleted: false,
-                    reason: format!(
-                        "persistentVolumeClaimRetentionPolicy.whenScaled=Delete: {} was removed by scale-down",
-                        spec.pod_name(o)
-                    ),
-                });
-            }
+/// whenScaled=Delete: claims of ordinals that are out of range and whose pod
+/// is gone are deleted (upstream sets the pod as the claim's owner when it
+/// is condemned, so the garbage collector removes the claim after the pod).
+fn delete_scaled_down_claims(inp: &Input, out: &mut Outcome) {
+    let spec = inp.spec;
+    if spec.retention.when_scaled != RetentionAction::Delete {
+        return;
+    }
+    let (start, end) = (spec.ordinals_start, spec.end_ordinal());
+    for (name, c) in inp.claims {
+        if let Some(o) = c.ordinal
+            && (o < start || o >= end)
+            && !c.deleting
+            && !inp.pods.iter().any(|p| p.ordinal == o)
+        {
+            out.actions.push(Action::DeleteClaim {
+                name: name.clone(),
+                when_deleted: false,
+                reason: format!(
+                    "persistentVolumeClaimRetentionPolicy.whenScaled=Delete: {} was removed by scale-down",
+                    spec.pod_name(o)
+                ),
+            });
         }
     }
+}
 
+/// Slow-start batches of a Parallel pass (slowStartBatch): 1, 2, 4, … up to
+/// 500. Every batch succeeds here, so a Parallel pass reaches them all.
+struct SlowStart {
+    size: usize,
+    left: usize,
+    number: usize,
+}
+
+impl SlowStart {
+    fn new() -> Self {
+        SlowStart {
+            size: 1,
+            left: 1,
+            number: 1,
+        }
+    }
+    /// Counts one replica into the current batch.
+    fn count_one(&mut self) {
+        self.left -= 1;
+        if self.left == 0 {
+            self.size = (self.size * 2).min(500);
+            self.left = self.size;
+            self.number += 1;
+        }
+    }
+}
+
+/// processReplica for each in-range ordinal, ascending. Returns true when an
+/// OrderedReady pass stops.
+fn process_replicas(inp: &Input, replicas: &[Option<&ObservedPod>], out: &mut Outcome) -> bool {
+    let monotonic = inp.spec.pod_management == PodManagement::OrderedReady;
+    let mut batch = SlowStart::new();
+    for i in 0..replicas.len() {
+        let stop = process_replica(inp, replicas, i, batch.number, out);
+        if !monotonic {
+            batch.count_one();
+        }
+        if monotonic && stop {
+            return true;
+        }
+    }
+    false
+}
+
+/// processCondemned: out-of-range pods, highest ordinal first. Returns true
+/// when the pass stops.
+fn process_condemned(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    condemned: &[&ObservedPod],
+    out: &mut Outcome,
+) -> bool {
+    let spec = inp.spec;
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
     // The first unhealthy pod: in-range ascending, then condemned ascending.
     let first_unhealthy: Option<&ObservedPod> = replicas
         .iter()
@@ -228,40 +327,16 @@ fn reconcile_pass(inp: &Input) -> Outcome {
         .copied()
         .chain(condemned.iter().rev().copied())
         .find(|p| !inp.healthy(p));
-
-    // 2. In-range ordinals, ascending (processReplica), in slow-start batches
-    // 1, 2, 4, … when Parallel (slowStartBatch); every batch succeeds here, so
-    // a Parallel pass reaches them all.
-    let mut batch_size = 1usize;
-    let mut batch_left = 1usize;
-    let mut batch_no = 1usize;
-    for i in 0..replicas.len() {
-        let ord = start + i as u32;
-        let stop = process_replica(inp, &replicas, i, ord, monotonic, batch_no, &mut out);
-        if !monotonic {
-            batch_left -= 1;
-            if batch_left == 0 {
-                batch_size = (batch_size * 2).min(500);
-                batch_left = batch_size;
-                batch_no += 1;
-            }
-        }
-        if monotonic && stop {
-            return out;
-        }
-    }
-
-    // 3. Condemned pods, highest ordinal first (processCondemned).
-    for p in &condemned {
+    for p in condemned {
         if p.status.terminating() {
             if monotonic {
-                if condemned.len() > 1 || outdated_exists(inp, &replicas) {
+                if condemned.len() > 1 || outdated_exists(inp, replicas) {
                     out.blocked = Some(format!(
                         "scale-down waits: {} is Terminating (OrderedReady removes one pod at a time, highest ordinal first)",
                         p.name
                     ));
                 }
-                return out;
+                return true;
             }
             continue;
         }
@@ -274,114 +349,49 @@ fn reconcile_pass(inp: &Input) -> Outcome {
                 inp.state(p),
                 f
             ));
-            return out;
+            return true;
         }
         out.actions.push(Action::DeletePod {
             name: p.name.to_string(),
             cause: DeleteCause::ScaleDown,
-            reason: if monotonic {
-                format!(
-                    "scale-down to {}: {} has the highest ordinal (OrderedReady deletes one at a time, highest first)",
-                    spec.replicas, p.name
-                )
-            } else {
-                format!(
-                    "scale-down to {}: {} is out of range (Parallel deletes without waiting)",
-                    spec.replicas, p.name
-                )
-            },
+            reason: scale_down_reason(spec, &p.name, monotonic),
         });
         if monotonic {
-            return out;
+            return true;
         }
     }
-
-    // 5. Updates, only if the pass was not stopped.
-    let UpdateStrategy::RollingUpdate {
-        partition,
-        max_unavailable,
-    } = &spec.update_strategy
-    else {
-        // OnDelete: pods are updated only when users delete them.
-        return out;
-    };
-    rolling_update(inp, &replicas, *partition, max_unavailable, &mut out);
-    out
+    false
 }
 
-/// processReplica for in-range ordinal `ord`. Returns true when an
+fn scale_down_reason(spec: &StatefulSetSpec, pod: &str, monotonic: bool) -> String {
+    if monotonic {
+        format!(
+            "scale-down to {}: {pod} has the highest ordinal (OrderedReady deletes one at a time, highest first)",
+            spec.replicas
+        )
+    } else {
+        format!(
+            "scale-down to {}: {pod} is out of range (Parallel deletes without waiting)",
+            spec.replicas
+        )
+    }
+}
+
+/// processReplica for in-range replica `i`. Returns true when an
 /// OrderedReady pass must stop here.
 fn process_replica(
     inp: &Input,
     replicas: &[Option<&ObservedPod>],
     i: usize,
-    ord: u32,
-    monotonic: bool,
     batch_no: usize,
     out: &mut Outcome,
 ) -> bool {
     let spec = inp.spec;
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
+    let ord = spec.ordinals_start + i as u32;
     let Some(p) = replicas[i] else {
-        let name = spec.pod_name(ord);
-        // Missing: claims first, then the pod.
-        for ct in &spec.claims {
-            let cname = spec.claim_name(&ct.name, ord);
-            if inp.claims.get(&cname).is_some_and(|c| c.deleting) {
-                // PodClaimIsStale: no more work this round.
-                let why = format!(
-                    "{name} not created: its claim {cname} is still being deleted (stale claim)"
-                );
-                if monotonic {
-                    out.blocked = Some(why);
-                    return true;
-                }
-                return false;
-            }
-        }
-        let mut reused = Vec::new();
-        for ct in &spec.claims {
-            let cname = spec.claim_name(&ct.name, ord);
-            if inp.claims.contains_key(&cname) {
-                reused.push(cname);
-            } else {
-                out.actions.push(Action::CreateClaim {
-                    name: cname.clone(),
-                    template: ct.name.clone(),
-                    ordinal: ord,
-                    reason: format!(
-                        "volumeClaimTemplate {} for {name}: claims are created before their pod and never deleted with it",
-                        ct.name
-                    ),
-                });
-            }
-        }
-        let revision = inp.revision_for(ord).to_string();
-        let mut reason = if monotonic {
-            if i == 0 {
-                format!("{name} is ordinal {ord}, the first (OrderedReady creates in order)")
-            } else {
-                format!(
-                    "{} is Running and Ready, so {name} comes next (OrderedReady)",
-                    spec.pod_name(ord - 1)
-                )
-            }
-        } else {
-            format!("{name} created in slow-start batch {batch_no} (Parallel: no waiting)")
-        };
-        if !reused.is_empty() {
-            reason.push_str(&format!(
-                "; reuses existing claim {} (stable storage)",
-                reused.join(", ")
-            ));
-        }
-        out.actions.push(Action::CreatePod {
-            ordinal: ord,
-            revision,
-            reason,
-        });
-        return monotonic;
+        return create_replica(inp, i, batch_no, out);
     };
-
     if p.status.terminal() {
         if !p.status.terminating() {
             out.actions.push(Action::DeletePod {
@@ -395,7 +405,6 @@ fn process_replica(
         }
         return true;
     }
-
     if matches!(
         p.status.phase,
         PodPhase::Pending | PodPhase::ContainerCreating
@@ -413,54 +422,147 @@ fn process_replica(
             }
         }
     }
-
     if p.status.terminating() {
-        // Both policies: the name is taken until the object is gone.
-        // processReplica (stateful_set_control.go) only sees isTerminating; the
-        // node part says why the deletion is not confirmed.
-        let node = p
-            .node_problem
-            .as_deref()
-            .map(|n| format!(": {n}"))
-            .unwrap_or_default();
-        let why = format!(
-            "{} is Terminating and is not replaced while its object exists (at most one pod per identity){node}{}",
-            p.name,
-            waiting_part(inp, replicas, i)
-        );
-        if monotonic {
-            out.blocked = Some(why);
-            return true;
-        }
-        if out.blocked.is_none() {
-            out.blocked = Some(why);
-        }
-        return false;
+        return wait_for_terminating(inp, replicas, i, p, out);
     }
     if monotonic && (!p.status.running_and_ready() || !inp.available(p)) {
-        let state = inp.state(p);
-        if let Some(what) = what_waits(inp, replicas, i) {
-            let mut why = format!("{what}: {} is {state} (OrderedReady)", p.name);
-            // kubernetes#67250: the blocking pod is itself outdated, but the
-            // pass stops here, before the update phase (updateStatefulSet
-            // returns while a replica is unhealthy), so nothing replaces it.
-            let updatable = match &spec.update_strategy {
-                UpdateStrategy::RollingUpdate { partition, .. } => {
-                    ord >= spec.ordinals_start + *partition
-                }
-                UpdateStrategy::OnDelete => false,
-            };
-            if updatable && p.revision != inp.update_revision && !p.status.ready {
-                why.push_str(&format!(
-                    "; {} itself runs outdated revision {}, but the update phase never runs while it is not Ready: delete it by hand (kubernetes#67250)",
-                    p.name, p.revision
-                ));
-            }
-            out.blocked = Some(why);
-        }
+        wait_for_unhealthy(inp, replicas, i, p, out);
         return true;
     }
     false
+}
+
+/// A missing replica: its claims first (unless one is still being deleted),
+/// then the pod. Returns true when an OrderedReady pass stops here.
+fn create_replica(inp: &Input, i: usize, batch_no: usize, out: &mut Outcome) -> bool {
+    let spec = inp.spec;
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
+    let ord = spec.ordinals_start + i as u32;
+    let name = spec.pod_name(ord);
+    if let Some(cname) = spec
+        .claims
+        .iter()
+        .map(|ct| spec.claim_name(&ct.name, ord))
+        .find(|c| inp.claims.get(c).is_some_and(|c| c.deleting))
+    {
+        // PodClaimIsStale: no more work this round.
+        if monotonic {
+            out.blocked = Some(format!(
+                "{name} not created: its claim {cname} is still being deleted (stale claim)"
+            ));
+            return true;
+        }
+        return false;
+    }
+    let mut reused = Vec::new();
+    for ct in &spec.claims {
+        let cname = spec.claim_name(&ct.name, ord);
+        if inp.claims.contains_key(&cname) {
+            reused.push(cname);
+        } else {
+            out.actions.push(Action::CreateClaim {
+                name: cname.clone(),
+                template: ct.name.clone(),
+                ordinal: ord,
+                reason: format!(
+                    "volumeClaimTemplate {} for {name}: claims are created before their pod and never deleted with it",
+                    ct.name
+                ),
+            });
+        }
+    }
+    let mut reason = create_reason(spec, i, batch_no);
+    if !reused.is_empty() {
+        reason.push_str(&format!(
+            "; reuses existing claim {} (stable storage)",
+            reused.join(", ")
+        ));
+    }
+    out.actions.push(Action::CreatePod {
+        ordinal: ord,
+        revision: inp.revision_for(ord).to_string(),
+        reason,
+    });
+    monotonic
+}
+
+/// Why replica `i` is created now.
+fn create_reason(spec: &StatefulSetSpec, i: usize, batch_no: usize) -> String {
+    let ord = spec.ordinals_start + i as u32;
+    let name = spec.pod_name(ord);
+    if spec.pod_management == PodManagement::Parallel {
+        format!("{name} created in slow-start batch {batch_no} (Parallel: no waiting)")
+    } else if i == 0 {
+        format!("{name} is ordinal {ord}, the first (OrderedReady creates in order)")
+    } else {
+        format!(
+            "{} is Running and Ready, so {name} comes next (OrderedReady)",
+            spec.pod_name(ord - 1)
+        )
+    }
+}
+
+/// A terminating replica is not replaced while its object exists, whatever
+/// the policy. Returns true when an OrderedReady pass stops here.
+fn wait_for_terminating(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    i: usize,
+    p: &ObservedPod,
+    out: &mut Outcome,
+) -> bool {
+    // processReplica (stateful_set_control.go) only sees isTerminating; the
+    // node part says why the deletion is not confirmed.
+    let node = p
+        .node_problem
+        .as_deref()
+        .map(|n| format!(": {n}"))
+        .unwrap_or_default();
+    let why = format!(
+        "{} is Terminating and is not replaced while its object exists (at most one pod per identity){node}{}",
+        p.name,
+        waiting_part(inp, replicas, i)
+    );
+    if inp.spec.pod_management == PodManagement::OrderedReady {
+        out.blocked = Some(why);
+        return true;
+    }
+    if out.blocked.is_none() {
+        out.blocked = Some(why);
+    }
+    false
+}
+
+/// An OrderedReady pass stops at a replica that is not Running and Ready (or
+/// not yet available): says what waits for it.
+fn wait_for_unhealthy(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    i: usize,
+    p: &ObservedPod,
+    out: &mut Outcome,
+) {
+    let spec = inp.spec;
+    let Some(what) = what_waits(inp, replicas, i) else {
+        return;
+    };
+    let mut why = format!("{what}: {} is {} (OrderedReady)", p.name, inp.state(p));
+    // kubernetes#67250: the blocking pod is itself outdated, but the
+    // pass stops here, before the update phase (updateStatefulSet
+    // returns while a replica is unhealthy), so nothing replaces it.
+    let updatable = match &spec.update_strategy {
+        UpdateStrategy::RollingUpdate { partition, .. } => {
+            p.ordinal >= spec.ordinals_start + *partition
+        }
+        UpdateStrategy::OnDelete => false,
+    };
+    if updatable && p.revision != inp.update_revision && !p.status.ready {
+        why.push_str(&format!(
+            "; {} itself runs outdated revision {}, but the update phase never runs while it is not Ready: delete it by hand (kubernetes#67250)",
+            p.name, p.revision
+        ));
+    }
+    out.blocked = Some(why);
 }
 
 /// "; web-2 waits" style suffix for a terminating pod's message.
@@ -901,5 +1003,94 @@ mod tests {
             &out.actions[1],
             Action::CreatePod { ordinal: 5, .. }
         ));
+    }
+
+    #[test]
+    fn parallel_slow_start_batches_double_in_size() {
+        let mut batch = SlowStart::new();
+        let mut numbers = Vec::new();
+        for _ in 0..8 {
+            numbers.push(batch.number);
+            batch.count_one();
+        }
+        assert_eq!(numbers, [1, 2, 2, 3, 3, 3, 3, 4]);
+    }
+
+    #[test]
+    fn parallel_creation_reasons_name_the_slow_start_batch() {
+        let s = spec(3, PodManagement::Parallel);
+        let out = run(&s, &[], "r1", "r1");
+        let reasons: Vec<&str> = out
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreatePod { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(reasons[0].contains("batch 1") && reasons[1].contains("batch 2"));
+        assert!(reasons[2].contains("batch 2"), "{reasons:?}");
+    }
+
+    #[test]
+    fn the_pass_wakes_when_a_ready_pod_reaches_min_ready_seconds() {
+        let mut s = spec(1, PodManagement::OrderedReady);
+        s.min_ready_seconds = 200;
+        // Ready since 0, now is 100 s: available at 200 s.
+        let out = run(&s, &[pod(0, "r1", PodPhase::Running, true)], "r1", "r1");
+        assert_eq!(out.wake_ms, Some(200_000));
+        s.min_ready_seconds = 50;
+        let out = run(&s, &[pod(0, "r1", PodPhase::Running, true)], "r1", "r1");
+        assert_eq!(out.wake_ms, None);
+    }
+
+    #[test]
+    fn a_stale_claim_stops_an_ordered_ready_pass_before_creating_the_pod() {
+        let s = spec(1, PodManagement::OrderedReady);
+        let claims = BTreeMap::from([(
+            "www-web-0".to_string(),
+            ObservedClaim {
+                ordinal: Some(0),
+                deleting: true,
+            },
+        )]);
+        let out = reconcile(&Input {
+            spec: &s,
+            deleting: false,
+            current_revision: "r1",
+            update_revision: "r1",
+            pods: &[],
+            claims: &claims,
+            now: 0,
+        });
+        assert!(out.actions.is_empty());
+        assert!(out.blocked.unwrap().contains("stale claim"));
+    }
+
+    #[test]
+    fn set_deletion_deletes_every_pod_at_once() {
+        let s = spec(3, PodManagement::OrderedReady);
+        let pods = [
+            pod(0, "r1", PodPhase::Running, true),
+            pod(1, "r1", PodPhase::Running, true),
+        ];
+        let claims = BTreeMap::new();
+        let out = reconcile(&Input {
+            spec: &s,
+            deleting: true,
+            current_revision: "r1",
+            update_revision: "r1",
+            pods: &pods,
+            claims: &claims,
+            now: 0,
+        });
+        assert_eq!(out.actions.len(), 2);
+        assert!(out.actions.iter().all(|a| matches!(
+            a,
+            Action::DeletePod {
+                cause: DeleteCause::SetDeleted,
+                ..
+            }
+        )));
     }
 }

@@ -1,11 +1,14 @@
 //! The StatefulSet controller system: gathers what the reconcile pass needs,
-//! keeps the revision history, applies the pass's actions and the status.
+//! keeps the revision history, lets the pure pass (`reconcile.rs`) decide,
+//! and applies its actions and the status.
 
-use super::reconcile::{self, Action, ObservedClaim, ObservedPod};
-use crate::sim::event::{EventKind, EventLog, SimEvent, fnv1a64};
+use super::reconcile::{self, Action, ObservedClaim, ObservedPod, Outcome};
+use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::model::*;
-use crate::sim::{SimClock, SimRng, SimSystems, Wake, ops};
+use crate::sim::ops::Cluster;
+use crate::sim::{SimRng, SimSystems};
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -23,72 +26,70 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
+/// Characters of template hash in a ControllerRevision name.
+const REVISION_HASH_LEN: usize = 10;
+
 /// The revision name of a template: `<set>-<hash>`, as a ControllerRevision
 /// name is (hash of spec.template only, docs/semantics.md §3).
 pub fn revision_name(set: &str, template: &PodTemplate) -> String {
-    let json = serde_json::to_string(template).unwrap_or_default();
-    let mut h = fnv1a64(json.as_bytes());
-    const ALPHA: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut s = String::with_capacity(10);
-    for _ in 0..10 {
-        s.push(ALPHA[(h % ALPHA.len() as u64) as usize] as char);
-        h /= ALPHA.len() as u64;
-    }
-    format!("{set}-{s}")
+    format!("{set}-{}", template.hash_name(REVISION_HASH_LEN))
 }
 
 /// Records the template's revision: new, or an earlier one reused (rollback).
 /// Returns the update revision name.
-fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut EventLog) -> String {
+fn sync_revisions(cluster: &mut Cluster, set: &StatefulSet, st: &mut SetStatus) -> String {
     let spec = &set.spec;
     let name = revision_name(&spec.name, &spec.template);
     if st.update_revision == name {
         return name;
     }
-    let max = st.revisions.iter().map(|r| r.number).max().unwrap_or(0);
-    if let Some(r) = st.revisions.iter_mut().find(|r| r.name == name) {
-        r.number = max + 1;
-        log.emit(
-            now,
-            SimEvent::new(
-                EventKind::SetUpdated,
-                format!("statefulset/{}", spec.name),
-                format!(
-                    "the template equals earlier revision {name}: it is reused (a rollback makes no new revision)"
-                ),
-            )
-            .revision(name.clone()),
-        );
+    let number = st.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1;
+    let obj = format!("statefulset/{}", spec.name);
+    let event = if let Some(r) = st.revisions.iter_mut().find(|r| r.name == name) {
+        r.number = number;
+        SimEvent::new(
+            EventKind::SetUpdated,
+            obj,
+            format!(
+                "the template equals earlier revision {name}: it is reused (a rollback makes no new revision)"
+            ),
+        )
     } else {
         st.revisions.push(Revision {
             name: name.clone(),
             template: spec.template.clone(),
-            number: max + 1,
+            number,
         });
-        log.emit(
-            now,
-            SimEvent::new(
-                EventKind::RevisionCreated,
-                format!("statefulset/{}", spec.name),
-                format!(
-                    "template hash gives a new ControllerRevision {name} (revision {}, image {})",
-                    max + 1,
-                    spec.template.image
-                ),
-            )
-            .revision(name.clone()),
-        );
-    }
+        SimEvent::new(
+            EventKind::RevisionCreated,
+            obj,
+            format!(
+                "template hash gives a new ControllerRevision {name} (revision {number}, image {})",
+                spec.template.image
+            ),
+        )
+    };
+    cluster.emit(event.revision(name.clone()));
     if st.current_revision.is_empty() {
         st.current_revision = name.clone();
     }
     st.update_revision = name.clone();
-    // revisionHistoryLimit: drop the oldest revisions no one uses.
-    let limit = spec.revision_history_limit as usize + 2;
-    while st.revisions.len() > limit {
-        let keep = [st.current_revision.clone(), st.update_revision.clone()];
-        let Some(pos) = st
-            .revisions
+    let keep = [st.current_revision.clone(), st.update_revision.clone()];
+    trim_revision_history(
+        &mut st.revisions,
+        spec.revision_history_limit as usize + 2,
+        &keep,
+    );
+    cluster.touch();
+    name
+}
+
+/// revisionHistoryLimit: drops the oldest revisions (lowest number) that are
+/// not in `keep` (the current and update revisions) until at most `limit`
+/// remain.
+fn trim_revision_history(revisions: &mut Vec<Revision>, limit: usize, keep: &[String]) {
+    while revisions.len() > limit {
+        let Some(pos) = revisions
             .iter()
             .enumerate()
             .filter(|(_, r)| !keep.contains(&r.name))
@@ -97,10 +98,8 @@ fn sync_revisions(now: u64, set: &StatefulSet, st: &mut SetStatus, log: &mut Eve
         else {
             break;
         };
-        st.revisions.remove(pos);
+        revisions.remove(pos);
     }
-    log.touch();
-    name
 }
 
 /// Why a terminating pod's deletion is not being confirmed: its node is
@@ -141,304 +140,384 @@ struct SetMemory {
     active: bool,
 }
 
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+/// What changed since the last pass, across all sets.
+struct Seen {
+    claims_changed: bool,
+    nodes_changed: bool,
+    /// Sets whose object changed (spec or deletion).
+    changed_sets: EntityHashSet,
+    /// Sets whose object or one of whose pods changed.
+    dirty: EntityHashSet,
+    /// Sets that got a pod since the last pass (their ordinal order is stale).
+    sets_with_new_pods: EntityHashSet,
+}
+
+/// The rule for skipping a set: its pass would do nothing when no claim, no
+/// pod of it and not the set changed, it did not write what it reads, no pod
+/// came or went, no node changed while it had terminating pods, and none of
+/// its minReadySeconds instants is due.
+fn pass_needed(
+    seen: &Seen,
+    dirty: bool,
+    memory: Option<&SetMemory>,
+    n_pods: usize,
+    now: u64,
+) -> bool {
+    let Some(m) = memory else {
+        return true;
+    };
+    seen.claims_changed
+        || dirty
+        || m.active
+        || m.pods != n_pods
+        || (seen.nodes_changed && m.terminating)
+        || m.wake.is_some_and(|w| w <= now)
+}
+
+type SetItem = (
+    Entity,
+    &'static StatefulSet,
+    &'static mut SetStatus,
+    Option<&'static OwnedPods>,
+);
+type PodItem = (&'static Pod, &'static mut PodStatus);
+type ClaimItem = (&'static Claim, &'static mut ClaimStatus);
+/// Pods whose status changed (first), and all pods (second).
+type PodQueries<'w, 's> = ParamSet<
+    'w,
+    's,
+    (
+        Query<'static, 'static, &'static PodOf, Changed<PodStatus>>,
+        Query<'static, 'static, PodItem>,
+    ),
+>;
+/// Whether any claim's status changed (first), and all claims (second).
+type ClaimQueries<'w, 's> = ParamSet<
+    'w,
+    's,
+    (
+        Query<'static, 'static, (), Changed<ClaimStatus>>,
+        Query<'static, 'static, ClaimItem>,
+    ),
+>;
+
+/// The other things the controller watches for changes.
+#[derive(SystemParam)]
+struct Watch<'w, 's> {
+    nodes: Query<'w, 's, &'static NodeState>,
+    changed_sets: Query<'w, 's, Entity, Changed<StatefulSet>>,
+    new_pods: Query<'w, 's, &'static PodOf, Added<Pod>>,
+    changed_nodes: Query<'w, 's, (), Changed<NodeState>>,
+    new_nodes: Query<'w, 's, (), Added<NodeState>>,
+}
+
+impl Watch<'_, '_> {
+    /// What changed since the last pass; updates the counts in `mem`.
+    fn seen(
+        &self,
+        pod_q: &mut PodQueries,
+        claim_q: &mut ClaimQueries,
+        mem: &mut SetsMemory,
+    ) -> Seen {
+        let counts = (claim_q.p1().iter().len(), self.nodes.iter().len());
+        let claims_changed = counts.0 != mem.counts.0 || !claim_q.p0().is_empty();
+        let nodes_changed = counts.1 != mem.counts.1 + self.new_nodes.iter().count()
+            || !self.changed_nodes.is_empty();
+        mem.counts = counts;
+        let changed_sets: EntityHashSet = self.changed_sets.iter().collect();
+        let mut dirty = changed_sets.clone();
+        dirty.extend(pod_q.p0().iter().map(|of| of.0));
+        Seen {
+            claims_changed,
+            nodes_changed,
+            changed_sets,
+            dirty,
+            sets_with_new_pods: self.new_pods.iter().map(|of| of.0).collect(),
+        }
+    }
+}
+
 fn statefulset_controller(
-    clock: Res<SimClock>,
-    mut wake: ResMut<Wake>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
+    mut cluster: Cluster,
     mut rng: ResMut<SimRng>,
-    mut commands: Commands,
-    mut sets: Query<(Entity, &StatefulSet, &mut SetStatus, Option<&OwnedPods>)>,
-    mut pod_q: ParamSet<(
-        Query<&PodOf, Changed<PodStatus>>,
-        Query<(&Pod, &mut PodStatus)>,
-    )>,
-    mut claim_q: ParamSet<(
-        Query<(), Changed<ClaimStatus>>,
-        Query<(&Claim, &mut ClaimStatus)>,
-    )>,
-    nodes: Query<&NodeState>,
-    changed_sets: Query<Entity, Changed<StatefulSet>>,
-    new_pods: Query<&PodOf, Added<Pod>>,
-    changed_nodes: Query<(), Changed<NodeState>>,
-    new_nodes: Query<(), Added<NodeState>>,
+    mut sets: Query<SetItem>,
+    mut pod_q: PodQueries,
+    mut claim_q: ClaimQueries,
+    watch: Watch,
     mut mem: Local<SetsMemory>,
 ) {
-    let now = clock.now_ms;
-    // What changed since the last pass.
-    let counts = (claim_q.p1().iter().len(), nodes.iter().len());
-    let claims_changed = counts.0 != mem.counts.0 || !claim_q.p0().is_empty();
-    let nodes_changed =
-        counts.1 != mem.counts.1 + new_nodes.iter().count() || !changed_nodes.is_empty();
-    mem.counts = counts;
-    let changed_sets: EntityHashSet = changed_sets.iter().collect();
-    let mut dirty = changed_sets.clone();
-    dirty.extend(pod_q.p0().iter().map(|of| of.0));
-    let sets_with_new_pods: EntityHashSet = new_pods.iter().map(|of| of.0).collect();
-    let mut pods = pod_q.p1();
-    let mut claims = claim_q.p1();
-
+    let now = cluster.now();
+    let seen = watch.seen(&mut pod_q, &mut claim_q, &mut mem);
     let mut order: Vec<(String, Entity)> = sets
         .iter()
         .map(|(e, s, _, _)| (s.spec.name.clone(), e))
         .collect();
     order.sort();
+    let mut pass = Pass {
+        cluster: &mut cluster,
+        rng: &mut rng,
+        pods: &mut pod_q.p1(),
+        claims: &mut claim_q.p1(),
+        nodes: &watch.nodes,
+        now,
+    };
     for (_, set_e) in order {
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
             continue;
         };
         let n_pods = owned.map_or(0, |o| o.len());
-        if !claims_changed
-            && !dirty.contains(&set_e)
-            && let Some(m) = mem.sets.get(&set_e)
-            && !m.active
-            && m.pods == n_pods
-            && !(nodes_changed && m.terminating)
-            && m.wake.is_none_or(|w| w > now)
-        {
-            if let Some(w) = m.wake {
-                wake.at(w);
+        let memory = mem.sets.get(&set_e);
+        if !pass_needed(&seen, seen.dirty.contains(&set_e), memory, n_pods, now) {
+            if let Some(w) = memory.and_then(|m| m.wake) {
+                pass.cluster.wake_at(w);
             }
             continue;
+        }
+        let prev = mem.sets.remove(&set_e);
+        let next = pass.sync_set(set_e, set, &mut st, owned, &seen, prev);
+        mem.sets.insert(set_e, next);
+    }
+}
+
+/// One set's pass: what it reads and writes besides the set itself.
+struct Pass<'a, 'w, 's, 'q> {
+    cluster: &'a mut Cluster<'w, 's>,
+    rng: &'a mut SimRng,
+    pods: &'a mut Query<'q, 'q, PodItem>,
+    claims: &'a mut Query<'q, 'q, ClaimItem>,
+    nodes: &'a Query<'q, 'q, &'static NodeState>,
+    now: u64,
+}
+
+/// What one set's decision saw besides its outcome.
+struct Decision {
+    out: Outcome,
+    pods_left: usize,
+    any_terminating: bool,
+}
+
+impl Pass<'_, '_, '_, '_> {
+    /// Gathers, decides and applies for one set; returns what to remember.
+    fn sync_set(
+        &mut self,
+        set_e: Entity,
+        set: &StatefulSet,
+        st: &mut SetStatus,
+        owned: Option<&OwnedPods>,
+        seen: &Seen,
+        prev: Option<SetMemory>,
+    ) -> SetMemory {
+        let n_pods = owned.map_or(0, |o| o.len());
+        // The revision name hashes the template: only worth redoing when the
+        // set changed (otherwise it is the update revision already recorded).
+        let update_rev = if seen.changed_sets.contains(&set_e) || prev.is_none() {
+            sync_revisions(self.cluster, set, st)
+        } else {
+            st.update_revision.clone()
+        };
+        let by_ordinal = match prev {
+            Some(m) if m.pods == n_pods && !seen.sets_with_new_pods.contains(&set_e) => {
+                m.by_ordinal
+            }
+            _ => pods_by_ordinal(owned, self.pods),
+        };
+        let Decision {
+            mut out,
+            pods_left,
+            any_terminating,
+        } = self.decide(set, &st.current_revision, &update_rev, &by_ordinal);
+        if let Some(w) = out.wake_ms {
+            self.cluster.wake_at(w);
         }
         // Writes of this pass that its next pass reads (its own writes are not
         // seen as changes): deletions it requested, and a new current revision.
         // Pods and claims it creates are seen as new.
         let mut own_writes = false;
-        let spec = &set.spec;
-        // The revision name hashes the template: only worth redoing when the
-        // set changed (otherwise it is the update revision already recorded).
-        let update_rev = if changed_sets.contains(&set_e) || !mem.sets.contains_key(&set_e) {
-            sync_revisions(now, set, &mut st, &mut log)
-        } else {
-            st.update_revision.clone()
-        };
-        let current_rev = st.current_revision.clone();
-
-        // Gather pods (by ordinal) and this set's claims.
-        let mut pod_entities: Vec<Entity> = match mem.sets.remove(&set_e) {
-            Some(m) if m.pods == n_pods && !sets_with_new_pods.contains(&set_e) => m.by_ordinal,
-            _ => {
-                let mut v: Vec<(u32, Entity)> = owned
-                    .map_or(&[][..], |o| o.entities())
-                    .iter()
-                    .filter_map(|&e| pods.get(e).ok().map(|(p, _)| (p.ordinal.unwrap_or(0), e)))
-                    .collect();
-                v.sort_by_key(|x| x.0);
-                v.into_iter().map(|x| x.1).collect()
-            }
-        };
-        let mut observed: Vec<ObservedPod> = Vec::with_capacity(pod_entities.len());
-        for &e in &pod_entities {
-            if let Ok((p, s)) = pods.get(e) {
-                observed.push(ObservedPod {
-                    name: Cow::Borrowed(p.name.as_str()),
-                    ordinal: p.ordinal.unwrap_or(0),
-                    revision: Cow::Borrowed(p.revision.as_str()),
-                    status: s,
-                    node_problem: if s.terminating() {
-                        node_problem(s, &index, &nodes)
-                    } else {
-                        None
-                    },
-                });
-            }
+        for action in std::mem::take(&mut out.actions) {
+            own_writes |= self.apply_action(set_e, &set.spec, st, action);
         }
+        own_writes |= self.apply_status(&set.spec, st, &out);
+        if set.deleting && pods_left == 0 {
+            self.remove_set(set_e, &set.spec.name);
+        }
+        SetMemory {
+            pods: n_pods,
+            by_ordinal,
+            wake: out.wake_ms.filter(|&w| w > self.now),
+            terminating: any_terminating,
+            active: own_writes,
+        }
+    }
+
+    /// Observes the set's pods and claims and runs the pure reconcile pass.
+    fn decide(
+        &self,
+        set: &StatefulSet,
+        current_rev: &str,
+        update_rev: &str,
+        by_ordinal: &[Entity],
+    ) -> Decision {
+        let observed = observe_pods(by_ordinal, &*self.pods, &self.cluster.index, self.nodes);
         // In ordinal order already (the order is rebuilt when pods come or go).
         debug_assert!(observed.is_sorted_by_key(|p| p.ordinal));
-        let any_terminating = observed.iter().any(|p| p.status.terminating());
-        let mut observed_claims: BTreeMap<String, ObservedClaim> = BTreeMap::new();
-        let scan_all = spec.retention.when_scaled == RetentionAction::Delete || set.deleting;
-        if scan_all {
-            for (c, cs) in claims.iter() {
-                if c.set.as_deref() == Some(spec.name.as_str()) {
-                    observed_claims.insert(
-                        c.name.clone(),
-                        ObservedClaim {
-                            ordinal: c.ordinal,
-                            deleting: cs.deleting.is_some(),
-                        },
-                    );
-                }
-            }
-        } else {
-            // Without whenScaled=Delete or set deletion, the pass looks only at
-            // the claims of in-range ordinals whose pod is missing or still
-            // Pending/ContainerCreating (processReplica), so only those are read.
-            let (start, end) = (spec.ordinals_start, spec.end_ordinal());
-            let mut need = vec![true; end.saturating_sub(start) as usize];
-            for p in &observed {
-                if p.ordinal >= start
-                    && p.ordinal < end
-                    && !matches!(
-                        p.status.phase,
-                        PodPhase::Pending | PodPhase::ContainerCreating
-                    )
-                {
-                    need[(p.ordinal - start) as usize] = false;
-                }
-            }
-            // An OrderedReady pass stops at the first of them at the latest.
-            let monotonic = spec.pod_management == PodManagement::OrderedReady;
-            let ords = (start..end)
-                .filter(|o| need[(o - start) as usize])
-                .take(if monotonic { 1 } else { usize::MAX });
-            for o in ords {
-                for ct in &spec.claims {
-                    let name = spec.claim_name(&ct.name, o);
-                    if let Some(&ce) = index.claims.get(&name)
-                        && let Ok((_, cs)) = claims.get(ce)
-                    {
-                        observed_claims.insert(
-                            name,
-                            ObservedClaim {
-                                ordinal: Some(o),
-                                deleting: cs.deleting.is_some(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-
+        let claims = observe_claims(set, &observed, &*self.claims, &self.cluster.index);
         let out = reconcile::reconcile(&reconcile::Input {
-            spec,
+            spec: &set.spec,
             deleting: set.deleting,
-            current_revision: &current_rev,
-            update_revision: &update_rev,
+            current_revision: current_rev,
+            update_revision: update_rev,
             pods: &observed,
-            claims: &observed_claims,
-            now,
+            claims: &claims,
+            now: self.now,
         });
-        let pods_left = observed.len();
-        drop(observed);
-        if let Some(w) = out.wake_ms {
-            wake.at(w);
+        Decision {
+            out,
+            pods_left: observed.len(),
+            any_terminating: observed.iter().any(|p| p.status.terminating()),
         }
+    }
 
-        for action in out.actions {
-            match action {
-                Action::CreateClaim {
-                    name,
-                    template,
-                    ordinal,
-                    reason,
-                } => {
-                    let ct = spec.claims.iter().find(|c| c.name == template);
-                    let class = ct
-                        .and_then(|c| c.storage_class.clone())
-                        .unwrap_or_else(|| index.default_class.clone());
-                    if !st.claims_made.contains(&name) {
-                        st.claims_made.push(name.clone());
-                    }
-                    ops::create_claim(
-                        now,
-                        Claim {
-                            name,
-                            set: Some(spec.name.clone()),
-                            ordinal: Some(ordinal),
-                            template,
-                            class,
-                            size_gib: ct.map_or(1, |c| c.size_gib),
-                            created_ms: now,
-                        },
-                        &mut commands,
-                        &mut index,
-                        &mut log,
-                        reason,
-                    );
-                }
-                Action::CreatePod {
-                    ordinal,
-                    revision,
-                    reason,
-                } => {
-                    let name = spec.pod_name(ordinal);
-                    let template = st
-                        .revision(&revision)
-                        .map(|r| r.template.clone())
-                        .unwrap_or_else(|| spec.template.clone());
-                    let seq = index.next_seq();
-                    let pod = Pod {
-                        name: name.clone(),
-                        uid: rng.uid(),
-                        owner: Owner::set(&spec.name),
-                        ordinal: Some(ordinal),
-                        revision: revision.clone(),
-                        template,
-                        claims: spec
-                            .claims
-                            .iter()
-                            .map(|c| spec.claim_name(&c.name, ordinal))
-                            .collect(),
-                        created_ms: now,
-                        seq,
-                        dns: Some(format!(
-                            "{name}.{}.default.svc.cluster.local",
-                            spec.service_name()
-                        )),
-                    };
-                    let e = commands.spawn((pod, PodStatus::new(), PodOf(set_e))).id();
-                    index.pods.insert(name.clone(), e);
-                    log.emit(
-                        now,
-                        SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason)
-                            .revision(revision),
-                    );
-                }
-                Action::DeletePod {
-                    name,
-                    cause: _,
-                    reason,
-                } => {
-                    let Some(&pe) = index.pods.get(&name) else {
-                        continue;
-                    };
-                    let Ok((p, mut ps)) = pods.get_mut(pe) else {
-                        continue;
-                    };
-                    ops::request_deletion(now, p, &mut ps, &mut log, reason);
-                    own_writes = true;
-                }
-                Action::DeleteClaim {
-                    name,
-                    when_deleted,
-                    reason,
-                } => {
-                    let Some(&ce) = index.claims.get(&name) else {
-                        continue;
-                    };
-                    let Ok((_, mut cs)) = claims.get_mut(ce) else {
-                        continue;
-                    };
-                    if cs.deleting.is_none() {
-                        own_writes = true;
-                        cs.deleting = Some(if when_deleted {
-                            DeletionCause::RetentionWhenDeleted
-                        } else {
-                            DeletionCause::RetentionWhenScaled
-                        });
-                        cs.deleting_reason = Some(reason);
-                        log.touch();
-                    }
-                }
-            }
+    /// Applies one action; returns whether it wrote something the next pass
+    /// reads without seeing it change.
+    fn apply_action(
+        &mut self,
+        set_e: Entity,
+        spec: &StatefulSetSpec,
+        st: &mut SetStatus,
+        action: Action,
+    ) -> bool {
+        match action {
+            Action::CreateClaim {
+                name,
+                template,
+                ordinal,
+                reason,
+            } => self.create_claim(spec, st, name, template, ordinal, reason),
+            Action::CreatePod {
+                ordinal,
+                revision,
+                reason,
+            } => self.create_pod(set_e, spec, st, ordinal, revision, reason),
+            Action::DeletePod { name, reason, .. } => return self.delete_pod(&name, reason),
+            Action::DeleteClaim {
+                name,
+                when_deleted,
+                reason,
+            } => return self.delete_claim(&name, when_deleted, reason),
         }
+        false
+    }
 
-        // Status.
+    fn create_claim(
+        &mut self,
+        spec: &StatefulSetSpec,
+        st: &mut SetStatus,
+        name: String,
+        template: String,
+        ordinal: u32,
+        reason: String,
+    ) {
+        let ct = spec.claims.iter().find(|c| c.name == template);
+        let class = ct
+            .and_then(|c| c.storage_class.clone())
+            .unwrap_or_else(|| self.cluster.index.default_class.clone());
+        if !st.claims_made.contains(&name) {
+            st.claims_made.push(name.clone());
+        }
+        let claim = Claim {
+            name,
+            set: Some(spec.name.clone()),
+            ordinal: Some(ordinal),
+            template,
+            class,
+            size_gib: ct.map_or(1, |c| c.size_gib),
+            created_ms: self.now,
+        };
+        self.cluster.create_claim(claim, reason);
+    }
+
+    fn create_pod(
+        &mut self,
+        set_e: Entity,
+        spec: &StatefulSetSpec,
+        st: &SetStatus,
+        ordinal: u32,
+        revision: String,
+        reason: String,
+    ) {
+        let template = st
+            .revision(&revision)
+            .map(|r| r.template.clone())
+            .unwrap_or_else(|| spec.template.clone());
+        let seq = self.cluster.index.next_seq();
+        let pod = set_pod(
+            spec,
+            ordinal,
+            revision.clone(),
+            template,
+            self.rng.uid(),
+            seq,
+            self.now,
+        );
+        let name = pod.name.clone();
+        let e = self
+            .cluster
+            .commands
+            .spawn((pod, PodStatus::new(), PodOf(set_e)))
+            .id();
+        self.cluster.index.pods.insert(name.clone(), e);
+        self.cluster.emit(
+            SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason).revision(revision),
+        );
+    }
+
+    /// Graceful deletion; an own write when the pod exists.
+    fn delete_pod(&mut self, name: &str, reason: String) -> bool {
+        let Some(&pe) = self.cluster.index.pods.get(name) else {
+            return false;
+        };
+        let Ok((p, mut ps)) = self.pods.get_mut(pe) else {
+            return false;
+        };
+        self.cluster.request_deletion(p, &mut ps, reason);
+        true
+    }
+
+    /// whenScaled / whenDeleted = Delete; an own write when newly marked.
+    fn delete_claim(&mut self, name: &str, when_deleted: bool, reason: String) -> bool {
+        let Some(&ce) = self.cluster.index.claims.get(name) else {
+            return false;
+        };
+        let Ok((_, mut cs)) = self.claims.get_mut(ce) else {
+            return false;
+        };
+        if cs.deleting.is_some() {
+            return false;
+        }
+        cs.deleting = Some(if when_deleted {
+            DeletionCause::RetentionWhenDeleted
+        } else {
+            DeletionCause::RetentionWhenScaled
+        });
+        cs.deleting_reason = Some(reason);
+        self.cluster.touch();
+        true
+    }
+
+    /// Writes the status block, the rollout's completion and why the set is
+    /// blocked; returns whether the current revision moved (an own write).
+    fn apply_status(&mut self, spec: &StatefulSetSpec, st: &mut SetStatus, out: &Outcome) -> bool {
         let s = &out.status;
-        let (r, rd, av, cu, up) = (s.replicas, s.ready, s.available, s.current, s.updated);
-        if (st.replicas, st.ready, st.available, st.current, st.updated) != (r, rd, av, cu, up) {
-            (st.replicas, st.ready, st.available, st.current, st.updated) = (r, rd, av, cu, up);
-            log.touch();
+        let counts = (s.replicas, s.ready, s.available, s.current, s.updated);
+        if (st.replicas, st.ready, st.available, st.current, st.updated) != counts {
+            (st.replicas, st.ready, st.available, st.current, st.updated) = counts;
+            self.cluster.touch();
         }
+        let mut own_writes = false;
         if s.rollout_complete && st.current_revision != st.update_revision {
-            let upd = st.update_revision.clone();
-            let from = std::mem::replace(&mut st.current_revision, upd);
+            let from = std::mem::replace(&mut st.current_revision, st.update_revision.clone());
             own_writes = true;
-            log.emit(
-                now,
+            self.cluster.emit(
                 SimEvent::new(
                     EventKind::RolloutComplete,
                     format!("statefulset/{}", spec.name),
@@ -451,41 +530,350 @@ fn statefulset_controller(
             );
         }
         if out.blocked != st.blocked {
-            if let Some(why) = &out.blocked {
-                log.emit(
-                    now,
-                    SimEvent::new(
-                        EventKind::SetBlocked,
-                        format!("statefulset/{}", spec.name),
-                        why.clone(),
-                    ),
-                );
-            } else {
-                log.touch();
+            match &out.blocked {
+                Some(why) => self.cluster.emit(SimEvent::new(
+                    EventKind::SetBlocked,
+                    format!("statefulset/{}", spec.name),
+                    why.clone(),
+                )),
+                None => self.cluster.touch(),
             }
             st.blocked = out.blocked.clone();
         }
-        if set.deleting && pods_left == 0 {
-            index.sets.remove(&spec.name);
-            commands.entity(set_e).despawn();
-            log.emit(
-                now,
-                SimEvent::new(
-                    EventKind::SetDeleted,
-                    format!("statefulset/{}", spec.name),
-                    "all its pods are gone; claims follow whenDeleted",
-                ),
-            );
-        }
-        mem.sets.insert(
-            set_e,
-            SetMemory {
-                pods: n_pods,
-                by_ordinal: std::mem::take(&mut pod_entities),
-                wake: out.wake_ms.filter(|&w| w > now),
-                terminating: any_terminating,
-                active: own_writes,
+        own_writes
+    }
+
+    /// A deleted set whose pods are all gone goes too.
+    fn remove_set(&mut self, set_e: Entity, name: &str) {
+        self.cluster.index.sets.remove(name);
+        self.cluster.commands.entity(set_e).despawn();
+        self.cluster.emit(SimEvent::new(
+            EventKind::SetDeleted,
+            format!("statefulset/{name}"),
+            "all its pods are gone; claims follow whenDeleted",
+        ));
+    }
+}
+
+/// The set's pods in ordinal order.
+fn pods_by_ordinal(owned: Option<&OwnedPods>, pods: &Query<PodItem>) -> Vec<Entity> {
+    let mut v: Vec<(u32, Entity)> = owned
+        .map_or(&[][..], |o| o.entities())
+        .iter()
+        .filter_map(|&e| pods.get(e).ok().map(|(p, _)| (p.ordinal.unwrap_or(0), e)))
+        .collect();
+    v.sort_by_key(|x| x.0);
+    v.into_iter().map(|x| x.1).collect()
+}
+
+/// What the reconcile pass sees of the set's pods, in the given order.
+fn observe_pods<'a>(
+    by_ordinal: &[Entity],
+    pods: &'a Query<PodItem>,
+    index: &Index,
+    nodes: &Query<&NodeState>,
+) -> Vec<ObservedPod<'a>> {
+    by_ordinal
+        .iter()
+        .filter_map(|&e| pods.get(e).ok())
+        .map(|(p, s)| ObservedPod {
+            name: Cow::Borrowed(p.name.as_str()),
+            ordinal: p.ordinal.unwrap_or(0),
+            revision: Cow::Borrowed(p.revision.as_str()),
+            status: s,
+            node_problem: if s.terminating() {
+                node_problem(s, index, nodes)
+            } else {
+                None
             },
-        );
+        })
+        .collect()
+}
+
+/// What the reconcile pass sees of the set's claims: all of them when it may
+/// delete some (whenScaled=Delete or the set is being deleted), otherwise
+/// only those it may create (see `claim_ordinals_to_read`).
+fn observe_claims(
+    set: &StatefulSet,
+    observed: &[ObservedPod],
+    claims: &Query<ClaimItem>,
+    index: &Index,
+) -> BTreeMap<String, ObservedClaim> {
+    let spec = &set.spec;
+    let seen = |cs: &ClaimStatus, ordinal| ObservedClaim {
+        ordinal,
+        deleting: cs.deleting.is_some(),
+    };
+    let mut out = BTreeMap::new();
+    if spec.retention.when_scaled == RetentionAction::Delete || set.deleting {
+        for (c, cs) in claims.iter() {
+            if c.set.as_deref() == Some(spec.name.as_str()) {
+                out.insert(c.name.clone(), seen(cs, c.ordinal));
+            }
+        }
+        return out;
+    }
+    for o in claim_ordinals_to_read(spec, observed) {
+        for ct in &spec.claims {
+            let name = spec.claim_name(&ct.name, o);
+            if let Some(&ce) = index.claims.get(&name)
+                && let Ok((_, cs)) = claims.get(ce)
+            {
+                out.insert(name, seen(cs, Some(o)));
+            }
+        }
+    }
+    out
+}
+
+/// Without whenScaled=Delete or set deletion, the pass looks only at the
+/// claims of in-range ordinals whose pod is missing or still
+/// Pending/ContainerCreating (processReplica); an OrderedReady pass stops at
+/// the first of them at the latest.
+fn claim_ordinals_to_read(spec: &StatefulSetSpec, observed: &[ObservedPod]) -> Vec<u32> {
+    let (start, end) = (spec.ordinals_start, spec.end_ordinal());
+    let mut need = vec![true; end.saturating_sub(start) as usize];
+    for p in observed {
+        if p.ordinal >= start
+            && p.ordinal < end
+            && !matches!(
+                p.status.phase,
+                PodPhase::Pending | PodPhase::ContainerCreating
+            )
+        {
+            need[(p.ordinal - start) as usize] = false;
+        }
+    }
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
+    (start..end)
+        .filter(|o| need[(o - start) as usize])
+        .take(if monotonic { 1 } else { usize::MAX })
+        .collect()
+}
+
+/// A StatefulSet's pod for `ordinal`: its stable name, claims and DNS name.
+fn set_pod(
+    spec: &StatefulSetSpec,
+    ordinal: u32,
+    revision: String,
+    template: PodTemplate,
+    uid: String,
+    seq: u64,
+    now: u64,
+) -> Pod {
+    let name = spec.pod_name(ordinal);
+    Pod {
+        dns: Some(format!(
+            "{name}.{}.default.svc.cluster.local",
+            spec.service_name()
+        )),
+        name,
+        uid,
+        owner: Owner::set(&spec.name),
+        ordinal: Some(ordinal),
+        revision,
+        template,
+        claims: spec
+            .claims
+            .iter()
+            .map(|c| spec.claim_name(&c.name, ordinal))
+            .collect(),
+        created_ms: now,
+        seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(claims_changed: bool, nodes_changed: bool) -> Seen {
+        Seen {
+            claims_changed,
+            nodes_changed,
+            changed_sets: EntityHashSet::default(),
+            dirty: EntityHashSet::default(),
+            sets_with_new_pods: EntityHashSet::default(),
+        }
+    }
+
+    fn memory(pods: usize, wake: Option<u64>, terminating: bool, active: bool) -> SetMemory {
+        SetMemory {
+            pods,
+            by_ordinal: Vec::new(),
+            wake,
+            terminating,
+            active,
+        }
+    }
+
+    #[test]
+    fn a_set_is_skipped_only_when_nothing_it_reads_changed() {
+        let quiet = memory(3, None, false, false);
+        assert!(!pass_needed(
+            &seen(false, false),
+            false,
+            Some(&quiet),
+            3,
+            1000
+        ));
+        // Never seen, changed, a claim changed, a pod came or went.
+        assert!(pass_needed(&seen(false, false), false, None, 3, 1000));
+        assert!(pass_needed(
+            &seen(false, false),
+            true,
+            Some(&quiet),
+            3,
+            1000
+        ));
+        assert!(pass_needed(
+            &seen(true, false),
+            false,
+            Some(&quiet),
+            3,
+            1000
+        ));
+        assert!(pass_needed(
+            &seen(false, false),
+            false,
+            Some(&quiet),
+            2,
+            1000
+        ));
+    }
+
+    #[test]
+    fn a_set_that_wrote_what_it_reads_runs_again() {
+        let active = memory(3, None, false, true);
+        assert!(pass_needed(
+            &seen(false, false),
+            false,
+            Some(&active),
+            3,
+            1000
+        ));
+    }
+
+    #[test]
+    fn node_changes_matter_only_to_sets_with_terminating_pods() {
+        let calm = memory(3, None, false, false);
+        let terminating = memory(3, None, true, false);
+        assert!(!pass_needed(
+            &seen(false, true),
+            false,
+            Some(&calm),
+            3,
+            1000
+        ));
+        assert!(pass_needed(
+            &seen(false, true),
+            false,
+            Some(&terminating),
+            3,
+            1000
+        ));
+    }
+
+    #[test]
+    fn a_set_runs_when_its_min_ready_instant_is_due() {
+        let waiting = memory(3, Some(2000), false, false);
+        assert!(!pass_needed(
+            &seen(false, false),
+            false,
+            Some(&waiting),
+            3,
+            1999
+        ));
+        assert!(pass_needed(
+            &seen(false, false),
+            false,
+            Some(&waiting),
+            3,
+            2000
+        ));
+    }
+
+    fn revision(name: &str, number: u64) -> Revision {
+        Revision {
+            name: name.into(),
+            template: PodTemplate::with_image(name),
+            number,
+        }
+    }
+
+    #[test]
+    fn revision_history_drops_the_oldest_unused_revisions_first() {
+        let mut revs = vec![
+            revision("r1", 1),
+            revision("r2", 2),
+            revision("r3", 3),
+            revision("r4", 4),
+        ];
+        // r1 is still current: r2 goes first, then r3.
+        trim_revision_history(&mut revs, 2, &["r1".into(), "r4".into()]);
+        let names: Vec<_> = revs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["r1", "r4"]);
+    }
+
+    #[test]
+    fn revision_history_keeps_current_and_update_over_the_limit() {
+        let mut revs = vec![revision("r1", 1), revision("r2", 2)];
+        trim_revision_history(&mut revs, 0, &["r1".into(), "r2".into()]);
+        assert_eq!(revs.len(), 2);
+    }
+
+    fn spec(replicas: u32, pm: PodManagement) -> StatefulSetSpec {
+        StatefulSetSpec {
+            name: "web".into(),
+            service: None,
+            replicas,
+            pod_management: pm,
+            update_strategy: UpdateStrategy::default(),
+            min_ready_seconds: 0,
+            ordinals_start: 0,
+            retention: Retention::default(),
+            revision_history_limit: 10,
+            template: PodTemplate::with_image("nginx:1"),
+            claims: Vec::new(),
+            database: None,
+        }
+    }
+
+    fn pod(ordinal: u32, status: &PodStatus) -> ObservedPod<'_> {
+        ObservedPod {
+            name: Cow::Owned(format!("web-{ordinal}")),
+            ordinal,
+            revision: Cow::Borrowed("r1"),
+            status,
+            node_problem: None,
+        }
+    }
+
+    #[test]
+    fn claims_are_read_for_missing_and_pending_replicas_only() {
+        let mut running = PodStatus::new();
+        running.phase = PodPhase::Running;
+        let pending = PodStatus::new();
+        let pods = [pod(0, &running), pod(1, &pending), pod(9, &running)];
+        let s = spec(4, PodManagement::Parallel);
+        assert_eq!(claim_ordinals_to_read(&s, &pods), [1, 2, 3]);
+    }
+
+    #[test]
+    fn ordered_ready_reads_the_claims_of_the_first_such_replica_only() {
+        let mut running = PodStatus::new();
+        running.phase = PodPhase::Running;
+        let pods = [pod(0, &running)];
+        let s = spec(4, PodManagement::OrderedReady);
+        assert_eq!(claim_ordinals_to_read(&s, &pods), [1]);
+    }
+
+    #[test]
+    fn revision_names_are_the_set_and_ten_characters_of_template_hash() {
+        let t = PodTemplate::with_image("nginx:1");
+        let name = revision_name("web", &t);
+        assert_eq!(name.len(), "web-".len() + 10);
+        assert!(name.starts_with("web-"));
+        assert_eq!(name, revision_name("web", &t.clone()));
     }
 }

@@ -7,10 +7,10 @@ fn zone_default() -> String {
     "zone-1".into()
 }
 fn cpu_node_default() -> u32 {
-    4000
+    NodeSpec::DEFAULT_CPU_MILLIS
 }
 fn mem_node_default() -> u32 {
-    8192
+    NodeSpec::DEFAULT_MEMORY_MIB
 }
 
 /// A node as declared in the cluster section.
@@ -24,6 +24,13 @@ pub struct NodeSpec {
     pub cpu_millis: u32,
     #[serde(default = "mem_node_default")]
     pub memory_mib: u32,
+}
+
+impl NodeSpec {
+    /// CPU of a node that declares none: 4 cores.
+    pub const DEFAULT_CPU_MILLIS: u32 = 4000;
+    /// Memory of a node that declares none: 8 GiB.
+    pub const DEFAULT_MEMORY_MIB: u32 = 8192;
 }
 
 /// Where a storage class's volumes can be attached.
@@ -126,6 +133,32 @@ impl PodTemplate {
     }
 }
 
+/// The alphabet of Kubernetes generated names (k8s.io/apimachinery/pkg/util/rand):
+/// no vowels and no confusable digits, so no words and no look-alikes.
+pub const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Spells `hash` in `NAME_ALPHABET`, `len` characters, lowest digit first
+/// (as rand.SafeEncodeString spells a template hash).
+pub fn hash_name(mut hash: u64, len: usize) -> String {
+    let base = NAME_ALPHABET.len() as u64;
+    let mut s = String::with_capacity(len);
+    for _ in 0..len {
+        s.push(NAME_ALPHABET[(hash % base) as usize] as char);
+        hash /= base;
+    }
+    s
+}
+
+impl PodTemplate {
+    /// The template's hash as a name of `len` characters: the suffix of a
+    /// ControllerRevision name (10) or a pod-template-hash (9). Only the
+    /// template counts (SEMANTICS §3), hashed from its JSON form.
+    pub fn hash_name(&self, len: usize) -> String {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
+    }
+}
+
 /// Converts non-negative seconds to integer milliseconds (rounded).
 pub fn secs_to_ms(s: f64) -> u64 {
     if s.is_finite() && s > 0.0 {
@@ -170,16 +203,22 @@ impl IntOrPercent {
             IntOrPercent::Percent(_) => self.percent().is_some_and(|p| p <= 100),
         }
     }
+    /// The value against `total` (intstr.GetScaledValueFromIntOrPercent): a
+    /// count as is, a percentage of `total` rounded up or down. A malformed
+    /// percentage (refused by validation) counts as 0%.
+    pub fn scaled(&self, total: u32, round_up: bool) -> u32 {
+        match self {
+            IntOrPercent::Int(n) => *n,
+            IntOrPercent::Percent(_) => {
+                let x = self.percent().unwrap_or(0) as u64 * total as u64;
+                (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+            }
+        }
+    }
     /// Scaled value, rounded down (intstr.GetScaledValueFromIntOrPercent with
     /// roundUp=false), at least 1 (getStatefulSetMaxUnavailable).
     pub fn scaled_at_least_one(&self, total: u32) -> u32 {
-        let v = match self {
-            IntOrPercent::Int(n) => *n,
-            IntOrPercent::Percent(_) => {
-                (self.percent().unwrap_or(0) as u64 * total as u64 / 100) as u32
-            }
-        };
-        v.max(1)
+        self.scaled(total, false).max(1)
     }
     pub fn describe(&self) -> String {
         match self {
@@ -331,5 +370,39 @@ impl WorkloadSpec {
             WorkloadSpec::StatefulSet(s) => &s.name,
             WorkloadSpec::Deployment(d) => &d.name,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_name_spells_lowest_digit_first_in_the_kubernetes_alphabet() {
+        assert_eq!(hash_name(0, 3), "bbb");
+        assert_eq!(hash_name(1, 3), "cbb");
+        assert_eq!(hash_name(27, 3), "bcb");
+    }
+
+    #[test]
+    fn percentages_scale_rounding_up_or_down_and_counts_stay() {
+        let p = IntOrPercent::Percent("25%".into());
+        assert_eq!(p.scaled(10, true), 3);
+        assert_eq!(p.scaled(10, false), 2);
+        assert_eq!(IntOrPercent::Int(4).scaled(10, true), 4);
+        assert_eq!(
+            IntOrPercent::Percent("0%".into()).scaled_at_least_one(10),
+            1
+        );
+    }
+
+    #[test]
+    fn template_hash_name_depends_on_the_template_only() {
+        let a = PodTemplate::with_image("nginx:1");
+        let b = PodTemplate::with_image("nginx:2");
+        assert_eq!(a.hash_name(10), a.clone().hash_name(10));
+        assert_ne!(a.hash_name(10), b.hash_name(10));
+        // The shorter form is a prefix of the longer: one hash, two lengths.
+        assert!(a.hash_name(10).starts_with(&a.hash_name(9)));
     }
 }
