@@ -3,11 +3,19 @@
 //! on a node that stopped reporting is force-detached only after 6 minutes
 //! (maxWaitForUnmountDuration), or at once if the node carries the
 //! out-of-service taint. (pkg/controller/volume/attachdetach/reconciler.)
+//!
+//! The system works out which volumes' inputs changed (the desired state: the
+//! pods that want each volume, kept incrementally), then for each of them asks
+//! `attachment_step` what to do with every attachment (the actual state) and
+//! `attach_step` where to attach (the desired state), and applies the answers.
 
-use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::SimSystems;
+use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::model::gone::{Tally, take_gone};
 use crate::sim::model::*;
-use crate::sim::{SimClock, SimSystems, Wake};
+use crate::sim::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use std::collections::HashMap;
 
@@ -34,6 +42,240 @@ pub fn fmt_duration(ms: u64) -> String {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The rules: pure functions of what the controller sees.
+
+/// What the controller knows of the node an attachment is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NodeView {
+    machine: Machine,
+    /// Its kubelet reports (its volumesInUse is current).
+    connected: bool,
+    /// Its last report lists the volume as mounted.
+    mounted: bool,
+    /// NotReady with the out-of-service taint (non-graceful node shutdown).
+    out_of_service: bool,
+}
+
+impl NodeView {
+    fn of(ns: &NodeState, volume: &str) -> Self {
+        NodeView {
+            machine: ns.machine,
+            connected: ns.kubelet_connected(),
+            mounted: ns.volumes_in_use.iter().any(|x| x == volume),
+            out_of_service: ns.has_taint(TAINT_OUT_OF_SERVICE) && ns.ready != Condition::True,
+        }
+    }
+}
+
+/// What the controller does with one existing attachment this pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AttStep {
+    Nothing,
+    /// An attach or detach in progress completes at this instant.
+    Wait(u64),
+    /// The attach completed: VolumeAttached.
+    FinishAttach,
+    /// The detach completed: the attachment is removed (VolumeDetached).
+    FinishDetach,
+    /// A forgotten attachment the machine no longer has: removed silently.
+    Drop,
+    /// A pod on its node wants it again: a pending detach is called off.
+    CancelDetach,
+    /// Detach now (`reason`: why it is forced, logged when it completes).
+    StartDetach {
+        reason: Option<String>,
+    },
+    /// Still mounted on a node that does not want it: wait for the unmount
+    /// until `deadline` (`record`: the wait starts now).
+    AwaitUnmount {
+        record: bool,
+        deadline: u64,
+    },
+    /// maxWaitForUnmountDuration is over: force-detach. On a node that was
+    /// only cut off the machine keeps it mounted: the attachment is forgotten.
+    ForceDetach {
+        partitioned: bool,
+    },
+}
+
+/// The actual-state half of the reconciler (reconciler.reconcile): finish
+/// attaches and detaches, and detach what no pod on its node wants, waiting
+/// for the unmount up to maxWaitForUnmountDuration unless the node is
+/// out of service. `node` is None when the node object was deleted.
+fn attachment_step(a: &Attachment, node: Option<NodeView>, wanted_here: bool, now: u64) -> AttStep {
+    match a.state {
+        AttachState::Attaching { until_ms } if now < until_ms => AttStep::Wait(until_ms),
+        AttachState::Attaching { .. } => AttStep::FinishAttach,
+        AttachState::Detaching { until_ms } if now < until_ms => AttStep::Wait(until_ms),
+        AttachState::Detaching { .. } => AttStep::FinishDetach,
+        AttachState::Attached if a.forgotten => {
+            // The control plane let go of it; it disappears once the machine
+            // really unmounts it (dead, or kubelet back and done).
+            let gone =
+                node.is_none_or(|n| n.machine == Machine::Dead || (n.connected && !n.mounted));
+            if gone {
+                AttStep::Drop
+            } else {
+                AttStep::Nothing
+            }
+        }
+        AttachState::Attached if wanted_here => match a.detach_requested_ms {
+            Some(_) => AttStep::CancelDetach,
+            None => AttStep::Nothing,
+        },
+        AttachState::Attached => unwanted_step(a, node, now),
+    }
+}
+
+/// An attached volume no pod on its node wants any more.
+fn unwanted_step(a: &Attachment, node: Option<NodeView>, now: u64) -> AttStep {
+    // A deleted node's last report is all we have: still mounted.
+    let mounted = node.is_none_or(|n| n.mounted);
+    if node.is_some_and(|n| n.out_of_service) {
+        let reason = format!(
+            "force-detached from {}: it has the out-of-service taint (non-graceful node shutdown), so there is no 6-minute wait",
+            a.node
+        );
+        return AttStep::StartDetach {
+            reason: Some(reason),
+        };
+    }
+    if !mounted {
+        return AttStep::StartDetach { reason: None };
+    }
+    let since = a.detach_requested_ms.unwrap_or(now);
+    let deadline = since + MAX_WAIT_FOR_UNMOUNT_MS;
+    if now < deadline {
+        return AttStep::AwaitUnmount {
+            record: a.detach_requested_ms.is_none(),
+            deadline,
+        };
+    }
+    AttStep::ForceDetach {
+        partitioned: node.is_some_and(|n| n.machine == Machine::Partitioned),
+    }
+}
+
+/// Why a volume was force-detached from `node` after maxWaitForUnmountDuration.
+fn force_detach_reason(node: &str, partitioned: bool) -> String {
+    if partitioned {
+        format!(
+            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration); the node was only cut off and still has it mounted"
+        )
+    } else {
+        format!(
+            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration): the node never reported it unmounted"
+        )
+    }
+}
+
+/// The attachment of the volume to the wanting pod's node, as the index has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mine {
+    None,
+    /// A live attachment there.
+    Live,
+    /// One the control plane forgot (the machine still has it mounted), or
+    /// one created earlier in this pass.
+    NotLive,
+}
+
+/// Where a wanted volume is attached: nowhere else (attach), already there,
+/// or held by another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttachStep {
+    /// Nothing to attach here.
+    Skip,
+    /// reconciler.attachDesiredVolumes: while an operation is pending on the
+    /// volume (here its detach from another node), no attach is tried and no
+    /// Multi-Attach error reported; the pod just waits for it.
+    WaitForDetach,
+    /// Still attached to another node: Multi-Attach error (ReadWriteOnce).
+    MultiAttach,
+    /// Attach it to the wanting pod's node.
+    Attach,
+}
+
+/// `other_detaching`: whether another node holds a live attachment, and if
+/// so whether it is being detached.
+fn attach_step(mine: Mine, other_detaching: Option<bool>) -> AttachStep {
+    match (mine, other_detaching) {
+        (Mine::Live, _) => AttachStep::Skip,
+        (_, Some(true)) => AttachStep::WaitForDetach,
+        (_, Some(false)) => AttachStep::MultiAttach,
+        (Mine::NotLive, None) => AttachStep::Skip,
+        (Mine::None, None) => AttachStep::Attach,
+    }
+}
+
+/// The Multi-Attach error for `volume` wanted on `node` while attached to
+/// `other`: the message (which the volume's status keeps) and the logged
+/// text, with the force-detach countdown and why the other node is stuck.
+/// `other_ready` is None when the other node object was deleted.
+fn multi_attach_error(
+    volume: &str,
+    node: &str,
+    other: &Attachment,
+    other_ready: Option<bool>,
+    now: u64,
+) -> (String, String) {
+    let why_stuck = match other_ready {
+        None => " (its node object was deleted; the unmount was never confirmed)",
+        Some(false) => " (unreachable: it cannot confirm the unmount)",
+        Some(true) => "",
+    };
+    let countdown = match other.detach_requested_ms {
+        Some(s) => format!(
+            "; force-detach in {}",
+            fmt_duration((s + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now))
+        ),
+        None => String::new(),
+    };
+    let msg = format!(
+        "Multi-Attach error for volume {volume}: still attached to {} and it can't be attached to {node} (ReadWriteOnce)",
+        other.node
+    );
+    let logged = format!("{msg}{countdown}{why_stuck}");
+    (msg, logged)
+}
+
+/// A Multi-Attach error is logged when it is new, and again every minute
+/// while it persists (as a repeated Warning event would); otherwise the
+/// instant it is due again.
+fn multi_attach_due(status: &VolumeStatus, msg: &str, now: u64) -> Result<(), u64> {
+    let repeat = status.attach_error_logged_ms + MULTI_ATTACH_REPEAT_MS;
+    if status.attach_error.as_deref() != Some(msg) || now >= repeat {
+        Ok(())
+    } else {
+        Err(repeat)
+    }
+}
+
+/// The steady state: attached where its one pod runs, nothing pending (the
+/// passes over the volume would change nothing).
+fn is_steady(
+    want: &[(&str, &str)],
+    atts: &[Entity],
+    only: Option<&Attachment>,
+    status: &VolumeStatus,
+) -> bool {
+    let ([(node, _)], [_], Some(a)) = (want, atts, only) else {
+        return false;
+    };
+    status.attach_error.is_none()
+        && a.state == AttachState::Attached
+        && !a.forgotten
+        && a.node == *node
+        && a.detach_requested_ms.is_none()
+}
+
+// ---------------------------------------------------------------------------
+// Memory between passes: the desired state, kept incrementally.
+
+/// Volume name → the (node, pod, pod entity) of the pods that want it.
+type Wants = HashMap<String, Vec<(String, String, Entity)>>;
+
 /// What the controller remembers between passes, so that a pass looks only at
 /// the volumes whose inputs changed: the pods that want them, their
 /// attachments and those attachments' nodes, and the clock. A volume whose
@@ -43,12 +285,16 @@ struct AttachMemory {
     ran: bool,
     /// Pods, claims, attachments, nodes, volumes counted last pass: one
     /// appearing or going makes the next pass a full one.
-    counts: (usize, usize, usize, usize, usize),
+    pods: Tally,
+    claims: Tally,
+    attachments: Tally,
+    nodes: Tally,
+    volumes: Tally,
     /// Volumes in name order.
     order: Vec<(String, Entity)>,
-    /// The desired state: volume name → (node, pod) of the pods (not
-    /// terminated) that mount it, in the order a walk over all pods meets them.
-    wants: HashMap<String, Vec<(String, String, Entity)>>,
+    /// The desired state: the pods (not terminated) that mount each volume,
+    /// in the order a walk over all pods meets them.
+    wants: Wants,
     /// Per pod: the node and the volumes it wants attached there.
     pod_wants: EntityHashMap<(String, Vec<String>)>,
     /// Attachment → its volume.
@@ -58,51 +304,8 @@ struct AttachMemory {
     volume_memory: EntityHashMap<(Option<u64>, bool)>,
 }
 
-/// The node and volumes a pod wants attached: none unless it is scheduled to
-/// a node that exists and is not terminated.
-fn pod_wants(
-    p: &Pod,
-    s: &PodStatus,
-    index: &Index,
-    claims: &Query<&ClaimStatus>,
-) -> (String, Vec<String>) {
-    let none = (String::new(), Vec::new());
-    if p.claims.is_empty() || s.terminal() {
-        return none;
-    }
-    let Some(n) = &s.node else { return none };
-    if !index.nodes.contains_key(n) {
-        return none;
-    }
-    let vols = p
-        .claims
-        .iter()
-        .filter_map(|c| {
-            index
-                .claims
-                .get(c)
-                .and_then(|&e| claims.get(e).ok())
-                .and_then(|cs| cs.volume.clone())
-        })
-        .collect();
-    (n.clone(), vols)
-}
-
-/// Removes and returns the entries whose entity no longer exists.
-fn take_gone<V>(map: &mut EntityHashMap<V>, exists: impl Fn(Entity) -> bool) -> Vec<(Entity, V)> {
-    let gone: Vec<Entity> = map.keys().copied().filter(|&e| !exists(e)).collect();
-    gone.into_iter()
-        .filter_map(|e| map.remove(&e).map(|v| (e, v)))
-        .collect()
-}
-
 /// Pod `e` no longer wants `vols`: they are touched.
-fn unwant(
-    wants: &mut HashMap<String, Vec<(String, String, Entity)>>,
-    e: Entity,
-    vols: &[String],
-    touched: &mut Vec<String>,
-) {
+fn unwant(wants: &mut Wants, e: Entity, vols: &[String], touched: &mut Vec<String>) {
     for v in vols {
         if let Some(w) = wants.get_mut(v) {
             w.retain(|x| x.2 != e);
@@ -111,116 +314,297 @@ fn unwant(
     }
 }
 
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn reconcile_attachments(
-    clock: Res<SimClock>,
-    mut wake: ResMut<Wake>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
-    mut commands: Commands,
-    pods: Query<(Entity, &Pod, &PodStatus)>,
-    changed_pods: Query<(Entity, &Pod, &PodStatus), Changed<PodStatus>>,
-    claims: Query<&ClaimStatus>,
-    changed_claims: Query<&Claim, Changed<ClaimStatus>>,
-    mut volumes: Query<(
+// ---------------------------------------------------------------------------
+// Gather and apply.
+
+/// The pods and claims that make the desired state, and what changed among them.
+#[derive(SystemParam)]
+struct Desired<'w, 's> {
+    pods: Query<'w, 's, (Entity, &'static Pod, &'static PodStatus)>,
+    changed_pods: Query<'w, 's, Entity, (With<Pod>, Changed<PodStatus>)>,
+    new_pods: Query<'w, 's, (), Added<PodStatus>>,
+    claims: Query<'w, 's, &'static ClaimStatus>,
+    changed_claims: Query<'w, 's, &'static Claim, Changed<ClaimStatus>>,
+    new_claims: Query<'w, 's, (), Added<ClaimStatus>>,
+}
+
+impl Desired<'_, '_> {
+    /// The node and volumes a pod wants attached: none unless it is scheduled
+    /// to a node that exists and is not terminated.
+    fn pod_wants(&self, p: &Pod, s: &PodStatus, index: &Index) -> (String, Vec<String>) {
+        let none = (String::new(), Vec::new());
+        if p.claims.is_empty() || s.terminal() {
+            return none;
+        }
+        let Some(n) = &s.node else { return none };
+        if !index.nodes.contains_key(n) {
+            return none;
+        }
+        let vols = p
+            .claims
+            .iter()
+            .filter_map(|c| {
+                index
+                    .claims
+                    .get(c)
+                    .and_then(|&e| self.claims.get(e).ok())
+                    .and_then(|cs| cs.volume.clone())
+            })
+            .collect();
+        (n.clone(), vols)
+    }
+}
+
+type VolumeQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
         Entity,
-        &Volume,
-        &mut VolumeStatus,
-        Option<&VolumeAttachments>,
-    )>,
-    mut att_q: ParamSet<(
-        Query<&AttachmentOf, Changed<Attachment>>,
-        Query<(Entity, &Attachment, &AttachmentOf)>,
-        Query<&mut Attachment>,
-    )>,
-    nodes: Query<&NodeState>,
-    changed_nodes: Query<&Node, Changed<NodeState>>,
-    new_volumes: Query<Entity, Added<Volume>>,
-    added: (
-        Query<(), Added<PodStatus>>,
-        Query<(Entity, &AttachmentOf), Added<AttachmentOf>>,
-        Query<(), Added<NodeState>>,
-        Query<(), Added<ClaimStatus>>,
+        &'static Volume,
+        &'static mut VolumeStatus,
+        Option<&'static VolumeAttachments>,
     ),
+>;
+type AttachmentQuery<'w, 's> =
+    Query<'w, 's, (Entity, &'static mut Attachment, &'static AttachmentOf)>;
+
+/// The volumes, their attachments and the attachments' nodes: the actual state.
+#[derive(SystemParam)]
+struct Actual<'w, 's> {
+    volumes: VolumeQuery<'w, 's>,
+    new_volumes: Query<'w, 's, Entity, Added<Volume>>,
+    atts: AttachmentQuery<'w, 's>,
+    new_atts: Query<'w, 's, (Entity, &'static AttachmentOf), Added<AttachmentOf>>,
+    nodes: Query<'w, 's, &'static NodeState>,
+    changed_nodes: Query<'w, 's, &'static Node, Changed<NodeState>>,
+    new_nodes: Query<'w, 's, (), Added<NodeState>>,
+}
+
+fn reconcile_attachments(
+    mut cluster: Cluster,
+    desired: Desired,
+    mut actual: Actual,
     mut mem: Local<AttachMemory>,
 ) {
-    let now = clock.now_ms;
     let mem = &mut *mem;
-    let counts = (
-        pods.iter().len(),
-        claims.iter().len(),
-        att_q.p1().iter().len(),
-        nodes.iter().len(),
-        volumes.iter().len(),
-    );
     // Something went away if there are fewer than before plus the new ones.
-    let c = mem.counts;
-    let pods_gone = counts.0 != c.0 + added.0.iter().count();
-    let atts_gone = counts.2 != c.2 + added.1.iter().count();
-    let mut full = !mem.ran
-        || counts.3 != c.3 + added.2.iter().count()
-        || counts.1 != c.1 + added.3.iter().count()
-        || counts.4 != c.4 + new_volumes.iter().count();
+    // (Every tally is recorded: no short-circuit.)
+    let pods_gone = mem
+        .pods
+        .went_away(desired.pods.iter().len(), desired.new_pods.iter().count());
+    let claims_gone = mem.claims.went_away(
+        desired.claims.iter().len(),
+        desired.new_claims.iter().count(),
+    );
+    let atts_gone = mem
+        .attachments
+        .went_away(actual.atts.iter().len(), actual.new_atts.iter().count());
+    let nodes_gone = mem
+        .nodes
+        .went_away(actual.nodes.iter().len(), actual.new_nodes.iter().count());
+    let volumes_gone = mem.volumes.went_away(
+        actual.volumes.iter().len(),
+        actual.new_volumes.iter().count(),
+    );
+    let mut full = !mem.ran || nodes_gone || claims_gone || volumes_gone;
     mem.ran = true;
-    mem.counts = counts;
-
-    // Volumes in name order: new ones are put in their place, and the list
-    // is rebuilt when one went away.
-    if mem.order.len() + new_volumes.iter().count() != counts.4 {
-        mem.order.clear();
-        mem.order
-            .extend(volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
-        mem.order.sort();
-    } else {
-        for ve in new_volumes.iter() {
-            if let Ok((_, v, ..)) = volumes.get(ve) {
-                let key = (v.name.clone(), ve);
-                if let Err(i) = mem.order.binary_search(&key) {
-                    mem.order.insert(i, key);
-                }
-            }
-        }
-    }
-    let order = &mem.order;
-    let place = |e: Entity| -> Option<usize> {
-        let (_, v, ..) = volumes.get(e).ok()?;
-        order
-            .binary_search_by(|(n, x)| (n.as_str(), *x).cmp(&(v.name.as_str(), e)))
-            .ok()
-    };
+    update_order(mem, &actual);
 
     // Volumes whose inputs changed, by their place in name order.
     let mut dirty: Vec<usize> = Vec::new();
     if !full {
+        let changed = Changes {
+            pods_gone,
+            atts_gone,
+        };
+        full = changed.dirty_volumes(&mut cluster, mem, &desired, &mut actual, &mut dirty);
+    }
+    if full {
+        rebuild_wants(mem, &desired, &actual, &cluster.index);
+        dirty = (0..mem.order.len()).collect();
+    }
+
+    for i in dirty {
+        let (vname, ve) = (mem.order[i].0.as_str(), mem.order[i].1);
+        let activity_before = cluster.log.activity;
+        let want: Vec<(&str, &str)> = mem
+            .wants
+            .get(vname)
+            .map(|w| w.iter().map(|(n, p, _)| (n.as_str(), p.as_str())).collect())
+            .unwrap_or_default();
+        let mut pass = VolumePass {
+            ve,
+            name: vname,
+            want,
+            deadline: None,
+        };
+        pass.reconcile(&mut cluster, &mut actual);
+        let active = cluster.log.activity != activity_before;
+        if pass.deadline.is_some() || active {
+            mem.volume_memory.insert(ve, (pass.deadline, active));
+        } else {
+            mem.volume_memory.remove(&ve);
+        }
+    }
+}
+
+/// Volumes in name order: new ones are put in their place, and the list is
+/// rebuilt when one went away.
+fn update_order(mem: &mut AttachMemory, actual: &Actual) {
+    let count = actual.volumes.iter().len();
+    if mem.order.len() + actual.new_volumes.iter().count() != count {
+        mem.order.clear();
+        mem.order
+            .extend(actual.volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
+        mem.order.sort();
+        return;
+    }
+    for ve in actual.new_volumes.iter() {
+        if let Ok((_, v, ..)) = actual.volumes.get(ve) {
+            let key = (v.name.clone(), ve);
+            if let Err(i) = mem.order.binary_search(&key) {
+                mem.order.insert(i, key);
+            }
+        }
+    }
+}
+
+/// The full pass: the desired state recomputed from every pod, in query order
+/// (which orders the pods wanting one volume), and every volume looked at.
+fn rebuild_wants(mem: &mut AttachMemory, desired: &Desired, actual: &Actual, index: &Index) {
+    mem.wants.clear();
+    mem.pod_wants.clear();
+    mem.att_volume = actual.atts.iter().map(|(e, _, of)| (e, of.0)).collect();
+    for (e, p, s) in desired.pods.iter() {
+        let w = desired.pod_wants(p, s, index);
+        for v in &w.1 {
+            mem.wants
+                .entry(v.clone())
+                .or_default()
+                .push((w.0.clone(), p.name.clone(), e));
+        }
+        if !w.1.is_empty() {
+            mem.pod_wants.insert(e, w);
+        }
+    }
+    mem.volume_memory.clear();
+}
+
+/// What went away since the last pass, for the incremental pass.
+struct Changes {
+    pods_gone: bool,
+    atts_gone: bool,
+}
+
+impl Changes {
+    /// The incremental pass: updates the desired state from the pods and
+    /// claims that changed, and collects the volumes whose inputs changed or
+    /// whose deadline is due into `dirty`. Returns true if a full pass is
+    /// needed after all.
+    fn dirty_volumes(
+        &self,
+        cluster: &mut Cluster,
+        mem: &mut AttachMemory,
+        desired: &Desired,
+        actual: &mut Actual,
+        dirty: &mut Vec<usize>,
+    ) -> bool {
+        let now = cluster.now();
+        let (touched, full) = self.update_wants(mem, desired, &cluster.index);
+        let mut vol_entities: Vec<Entity> = touched
+            .iter()
+            .filter_map(|v| cluster.index.volumes.get(v).copied())
+            .collect();
+        // Attachments that changed (`is_changed` reads what `Changed<_>` would).
+        vol_entities.extend(
+            actual
+                .atts
+                .iter_mut()
+                .filter(|(_, a, _)| a.is_changed())
+                .map(|(_, _, of)| of.0),
+        );
+        // Attachments that went away: their volumes.
+        for (e, of) in actual.new_atts.iter() {
+            mem.att_volume.insert(e, of.0);
+        }
+        if self.atts_gone {
+            let q = &actual.atts;
+            for (_, v) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
+                vol_entities.push(v);
+            }
+        }
+        vol_entities.extend(actual.new_volumes.iter());
+        let changed: Vec<&str> = actual
+            .changed_nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect();
+        if !changed.is_empty() {
+            vol_entities.extend(
+                actual
+                    .atts
+                    .iter()
+                    .filter(|(_, a, _)| changed.contains(&a.node.as_str()))
+                    .map(|(_, _, of)| of.0),
+            );
+        }
+        for (&ve, &(deadline, active)) in &mem.volume_memory {
+            if active || deadline.is_some_and(|d| d <= now) {
+                vol_entities.push(ve);
+            } else if let Some(d) = deadline {
+                cluster.wake_at(d);
+            }
+        }
+        let place = |e: Entity| -> Option<usize> {
+            let (_, v, ..) = actual.volumes.get(e).ok()?;
+            mem.order
+                .binary_search_by(|(n, x)| (n.as_str(), *x).cmp(&(v.name.as_str(), e)))
+                .ok()
+        };
+        *dirty = vol_entities.iter().filter_map(|&e| place(e)).collect();
+        dirty.sort_unstable();
+        dirty.dedup();
+        full
+    }
+
+    /// Updates the desired state from pods whose status changed, pods of
+    /// claims that changed (a claim bound to its volume) and pods that went
+    /// away. Returns the volumes touched, and whether a full pass is needed:
+    /// claims of no StatefulSet are not tied to a pod by name, and the order
+    /// of several pods wanting one volume is that of a full walk.
+    fn update_wants(
+        &self,
+        mem: &mut AttachMemory,
+        desired: &Desired,
+        index: &Index,
+    ) -> (Vec<String>, bool) {
+        let mut full = false;
         let mut touched: Vec<String> = Vec::new();
-        // Pods whose status changed, and the pods of claims that changed
-        // (a claim bound to its volume); claims of no StatefulSet are not
-        // tied to a pod by name, so they make the pass a full one.
-        let mut recompute: Vec<Entity> = changed_pods.iter().map(|(e, ..)| e).collect();
+        let mut recompute: Vec<Entity> = desired.changed_pods.iter().collect();
         // Pods that went away: what they wanted is wanted no more.
-        if pods_gone {
-            for (e, (_, vols)) in take_gone(&mut mem.pod_wants, |e| pods.contains(e)) {
+        if self.pods_gone {
+            for (e, (_, vols)) in take_gone(&mut mem.pod_wants, |e| desired.pods.contains(e)) {
                 unwant(&mut mem.wants, e, &vols, &mut touched);
             }
         }
-        for c in changed_claims.iter() {
-            match (&c.set, c.ordinal) {
-                (Some(set), Some(o)) => {
-                    if let Some(&pe) = index.pods.get(&format!("{set}-{o}"))
-                        && pods
-                            .get(pe)
-                            .is_ok_and(|(_, p, _)| p.claims.contains(&c.name))
-                    {
-                        recompute.push(pe);
-                    }
-                }
-                _ => full = true,
+        for c in desired.changed_claims.iter() {
+            let (Some(set), Some(o)) = (&c.set, c.ordinal) else {
+                full = true;
+                continue;
+            };
+            if let Some(&pe) = index.pods.get(&format!("{set}-{o}"))
+                && desired
+                    .pods
+                    .get(pe)
+                    .is_ok_and(|(_, p, _)| p.claims.contains(&c.name))
+            {
+                recompute.push(pe);
             }
         }
         recompute.sort_unstable();
         recompute.dedup();
-        for (e, p, s) in recompute.iter().filter_map(|&e| pods.get(e).ok()) {
-            let new = pod_wants(p, s, &index, &claims);
+        for (e, p, s) in recompute.iter().filter_map(|&e| desired.pods.get(e).ok()) {
+            let new = desired.pod_wants(p, s, index);
             let old = mem.pod_wants.get(&e);
             if old == Some(&new) || (old.is_none() && new.1.is_empty()) {
                 continue;
@@ -231,345 +615,454 @@ fn reconcile_attachments(
             for v in &new.1 {
                 let w = mem.wants.entry(v.clone()).or_default();
                 w.push((new.0.clone(), p.name.clone(), e));
-                if w.len() > 1 {
-                    // Several pods want it: their order is the order of a
-                    // full walk over the pods, which only a full pass gives.
-                    full = true;
-                }
+                full |= w.len() > 1;
                 touched.push(v.clone());
             }
             mem.pod_wants.insert(e, new);
         }
-        let mut vol_entities: Vec<Entity> = touched
-            .iter()
-            .filter_map(|v| index.volumes.get(v).copied())
-            .collect();
-        vol_entities.extend(att_q.p0().iter().map(|a| a.0));
-        // Attachments that went away: their volumes.
-        for (e, of) in added.1.iter() {
-            mem.att_volume.insert(e, of.0);
-        }
-        if atts_gone {
-            let q = att_q.p1();
-            for (_, v) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
-                vol_entities.push(v);
-            }
-        }
-        vol_entities.extend(new_volumes.iter());
-        let changed: Vec<&str> = changed_nodes.iter().map(|n| n.name.as_str()).collect();
-        if !changed.is_empty() {
-            vol_entities.extend(
-                att_q
-                    .p1()
-                    .iter()
-                    .filter(|(_, a, _)| changed.contains(&a.node.as_str()))
-                    .map(|(_, _, of)| of.0),
-            );
-        }
-        for (&ve, &(deadline, active)) in &mem.volume_memory {
-            if active || deadline.is_some_and(|d| d <= now) {
-                vol_entities.push(ve);
-            } else if let Some(d) = deadline {
-                wake.at(d);
-            }
-        }
-        dirty = vol_entities.iter().filter_map(|&e| place(e)).collect();
-        dirty.sort_unstable();
-        dirty.dedup();
+        (touched, full)
     }
-    if full {
-        mem.wants.clear();
-        mem.pod_wants.clear();
-        mem.att_volume = att_q.p1().iter().map(|(e, _, of)| (e, of.0)).collect();
-        for (e, p, s) in pods.iter() {
-            let w = pod_wants(p, s, &index, &claims);
-            for v in &w.1 {
-                mem.wants
-                    .entry(v.clone())
-                    .or_default()
-                    .push((w.0.clone(), p.name.clone(), e));
-            }
-            if !w.1.is_empty() {
-                mem.pod_wants.insert(e, w);
-            }
-        }
-        mem.volume_memory.clear();
-        dirty = (0..mem.order.len()).collect();
+}
+
+/// The attachments of the volume in a pass, and the nodes they are on.
+struct Held<'a, 'w, 's> {
+    atts: &'a AttachmentQuery<'w, 's>,
+    nodes: &'a Query<'w, 's, &'static NodeState>,
+    entities: &'a [Entity],
+}
+
+/// One volume's pass: the actual state first, then the desired state.
+struct VolumePass<'a> {
+    ve: Entity,
+    name: &'a str,
+    /// The (node, pod) of the pods that want it.
+    want: Vec<(&'a str, &'a str)>,
+    /// The earliest future instant it asked to be woken at.
+    deadline: Option<u64>,
+}
+
+impl VolumePass<'_> {
+    fn wake(&mut self, cluster: &mut Cluster, t: u64) {
+        cluster.wake.at_noting(t, &mut self.deadline);
     }
 
-    let mut atts = att_q.p2();
-    for i in dirty {
-        let (vname, ve) = (mem.order[i].0.as_str(), mem.order[i].1);
-        let activity_before = log.activity;
-        let mut vol_deadline: Option<u64> = None;
-        'volume: {
-            let Ok((_, _vol, mut vs, va)) = volumes.get_mut(ve) else {
-                break 'volume;
+    fn reconcile(&mut self, cluster: &mut Cluster, actual: &mut Actual) {
+        let Ok((_, _, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
+            return;
+        };
+        let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
+        if self.want.is_empty() && att_entities.is_empty() {
+            if vs.attach_error.is_some() {
+                vs.attach_error = None;
+                cluster.touch();
+            }
+            return;
+        }
+        let only = att_entities
+            .first()
+            .and_then(|&e| actual.atts.get(e).ok())
+            .map(|(_, a, _)| a);
+        if is_steady(&self.want, att_entities, only, &vs) {
+            return;
+        }
+        for &ae in att_entities {
+            self.settle_attachment(cluster, &mut actual.atts, &actual.nodes, ae);
+        }
+        let mut error: Option<String> = None;
+        for i in 0..self.want.len() {
+            let (node, pod) = self.want[i];
+            let held = Held {
+                atts: &actual.atts,
+                nodes: &actual.nodes,
+                entities: att_entities,
             };
-            let want: Vec<(&str, &str)> = mem
-                .wants
-                .get(vname)
-                .map(|w| w.iter().map(|(n, p, _)| (n.as_str(), p.as_str())).collect())
-                .unwrap_or_default();
-            let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
-            if want.is_empty() && att_entities.is_empty() {
-                if vs.attach_error.is_some() {
-                    vs.attach_error = None;
-                    log.touch();
-                }
-                break 'volume;
+            if let Some(msg) = self.attach_wanted(cluster, &held, &mut vs, node, pod) {
+                error = Some(msg);
             }
-            // The steady state: attached where its one pod runs, nothing pending.
-            // (The passes below would change nothing.)
-            if let ([(node, _)], [ae]) = (want.as_slice(), att_entities)
-                && vs.attach_error.is_none()
-                && let Ok(a) = atts.get(*ae)
-                && a.state == AttachState::Attached
-                && !a.forgotten
-                && a.node == *node
-                && a.detach_requested_ms.is_none()
-            {
-                break 'volume;
-            }
+        }
+        if vs.attach_error != error {
+            vs.attach_error = error;
+            cluster.touch();
+        }
+    }
 
-            // Actual state first: finish attaches and detaches, start detaches.
-            for &ae in att_entities {
-                let Ok(mut a) = atts.get_mut(ae) else {
-                    continue;
+    /// The actual state: finish attaches and detaches, start detaches.
+    fn settle_attachment(
+        &mut self,
+        cluster: &mut Cluster,
+        atts: &mut AttachmentQuery,
+        nodes: &Query<&NodeState>,
+        ae: Entity,
+    ) {
+        let Ok((_, mut a, _)) = atts.get_mut(ae) else {
+            return;
+        };
+        let node = cluster
+            .index
+            .nodes
+            .get(&a.node)
+            .and_then(|&e| nodes.get(e).ok())
+            .map(|ns| NodeView::of(ns, self.name));
+        let wanted_here = self.want.iter().any(|(n, _)| *n == a.node);
+        let step = attachment_step(&a, node, wanted_here, cluster.now());
+        self.apply(cluster, &mut a, ae, step);
+    }
+
+    /// An event about this volume on `node`.
+    fn event(&self, kind: EventKind, node: &str, reason: String) -> SimEvent {
+        SimEvent::new(kind, format!("pv/{}", self.name), reason)
+            .node(node.to_string())
+            .volume(self.name.to_string())
+    }
+
+    /// The attachment is gone for the control plane (and the index).
+    fn remove(&self, cluster: &mut Cluster, ae: Entity, node: &str) {
+        cluster.index.remove_attachment(self.name, node);
+        cluster.commands.entity(ae).despawn();
+    }
+
+    fn apply(&mut self, cluster: &mut Cluster, a: &mut Mut<Attachment>, ae: Entity, step: AttStep) {
+        let now = cluster.now();
+        match step {
+            AttStep::Nothing => {}
+            AttStep::Wait(t) => self.wake(cluster, t),
+            AttStep::FinishAttach => {
+                a.state = AttachState::Attached;
+                let why = format!("attached to {} (ReadWriteOnce: one node at a time)", a.node);
+                cluster.emit(self.event(EventKind::VolumeAttached, &a.node, why));
+            }
+            AttStep::FinishDetach => {
+                self.remove(cluster, ae, &a.node);
+                let ev = match a.detach_reason.take() {
+                    Some(r) => self
+                        .event(EventKind::VolumeDetached, &a.node, r)
+                        .detail("force"),
+                    None => {
+                        let why = format!("detached from {}", a.node);
+                        self.event(EventKind::VolumeDetached, &a.node, why)
+                    }
                 };
-                let ns = index.nodes.get(&a.node).and_then(|&e| nodes.get(e).ok());
-                match a.state {
-                    AttachState::Attaching { until_ms } => {
-                        if now >= until_ms {
-                            a.state = AttachState::Attached;
-                            log.emit(
-                                now,
-                                SimEvent::new(
-                                    EventKind::VolumeAttached,
-                                    format!("pv/{vname}"),
-                                    format!(
-                                        "attached to {} (ReadWriteOnce: one node at a time)",
-                                        a.node
-                                    ),
-                                )
-                                .node(a.node.clone())
-                                .volume(vname.to_string()),
-                            );
-                        } else {
-                            wake.at_noting(until_ms, &mut vol_deadline);
-                        }
-                    }
-                    AttachState::Detaching { until_ms } => {
-                        if now >= until_ms {
-                            index.remove_attachment(vname, &a.node);
-                            commands.entity(ae).despawn();
-                            let (reason, forced) = match a.detach_reason.take() {
-                                Some(r) => (r, true),
-                                None => (format!("detached from {}", a.node), false),
-                            };
-                            let mut ev = SimEvent::new(
-                                EventKind::VolumeDetached,
-                                format!("pv/{vname}"),
-                                reason,
-                            )
-                            .node(a.node.clone())
-                            .volume(vname.to_string());
-                            if forced {
-                                ev = ev.detail("force");
-                            }
-                            log.emit(now, ev);
-                        } else {
-                            wake.at_noting(until_ms, &mut vol_deadline);
-                        }
-                    }
-                    AttachState::Attached if a.forgotten => {
-                        // The control plane let go of it; it disappears once the
-                        // machine really unmounts it (dead, or kubelet back and done).
-                        let gone = match ns {
-                            None => true,
-                            Some(ns) => {
-                                ns.machine == Machine::Dead
-                                    || (ns.kubelet_connected()
-                                        && !ns.volumes_in_use.iter().any(|x| x == vname))
-                            }
-                        };
-                        if gone {
-                            index.remove_attachment(vname, &a.node);
-                            commands.entity(ae).despawn();
-                            log.touch();
-                        }
-                    }
-                    AttachState::Attached => {
-                        if want.iter().any(|(n, _)| *n == a.node) {
-                            if a.detach_requested_ms.is_some() {
-                                a.detach_requested_ms = None;
-                                log.touch();
-                            }
-                            continue;
-                        }
-                        let (mounted, out_of_service, machine) = match ns {
-                            // A deleted node's last report is all we have.
-                            None => (true, false, None),
-                            Some(ns) => (
-                                ns.volumes_in_use.iter().any(|x| x == vname),
-                                ns.has_taint(TAINT_OUT_OF_SERVICE) && ns.ready != Condition::True,
-                                Some(ns.machine),
-                            ),
-                        };
-                        if out_of_service {
-                            a.state = AttachState::Detaching {
-                                until_ms: now + DETACH_MS,
-                            };
-                            a.detach_reason = Some(format!(
-                                "force-detached from {}: it has the out-of-service taint (non-graceful node shutdown), so there is no 6-minute wait",
-                                a.node
-                            ));
-                            wake.at_noting(now + DETACH_MS, &mut vol_deadline);
-                            log.touch();
-                            continue;
-                        }
-                        if !mounted {
-                            a.state = AttachState::Detaching {
-                                until_ms: now + DETACH_MS,
-                            };
-                            wake.at_noting(now + DETACH_MS, &mut vol_deadline);
-                            log.touch();
-                            continue;
-                        }
-                        let since = *a.detach_requested_ms.get_or_insert_with(|| {
-                            log.touch();
-                            now
-                        });
-                        let deadline = since + MAX_WAIT_FOR_UNMOUNT_MS;
-                        if now < deadline {
-                            wake.at_noting(deadline, &mut vol_deadline);
-                            continue;
-                        }
-                        // maxWaitForUnmountDuration is over: force-detach.
-                        let partitioned = machine == Some(Machine::Partitioned);
-                        let reason = if partitioned {
-                            format!(
-                                "force-detached from {} after 6m0s (maxWaitForUnmountDuration); the node was only cut off and still has it mounted",
-                                a.node
-                            )
-                        } else {
-                            format!(
-                                "force-detached from {} after 6m0s (maxWaitForUnmountDuration): the node never reported it unmounted",
-                                a.node
-                            )
-                        };
-                        log.emit(
-                            now,
-                            SimEvent::new(EventKind::VolumeDetached, format!("pv/{vname}"), reason)
-                                .node(a.node.clone())
-                                .volume(vname.to_string())
-                                .detail("force"),
-                        );
-                        if partitioned {
-                            a.forgotten = true;
-                        } else {
-                            index.remove_attachment(vname, &a.node);
-                            commands.entity(ae).despawn();
-                        }
-                    }
+                cluster.emit(ev);
+            }
+            AttStep::Drop => {
+                self.remove(cluster, ae, &a.node);
+                cluster.touch();
+            }
+            AttStep::CancelDetach => {
+                a.detach_requested_ms = None;
+                cluster.touch();
+            }
+            AttStep::StartDetach { reason } => {
+                a.state = AttachState::Detaching {
+                    until_ms: now + DETACH_MS,
+                };
+                if reason.is_some() {
+                    a.detach_reason = reason;
+                }
+                self.wake(cluster, now + DETACH_MS);
+                cluster.touch();
+            }
+            AttStep::AwaitUnmount { record, deadline } => {
+                if record {
+                    a.detach_requested_ms = Some(now);
+                    cluster.touch();
+                } else {
+                    // Reading the request time has always gone through a
+                    // mutable borrow, which marks the attachment changed; kept
+                    // so that the passes that follow are the same.
+                    a.set_changed();
+                }
+                self.wake(cluster, deadline);
+            }
+            AttStep::ForceDetach { partitioned } => {
+                a.set_changed();
+                let why = force_detach_reason(&a.node, partitioned);
+                cluster.emit(
+                    self.event(EventKind::VolumeDetached, &a.node, why)
+                        .detail("force"),
+                );
+                if partitioned {
+                    a.forgotten = true;
+                } else {
+                    self.remove(cluster, ae, &a.node);
                 }
             }
+        }
+    }
 
-            // Then attach where wanted, one node only.
-            let mut error: Option<String> = None;
-            for &(node, pod) in &want {
-                let mine = index.attachment(vname, node);
-                if mine.is_some_and(|e| atts.get(e).is_ok_and(|a| !a.forgotten)) {
-                    continue;
-                }
-                let other = att_entities
-                    .iter()
-                    .filter_map(|&e| atts.get(e).ok())
-                    .find(|a| {
-                        !a.forgotten && a.node != node && index.has_attachment(vname, &a.node)
-                    });
-                if let Some(o) = other
-                    && matches!(o.state, AttachState::Detaching { .. })
-                {
-                    // reconciler.attachDesiredVolumes: while an operation is pending
-                    // on the volume (here its detach), no attach is tried and no
-                    // Multi-Attach error reported; the pod just waits for it.
-                    continue;
-                }
-                if let Some(o) = other {
-                    let why_stuck = match index.nodes.get(&o.node).and_then(|&e| nodes.get(e).ok())
-                    {
-                        None => " (its node object was deleted; the unmount was never confirmed)",
-                        Some(ns) if ns.ready != Condition::True => {
-                            " (unreachable: it cannot confirm the unmount)"
-                        }
-                        Some(_) => "",
-                    };
-                    let countdown = match o.detach_requested_ms {
-                        Some(s) => format!(
-                            "; force-detach in {}",
-                            fmt_duration((s + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now))
-                        ),
-                        None => String::new(),
-                    };
-                    let msg = format!(
-                        "Multi-Attach error for volume {vname}: still attached to {} and it can't be attached to {node} (ReadWriteOnce)",
-                        o.node
-                    );
-                    let repeat = vs.attach_error_logged_ms + MULTI_ATTACH_REPEAT_MS;
-                    if vs.attach_error.as_deref() != Some(msg.as_str()) || now >= repeat {
+    /// The desired state: attach where wanted, one node only. Returns the
+    /// Multi-Attach error if the volume is held by another node.
+    fn attach_wanted(
+        &mut self,
+        cluster: &mut Cluster,
+        held: &Held,
+        vs: &mut Mut<VolumeStatus>,
+        node: &str,
+        pod: &str,
+    ) -> Option<String> {
+        let now = cluster.now();
+        let vname = self.name;
+        let index = &cluster.index;
+        let mine = match index.attachment(vname, node) {
+            None => Mine::None,
+            Some(e) if held.atts.get(e).is_ok_and(|(_, a, _)| !a.forgotten) => Mine::Live,
+            Some(_) => Mine::NotLive,
+        };
+        let other = held
+            .entities
+            .iter()
+            .filter_map(|&e| held.atts.get(e).ok().map(|(_, a, _)| a))
+            .find(|a| !a.forgotten && a.node != node && index.has_attachment(vname, &a.node));
+        let other_detaching = other.map(|o| matches!(o.state, AttachState::Detaching { .. }));
+        match attach_step(mine, other_detaching) {
+            AttachStep::Skip | AttachStep::WaitForDetach => None,
+            AttachStep::MultiAttach => {
+                let o = other?;
+                let other_ready = index
+                    .nodes
+                    .get(&o.node)
+                    .and_then(|&e| held.nodes.get(e).ok())
+                    .map(|ns| ns.ready == Condition::True);
+                let (msg, logged) = multi_attach_error(vname, node, o, other_ready, now);
+                match multi_attach_due(vs, &msg, now) {
+                    Ok(()) => {
                         vs.attach_error_logged_ms = now;
-                        wake.at_noting(now + MULTI_ATTACH_REPEAT_MS, &mut vol_deadline);
-                        log.emit(
-                            now,
+                        self.wake(cluster, now + MULTI_ATTACH_REPEAT_MS);
+                        cluster.emit(
                             SimEvent::new(
                                 EventKind::VolumeMultiAttachError,
                                 format!("pod/{pod}"),
-                                format!("{msg}{countdown}{why_stuck}"),
+                                logged,
                             )
                             .node(node)
                             .volume(vname.to_string()),
                         );
-                    } else {
-                        wake.at_noting(repeat, &mut vol_deadline);
                     }
-                    error = Some(msg);
-                    continue;
+                    Err(repeat) => self.wake(cluster, repeat),
                 }
-                if mine.is_some() {
-                    // A forgotten attachment to this same node: the machine still
-                    // has it; nothing to attach.
-                    continue;
-                }
-                let ae = commands
-                    .spawn((
-                        Attachment {
-                            volume: vname.to_string(),
-                            node: node.to_string(),
-                            state: AttachState::Attaching {
-                                until_ms: now + ATTACH_MS,
-                            },
-                            detach_requested_ms: None,
-                            forgotten: false,
-                            detach_reason: None,
-                        },
-                        AttachmentOf(ve),
-                    ))
+                Some(msg)
+            }
+            AttachStep::Attach => {
+                let attachment = Attachment {
+                    volume: vname.to_string(),
+                    node: node.to_string(),
+                    state: AttachState::Attaching {
+                        until_ms: now + ATTACH_MS,
+                    },
+                    detach_requested_ms: None,
+                    forgotten: false,
+                    detach_reason: None,
+                };
+                let ae = cluster
+                    .commands
+                    .spawn((attachment, AttachmentOf(self.ve)))
                     .id();
-                index.insert_attachment(vname, node, ae);
-                wake.at_noting(now + ATTACH_MS, &mut vol_deadline);
-                log.touch();
-            }
-            if vs.attach_error != error {
-                vs.attach_error = error;
-                log.touch();
+                cluster.index.insert_attachment(vname, node, ae);
+                self.wake(cluster, now + ATTACH_MS);
+                cluster.touch();
+                None
             }
         }
-        let active = log.activity != activity_before;
-        if vol_deadline.is_some() || active {
-            mem.volume_memory.insert(ve, (vol_deadline, active));
-        } else {
-            mem.volume_memory.remove(&ve);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attached(node: &str) -> Attachment {
+        Attachment {
+            volume: "data-web-0".into(),
+            node: node.into(),
+            state: AttachState::Attached,
+            detach_requested_ms: None,
+            forgotten: false,
+            detach_reason: None,
         }
+    }
+
+    fn node(machine: Machine, mounted: bool) -> NodeView {
+        NodeView {
+            machine,
+            connected: machine == Machine::Up,
+            mounted,
+            out_of_service: false,
+        }
+    }
+
+    #[test]
+    fn rwo_volume_waits_six_minutes_before_force_detach() {
+        let mut a = attached("n1");
+        let cut_off = Some(node(Machine::Dead, true));
+        let step = attachment_step(&a, cut_off, false, 1_000);
+        assert_eq!(
+            step,
+            AttStep::AwaitUnmount {
+                record: true,
+                deadline: 1_000 + MAX_WAIT_FOR_UNMOUNT_MS
+            }
+        );
+        a.detach_requested_ms = Some(1_000);
+        let almost = 1_000 + MAX_WAIT_FOR_UNMOUNT_MS - 1;
+        assert!(matches!(
+            attachment_step(&a, cut_off, false, almost),
+            AttStep::AwaitUnmount { record: false, .. }
+        ));
+        let due = 1_000 + MAX_WAIT_FOR_UNMOUNT_MS;
+        assert_eq!(
+            attachment_step(&a, cut_off, false, due),
+            AttStep::ForceDetach { partitioned: false }
+        );
+    }
+
+    #[test]
+    fn force_detach_from_a_partitioned_node_only_forgets_the_attachment() {
+        let mut a = attached("n1");
+        a.detach_requested_ms = Some(0);
+        let step = attachment_step(
+            &a,
+            Some(node(Machine::Partitioned, true)),
+            false,
+            MAX_WAIT_FOR_UNMOUNT_MS,
+        );
+        assert_eq!(step, AttStep::ForceDetach { partitioned: true });
+    }
+
+    #[test]
+    fn a_deleted_node_counts_as_still_mounted() {
+        let step = attachment_step(&attached("n1"), None, false, 0);
+        assert!(matches!(step, AttStep::AwaitUnmount { record: true, .. }));
+    }
+
+    #[test]
+    fn out_of_service_taint_force_detaches_at_once() {
+        let mut n = node(Machine::Dead, true);
+        n.out_of_service = true;
+        let AttStep::StartDetach { reason: Some(r) } =
+            attachment_step(&attached("n1"), Some(n), false, 0)
+        else {
+            panic!("expected a forced detach");
+        };
+        assert!(r.contains("out-of-service"));
+    }
+
+    #[test]
+    fn a_volume_reported_unmounted_detaches_without_waiting() {
+        let step = attachment_step(&attached("n1"), Some(node(Machine::Up, false)), false, 0);
+        assert_eq!(step, AttStep::StartDetach { reason: None });
+    }
+
+    #[test]
+    fn a_pod_wanting_it_again_calls_off_the_pending_detach() {
+        let mut a = attached("n1");
+        let n = Some(node(Machine::Up, true));
+        assert_eq!(attachment_step(&a, n, true, 0), AttStep::Nothing);
+        a.detach_requested_ms = Some(0);
+        assert_eq!(attachment_step(&a, n, true, 0), AttStep::CancelDetach);
+    }
+
+    #[test]
+    fn a_forgotten_attachment_goes_once_the_machine_unmounts_or_dies() {
+        let mut a = attached("n1");
+        a.forgotten = true;
+        assert_eq!(
+            attachment_step(&a, Some(node(Machine::Partitioned, true)), false, 0),
+            AttStep::Nothing
+        );
+        assert_eq!(
+            attachment_step(&a, Some(node(Machine::Up, true)), false, 0),
+            AttStep::Nothing
+        );
+        assert_eq!(
+            attachment_step(&a, Some(node(Machine::Up, false)), false, 0),
+            AttStep::Drop
+        );
+        assert_eq!(
+            attachment_step(&a, Some(node(Machine::Dead, true)), false, 0),
+            AttStep::Drop
+        );
+        assert_eq!(attachment_step(&a, None, false, 0), AttStep::Drop);
+    }
+
+    #[test]
+    fn attach_and_detach_finish_at_their_deadlines() {
+        let mut a = attached("n1");
+        a.state = AttachState::Attaching { until_ms: 10 };
+        assert_eq!(attachment_step(&a, None, true, 9), AttStep::Wait(10));
+        assert_eq!(attachment_step(&a, None, true, 10), AttStep::FinishAttach);
+        a.state = AttachState::Detaching { until_ms: 10 };
+        assert_eq!(attachment_step(&a, None, false, 9), AttStep::Wait(10));
+        assert_eq!(attachment_step(&a, None, false, 10), AttStep::FinishDetach);
+    }
+
+    #[test]
+    fn a_volume_is_attached_to_one_node_only() {
+        assert_eq!(attach_step(Mine::None, None), AttachStep::Attach);
+        assert_eq!(attach_step(Mine::Live, Some(false)), AttachStep::Skip);
+        assert_eq!(
+            attach_step(Mine::None, Some(false)),
+            AttachStep::MultiAttach
+        );
+        assert_eq!(attach_step(Mine::NotLive, None), AttachStep::Skip);
+    }
+
+    #[test]
+    fn a_pod_waits_silently_while_the_other_node_detaches() {
+        assert_eq!(
+            attach_step(Mine::None, Some(true)),
+            AttachStep::WaitForDetach
+        );
+        assert_eq!(
+            attach_step(Mine::NotLive, Some(true)),
+            AttachStep::WaitForDetach
+        );
+    }
+
+    #[test]
+    fn multi_attach_error_shows_the_countdown_and_why_the_node_is_stuck() {
+        let mut other = attached("n1");
+        other.detach_requested_ms = Some(0);
+        let (msg, logged) = multi_attach_error("v", "n2", &other, Some(false), 108_000);
+        assert_eq!(
+            msg,
+            "Multi-Attach error for volume v: still attached to n1 and it can't be attached to n2 (ReadWriteOnce)"
+        );
+        assert_eq!(
+            logged,
+            format!("{msg}; force-detach in 4m12s (unreachable: it cannot confirm the unmount)")
+        );
+        other.detach_requested_ms = None;
+        let (_, logged) = multi_attach_error("v", "n2", &other, None, 0);
+        assert!(logged.ends_with(
+            "(ReadWriteOnce) (its node object was deleted; the unmount was never confirmed)"
+        ));
+    }
+
+    #[test]
+    fn multi_attach_error_is_logged_again_every_minute() {
+        let mut vs = VolumeStatus::default();
+        assert_eq!(multi_attach_due(&vs, "m", 5), Ok(()), "new error");
+        vs.attach_error = Some("m".into());
+        vs.attach_error_logged_ms = 5;
+        assert_eq!(
+            multi_attach_due(&vs, "m", 6),
+            Err(5 + MULTI_ATTACH_REPEAT_MS)
+        );
+        assert_eq!(
+            multi_attach_due(&vs, "m", 5 + MULTI_ATTACH_REPEAT_MS),
+            Ok(())
+        );
+        assert_eq!(
+            multi_attach_due(&vs, "other", 6),
+            Ok(()),
+            "a different error"
+        );
+    }
+
+    #[test]
+    fn fmt_duration_rounds_up_to_seconds() {
+        assert_eq!(fmt_duration(0), "0s");
+        assert_eq!(fmt_duration(59_001), "1m00s");
+        assert_eq!(fmt_duration(252_000), "4m12s");
     }
 }

@@ -2,11 +2,18 @@
 //! the image is pulled, reports readiness, stops containers of deleted pods and
 //! confirms their deletion, kills leftover containers, reports mounted volumes.
 //! A partitioned machine's containers keep running; a dead machine has none.
+//!
+//! The system gathers which nodes have something new, walks those in name
+//! order, and for each container and pod asks a pure rule (`process_tick`,
+//! `pod_step`, `readiness`, `start_plan`, `is_orphan`) what to do, then applies it.
 
-use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::SimSystems;
+use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
-use crate::sim::{SimClock, SimSystems, Wake, ops};
+use crate::sim::ops::Cluster;
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
 /// The kubelets' system set (node lifecycle and pod GC run after it).
@@ -25,68 +32,206 @@ pub(super) fn plugin(app: &mut App) {
 
 /// A pod that was never bound to a node has no kubelet to wait for: the API
 /// server deletes it at once.
-fn delete_unscheduled_pods(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
-    mut commands: Commands,
-    pods: Query<(Entity, &Pod, &PodStatus)>,
-) {
-    let mut gone: Vec<(&str, Entity, &Pod)> = pods
+fn delete_unscheduled_pods(mut cluster: Cluster, pods: Query<(Entity, &Pod, &PodStatus)>) {
+    let mut unbound: Vec<(&str, Entity, &Pod)> = pods
         .iter()
         .filter(|(_, _, s)| s.deletion_ms.is_some() && s.node.is_none())
         .map(|(e, p, _)| (p.name.as_str(), e, p))
         .collect();
-    gone.sort_by_key(|g| g.0);
-    for (_, e, p) in gone {
-        ops::remove_pod(
-            clock.now_ms,
+    unbound.sort_by_key(|g| g.0);
+    for (_, e, p) in unbound {
+        cluster.remove_pod(
             e,
             p,
             None,
-            &mut commands,
-            &mut index,
-            &mut log,
             "never scheduled to a node, so no kubelet has to confirm: deleted at once",
         );
     }
 }
 
-/// Whether all the pod's volumes are attached to `node`; otherwise why not.
-fn volumes_ready(
-    pod: &Pod,
-    node: &str,
-    index: &Index,
-    claims: &Query<&ClaimStatus>,
-    volumes: &Query<&VolumeStatus>,
-    attachments: &Query<&Attachment>,
-) -> Result<Vec<String>, String> {
-    let mut vols = Vec::new();
-    for c in &pod.claims {
-        let Some(cs) = index.claims.get(c).and_then(|&e| claims.get(e).ok()) else {
-            return Err(format!("persistentvolumeclaim {c} not found"));
-        };
-        let Some(v) = &cs.volume else {
-            return Err(format!("waiting for claim {c} to be bound to a volume"));
-        };
-        let attached = index
-            .attachment(v, node)
-            .and_then(|e| attachments.get(e).ok())
-            .is_some_and(|a| a.state == AttachState::Attached && !a.forgotten);
-        if !attached {
-            let err = index
-                .volumes
-                .get(v)
-                .and_then(|&e| volumes.get(e).ok())
-                .and_then(|s| s.attach_error.clone());
-            return Err(
-                err.unwrap_or_else(|| format!("waiting for volume {v} to attach to {node}"))
-            );
+// ---------------------------------------------------------------------------
+// The rules: pure functions of what a kubelet sees.
+
+/// What local process life does to one container this pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessTick {
+    Nothing,
+    /// It finished starting: it runs now.
+    Started,
+    /// It finished stopping: the process is gone.
+    Exited,
+    /// Its start or stop completes at this instant.
+    Until(u64),
+}
+
+/// Containers start and stop on the machine whether or not the API server is
+/// reachable; on a dead machine nothing finishes starting.
+fn process_tick(stage: ProcessStage, machine: Machine, now: u64) -> ProcessTick {
+    match stage {
+        ProcessStage::Starting { until_ms } if machine != Machine::Dead => {
+            if now >= until_ms {
+                ProcessTick::Started
+            } else {
+                ProcessTick::Until(until_ms)
+            }
         }
-        vols.push(v.clone());
+        ProcessStage::Stopping { until_ms } => {
+            if now >= until_ms {
+                ProcessTick::Exited
+            } else {
+                ProcessTick::Until(until_ms)
+            }
+        }
+        _ => ProcessTick::Nothing,
+    }
+}
+
+/// The container of a pod as its kubelet sees it.
+#[derive(Debug, Clone, Copy)]
+struct Container {
+    stage: ProcessStage,
+    ready_at_ms: u64,
+    hold_ready: bool,
+}
+
+/// A pod as its kubelet sees it: the status fields its rules read, the
+/// template's timings, and its container if one exists.
+#[derive(Debug, Clone, Copy)]
+struct PodView {
+    deleting: bool,
+    terminal: bool,
+    phase: PodPhase,
+    ready: bool,
+    readiness_broken: bool,
+    stop_ms: u64,
+    ready_ms: u64,
+    container: Option<Container>,
+}
+
+impl PodView {
+    fn of(pod: &Pod, st: &PodStatus, container: Option<Container>) -> Self {
+        PodView {
+            deleting: st.deletion_ms.is_some(),
+            terminal: st.terminal(),
+            phase: st.phase,
+            ready: st.ready,
+            readiness_broken: st.readiness_broken,
+            stop_ms: pod.template.stop_ms(),
+            ready_ms: pod.template.ready_ms(),
+            container,
+        }
+    }
+}
+
+/// What the kubelet does for one of its pods this pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PodStep {
+    /// Nothing: the container is starting or already stopping, or a finished
+    /// pod has none.
+    Nothing,
+    /// The pod is being deleted and its container runs: SIGTERM; it exits at
+    /// `until_ms` and the pod leaves the endpoints at once.
+    Stop { until_ms: u64 },
+    /// The pod is being deleted and its container is gone: the kubelet
+    /// confirms the deletion and the pod's name is free again.
+    ConfirmDeletion,
+    /// A finished (Succeeded/Failed) pod's container is removed.
+    RemoveContainer,
+    /// The container runs: report that it started, and its readiness.
+    Report(Readiness),
+    /// No container yet: create one if volumes and image allow.
+    Create,
+}
+
+/// The kubelet's sync of one pod (syncPod / syncTerminatingPod in
+/// pkg/kubelet/kubelet.go): deletion first, then finished pods, then the
+/// container's state.
+fn pod_step(v: &PodView, now: u64) -> PodStep {
+    match (v.deleting, v.terminal, v.container) {
+        (true, _, None) => PodStep::ConfirmDeletion,
+        (true, _, Some(c)) => match c.stage {
+            ProcessStage::Stopping { .. } => PodStep::Nothing,
+            _ => PodStep::Stop {
+                until_ms: now + v.stop_ms,
+            },
+        },
+        (false, true, Some(_)) => PodStep::RemoveContainer,
+        (false, true, None) => PodStep::Nothing,
+        (false, false, None) => PodStep::Create,
+        (false, false, Some(c)) => match c.stage {
+            ProcessStage::Running => PodStep::Report(readiness(v, &c, now)),
+            _ => PodStep::Nothing,
+        },
+    }
+}
+
+/// What the kubelet reports about a running container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Readiness {
+    /// The container was just seen running: the pod is Running, and its
+    /// readiness probe first passes at this instant.
+    started_ready_at: Option<u64>,
+    /// Wake then: the probe will pass.
+    wake: Option<u64>,
+    /// The pod becomes Ready (true) or not Ready (false).
+    change: Option<bool>,
+}
+
+/// The readiness probe passes from `ready_at_ms` on, unless it is broken on
+/// purpose or the application holds it back (a replica still cloning).
+fn readiness(v: &PodView, c: &Container, now: u64) -> Readiness {
+    let started_ready_at = (v.phase != PodPhase::Running).then_some(now + v.ready_ms);
+    let ready_at = started_ready_at.unwrap_or(c.ready_at_ms);
+    let probe_can_pass = !v.readiness_broken && !c.hold_ready;
+    let passes = probe_can_pass && now >= ready_at;
+    let change = match (passes, v.ready) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    };
+    Readiness {
+        started_ready_at,
+        wake: (probe_can_pass && !passes).then_some(ready_at),
+        change,
+    }
+}
+
+/// A container can start once every volume is attached here (`volumes`:
+/// the volumes, or why not) and then only if its image pulls. Returns the
+/// volumes to mount, or why the pod waits.
+fn start_plan(
+    volumes: Result<Vec<String>, String>,
+    image_pulls: bool,
+    image: &str,
+) -> Result<Vec<String>, String> {
+    let vols = volumes?;
+    if !image_pulls {
+        return Err(format!(
+            "ErrImagePull: image {image} cannot be pulled (ImagePullBackOff)"
+        ));
     }
     Ok(vols)
 }
+
+/// A container whose pod object no longer exists (force-deleted while the
+/// node was cut off) is killed once the kubelet sees the API again, unless
+/// it is already stopping.
+fn is_orphan(pod_known: bool, stage: ProcessStage) -> bool {
+    !pod_known && !matches!(stage, ProcessStage::Stopping { .. })
+}
+
+/// node.status.volumesInUse: the volumes the node's containers mount, sorted.
+fn volumes_in_use<'a>(procs: impl Iterator<Item = &'a Process>) -> Vec<&'a str> {
+    let mut in_use: Vec<&str> = procs
+        .flat_map(|p| p.volumes.iter().map(String::as_str))
+        .collect();
+    in_use.sort_unstable();
+    in_use.dedup();
+    in_use
+}
+
+// ---------------------------------------------------------------------------
+// Memory between passes.
 
 /// What the kubelets remember between passes, so that a node on which
 /// nothing changed is not walked again: a kubelet acts on its pods, its
@@ -97,12 +242,14 @@ struct KubeletMemory {
     nodes: EntityHashMap<NodeMemory>,
     /// Attachments, claims and volumes counted last pass (one gone changes
     /// what a waiting pod waits for).
-    counts: (usize, usize, usize),
+    attachments: Tally,
+    claims: Tally,
+    volumes: Tally,
     /// Nodes in name order.
     order: Vec<(String, Entity)>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, Debug)]
 struct NodeMemory {
     pods: usize,
     procs: usize,
@@ -115,6 +262,24 @@ struct NodeMemory {
     waiting: bool,
 }
 
+/// A kubelet whose node saw no change (`dirty`), whose pod and process counts
+/// (`seen`) are as last time, whose last pass did nothing, and whose deadline
+/// is not due would do nothing: it is skipped. Storage changing anywhere
+/// matters only to a node with pods waiting to start.
+fn can_skip(
+    m: &NodeMemory,
+    dirty: bool,
+    storage_changed: bool,
+    seen: (usize, usize),
+    now: u64,
+) -> bool {
+    !dirty
+        && !(storage_changed && m.waiting)
+        && !m.active
+        && (m.pods, m.procs) == seen
+        && m.deadline.is_none_or(|d| d > now)
+}
+
 /// A quick key for a uid: its first 8 bytes (uids are random); a match is
 /// always confirmed by comparing the whole uid.
 fn uid_key(uid: &str) -> u64 {
@@ -124,390 +289,704 @@ fn uid_key(uid: &str) -> u64 {
     u64::from_le_bytes(b)
 }
 
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn kubelet(
-    clock: Res<SimClock>,
-    mut wake: ResMut<Wake>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
-    mut commands: Commands,
-    mut node_q: ParamSet<(
-        Query<Entity, Changed<NodeState>>,
-        Query<(
-            Entity,
-            &Node,
-            &mut NodeState,
-            Option<&NodePods>,
-            Option<&NodeProcesses>,
-        )>,
-    )>,
-    mut pod_q: ParamSet<(
-        Query<&ScheduledOn, Changed<PodStatus>>,
-        Query<(&Pod, &mut PodStatus)>,
-    )>,
-    mut proc_q: ParamSet<(Query<&RunsOn, Changed<Process>>, Query<&mut Process>)>,
-    claims: Query<&ClaimStatus>,
-    volumes: Query<&VolumeStatus>,
-    attachments: Query<&Attachment>,
-    changed_atts: Query<&Attachment, Changed<Attachment>>,
-    changed_claims: Query<(), Changed<ClaimStatus>>,
-    changed_volumes: Query<(), Changed<VolumeStatus>>,
-    (new_attachments, new_nodes): (Query<(), Added<Attachment>>, Query<(), Added<Node>>),
-    mut mem: Local<KubeletMemory>,
-) {
-    let now = clock.now_ms;
-    // Nodes with something new since the last pass. A claim, volume or
-    // attachment changing anywhere matters to nodes with pods waiting to start.
-    let counts = (
-        attachments.iter().len(),
-        claims.iter().len(),
-        volumes.iter().len(),
-    );
-    let storage_changed = counts.0 != mem.counts.0 + new_attachments.iter().count()
-        || (counts.1, counts.2) != (mem.counts.1, mem.counts.2)
-        || !changed_claims.is_empty()
-        || !changed_volumes.is_empty();
-    mem.counts = counts;
-    let mut dirty: EntityHashSet = EntityHashSet::default();
-    dirty.extend(node_q.p0().iter());
-    dirty.extend(pod_q.p0().iter().map(|s| s.0));
-    dirty.extend(proc_q.p0().iter().map(|r| r.0));
-    dirty.extend(
-        changed_atts
-            .iter()
-            .filter_map(|a| index.nodes.get(&a.node).copied()),
-    );
-    let mut nodes = node_q.p1();
-    let mut pods = pod_q.p1();
-    let mut procs = proc_q.p1();
+// ---------------------------------------------------------------------------
+// Gather and apply.
 
-    if mem.order.len() != nodes.iter().len() || !new_nodes.is_empty() {
-        mem.order = nodes.iter().map(|(e, n, ..)| (n.name.clone(), e)).collect();
+type NodeQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
+        Entity,
+        &'static Node,
+        &'static mut NodeState,
+        Option<&'static NodePods>,
+        Option<&'static NodeProcesses>,
+    ),
+>;
+type PodQuery<'w, 's> = Query<
+    'w,
+    's,
+    (
+        &'static Pod,
+        &'static mut PodStatus,
+        Option<&'static ScheduledOn>,
+    ),
+>;
+type ProcQuery<'w, 's> = Query<'w, 's, (&'static mut Process, Option<&'static RunsOn>)>;
+
+/// The nodes, their pods and the processes on their machines.
+#[derive(SystemParam)]
+struct Machines<'w, 's> {
+    nodes: NodeQuery<'w, 's>,
+    pods: PodQuery<'w, 's>,
+    procs: ProcQuery<'w, 's>,
+    new_nodes: Query<'w, 's, (), Added<Node>>,
+}
+
+/// The storage objects a waiting pod looks at, and what changed among them.
+#[derive(SystemParam)]
+struct Storage<'w, 's> {
+    claims: Query<'w, 's, &'static ClaimStatus>,
+    volumes: Query<'w, 's, &'static VolumeStatus>,
+    attachments: Query<'w, 's, &'static Attachment>,
+    changed_attachments: Query<'w, 's, &'static Attachment, Changed<Attachment>>,
+    changed_claims: Query<'w, 's, (), Changed<ClaimStatus>>,
+    changed_volumes: Query<'w, 's, (), Changed<VolumeStatus>>,
+    new_attachments: Query<'w, 's, (), Added<Attachment>>,
+}
+
+impl Storage<'_, '_> {
+    /// Whether all the pod's volumes are attached to `node`; otherwise why not.
+    fn volumes_ready(&self, pod: &Pod, node: &str, index: &Index) -> Result<Vec<String>, String> {
+        let mut vols = Vec::new();
+        for c in &pod.claims {
+            let Some(cs) = index.claims.get(c).and_then(|&e| self.claims.get(e).ok()) else {
+                return Err(format!("persistentvolumeclaim {c} not found"));
+            };
+            let Some(v) = &cs.volume else {
+                return Err(format!("waiting for claim {c} to be bound to a volume"));
+            };
+            let attached = index
+                .attachment(v, node)
+                .and_then(|e| self.attachments.get(e).ok())
+                .is_some_and(|a| a.state == AttachState::Attached && !a.forgotten);
+            if !attached {
+                let err = index
+                    .volumes
+                    .get(v)
+                    .and_then(|&e| self.volumes.get(e).ok())
+                    .and_then(|s| s.attach_error.clone());
+                return Err(
+                    err.unwrap_or_else(|| format!("waiting for volume {v} to attach to {node}"))
+                );
+            }
+            vols.push(v.clone());
+        }
+        Ok(vols)
+    }
+}
+
+fn kubelet(mut cluster: Cluster, mut m: Machines, storage: Storage, mut mem: Local<KubeletMemory>) {
+    let now = cluster.now();
+    let storage_changed = storage_changed(&mut mem, &storage);
+    let dirty = dirty_nodes(&mut m, &storage, &cluster.index);
+    if mem.order.len() != m.nodes.iter().len() || !m.new_nodes.is_empty() {
+        mem.order = m
+            .nodes
+            .iter()
+            .map(|(e, n, ..)| (n.name.clone(), e))
+            .collect();
         mem.order.sort();
     }
     for i in 0..mem.order.len() {
         let node_e = mem.order[i].1;
-        let Ok((_, _, _, node_pods, node_procs)) = nodes.get(node_e) else {
+        let Ok((_, _, _, node_pods, node_procs)) = m.nodes.get(node_e) else {
             continue;
         };
-        let n_pods = node_pods.map_or(0, |p| p.len());
-        let n_procs = node_procs.map_or(0, |p| p.len());
-        if !dirty.contains(&node_e)
-            && let Some(m) = mem.nodes.get(&node_e)
-            && !(storage_changed && m.waiting)
-            && !m.active
-            && (m.pods, m.procs) == (n_pods, n_procs)
-            && m.deadline.is_none_or(|d| d > now)
+        let seen = (
+            node_pods.map_or(0, |p| p.len()),
+            node_procs.map_or(0, |p| p.len()),
+        );
+        if let Some(nm) = mem.nodes.get(&node_e)
+            && can_skip(nm, dirty.contains(&node_e), storage_changed, seen, now)
         {
-            if let Some(d) = m.deadline {
-                wake.at(d);
+            if let Some(d) = nm.deadline {
+                cluster.wake_at(d);
             }
             continue;
         }
-        // Only a node that is walked needs its name copied.
-        let node_name = mem.order[i].0.clone();
-        let activity_before = log.activity;
-        let mut deadline: Option<u64> = None;
-        let mut waiting_pods = false;
-        'node: {
-            let Ok((_, _, mut ns, node_pods, node_procs)) = nodes.get_mut(node_e) else {
-                break 'node;
-            };
-            let proc_entities: Vec<Entity> = node_procs
-                .map(|p| p.entities().to_vec())
-                .unwrap_or_default();
-
-            // Local process life goes on whether or not the API server is reachable.
-            for &pe in &proc_entities {
-                let Ok(mut p) = procs.get_mut(pe) else {
-                    continue;
-                };
-                match p.stage {
-                    ProcessStage::Starting { until_ms } if ns.machine != Machine::Dead => {
-                        if now >= until_ms {
-                            p.stage = ProcessStage::Running;
-                            p.ready_at_ms = now;
-                            log.touch();
-                        } else {
-                            wake.at_noting(until_ms, &mut deadline);
-                        }
-                    }
-                    ProcessStage::Stopping { until_ms } => {
-                        if now >= until_ms {
-                            commands.entity(pe).despawn();
-                            log.touch();
-                        } else {
-                            wake.at_noting(until_ms, &mut deadline);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            if !ns.kubelet_connected() {
-                break 'node;
-            }
-            // Heartbeats: NodeState::heartbeat_at derives the last one from
-            // the machine's state, so they need no write here.
-
-            let mut pod_entities: Vec<Entity> =
-                node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
-            pod_entities.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
-            // Processes by a hash of their pod's uid (checked in full on a match).
-            let proc_uids: Vec<(u64, Entity)> = proc_entities
-                .iter()
-                .filter_map(|&e| procs.get(e).ok().map(|p| (uid_key(&p.pod_uid), e)))
-                .collect();
-            let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
-            for pod_e in pod_entities {
-                let Ok((pod, mut st)) = pods.get_mut(pod_e) else {
-                    continue;
-                };
-                let uid_hash = uid_key(&pod.uid);
-                known_uids.push((uid_hash, pod_e));
-                let proc_e = proc_uids
-                    .iter()
-                    .filter(|(h, _)| *h == uid_hash)
-                    .map(|&(_, e)| e)
-                    .find(|&e| procs.get(e).is_ok_and(|p| p.pod_uid == pod.uid));
-
-                if st.deletion_ms.is_some() {
-                    match proc_e {
-                        Some(pe) => {
-                            let Ok(mut p) = procs.get_mut(pe) else {
-                                continue;
-                            };
-                            if !matches!(p.stage, ProcessStage::Stopping { .. }) {
-                                let until = now + pod.template.stop_ms();
-                                p.stage = ProcessStage::Stopping { until_ms: until };
-                                wake.at_noting(until, &mut deadline);
-                                if st.ready {
-                                    st.ready = false;
-                                    st.ready_since_ms = None;
-                                }
-                                log.touch();
-                            }
-                        }
-                        None => {
-                            let reason = format!(
-                                "the kubelet on {node_name} saw the container stop and confirmed the deletion; the name {} is free again",
-                                pod.name
-                            );
-                            ops::remove_pod(
-                                now,
-                                pod_e,
-                                pod,
-                                Some(node_name.clone()),
-                                &mut commands,
-                                &mut index,
-                                &mut log,
-                                reason,
-                            );
-                        }
-                    }
-                    continue;
-                }
-                if st.terminal() {
-                    if let Some(pe) = proc_e {
-                        commands.entity(pe).despawn();
-                        log.touch();
-                    }
-                    continue;
-                }
-                match proc_e {
-                    Some(pe) => {
-                        let Ok(mut p) = procs.get_mut(pe) else {
-                            continue;
-                        };
-                        match p.stage {
-                            ProcessStage::Running => {
-                                if st.phase != PodPhase::Running {
-                                    st.phase = PodPhase::Running;
-                                    st.waiting = None;
-                                    p.ready_at_ms = now + pod.template.ready_ms();
-                                    log.emit(
-                                        now,
-                                        SimEvent::new(
-                                            EventKind::PodStarted,
-                                            format!("pod/{}", pod.name),
-                                            format!(
-                                                "container {} started on {node_name}",
-                                                pod.template.image
-                                            ),
-                                        )
-                                        .node(node_name.clone()),
-                                    );
-                                }
-                                let want_ready =
-                                    !st.readiness_broken && !p.hold_ready && now >= p.ready_at_ms;
-                                if !want_ready && !st.readiness_broken && !p.hold_ready {
-                                    wake.at_noting(p.ready_at_ms, &mut deadline);
-                                }
-                                if want_ready && !st.ready {
-                                    st.ready = true;
-                                    st.ready_since_ms = Some(now);
-                                    let reason = match &pod.dns {
-                                        Some(d) => {
-                                            format!(
-                                                "readiness probe passed; {d} now resolves to it"
-                                            )
-                                        }
-                                        None => "readiness probe passed; the pod receives traffic"
-                                            .to_string(),
-                                    };
-                                    log.emit(
-                                        now,
-                                        SimEvent::new(
-                                            EventKind::PodReady,
-                                            format!("pod/{}", pod.name),
-                                            reason,
-                                        )
-                                        .node(node_name.clone()),
-                                    );
-                                } else if !want_ready && st.ready {
-                                    st.ready = false;
-                                    st.ready_since_ms = None;
-                                    log.emit(
-                                    now,
-                                    SimEvent::new(
-                                        EventKind::PodNotReady,
-                                        format!("pod/{}", pod.name),
-                                        "readiness probe failing: removed from the service's endpoints and DNS",
-                                    )
-                                    .node(node_name.clone()),
-                                );
-                                }
-                            }
-                            ProcessStage::Starting { .. } => {}
-                            ProcessStage::Stopping { .. } => {}
-                        }
-                    }
-                    None => {
-                        // No container yet: volumes, then the image, then start.
-                        waiting_pods = true;
-                        let waiting = match volumes_ready(
-                            pod,
-                            &node_name,
-                            &index,
-                            &claims,
-                            &volumes,
-                            &attachments,
-                        ) {
-                            Err(w) => Some(w),
-                            Ok(vols) => {
-                                if index.broken_images.contains(&pod.template.image) {
-                                    Some(format!(
-                                        "ErrImagePull: image {} cannot be pulled (ImagePullBackOff)",
-                                        pod.template.image
-                                    ))
-                                } else {
-                                    let until = now + pod.template.start_ms();
-                                    commands.spawn((
-                                        Process {
-                                            pod: pod.name.clone(),
-                                            pod_uid: pod.uid.clone(),
-                                            owner: pod.owner.clone(),
-                                            ordinal: pod.ordinal,
-                                            node: node_name.clone(),
-                                            stage: ProcessStage::Starting { until_ms: until },
-                                            started_ms: now,
-                                            ready_at_ms: u64::MAX,
-                                            volumes: vols,
-                                            image: pod.template.image.clone(),
-                                            hold_ready: false,
-                                        },
-                                        RunsOn(node_e),
-                                    ));
-                                    wake.at_noting(until, &mut deadline);
-                                    if st.phase == PodPhase::Running {
-                                        // The container is gone (machine reboot): restart it.
-                                        st.restarts += 1;
-                                        st.phase = PodPhase::ContainerCreating;
-                                        st.ready = false;
-                                        st.ready_since_ms = None;
-                                    }
-                                    log.touch();
-                                    None
-                                }
-                            }
-                        };
-                        if st.phase == PodPhase::Pending {
-                            st.phase = PodPhase::ContainerCreating;
-                            log.touch();
-                        }
-                        if st.waiting != waiting {
-                            if let Some(w) = &waiting
-                                && w.starts_with("ErrImagePull")
-                            {
-                                log.emit(
-                                    now,
-                                    SimEvent::new(
-                                        EventKind::ImagePullFailed,
-                                        format!("pod/{}", pod.name),
-                                        w.clone(),
-                                    )
-                                    .node(node_name.clone()),
-                                );
-                            }
-                            st.waiting = waiting;
-                            log.touch();
-                        }
-                    }
-                }
-            }
-
-            // Containers whose pod object is gone (force-deleted while the node
-            // was cut off): the kubelet kills them once it can see the API again.
-            for &pe in &proc_entities {
-                let Ok(mut p) = procs.get_mut(pe) else {
-                    continue;
-                };
-                let h = uid_key(&p.pod_uid);
-                let known = known_uids.iter().any(|&(kh, pe)| {
-                    kh == h && pods.get(pe).is_ok_and(|(q, _)| q.uid == p.pod_uid)
-                });
-                if known || matches!(p.stage, ProcessStage::Stopping { .. }) {
-                    continue;
-                }
-                let until = now + 2_000;
-                p.stage = ProcessStage::Stopping { until_ms: until };
-                wake.at_noting(until, &mut deadline);
-                log.emit(
-                now,
-                SimEvent::new(
-                    EventKind::ProcessStopped,
-                    format!("pod/{}", p.pod),
-                    format!(
-                        "the kubelet on {node_name} found a container of {} (uid {}) whose pod object no longer exists and kills it",
-                        p.pod,
-                        &p.pod_uid[..8.min(p.pod_uid.len())]
-                    ),
-                )
-                .node(node_name.clone()),
-            );
-            }
-
-            // node.status.volumesInUse.
-            let mut in_use: Vec<&str> = proc_entities
-                .iter()
-                .filter_map(|&e| procs.get(e).ok())
-                .flat_map(|p| p.volumes.iter().map(String::as_str))
-                .collect();
-            in_use.sort_unstable();
-            in_use.dedup();
-            if !in_use.iter().eq(ns.volumes_in_use.iter()) {
-                ns.volumes_in_use = in_use.into_iter().map(String::from).collect();
-                log.touch();
-            }
-        }
-        mem.nodes.insert(
+        let activity_before = cluster.log.activity;
+        let mut pass = NodePass {
             node_e,
-            NodeMemory {
-                pods: n_pods,
-                procs: n_procs,
-                deadline,
-                active: log.activity != activity_before,
-                waiting: waiting_pods,
-            },
+            // Only a node that is walked needs its name copied.
+            name: mem.order[i].0.clone(),
+            deadline: None,
+            waiting: false,
+        };
+        pass.walk(&mut cluster, &mut m, &storage);
+        let memory = NodeMemory {
+            pods: seen.0,
+            procs: seen.1,
+            deadline: pass.deadline,
+            active: cluster.log.activity != activity_before,
+            waiting: pass.waiting,
+        };
+        mem.nodes.insert(node_e, memory);
+    }
+}
+
+/// Whether a claim, volume or attachment appeared, changed or went away since
+/// the last pass (all three counts are recorded).
+fn storage_changed(mem: &mut KubeletMemory, storage: &Storage) -> bool {
+    let atts_gone = mem.attachments.went_away(
+        storage.attachments.iter().len(),
+        storage.new_attachments.iter().count(),
+    );
+    let claims_counted = mem.claims.changed(storage.claims.iter().len());
+    let volumes_counted = mem.volumes.changed(storage.volumes.iter().len());
+    atts_gone
+        || claims_counted
+        || volumes_counted
+        || !storage.changed_claims.is_empty()
+        || !storage.changed_volumes.is_empty()
+}
+
+/// Nodes with something new since the last pass: their state, a pod's status,
+/// a process, or an attachment to them changed.
+fn dirty_nodes(m: &mut Machines, storage: &Storage, index: &Index) -> EntityHashSet {
+    let mut dirty = EntityHashSet::default();
+    // `is_changed` on the mutable queries reads the same ticks as a
+    // `Changed<_>` filter, and marks nothing.
+    dirty.extend(
+        m.nodes
+            .iter_mut()
+            .filter(|(_, _, ns, ..)| ns.is_changed())
+            .map(|(e, ..)| e),
+    );
+    dirty.extend(
+        m.pods
+            .iter_mut()
+            .filter(|(_, st, _)| st.is_changed())
+            .filter_map(|(_, _, on)| on.map(|on| on.0)),
+    );
+    dirty.extend(
+        m.procs
+            .iter_mut()
+            .filter(|(p, _)| p.is_changed())
+            .filter_map(|(_, on)| on.map(|on| on.0)),
+    );
+    dirty.extend(
+        storage
+            .changed_attachments
+            .iter()
+            .filter_map(|a| index.nodes.get(&a.node).copied()),
+    );
+    dirty
+}
+
+/// One kubelet's pass over its node, and what it notes for the memory.
+struct NodePass {
+    node_e: Entity,
+    name: String,
+    /// The earliest future instant it asked to be woken at.
+    deadline: Option<u64>,
+    /// It has pods waiting to start.
+    waiting: bool,
+}
+
+impl NodePass {
+    fn wake(&mut self, cluster: &mut Cluster, t: u64) {
+        cluster.wake.at_noting(t, &mut self.deadline);
+    }
+
+    fn walk(&mut self, cluster: &mut Cluster, m: &mut Machines, storage: &Storage) {
+        let Ok((_, _, ns, node_pods, node_procs)) = m.nodes.get(self.node_e) else {
+            return;
+        };
+        let (machine, connected) = (ns.machine, ns.kubelet_connected());
+        let proc_entities: Vec<Entity> = node_procs
+            .map(|p| p.entities().to_vec())
+            .unwrap_or_default();
+        let mut pod_entities: Vec<Entity> =
+            node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
+        // Local process life goes on whether or not the API server is reachable.
+        for &pe in &proc_entities {
+            self.tick_process(cluster, &mut m.procs, pe, machine);
+        }
+        if !connected {
+            return;
+        }
+        // Heartbeats: NodeState::heartbeat_at derives the last one from the
+        // machine's state, so they need no write here.
+        pod_entities.sort_by_key(|&e| m.pods.get(e).map(|(p, ..)| p.seq).unwrap_or(0));
+        let known = self.sync_pods(cluster, m, storage, pod_entities, &proc_entities);
+        for &pe in &proc_entities {
+            self.kill_if_orphan(cluster, m, pe, &known);
+        }
+        self.report_volumes_in_use(cluster, m, &proc_entities);
+    }
+
+    fn tick_process(
+        &mut self,
+        cluster: &mut Cluster,
+        procs: &mut ProcQuery,
+        pe: Entity,
+        machine: Machine,
+    ) {
+        let Ok((mut p, _)) = procs.get_mut(pe) else {
+            return;
+        };
+        let now = cluster.now();
+        match process_tick(p.stage, machine, now) {
+            ProcessTick::Nothing => {}
+            ProcessTick::Started => {
+                p.stage = ProcessStage::Running;
+                p.ready_at_ms = now;
+                cluster.touch();
+            }
+            ProcessTick::Exited => {
+                cluster.commands.entity(pe).despawn();
+                cluster.touch();
+            }
+            ProcessTick::Until(t) => self.wake(cluster, t),
+        }
+    }
+
+    /// Syncs each pod (in creation order) with its container; returns the
+    /// pods seen, by a hash of their uid, for the orphan check.
+    fn sync_pods(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        storage: &Storage,
+        pod_entities: Vec<Entity>,
+        proc_entities: &[Entity],
+    ) -> Vec<(u64, Entity)> {
+        // Processes by a hash of their pod's uid (checked in full on a match).
+        let proc_uids: Vec<(u64, Entity)> = proc_entities
+            .iter()
+            .filter_map(|&e| m.procs.get(e).ok().map(|(p, _)| (uid_key(&p.pod_uid), e)))
+            .collect();
+        let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
+        for pod_e in pod_entities {
+            let Ok((pod, st, _)) = m.pods.get(pod_e) else {
+                continue;
+            };
+            let uid_hash = uid_key(&pod.uid);
+            known_uids.push((uid_hash, pod_e));
+            let found = proc_uids
+                .iter()
+                .filter(|(h, _)| *h == uid_hash)
+                .find_map(|&(_, e)| {
+                    m.procs
+                        .get(e)
+                        .ok()
+                        .filter(|(p, _)| p.pod_uid == pod.uid)
+                        .map(|(p, _)| (e, p))
+                });
+            let container = found.map(|(_, p)| Container {
+                stage: p.stage,
+                ready_at_ms: p.ready_at_ms,
+                hold_ready: p.hold_ready,
+            });
+            let step = pod_step(&PodView::of(pod, st, container), cluster.now());
+            let proc_e = found.map(|(e, _)| e);
+            self.apply(cluster, m, storage, pod_e, proc_e, step);
+        }
+        known_uids
+    }
+
+    fn apply(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        storage: &Storage,
+        pod_e: Entity,
+        proc_e: Option<Entity>,
+        step: PodStep,
+    ) {
+        let Ok((pod, mut st, _)) = m.pods.get_mut(pod_e) else {
+            return;
+        };
+        let proc = proc_e
+            .and_then(|pe| m.procs.get_mut(pe).ok())
+            .map(|(p, _)| p);
+        match (step, proc) {
+            (PodStep::Stop { until_ms }, Some(mut p)) => {
+                p.stage = ProcessStage::Stopping { until_ms };
+                self.wake(cluster, until_ms);
+                if st.ready {
+                    st.ready = false;
+                    st.ready_since_ms = None;
+                }
+                cluster.touch();
+            }
+            (PodStep::ConfirmDeletion, _) => {
+                let reason = format!(
+                    "the kubelet on {} saw the container stop and confirmed the deletion; the name {} is free again",
+                    self.name, pod.name
+                );
+                cluster.remove_pod(pod_e, pod, Some(self.name.clone()), reason);
+            }
+            (PodStep::RemoveContainer, _) => {
+                if let Some(pe) = proc_e {
+                    cluster.commands.entity(pe).despawn();
+                    cluster.touch();
+                }
+            }
+            (PodStep::Report(r), Some(mut p)) => self.report(cluster, pod, &mut st, &mut p, r),
+            (PodStep::Create, _) => {
+                self.waiting = true;
+                let volumes = storage.volumes_ready(pod, &self.name, &cluster.index);
+                let image_pulls = !cluster.index.broken_images.contains(&pod.template.image);
+                let plan = start_plan(volumes, image_pulls, &pod.template.image);
+                self.create(cluster, pod, &mut st, plan);
+            }
+            _ => {}
+        }
+    }
+
+    /// A running container: the pod is Running, and Ready while its probe passes.
+    // `Mut`s, not `&mut` targets: a write marks the component changed, and
+    // only real changes may do that (other controllers skip unchanged pods).
+    fn report(
+        &mut self,
+        cluster: &mut Cluster,
+        pod: &Pod,
+        st: &mut Mut<PodStatus>,
+        p: &mut Mut<Process>,
+        r: Readiness,
+    ) {
+        let now = cluster.now();
+        let event = |kind, reason: String| {
+            SimEvent::new(kind, format!("pod/{}", pod.name), reason).node(self.name.clone())
+        };
+        if let Some(at) = r.started_ready_at {
+            st.phase = PodPhase::Running;
+            st.waiting = None;
+            p.ready_at_ms = at;
+            let why = format!("container {} started on {}", pod.template.image, self.name);
+            cluster.emit(event(EventKind::PodStarted, why));
+        }
+        if let Some(t) = r.wake {
+            cluster.wake.at_noting(t, &mut self.deadline);
+        }
+        match r.change {
+            Some(true) => {
+                st.ready = true;
+                st.ready_since_ms = Some(now);
+                let reason = match &pod.dns {
+                    Some(d) => format!("readiness probe passed; {d} now resolves to it"),
+                    None => "readiness probe passed; the pod receives traffic".to_string(),
+                };
+                cluster.emit(event(EventKind::PodReady, reason));
+            }
+            Some(false) => {
+                st.ready = false;
+                st.ready_since_ms = None;
+                let why = "readiness probe failing: removed from the service's endpoints and DNS";
+                cluster.emit(event(EventKind::PodNotReady, why.to_string()));
+            }
+            None => {}
+        }
+    }
+
+    /// No container yet: start one per `plan`, or record why the pod waits.
+    fn create(
+        &mut self,
+        cluster: &mut Cluster,
+        pod: &Pod,
+        st: &mut Mut<PodStatus>,
+        plan: Result<Vec<String>, String>,
+    ) {
+        let now = cluster.now();
+        let waiting = match plan {
+            Err(w) => Some(w),
+            Ok(vols) => {
+                let until = now + pod.template.start_ms();
+                cluster.commands.spawn((
+                    Process {
+                        pod: pod.name.clone(),
+                        pod_uid: pod.uid.clone(),
+                        owner: pod.owner.clone(),
+                        ordinal: pod.ordinal,
+                        node: self.name.clone(),
+                        stage: ProcessStage::Starting { until_ms: until },
+                        started_ms: now,
+                        ready_at_ms: u64::MAX,
+                        volumes: vols,
+                        image: pod.template.image.clone(),
+                        hold_ready: false,
+                    },
+                    RunsOn(self.node_e),
+                ));
+                self.wake(cluster, until);
+                if st.phase == PodPhase::Running {
+                    // The container is gone (machine reboot): restart it.
+                    st.restarts += 1;
+                    st.phase = PodPhase::ContainerCreating;
+                    st.ready = false;
+                    st.ready_since_ms = None;
+                }
+                cluster.touch();
+                None
+            }
+        };
+        if st.phase == PodPhase::Pending {
+            st.phase = PodPhase::ContainerCreating;
+            cluster.touch();
+        }
+        if st.waiting != waiting {
+            if let Some(w) = &waiting
+                && w.starts_with("ErrImagePull")
+            {
+                cluster.emit(
+                    SimEvent::new(
+                        EventKind::ImagePullFailed,
+                        format!("pod/{}", pod.name),
+                        w.clone(),
+                    )
+                    .node(self.name.clone()),
+                );
+            }
+            st.waiting = waiting;
+            cluster.touch();
+        }
+    }
+
+    /// Containers whose pod object is gone (force-deleted while the node was
+    /// cut off): the kubelet kills them once it can see the API again.
+    fn kill_if_orphan(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        pe: Entity,
+        known: &[(u64, Entity)],
+    ) {
+        let Ok((mut p, _)) = m.procs.get_mut(pe) else {
+            return;
+        };
+        let h = uid_key(&p.pod_uid);
+        let pod_known = known
+            .iter()
+            .any(|&(kh, e)| kh == h && m.pods.get(e).is_ok_and(|(q, ..)| q.uid == p.pod_uid));
+        if !is_orphan(pod_known, p.stage) {
+            return;
+        }
+        let until = cluster.now() + 2_000;
+        p.stage = ProcessStage::Stopping { until_ms: until };
+        self.wake(cluster, until);
+        let reason = format!(
+            "the kubelet on {} found a container of {} (uid {}) whose pod object no longer exists and kills it",
+            self.name,
+            p.pod,
+            &p.pod_uid[..8.min(p.pod_uid.len())]
+        );
+        cluster.emit(
+            SimEvent::new(EventKind::ProcessStopped, format!("pod/{}", p.pod), reason)
+                .node(self.name.clone()),
+        );
+    }
+
+    /// node.status.volumesInUse, written only when it changed.
+    fn report_volumes_in_use(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        proc_entities: &[Entity],
+    ) {
+        let in_use = volumes_in_use(
+            proc_entities
+                .iter()
+                .filter_map(|&e| m.procs.get(e).ok().map(|(p, _)| p)),
+        );
+        let Ok((_, _, mut ns, ..)) = m.nodes.get_mut(self.node_e) else {
+            return;
+        };
+        if !in_use.iter().eq(ns.volumes_in_use.iter()) {
+            ns.volumes_in_use = in_use.into_iter().map(String::from).collect();
+            cluster.touch();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(ready_at_ms: u64) -> Container {
+        Container {
+            stage: ProcessStage::Running,
+            ready_at_ms,
+            hold_ready: false,
+        }
+    }
+
+    fn view(container: Option<Container>) -> PodView {
+        PodView {
+            deleting: false,
+            terminal: false,
+            phase: PodPhase::Running,
+            ready: false,
+            readiness_broken: false,
+            stop_ms: 5_000,
+            ready_ms: 2_000,
+            container,
+        }
+    }
+
+    #[test]
+    fn kubelet_confirms_deletion_only_once_the_container_is_gone() {
+        let mut v = view(Some(running(0)));
+        v.deleting = true;
+        assert_eq!(pod_step(&v, 100), PodStep::Stop { until_ms: 5_100 });
+        v.container = Some(Container {
+            stage: ProcessStage::Stopping { until_ms: 5_100 },
+            ..running(0)
+        });
+        assert_eq!(pod_step(&v, 200), PodStep::Nothing, "SIGTERM is sent once");
+        v.container = None;
+        assert_eq!(pod_step(&v, 5_100), PodStep::ConfirmDeletion);
+    }
+
+    #[test]
+    fn kubelet_confirms_deletion_only_when_reachable() {
+        // The pod sync runs only when the kubelet can reach the API server.
+        let mut ns = NodeState::new(0);
+        assert!(ns.kubelet_connected());
+        ns.machine = Machine::Partitioned;
+        assert!(!ns.kubelet_connected());
+        ns.machine = Machine::Dead;
+        assert!(!ns.kubelet_connected());
+    }
+
+    #[test]
+    fn kubelet_removes_the_leftover_container_of_a_finished_pod() {
+        let mut v = view(Some(running(0)));
+        v.terminal = true;
+        assert_eq!(pod_step(&v, 0), PodStep::RemoveContainer);
+        v.container = None;
+        assert_eq!(pod_step(&v, 0), PodStep::Nothing);
+    }
+
+    #[test]
+    fn kubelet_creates_a_container_for_a_pod_without_one() {
+        assert_eq!(pod_step(&view(None), 0), PodStep::Create);
+        let starting = Container {
+            stage: ProcessStage::Starting { until_ms: 10 },
+            ..running(0)
+        };
+        assert_eq!(pod_step(&view(Some(starting)), 0), PodStep::Nothing);
+    }
+
+    #[test]
+    fn a_container_seen_running_makes_the_pod_running_and_ready_after_ready_seconds() {
+        let mut v = view(Some(running(0)));
+        v.phase = PodPhase::ContainerCreating;
+        let r = readiness(&v, &running(0), 1_000);
+        assert_eq!(r.started_ready_at, Some(3_000));
+        assert_eq!(r.wake, Some(3_000));
+        assert_eq!(r.change, None);
+        v.phase = PodPhase::Running;
+        let r = readiness(&v, &running(3_000), 3_000);
+        assert_eq!(
+            (r.started_ready_at, r.wake, r.change),
+            (None, None, Some(true))
+        );
+    }
+
+    #[test]
+    fn a_broken_probe_makes_a_ready_pod_not_ready_and_sets_no_wake() {
+        let mut v = view(Some(running(0)));
+        v.ready = true;
+        v.readiness_broken = true;
+        let r = readiness(&v, &running(0), 10_000);
+        assert_eq!((r.wake, r.change), (None, Some(false)));
+    }
+
+    #[test]
+    fn held_readiness_waits_without_a_deadline() {
+        let held = Container {
+            hold_ready: true,
+            ..running(0)
+        };
+        let r = readiness(&view(Some(held)), &held, 10_000);
+        assert_eq!((r.wake, r.change), (None, None));
+    }
+
+    #[test]
+    fn a_container_starts_only_when_volumes_are_attached_and_the_image_pulls() {
+        let waiting = Err("waiting for volume v to attach to n".to_string());
+        assert_eq!(start_plan(waiting.clone(), false, "img"), waiting);
+        let err = start_plan(Ok(vec![]), false, "img").unwrap_err();
+        assert!(err.starts_with("ErrImagePull: image img"));
+        assert_eq!(
+            start_plan(Ok(vec!["v".into()]), true, "img"),
+            Ok(vec!["v".into()])
+        );
+    }
+
+    #[test]
+    fn nothing_finishes_starting_on_a_dead_machine_but_stops_complete() {
+        let starting = ProcessStage::Starting { until_ms: 10 };
+        assert_eq!(
+            process_tick(starting, Machine::Dead, 20),
+            ProcessTick::Nothing
+        );
+        assert_eq!(
+            process_tick(starting, Machine::Partitioned, 20),
+            ProcessTick::Started
+        );
+        assert_eq!(
+            process_tick(starting, Machine::Up, 5),
+            ProcessTick::Until(10)
+        );
+        let stopping = ProcessStage::Stopping { until_ms: 10 };
+        assert_eq!(
+            process_tick(stopping, Machine::Dead, 10),
+            ProcessTick::Exited
+        );
+        assert_eq!(
+            process_tick(ProcessStage::Running, Machine::Up, 10),
+            ProcessTick::Nothing
+        );
+    }
+
+    #[test]
+    fn kubelet_kills_containers_whose_pod_object_is_gone() {
+        assert!(is_orphan(false, ProcessStage::Running));
+        assert!(!is_orphan(true, ProcessStage::Running));
+        assert!(!is_orphan(false, ProcessStage::Stopping { until_ms: 1 }));
+    }
+
+    #[test]
+    fn volumes_in_use_are_sorted_without_duplicates() {
+        let p = |vols: &[&str]| Process {
+            pod: "p".into(),
+            pod_uid: "u".into(),
+            owner: Owner::set("s"),
+            ordinal: None,
+            node: "n".into(),
+            stage: ProcessStage::Running,
+            started_ms: 0,
+            ready_at_ms: 0,
+            volumes: vols.iter().map(|v| v.to_string()).collect(),
+            image: "i".into(),
+            hold_ready: false,
+        };
+        let procs = [p(&["b", "a"]), p(&["a"])];
+        assert_eq!(volumes_in_use(procs.iter()), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn kubelet_skips_an_unchanged_node_until_its_deadline() {
+        let m = NodeMemory {
+            pods: 1,
+            procs: 1,
+            deadline: Some(100),
+            active: false,
+            waiting: true,
+        };
+        assert!(can_skip(&m, false, false, (1, 1), 99));
+        assert!(!can_skip(&m, false, false, (1, 1), 100), "deadline due");
+        assert!(!can_skip(&m, true, false, (1, 1), 0), "its node changed");
+        assert!(!can_skip(&m, false, false, (2, 1), 0), "a pod appeared");
+        assert!(
+            !can_skip(&m, false, true, (1, 1), 0),
+            "storage changed, pods wait"
+        );
+        let busy = NodeMemory { active: true, ..m };
+        assert!(
+            !can_skip(&busy, false, false, (1, 1), 0),
+            "its last pass did something"
+        );
+        let idle = NodeMemory {
+            waiting: false,
+            ..m
+        };
+        assert!(
+            can_skip(&idle, false, true, (1, 1), 0),
+            "storage does not concern it"
         );
     }
 }

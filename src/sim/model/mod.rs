@@ -1,6 +1,7 @@
 //! The cluster's objects as ECS components: nodes, pods, claims, volumes,
 //! workloads, and the relationships that link them.
 
+pub mod gone;
 mod node;
 mod pod;
 mod spec;
