@@ -7,7 +7,7 @@ use common::*;
 use serde_json::Value;
 use statefulset_sim::headless::Run;
 use statefulset_sim::sim::event::EventKind::*;
-use statefulset_sim::sim::workload::{CLONE_BASE_MS, CLONE_ROWS_PER_S, RETRY_MS};
+use statefulset_sim::sim::database::{CLONE_BASE_MS, CLONE_ROWS_PER_S, RETRY_MS};
 
 /// A scenario with one MySQL StatefulSet `mysql` (service `service`) and steps.
 fn mysql_with(service: &str, replicas: u32, write_rate: f64, extra: &str, steps: &str) -> String {

@@ -673,9 +673,9 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
                 return Err(format!("no StatefulSet or Deployment named {set}"));
             }
         }
-        Write { rows, set } => super::workload::command_write(world, set.as_deref(), *rows)?,
+        Write { rows, set } => super::database::command_write(world, set.as_deref(), *rows)?,
         SetWriteRate { per_second, set } => {
-            super::workload::command_rate(world, set.as_deref(), *per_second)?
+            super::database::command_rate(world, set.as_deref(), *per_second)?
         }
     }
     Ok(())
@@ -724,7 +724,7 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
                 .id();
             world.resource_mut::<Index>().sets.insert(s.name.clone(), e);
             if let Some(db) = &s.database {
-                super::workload::register_database(world, &s.name, db);
+                super::database::register_database(world, &s.name, db);
             }
             e
         }

@@ -9,7 +9,7 @@ pub mod invariant;
 pub mod model;
 pub mod ops;
 pub mod snapshot;
-pub mod workload;
+pub mod database;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -43,7 +43,7 @@ pub enum SimSystems {
     /// Volume binding/provisioning and attach/detach.
     Volumes,
     /// The replicated database.
-    Workload,
+    Database,
     /// Invariant checks.
     Observe,
 }
@@ -132,7 +132,7 @@ pub fn plugin(app: &mut App) {
             SimSystems::Controllers,
             SimSystems::Scheduler,
             SimSystems::Volumes,
-            SimSystems::Workload,
+            SimSystems::Database,
             SimSystems::Observe,
         )
             .chain(),
@@ -149,7 +149,7 @@ pub fn plugin(app: &mut App) {
     app.add_plugins((
         command::plugin,
         controllers::plugin,
-        workload::plugin,
+        database::plugin,
         invariant::plugin,
     ));
 }

@@ -94,7 +94,7 @@ fn provision_volumes(
                     size_gib: claim.size_gib,
                 },
                 VolumeStatus::default(),
-                crate::sim::workload::VolumeData::default(),
+                crate::sim::database::VolumeData::default(),
             ))
             .id();
         index.volumes.insert(vname.clone(), ve);

@@ -181,7 +181,7 @@ impl Databases {
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Databases>().add_systems(
         super::SimSchedule,
-        run_databases.in_set(SimSystems::Workload),
+        run_databases.in_set(SimSystems::Database),
     );
 }
 
