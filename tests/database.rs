@@ -553,9 +553,15 @@ fn with_ordinals_start_1_the_primary_is_mysql_1_and_replicas_clone_down_from_it(
             pair("pod/mysql-3", "mysql-2")
         ]
     );
+    // Writes fail only until mysql-1 is Ready; then it takes them.
+    let ready = time_of(&r, PodReady, "pod/mysql-1").unwrap();
+    assert!(events(&r, WritesFailed).iter().all(|e| e.t_ms < ready));
+    let resumed = events(&r, WritesResumed);
+    assert_eq!(resumed.len(), 1);
     assert!(
-        events(&r, WritesFailed).is_empty(),
-        "mysql-1 takes the writes"
+        resumed[0].reason.contains("writes go to mysql-1"),
+        "{}",
+        resumed[0].reason
     );
     let started = events(&r, ReplicationStarted);
     assert_eq!(started.len(), 2);
