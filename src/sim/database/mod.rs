@@ -124,7 +124,7 @@ fn run_databases(
         return;
     }
     let now = cluster.now();
-    let tick = now % DB_TICK_MS == 0;
+    let tick = now.is_multiple_of(DB_TICK_MS);
     let names: Vec<String> = dbs.dbs.keys().cloned().collect();
     let mut need_ticks = false;
     for set_name in names {

@@ -388,7 +388,7 @@ fn pull(
     let rows = q
         .data
         .get(log.volume)
-        .map(|d| rows_to_pull(&d, log.base, log.writer, srv.position, target))
+        .map(|d| rows_to_pull(d, log.base, log.writer, srv.position, target))
         .unwrap_or_default();
     if let Ok(mut d) = q.data.get_mut(v) {
         for r in rows {
