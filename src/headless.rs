@@ -182,7 +182,7 @@ pub fn summary(run: &mut Run) -> String {
         }
     );
     out.push_str(&pods_table(world));
-    for db in crate::sim::workload::db_snapshots(world) {
+    for db in crate::sim::database::db_snapshots(world) {
         out.push_str(&format!(
             "\nDatabase {}: {} rows written, {} writes refused; max replica lag {} rows / {:.1}s\n",
             db.name, db.written, db.failed, db.max_lag_rows, db.max_lag_seconds

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use serde_json::Value;
 use statefulset_sim::headless::Run;
+use statefulset_sim::sim::database::{CLONE_BASE_MS, CLONE_ROWS_PER_S, RETRY_MS};
 use statefulset_sim::sim::event::EventKind::*;
-use statefulset_sim::sim::workload::{CLONE_BASE_MS, CLONE_ROWS_PER_S, RETRY_MS};
 
 /// A scenario with one MySQL StatefulSet `mysql` (service `service`) and steps.
 fn mysql_with(service: &str, replicas: u32, write_rate: f64, extra: &str, steps: &str) -> String {
@@ -528,4 +528,69 @@ fn database_commands_are_rejected_without_a_database() {
             .iter()
             .all(|e| e.reason.contains("no StatefulSet runs a database"))
     );
+}
+
+#[test]
+fn with_ordinals_start_1_the_primary_is_mysql_1_and_replicas_clone_down_from_it() {
+    // ordinals.start: 1 names the pods mysql-1, mysql-2, mysql-3: the primary
+    // is the lowest ordinal, mysql-1, and its stable name mysql-1.mysql.
+    let mut r = run(&mysql_with(
+        "mysql",
+        3,
+        10.0,
+        ", ordinals_start: 1",
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, note: "load runs"),
+           (after: 10.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0)),
+           (after: 0.0, expect: ReplicaLag(pod: "mysql-3", max_rows: 0))"#,
+    ));
+    assert_no_failures(&r);
+    let pair = |o: &str, d: &str| (o.to_string(), d.to_string());
+    assert_eq!(
+        details(&r, CloneStarted),
+        [
+            pair("pod/mysql-2", "mysql-1"),
+            pair("pod/mysql-3", "mysql-2")
+        ]
+    );
+    // Writes fail only until mysql-1 is Ready; then it takes them.
+    let ready = time_of(&r, PodReady, "pod/mysql-1").unwrap();
+    assert!(events(&r, WritesFailed).iter().all(|e| e.t_ms < ready));
+    let resumed = events(&r, WritesResumed);
+    assert_eq!(resumed.len(), 1);
+    assert!(
+        resumed[0].reason.contains("writes go to mysql-1"),
+        "{}",
+        resumed[0].reason
+    );
+    let started = events(&r, ReplicationStarted);
+    assert_eq!(started.len(), 2);
+    for e in started {
+        assert_eq!(e.detail.as_deref(), Some("mysql-1.mysql"), "{e:?}");
+    }
+    let snap = snapshot(&mut r);
+    let written = db(&snap)["written"].as_u64().unwrap();
+    assert!(written >= 100, "the load wrote {written} rows");
+    let states: Vec<(String, String)> = db(&snap)["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["pod"].as_str().unwrap_or_default().to_string(),
+                s["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            pair("mysql-1", "primary"),
+            pair("mysql-2", "replicating"),
+            pair("mysql-3", "replicating")
+        ]
+    );
+    for (claim, n) in rows_by_claim(&snap) {
+        assert_eq!(n, written, "{claim}");
+    }
 }

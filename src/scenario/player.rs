@@ -6,7 +6,7 @@ use super::load::Loaded;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::invariant::Invariants;
 use crate::sim::model::*;
-use crate::sim::workload::{Databases, replica_lag, rows_on};
+use crate::sim::database::{Databases, replica_lag, rows_on};
 use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand, Wake};
 use bevy::prelude::*;
 

@@ -3,10 +3,12 @@
 //! no claim lost under Retain. A breach is logged (never a panic): the split
 //! brain lesson needs to show one.
 
-use super::event::{EventKind, EventLog, SimEvent};
+use super::SimSystems;
+use super::event::{EventKind, SimEvent};
 use super::model::*;
-use super::{SimClock, SimSystems};
+use super::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -71,6 +73,8 @@ impl<K: Ord + Clone + std::hash::Hash + Eq> Groups<K> {
         }
     }
     /// Drops entities for which `exists` is false.
+    // went-away pattern: entities remembered from earlier passes that no
+    // longer exist.
     fn prune(&mut self, exists: impl Fn(Entity) -> bool) {
         let gone: Vec<Entity> = self.of.keys().copied().filter(|&e| !exists(e)).collect();
         for e in gone {
@@ -100,36 +104,63 @@ struct Seen {
     retain_seen: (usize, usize, u64),
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the checks read: processes, attachments and sets, and which of them
+/// changed since the last pass.
+#[derive(SystemParam)]
+struct Watched<'w, 's> {
+    procs: Query<'w, 's, &'static Process>,
+    atts: Query<'w, 's, &'static Attachment>,
+    sets: Query<'w, 's, (&'static StatefulSet, &'static SetStatus)>,
+    new_procs: Query<'w, 's, (Entity, &'static Process), Added<Process>>,
+    changed_atts: Query<'w, 's, (Entity, &'static Attachment), Changed<Attachment>>,
+    changed_sets: Query<'w, 's, (), Changed<StatefulSet>>,
+    new_atts: Query<'w, 's, (), Added<Attachment>>,
+}
+
+/// A breach found now: its key, its object and why.
+type Found = BTreeMap<String, (String, String)>;
+
 fn check_invariants(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
+    mut cluster: Cluster,
     mut inv: ResMut<Invariants>,
-    index: Res<Index>,
-    procs: Query<&Process>,
-    atts: Query<&Attachment>,
-    sets: Query<(&StatefulSet, &SetStatus)>,
-    new_procs: Query<(Entity, &Process), Added<Process>>,
-    changed_atts: Query<(Entity, &Attachment), Changed<Attachment>>,
-    changed_sets: Query<(), Changed<StatefulSet>>,
-    new_atts: Query<(), Added<Attachment>>,
+    w: Watched,
     mut seen: Local<Seen>,
 ) {
-    // The checks read only which processes exist (owner, ordinal and node
-    // never change), attachment states, the sets' retention policy and claims,
-    // and deleted claims: when none of those changed, neither did the result.
-    let counts = (procs.iter().len(), atts.iter().len());
+    if !update_seen(&mut seen, &w, cluster.index.deleted_claims_gen) {
+        return;
+    }
+    let mut found = crowd_breaches(&seen);
+    for (set, st) in w.sets.iter() {
+        retain_breaches(
+            &set.spec,
+            &st.claims_made,
+            &cluster.index.deleted_claims,
+            &mut found,
+        );
+    }
+    for ev in report(&mut inv, &found) {
+        cluster.emit(ev);
+    }
+}
+
+/// Brings `seen` up to date with what changed; returns whether anything the
+/// checks read did. The checks read only which processes exist (owner,
+/// ordinal and node never change), attachment states, the sets' retention
+/// policy and claims, and deleted claims: when none of those changed,
+/// neither did the result.
+fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
+    let counts = (w.procs.iter().len(), w.atts.iter().len());
     let retain_seen = (
-        sets.iter().len(),
-        sets.iter().map(|(_, st)| st.claims_made.len()).sum(),
-        index.deleted_claims_gen,
+        w.sets.iter().len(),
+        w.sets.iter().map(|(_, st)| st.claims_made.len()).sum(),
+        deleted_claims_gen,
     );
     let first = !seen.ran;
     seen.ran = true;
-    let mut changed = first || retain_seen != seen.retain_seen || !changed_sets.is_empty();
+    let mut changed = first || retain_seen != seen.retain_seen || !w.changed_sets.is_empty();
     seen.retain_seen = retain_seen;
     let mut added_procs = 0;
-    for (e, p) in new_procs.iter() {
+    for (e, p) in w.new_procs.iter() {
         added_procs += 1;
         changed = true;
         if p.owner.kind == OwnerKind::StatefulSet
@@ -139,8 +170,8 @@ fn check_invariants(
                 .insert(e, (p.owner.name.clone(), o), p.node.clone());
         }
     }
-    let added_atts = new_atts.iter().count();
-    for (e, a) in changed_atts.iter() {
+    let added_atts = w.new_atts.iter().count();
+    for (e, a) in w.changed_atts.iter() {
         changed = true;
         if a.state == AttachState::Attached {
             seen.attached.insert(e, a.volume.clone(), a.node.clone());
@@ -148,108 +179,164 @@ fn check_invariants(
             seen.attached.remove(e);
         }
     }
+    // went-away pattern: fewer entities than last pass plus the added ones
+    // means some went away; prune them.
     if first || counts.0 != seen.counts.0 + added_procs {
         changed = true;
-        seen.identities.prune(|e| procs.contains(e));
+        seen.identities.prune(|e| w.procs.contains(e));
     }
     if first || counts.1 != seen.counts.1 + added_atts {
         changed = true;
-        seen.attached.prune(|e| atts.contains(e));
+        seen.attached.prune(|e| w.atts.contains(e));
     }
     seen.counts = counts;
-    if !changed {
+    changed
+}
+
+/// Split brain (two processes of one identity) and ReadWriteOnce volumes
+/// attached to two nodes.
+fn crowd_breaches(seen: &Seen) -> Found {
+    let mut found = Found::new();
+    for ((set, o), nodes) in seen.identities.crowds() {
+        let pod = format!("{set}-{o}");
+        found.insert(
+            format!("identity/{pod}"),
+            (
+                format!("pod/{pod}"),
+                format!(
+                    "split brain: {} containers of {pod} run at once (on {}): one identity, two processes writing",
+                    nodes.len(),
+                    nodes.join(" and ")
+                ),
+            ),
+        );
+    }
+    for (v, nodes) in seen.attached.crowds() {
+        found.insert(
+            format!("rwo/{v}"),
+            (
+                format!("pv/{v}"),
+                format!(
+                    "ReadWriteOnce volume {v} is attached to {} nodes at once: {}",
+                    nodes.len(),
+                    nodes.join(", ")
+                ),
+            ),
+        );
+    }
+    found
+}
+
+/// A claim of a set whose policy is Retain (both ways) deleted by anything
+/// but the user.
+fn retain_breaches(
+    spec: &StatefulSetSpec,
+    claims_made: &[String],
+    deleted: &BTreeMap<String, DeletedClaim>,
+    found: &mut Found,
+) {
+    if spec.retention.when_scaled != RetentionAction::Retain
+        || spec.retention.when_deleted != RetentionAction::Retain
+    {
         return;
     }
-    let now = clock.now_ms;
-    let mut found: BTreeMap<String, (String, String)> = BTreeMap::new();
-
-    for ((set, o), nodes) in seen.identities.crowds() {
+    for c in claims_made {
+        if let Some(d) = deleted.get(c)
+            && !d.by_user
         {
-            let pod = format!("{set}-{o}");
             found.insert(
-                format!("identity/{pod}"),
+                format!("retain/{c}"),
                 (
-                    format!("pod/{pod}"),
+                    format!("pvc/{c}"),
                     format!(
-                        "split brain: {} containers of {pod} run at once (on {}): one identity, two processes writing",
-                        nodes.len(),
-                        nodes.join(" and ")
+                        "claim {c} of statefulset/{} was deleted although its policy is Retain",
+                        spec.name
                     ),
                 ),
             );
         }
     }
+}
 
-    for (v, nodes) in seen.attached.crowds() {
-        {
-            found.insert(
-                format!("rwo/{v}"),
-                (
-                    format!("pv/{v}"),
-                    format!(
-                        "ReadWriteOnce volume {v} is attached to {} nodes at once: {}",
-                        nodes.len(),
-                        nodes.join(", ")
-                    ),
-                ),
-            );
-        }
-    }
-
-    for (set, st) in sets.iter() {
-        if set.spec.retention.when_scaled != RetentionAction::Retain
-            || set.spec.retention.when_deleted != RetentionAction::Retain
-        {
-            continue;
-        }
-        for c in &st.claims_made {
-            if let Some(d) = index.deleted_claims.get(c)
-                && !d.by_user
-            {
-                found.insert(
-                    format!("retain/{c}"),
-                    (
-                        format!("pvc/{c}"),
-                        format!(
-                            "claim {c} of statefulset/{} was deleted although its policy is Retain",
-                            set.spec.name
-                        ),
-                    ),
-                );
-            }
-        }
-    }
-
-    let keys: BTreeSet<String> = found.keys().cloned().collect();
-    for (k, (obj, why)) in &found {
+/// Records the breaches found now against those in force: a new one is
+/// InvariantBroken, one no longer found is InvariantRestored.
+fn report(inv: &mut Invariants, found: &Found) -> Vec<SimEvent> {
+    let mut events = Vec::new();
+    for (k, (obj, why)) in found {
         if !inv.broken.contains_key(k) {
             inv.broken.insert(k.clone(), why.clone());
             inv.total += 1;
-            log.emit(
-                now,
-                SimEvent::new(EventKind::InvariantBroken, obj.clone(), why.clone()),
-            );
+            events.push(SimEvent::new(
+                EventKind::InvariantBroken,
+                obj.clone(),
+                why.clone(),
+            ));
         }
     }
+    // went-away pattern: breaches in force last pass and not found now.
     let gone: Vec<String> = inv
         .broken
         .keys()
-        .filter(|k| !keys.contains(*k))
+        .filter(|k| !found.contains_key(*k))
         .cloned()
         .collect();
     for k in gone {
         inv.broken.remove(&k);
-        let obj = found.get(&k).map(|f| f.0.clone()).unwrap_or_else(|| {
-            k.replacen("identity/", "pod/", 1)
-                .replacen("rwo/", "pv/", 1)
-        });
-        log.emit(
-            now,
-            SimEvent::new(
-                EventKind::InvariantRestored,
-                obj,
-                format!("{k} holds again"),
-            ),
+        let obj = k
+            .replacen("identity/", "pod/", 1)
+            .replacen("rwo/", "pv/", 1);
+        events.push(SimEvent::new(
+            EventKind::InvariantRestored,
+            obj,
+            format!("{k} holds again"),
+        ));
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_processes_of_one_identity_are_split_brain_until_one_goes() {
+        let mut world = World::new();
+        let (a, b) = (world.spawn_empty().id(), world.spawn_empty().id());
+        let mut seen = Seen::default();
+        seen.identities.insert(a, ("db".into(), 0), "node-a".into());
+        assert!(crowd_breaches(&seen).is_empty());
+        seen.identities.insert(b, ("db".into(), 0), "node-b".into());
+        let found = crowd_breaches(&seen);
+        assert_eq!(
+            found["identity/db-0"].1,
+            "split brain: 2 containers of db-0 run at once (on node-a and node-b): one identity, two processes writing"
         );
+        seen.identities.prune(|x| x != a);
+        assert!(crowd_breaches(&seen).is_empty());
+    }
+
+    #[test]
+    fn a_breach_is_reported_once_and_restored_when_it_no_longer_holds() {
+        let mut inv = Invariants::default();
+        let mut found = Found::new();
+        found.insert(
+            "rwo/pv-a".into(),
+            ("pv/pv-a".into(), "attached twice".into()),
+        );
+        let kinds = |evs: Vec<SimEvent>| {
+            evs.into_iter()
+                .map(|e| (e.kind, e.object))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(report(&mut inv, &found)),
+            [(EventKind::InvariantBroken, "pv/pv-a".to_string())]
+        );
+        assert!(report(&mut inv, &found).is_empty(), "reported once");
+        assert_eq!(
+            kinds(report(&mut inv, &Found::new())),
+            [(EventKind::InvariantRestored, "pv/pv-a".to_string())]
+        );
+        assert_eq!(inv.total, 1);
     }
 }

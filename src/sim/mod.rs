@@ -9,8 +9,8 @@ pub mod invariant;
 pub mod model;
 pub mod ops;
 pub mod snapshot;
+pub mod database;
 pub mod validate;
-pub mod workload;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -44,7 +44,7 @@ pub enum SimSystems {
     /// Volume binding/provisioning and attach/detach.
     Volumes,
     /// The replicated database.
-    Workload,
+    Database,
     /// Invariant checks.
     Observe,
 }
@@ -133,7 +133,7 @@ pub fn plugin(app: &mut App) {
             SimSystems::Controllers,
             SimSystems::Scheduler,
             SimSystems::Volumes,
-            SimSystems::Workload,
+            SimSystems::Database,
             SimSystems::Observe,
         )
             .chain(),
@@ -150,7 +150,7 @@ pub fn plugin(app: &mut App) {
     app.add_plugins((
         command::plugin,
         controllers::plugin,
-        workload::plugin,
+        database::plugin,
         invariant::plugin,
     ));
 }

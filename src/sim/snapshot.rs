@@ -3,7 +3,7 @@
 
 use super::SimClock;
 use super::model::*;
-use super::workload::VolumeData;
+use super::database::VolumeData;
 use bevy::prelude::*;
 use serde::Serialize;
 
@@ -17,7 +17,7 @@ pub struct Snapshot {
     pub sets: Vec<SetSnap>,
     pub deployments: Vec<DeploymentSnap>,
     /// The replicated databases (docs/semantics.md §6): written/refused writes and lag.
-    pub databases: Vec<super::workload::DbSnap>,
+    pub databases: Vec<super::database::DbSnap>,
 }
 
 #[derive(Serialize)]
@@ -210,7 +210,7 @@ pub fn take(world: &mut World) -> Snapshot {
         })
         .collect();
     deployments.sort_by(|a, b| a.name.cmp(&b.name));
-    let databases = super::workload::db_snapshots(world);
+    let databases = super::database::db_snapshots(world);
     Snapshot {
         t_ms,
         nodes,

@@ -6,7 +6,7 @@ use crate::sim::event::EventLog;
 use crate::sim::model::{Attachment, Claim, ClaimStatus, Volume};
 use crate::sim::model::{Machine, Node, NodeState};
 use crate::sim::model::{OwnerKind, Pod, PodStatus};
-use crate::sim::workload::VolumeData;
+use crate::sim::database::VolumeData;
 use crate::view::scene;
 use bevy::prelude::*;
 use std::fmt::Write;

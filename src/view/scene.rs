@@ -10,7 +10,7 @@ use crate::sim::model::{
 use crate::sim::model::{Condition, Machine, NodeState};
 use crate::sim::model::{Deployment, DeploymentStatus, SetStatus, StatefulSet};
 use crate::sim::model::{OwnerKind, Pod, PodPhase, PodStatus, Process, ProcessStage};
-use crate::sim::workload::{Databases, DbServer, ReplState, VolumeData};
+use crate::sim::database::{Databases, DbServer, ReplState, VolumeData};
 use bevy::prelude::*;
 use std::collections::BTreeMap;
 
@@ -431,7 +431,7 @@ pub fn extract(world: &mut World) -> Scene {
 
 fn db_view(
     srv: &DbServer,
-    dbs: &BTreeMap<String, crate::sim::workload::DbState>,
+    dbs: &BTreeMap<String, crate::sim::database::DbState>,
     set: &str,
 ) -> DbView {
     let primary_pos = dbs.get(set).map_or(0, |d| d.primary_pos);

@@ -3,9 +3,10 @@
 //! wait while a pod uses them (pvc-protection) and take their volume with them
 //! (reclaim policy Delete).
 
-use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::model::*;
-use crate::sim::{SimClock, SimRng, SimSystems};
+use crate::sim::ops::Cluster;
+use crate::sim::{SimRng, SimSystems};
 use bevy::prelude::*;
 use rand::Rng;
 
@@ -31,17 +32,12 @@ fn class_of(index: &Index, name: &str) -> StorageClassSpec {
         })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn provision_volumes(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
+    mut cluster: Cluster,
     mut rng: ResMut<SimRng>,
-    mut commands: Commands,
     mut claims: Query<(Entity, &Claim, &mut ClaimStatus)>,
     nodes: Query<&Node>,
 ) {
-    let now = clock.now_ms;
     let mut todo: Vec<(String, Entity)> = claims
         .iter()
         .filter(|(_, _, s)| s.volume.is_none() && s.deleting.is_none())
@@ -60,69 +56,16 @@ fn provision_volumes(
         let Ok((_, claim, mut cs)) = claims.get_mut(ce) else {
             continue;
         };
-        let class = class_of(&index, &claim.class);
-        let target: Option<(String, String)> = match (class.binding, &cs.selected_node) {
-            (BindingMode::WaitForFirstConsumer, None) => continue,
-            (_, Some(n)) => node_list.iter().find(|(name, _)| name == n).cloned(),
-            (BindingMode::Immediate, None) => {
-                if node_list.is_empty() {
-                    None
-                } else {
-                    // Immediate binding picks a place before any pod exists.
-                    let i = rng.0.random_range(0..node_list.len());
-                    Some(node_list[i].clone())
-                }
-            }
+        let class = class_of(&cluster.index, &claim.class);
+        // Immediate binding picks a place before any pod exists.
+        let pick = |n: usize| rng.0.random_range(0..n);
+        let Some(place) = placement(&class, cs.selected_node.as_deref(), &node_list, pick) else {
+            continue;
         };
-        let affinity = match (class.kind, &target) {
-            (StorageKind::Network, _) => Affinity::Anywhere,
-            (StorageKind::Zonal, Some((_, z))) => Affinity::Zone(z.clone()),
-            (StorageKind::Local, Some((n, _))) => Affinity::Node(n.clone()),
-            (_, None) => continue,
-        };
-        let mut vname = format!("pv-{}", claim.name);
-        if index.volumes.contains_key(&vname) {
-            vname = format!("pv-{}-{}", claim.name, index.next_seq());
-        }
-        let ve = commands
-            .spawn((
-                Volume {
-                    name: vname.clone(),
-                    claim: claim.name.clone(),
-                    kind: class.kind,
-                    affinity: affinity.clone(),
-                    size_gib: claim.size_gib,
-                },
-                VolumeStatus::default(),
-                crate::sim::workload::VolumeData::default(),
-            ))
-            .id();
-        index.volumes.insert(vname.clone(), ve);
-        commands.entity(ce).insert(BoundTo(ve));
+        let (vname, ve) = provision(&mut cluster, claim, &class, place);
+        cluster.commands.entity(ce).insert(BoundTo(ve));
         cs.volume = Some(vname.clone());
-        let place = match &affinity {
-            Affinity::Anywhere => "network storage, attachable on any node".to_string(),
-            Affinity::Zone(z) => format!("a zonal disk in {z}: only nodes of that zone can use it"),
-            Affinity::Node(n) => format!("a local disk on {n}: only that node can use it"),
-        };
-        let why = match class.binding {
-            BindingMode::Immediate => "binding mode Immediate",
-            BindingMode::WaitForFirstConsumer => {
-                "WaitForFirstConsumer: placed where its first pod was scheduled"
-            }
-        };
-        log.emit(
-            now,
-            SimEvent::new(
-                EventKind::VolumeProvisioned,
-                format!("pv/{vname}"),
-                format!("{place} ({why})"),
-            )
-            .volume(vname.clone())
-            .node_opt(target.map(|t| t.0)),
-        );
-        log.emit(
-            now,
+        cluster.emit(
             SimEvent::new(
                 EventKind::ClaimBound,
                 format!("pvc/{}", claim.name),
@@ -133,15 +76,102 @@ fn provision_volumes(
     }
 }
 
+/// Where a claim's volume goes: the node (and its zone) it was provisioned
+/// for, and the node affinity that results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Placement {
+    node: Option<(String, String)>,
+    affinity: Affinity,
+}
+
+/// Where to provision a claim's volume, or None to wait: WaitForFirstConsumer
+/// waits for the scheduler's choice (`selected`); Immediate picks a random
+/// node (`pick(n)` in `0..n`) before any pod exists. Network storage goes
+/// anywhere; zonal and local storage need a node that exists.
+fn placement(
+    class: &StorageClassSpec,
+    selected: Option<&str>,
+    nodes: &[(String, String)],
+    pick: impl FnOnce(usize) -> usize,
+) -> Option<Placement> {
+    let node: Option<(String, String)> = match (class.binding, selected) {
+        (BindingMode::WaitForFirstConsumer, None) => return None,
+        (_, Some(n)) => nodes.iter().find(|(name, _)| name == n).cloned(),
+        (BindingMode::Immediate, None) if nodes.is_empty() => None,
+        (BindingMode::Immediate, None) => nodes.get(pick(nodes.len())).cloned(),
+    };
+    let affinity = match (class.kind, &node) {
+        (StorageKind::Network, _) => Affinity::Anywhere,
+        (StorageKind::Zonal, Some((_, z))) => Affinity::Zone(z.clone()),
+        (StorageKind::Local, Some((n, _))) => Affinity::Node(n.clone()),
+        (_, None) => return None,
+    };
+    Some(Placement { node, affinity })
+}
+
+/// Creates the claim's volume (with no data yet) and logs where it lives.
+/// Returns its name and entity.
+fn provision(
+    cluster: &mut Cluster,
+    claim: &Claim,
+    class: &StorageClassSpec,
+    place: Placement,
+) -> (String, Entity) {
+    let mut vname = format!("pv-{}", claim.name);
+    if cluster.index.volumes.contains_key(&vname) {
+        vname = format!("pv-{}-{}", claim.name, cluster.index.next_seq());
+    }
+    let ve = cluster
+        .commands
+        .spawn((
+            Volume {
+                name: vname.clone(),
+                claim: claim.name.clone(),
+                kind: class.kind,
+                affinity: place.affinity.clone(),
+                size_gib: claim.size_gib,
+            },
+            VolumeStatus::default(),
+            crate::sim::database::VolumeData::default(),
+        ))
+        .id();
+    cluster.index.volumes.insert(vname.clone(), ve);
+    cluster.emit(
+        SimEvent::new(
+            EventKind::VolumeProvisioned,
+            format!("pv/{vname}"),
+            provisioned_reason(&place.affinity, class.binding),
+        )
+        .volume(vname.clone())
+        .node_opt(place.node.map(|t| t.0)),
+    );
+    (vname, ve)
+}
+
+/// "a local disk on node-a: only that node can use it (binding mode Immediate)".
+fn provisioned_reason(affinity: &Affinity, binding: BindingMode) -> String {
+    let place = match affinity {
+        Affinity::Anywhere => "network storage, attachable on any node".to_string(),
+        Affinity::Zone(z) => format!("a zonal disk in {z}: only nodes of that zone can use it"),
+        Affinity::Node(n) => format!("a local disk on {n}: only that node can use it"),
+    };
+    let why = match binding {
+        BindingMode::Immediate => "binding mode Immediate",
+        BindingMode::WaitForFirstConsumer => {
+            "WaitForFirstConsumer: placed where its first pod was scheduled"
+        }
+    };
+    format!("{place} ({why})")
+}
+
+/// Deleted claims go once no pod uses them (kubernetes.io/pvc-protection);
+/// their volume is released.
 fn finalize_claims(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
-    mut commands: Commands,
+    mut cluster: Cluster,
     mut claims: Query<(Entity, &Claim, &mut ClaimStatus)>,
     pods: Query<(&Pod, &PodStatus)>,
 ) {
-    let now = clock.now_ms;
+    let now = cluster.now();
     let mut deleting: Vec<(String, Entity)> = claims
         .iter()
         .filter(|(_, _, s)| s.deleting.is_some())
@@ -152,7 +182,7 @@ fn finalize_claims(
     }
     deleting.sort();
     for (name, ce) in deleting {
-        let Ok((_, claim, mut cs)) = claims.get_mut(ce) else {
+        let Ok((_, _, mut cs)) = claims.get_mut(ce) else {
             continue;
         };
         let user = pods
@@ -167,20 +197,16 @@ fn finalize_claims(
         if let Some(user) = user {
             if !cs.terminating_logged {
                 cs.terminating_logged = true;
-                log.emit(
-                    now,
-                    SimEvent::new(
-                        EventKind::ClaimTerminating,
-                        format!("pvc/{name}"),
-                        format!(
-                            "{reason}; kept while {user} uses it (kubernetes.io/pvc-protection)"
-                        ),
-                    ),
-                );
+                cluster.emit(SimEvent::new(
+                    EventKind::ClaimTerminating,
+                    format!("pvc/{name}"),
+                    format!("{reason}; kept while {user} uses it (kubernetes.io/pvc-protection)"),
+                ));
             }
             continue;
         }
         let cause = cs.deleting.unwrap_or(DeletionCause::User);
+        let index = &mut cluster.index;
         index.claims.remove(&name);
         index.deleted_claims_gen += 1;
         index.deleted_claims.insert(
@@ -194,41 +220,32 @@ fn finalize_claims(
         if let Some(v) = &cs.volume {
             index.released.push(v.clone());
         }
-        commands.entity(ce).despawn();
-        log.emit(
-            now,
+        cluster.commands.entity(ce).despawn();
+        cluster.emit(
             SimEvent::new(EventKind::ClaimDeleted, format!("pvc/{name}"), reason)
                 .volume(cs.volume.clone().unwrap_or_default()),
         );
-        let _ = claim;
     }
 }
 
 /// Released volumes (claim gone) are deleted with their data once detached
 /// (reclaim policy Delete, the default for dynamic provisioning).
-fn delete_released_volumes(
-    clock: Res<SimClock>,
-    mut log: ResMut<EventLog>,
-    mut index: ResMut<Index>,
-    mut commands: Commands,
-    attachments: Query<&VolumeAttachments>,
-) {
-    if index.released.is_empty() {
+fn delete_released_volumes(mut cluster: Cluster, attachments: Query<&VolumeAttachments>) {
+    if cluster.index.released.is_empty() {
         return;
     }
-    let released = std::mem::take(&mut index.released);
+    let released = std::mem::take(&mut cluster.index.released);
     for v in released {
-        let Some(&ve) = index.volumes.get(&v) else {
+        let Some(&ve) = cluster.index.volumes.get(&v) else {
             continue;
         };
         if attachments.get(ve).is_ok_and(|a| !a.entities().is_empty()) {
-            index.released.push(v);
+            cluster.index.released.push(v);
             continue;
         }
-        index.volumes.remove(&v);
-        commands.entity(ve).despawn();
-        log.emit(
-            clock.now_ms,
+        cluster.index.volumes.remove(&v);
+        cluster.commands.entity(ve).despawn();
+        cluster.emit(
             SimEvent::new(
                 EventKind::VolumeDeleted,
                 format!("pv/{v}"),

@@ -1,0 +1,126 @@
+//! Read-only views of the databases for the scenario player, the snapshot and
+//! the headless report: rows on a pod's volume, a replica's lag, and each
+//! database's figures.
+
+use super::{Databases, DbServer, VolumeData};
+use crate::sim::SimClock;
+use crate::sim::model::*;
+use bevy::prelude::*;
+
+/// Rows stored on the first volume of a pod.
+pub fn rows_on(world: &World, pod: &str) -> Option<u64> {
+    let index = world.resource::<Index>();
+    let pe = *index.pods.get(pod)?;
+    let claim = world.get::<Pod>(pe)?.claims.first()?.clone();
+    let ce = *index.claims.get(&claim)?;
+    let v = world.get::<ClaimStatus>(ce)?.volume.clone()?;
+    let ve = *index.volumes.get(&v)?;
+    Some(world.get::<VolumeData>(ve)?.rows())
+}
+
+/// Replica lag in rows: the primary's last row minus the replica's position.
+pub fn replica_lag(world: &World, pod: &str) -> Option<u64> {
+    replica_lag_both(world, pod).map(|(rows, _)| rows)
+}
+
+/// Replica lag in seconds behind the primary (Seconds_Behind_Source).
+pub fn replica_lag_seconds(world: &World, pod: &str) -> Option<f64> {
+    replica_lag_both(world, pod).map(|(_, ms)| ms as f64 / 1000.0)
+}
+
+/// (rows behind, ms behind) of the server running for `pod`.
+fn replica_lag_both(world: &World, pod: &str) -> Option<(u64, u64)> {
+    let now = world.resource::<SimClock>().now_ms;
+    let index = world.resource::<Index>();
+    let pe = *index.pods.get(pod)?;
+    let p = world.get::<Pod>(pe)?;
+    let db = world
+        .resource::<Databases>()
+        .dbs
+        .get(&p.owner.name)?
+        .clone();
+    let uid = p.uid.clone();
+    let mut q = world.try_query::<(&Process, &DbServer)>()?;
+    let (_, srv) = q.iter(world).find(|(pr, _)| pr.pod_uid == uid)?;
+    if srv.primary {
+        return Some((0, 0));
+    }
+    Some((
+        db.primary_pos.saturating_sub(srv.position),
+        db.lag_ms(srv.position, now),
+    ))
+}
+
+/// One database's figures, for the snapshot and the headless report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DbSnap {
+    pub name: String,
+    pub write_rate: f64,
+    pub written: u64,
+    pub failed: u64,
+    pub primary_position: u64,
+    pub max_lag_rows: u64,
+    pub max_lag_seconds: f64,
+    pub servers: Vec<DbServerSnap>,
+}
+
+/// One server's replication figures, for the snapshot.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DbServerSnap {
+    pub pod: String,
+    pub node: String,
+    pub server_id: u32,
+    pub state: String,
+    pub position: u64,
+    pub lag_rows: u64,
+    pub lag_seconds: f64,
+}
+
+/// Every database now, sorted by set name; servers by pod then node.
+pub fn db_snapshots(world: &mut World) -> Vec<DbSnap> {
+    let now = world.resource::<SimClock>().now_ms;
+    let mut servers: Vec<(String, DbServerSnap)> = world
+        .query::<(&Process, &DbServer)>()
+        .iter(world)
+        .map(|(p, s)| {
+            (
+                s.set.clone(),
+                DbServerSnap {
+                    pod: p.pod.clone(),
+                    node: p.node.clone(),
+                    server_id: s.server_id,
+                    state: s.state.label(),
+                    position: s.position,
+                    lag_rows: 0,
+                    lag_seconds: 0.0,
+                },
+            )
+        })
+        .collect();
+    servers.sort_by(|a, b| (&a.1.pod, &a.1.node).cmp(&(&b.1.pod, &b.1.node)));
+    let dbs = world.resource::<Databases>();
+    dbs.dbs
+        .iter()
+        .map(|(name, db)| DbSnap {
+            name: name.clone(),
+            write_rate: db.write_rate,
+            written: db.written,
+            failed: db.failed,
+            primary_position: db.primary_pos,
+            max_lag_rows: db.max_lag_rows,
+            max_lag_seconds: db.max_lag_ms as f64 / 1000.0,
+            servers: servers
+                .iter()
+                .filter(|(set, _)| set == name)
+                .map(|(_, s)| {
+                    let mut s = s.clone();
+                    if s.state != "primary" {
+                        s.lag_rows = db.primary_pos.saturating_sub(s.position);
+                        s.lag_seconds = db.lag_ms(s.position, now) as f64 / 1000.0;
+                    }
+                    s
+                })
+                .collect(),
+        })
+        .collect()
+}
