@@ -273,11 +273,9 @@ fn can_skip(
     seen: (usize, usize),
     now: u64,
 ) -> bool {
-    !dirty
-        && !(storage_changed && m.waiting)
-        && !m.active
-        && (m.pods, m.procs) == seen
-        && m.deadline.is_none_or(|d| d > now)
+    let something_new =
+        dirty || m.active || (storage_changed && m.waiting) || (m.pods, m.procs) != seen;
+    !something_new && m.deadline.is_none_or(|d| d > now)
 }
 
 /// A quick key for a uid: its first 8 bytes (uids are random); a match is

@@ -56,7 +56,7 @@ fn collects(node: Option<&NodeState>, terminating: bool) -> Option<Collect> {
 
 /// Pod GC runs every gcCheckPeriod: Ok at a run, else the next run.
 fn gc_run(now: u64) -> Result<(), u64> {
-    if now % GC_PERIOD_MS == 0 {
+    if now.is_multiple_of(GC_PERIOD_MS) {
         Ok(())
     } else {
         Err(next_gc_run(now))
