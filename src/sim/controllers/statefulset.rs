@@ -30,7 +30,7 @@ pub(super) fn plugin(app: &mut App) {
 const REVISION_HASH_LEN: usize = 10;
 
 /// The revision name of a template: `<set>-<hash>`, as a ControllerRevision
-/// name is (hash of spec.template only, SEMANTICS §3).
+/// name is (hash of spec.template only, docs/semantics.md §3).
 pub fn revision_name(set: &str, template: &PodTemplate) -> String {
     format!("{set}-{}", template.hash_name(REVISION_HASH_LEN))
 }
@@ -103,7 +103,7 @@ fn trim_revision_history(revisions: &mut Vec<Revision>, limit: usize, keep: &[St
 }
 
 /// Why a terminating pod's deletion is not being confirmed: its node is
-/// unreachable or gone (SEMANTICS §5: the identity is released only by the
+/// unreachable or gone (docs/semantics.md §5: the identity is released only by the
 /// kubelet, node deletion + pod GC, a force delete, or the out-of-service taint).
 fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Option<String> {
     let n = s.node.as_deref()?;

@@ -86,7 +86,7 @@ fn mem_pod_default() -> u32 {
     128
 }
 
-/// The pod template. Its hash is the revision (SEMANTICS §3).
+/// The pod template. Its hash is the revision (docs/semantics.md §3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PodTemplate {
@@ -152,7 +152,7 @@ pub fn hash_name(mut hash: u64, len: usize) -> String {
 impl PodTemplate {
     /// The template's hash as a name of `len` characters: the suffix of a
     /// ControllerRevision name (10) or a pod-template-hash (9). Only the
-    /// template counts (SEMANTICS §3), hashed from its JSON form.
+    /// template counts (docs/semantics.md §3), hashed from its JSON form.
     pub fn hash_name(&self, len: usize) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
         hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
