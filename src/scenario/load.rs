@@ -759,14 +759,12 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                         }
                     }
                 }
-                Check::EventSeen(e) => {
-                    if EventKind::parse(&e.kind).is_none() {
-                        return Err(c.err(
-                            r,
-                            &e.kind,
-                            format!("step {n}: unknown event kind {:?}", e.kind),
-                        ));
-                    }
+                Check::EventSeen(e) if EventKind::parse(&e.kind).is_none() => {
+                    return Err(c.err(
+                        r,
+                        &e.kind,
+                        format!("step {n}: unknown event kind {:?}", e.kind),
+                    ));
                 }
                 _ => {}
             }

@@ -154,6 +154,7 @@ pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
 
 // Free-function forms kept until every caller takes `Cluster` (then deleted).
 /// Removes the pod object once deletion is confirmed (PodDeleted).
+#[allow(clippy::too_many_arguments)] // goes with the function when its callers take `Cluster`
 pub fn remove_pod(
     now: u64,
     entity: Entity,
@@ -176,6 +177,7 @@ pub fn remove_pod(
 
 /// Removes the pod object at once, whatever its kubelet is doing (PodForceDeleted).
 /// A process on a machine the control plane cannot reach keeps running.
+#[allow(clippy::too_many_arguments)] // goes with the function when its callers take `Cluster`
 pub fn force_delete_pod(
     now: u64,
     entity: Entity,

@@ -100,7 +100,7 @@ pub fn image(image: &str) -> Result<(), String> {
 
 /// A duration or instant in seconds: finite, not negative, at most a week.
 pub fn seconds(v: f64) -> bool {
-    v.is_finite() && v >= 0.0 && v <= limits::MAX_SECONDS
+    (0.0..=limits::MAX_SECONDS).contains(&v)
 }
 
 /// Rows written at once by a `Write` command.

@@ -456,3 +456,119 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
     world.resource_mut::<EventLog>().touch();
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> Vec<SimCommand> {
+        use SimCommand::*;
+        let node = || Some("node-a".to_string());
+        vec![
+            Scale {
+                set: "web".into(),
+                replicas: 5,
+            },
+            SetImage {
+                set: "web".into(),
+                image: "nginx:2".into(),
+            },
+            SetPartition {
+                set: "web".into(),
+                partition: 2,
+            },
+            SetMaxUnavailable {
+                set: "web".into(),
+                value: IntOrPercent::Int(2),
+            },
+            DeletePod {
+                pod: "web-1".into(),
+            },
+            ForceDeletePod {
+                pod: "web-1".into(),
+            },
+            BreakReadiness {
+                pod: "web-1".into(),
+            },
+            RestoreReadiness {
+                pod: "web-1".into(),
+            },
+            CrashPod {
+                pod: "web-1".into(),
+            },
+            FailNode {
+                node: None,
+                of: Some("web-1".into()),
+            },
+            PartitionNode {
+                node: node(),
+                of: None,
+            },
+            RecoverNode {
+                node: node(),
+                of: None,
+            },
+            DeleteNode {
+                node: node(),
+                of: None,
+            },
+            AddNode {
+                name: "node-e".into(),
+                zone: "zone-1".into(),
+                cpu_millis: None,
+                memory_mib: None,
+            },
+            TaintOutOfService {
+                node: node(),
+                of: None,
+            },
+            UntaintOutOfService {
+                node: node(),
+                of: None,
+            },
+            CordonNode {
+                node: node(),
+                of: None,
+            },
+            UncordonNode {
+                node: node(),
+                of: None,
+            },
+            DeleteClaim {
+                claim: "www-web-0".into(),
+            },
+            DeleteSet { set: "web".into() },
+            Write {
+                rows: 100,
+                set: None,
+            },
+            SetWriteRate {
+                per_second: 2.5,
+                set: Some("mysql".into()),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_command_is_named_as_a_scenario_writes_it() {
+        for c in examples() {
+            assert!(
+                c.to_ron().starts_with(c.name()),
+                "{} vs {}",
+                c.name(),
+                c.to_ron()
+            );
+        }
+    }
+
+    #[test]
+    fn a_command_describes_itself_in_a_sentence() {
+        let said: Vec<String> = examples().iter().map(SimCommand::describe).collect();
+        assert_eq!(said[0], "Scale web to 5 replicas");
+        assert_eq!(said[5], "Force-delete pod web-1");
+        assert_eq!(said[9], "Fail web-1's node");
+        for s in &said {
+            assert!(!s.contains('(') && !s.contains('{'), "not a sentence: {s}");
+        }
+    }
+}

@@ -185,7 +185,7 @@ fn split_replicas<'p>(
             condemned.push(p);
         }
     }
-    condemned.sort_by(|a, b| b.ordinal.cmp(&a.ordinal));
+    condemned.sort_by_key(|p| std::cmp::Reverse(p.ordinal));
     (replicas, condemned)
 }
 
