@@ -47,7 +47,20 @@ impl Cluster<'_, '_> {
         st: &mut PodStatus,
         reason: impl Into<String>,
     ) -> bool {
-        request_deletion(self.clock.now_ms, pod, st, &mut self.log, reason)
+        if st.deletion_ms.is_some() {
+            return false;
+        }
+        st.deletion_ms = Some(self.clock.now_ms);
+        self.emit(
+            SimEvent::new(
+                EventKind::PodTerminating,
+                format!("pod/{}", pod.name),
+                reason,
+            )
+            .node_opt(st.node.clone())
+            .revision(pod.revision.clone()),
+        );
+        true
     }
     /// Removes the pod object once deletion is confirmed (PodDeleted).
     pub fn remove_pod(
@@ -106,32 +119,6 @@ impl Cluster<'_, '_> {
     }
 }
 
-/// Sets the pod's deletionTimestamp (graceful deletion) and logs why.
-/// Returns false if it was already terminating.
-pub fn request_deletion(
-    now: u64,
-    pod: &Pod,
-    st: &mut PodStatus,
-    log: &mut EventLog,
-    reason: impl Into<String>,
-) -> bool {
-    if st.deletion_ms.is_some() {
-        return false;
-    }
-    st.deletion_ms = Some(now);
-    log.emit(
-        now,
-        SimEvent::new(
-            EventKind::PodTerminating,
-            format!("pod/{}", pod.name),
-            reason,
-        )
-        .node_opt(st.node.clone())
-        .revision(pod.revision.clone()),
-    );
-    true
-}
-
 /// Describes a pod's state for "why" captions: "Pending (0/3 nodes …)".
 pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
     let base = if st.terminating() {
@@ -150,55 +137,4 @@ pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
         Some(w) => format!("{base} ({w})"),
         None => base,
     }
-}
-
-// Free-function forms kept until every caller takes `Cluster` (then deleted).
-/// Removes the pod object once deletion is confirmed (PodDeleted).
-#[allow(clippy::too_many_arguments)] // goes with the function when its callers take `Cluster`
-pub fn remove_pod(
-    now: u64,
-    entity: Entity,
-    pod: &Pod,
-    node: Option<String>,
-    commands: &mut Commands,
-    index: &mut Index,
-    log: &mut EventLog,
-    reason: impl Into<String>,
-) {
-    if index.pods.get(&pod.name) == Some(&entity) {
-        index.pods.remove(&pod.name);
-    }
-    commands.entity(entity).despawn();
-    log.emit(
-        now,
-        SimEvent::new(EventKind::PodDeleted, format!("pod/{}", pod.name), reason).node_opt(node),
-    );
-}
-
-/// Removes the pod object at once, whatever its kubelet is doing (PodForceDeleted).
-/// A process on a machine the control plane cannot reach keeps running.
-#[allow(clippy::too_many_arguments)] // goes with the function when its callers take `Cluster`
-pub fn force_delete_pod(
-    now: u64,
-    entity: Entity,
-    pod: &Pod,
-    node: Option<String>,
-    commands: &mut Commands,
-    index: &mut Index,
-    log: &mut EventLog,
-    reason: impl Into<String>,
-) {
-    if index.pods.get(&pod.name) == Some(&entity) {
-        index.pods.remove(&pod.name);
-    }
-    commands.entity(entity).despawn();
-    log.emit(
-        now,
-        SimEvent::new(
-            EventKind::PodForceDeleted,
-            format!("pod/{}", pod.name),
-            reason,
-        )
-        .node_opt(node),
-    );
 }
