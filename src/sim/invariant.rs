@@ -5,6 +5,7 @@
 
 use super::SimSystems;
 use super::event::{EventKind, SimEvent};
+use super::model::gone::{Tally, gone};
 use super::model::*;
 use super::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
@@ -73,11 +74,8 @@ impl<K: Ord + Clone + std::hash::Hash + Eq> Groups<K> {
         }
     }
     /// Drops entities for which `exists` is false.
-    // went-away pattern: entities remembered from earlier passes that no
-    // longer exist.
     fn prune(&mut self, exists: impl Fn(Entity) -> bool) {
-        let gone: Vec<Entity> = self.of.keys().copied().filter(|&e| !exists(e)).collect();
-        for e in gone {
+        for e in gone(self.of.keys().copied(), |&e| exists(e)) {
             self.remove(e);
         }
     }
@@ -97,7 +95,8 @@ impl<K: Ord + Clone + std::hash::Hash + Eq> Groups<K> {
 struct Seen {
     ran: bool,
     /// Processes and attachments counted last pass.
-    counts: (usize, usize),
+    procs: Tally,
+    atts: Tally,
     identities: Groups<(String, u32)>,
     attached: Groups<String>,
     /// Sets, claims made and the deleted-claims generation last checked.
@@ -179,17 +178,17 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
             seen.attached.remove(e);
         }
     }
-    // went-away pattern: fewer entities than last pass plus the added ones
-    // means some went away; prune them.
-    if first || counts.0 != seen.counts.0 + added_procs {
+    // Fewer entities than last pass plus the added ones: some went away.
+    let procs_gone = seen.procs.went_away(counts.0, added_procs);
+    if first || procs_gone {
         changed = true;
         seen.identities.prune(|e| w.procs.contains(e));
     }
-    if first || counts.1 != seen.counts.1 + added_atts {
+    let atts_gone = seen.atts.went_away(counts.1, added_atts);
+    if first || atts_gone {
         changed = true;
         seen.attached.prune(|e| w.atts.contains(e));
     }
-    seen.counts = counts;
     changed
 }
 
@@ -273,14 +272,8 @@ fn report(inv: &mut Invariants, found: &Found) -> Vec<SimEvent> {
             ));
         }
     }
-    // went-away pattern: breaches in force last pass and not found now.
-    let gone: Vec<String> = inv
-        .broken
-        .keys()
-        .filter(|k| !found.contains_key(*k))
-        .cloned()
-        .collect();
-    for k in gone {
+    // Breaches in force last pass and not found now are restored.
+    for k in gone(inv.broken.keys().cloned(), |k| found.contains_key(k)) {
         inv.broken.remove(&k);
         let obj = k
             .replacen("identity/", "pod/", 1)

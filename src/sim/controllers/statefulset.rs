@@ -4,6 +4,7 @@
 
 use super::reconcile::{self, Action, ObservedClaim, ObservedPod, Outcome};
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::{SimRng, SimSystems};
@@ -125,7 +126,8 @@ fn node_problem(s: &PodStatus, index: &Index, nodes: &Query<&NodeState>) -> Opti
 #[derive(Default)]
 struct SetsMemory {
     /// Claims and nodes counted last pass.
-    counts: (usize, usize),
+    claims: Tally,
+    nodes: Tally,
     sets: EntityHashMap<SetMemory>,
 }
 
@@ -219,11 +221,13 @@ impl Watch<'_, '_> {
         claim_q: &mut ClaimQueries,
         mem: &mut SetsMemory,
     ) -> Seen {
-        let counts = (claim_q.p1().iter().len(), self.nodes.iter().len());
-        let claims_changed = counts.0 != mem.counts.0 || !claim_q.p0().is_empty();
-        let nodes_changed = counts.1 != mem.counts.1 + self.new_nodes.iter().count()
+        // The tallies are updated first, whatever the rest says.
+        let claims_changed =
+            mem.claims.changed(claim_q.p1().iter().len()) || !claim_q.p0().is_empty();
+        let nodes_changed = mem
+            .nodes
+            .went_away(self.nodes.iter().len(), self.new_nodes.iter().count())
             || !self.changed_nodes.is_empty();
-        mem.counts = counts;
         let changed_sets: EntityHashSet = self.changed_sets.iter().collect();
         let mut dirty = changed_sets.clone();
         dirty.extend(pod_q.p0().iter().map(|of| of.0));
