@@ -430,7 +430,7 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
                 .id();
             world.resource_mut::<Index>().sets.insert(s.name.clone(), e);
             if let Some(db) = &s.database {
-                super::workload::register_database(world, &s.name, db);
+                super::database::register_database(world, &s.name, db);
             }
             e
         }
