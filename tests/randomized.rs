@@ -36,7 +36,7 @@ use std::time::Instant;
 const SEQUENCES: u32 = 3000;
 /// The generator's seed (`PROPTEST_RNG_SEED` overrides): CI runs the same
 /// sequences every time.
-const SEED: u64 = 0x5eed_0f_5e7;
+const SEED: u64 = 0x0005_eed0_f5e7;
 /// Commands per sequence, after the StatefulSet is first Ready. Shrinking
 /// stops at the minimum; below it, commands shrink to `Wait`.
 const COMMANDS: std::ops::RangeInclusive<usize> = 3..=9;
