@@ -54,7 +54,7 @@ pub fn set_scenario(set_fields: &str, steps: &str) -> String {
     )
 }
 
-pub fn events<'a>(run: &'a Run, kind: EventKind) -> Vec<&'a SimEvent> {
+pub fn events(run: &Run, kind: EventKind) -> Vec<&SimEvent> {
     run.log().events.iter().filter(|e| e.kind == kind).collect()
 }
 
