@@ -85,7 +85,7 @@ fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
         );
         return Err(ExitCode::from(2));
     }
-    Ok((s * 1000.0).round() as u64)
+    Ok(statefulset_sim::sim::units::secs_to_ms(s))
 }
 
 /// Writes a file without ever clobbering the scenario it came from.
@@ -188,7 +188,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
     let loaded = match &cli.scenario {
         Some(p) => load(p)?,
-        None => statefulset_sim::gui::default_lesson(),
+        None => statefulset_sim::scenario::built_in_lesson(),
     };
     let at = seconds_to_ms(cli.at, "--at")?;
     let opts = statefulset_sim::gui::GuiOptions {
@@ -199,7 +199,7 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         ui_scale: cli.ui_scale.unwrap_or(1.0).clamp(0.5, 4.0),
         quit_after_s: cli.quit_after,
     };
-    Ok(ExitCode::from(statefulset_sim::gui::run(loaded, opts) as u8))
+    Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
 }
 
 #[cfg(not(feature = "gui"))]

@@ -8,7 +8,9 @@ pub mod event;
 pub mod invariant;
 pub mod model;
 pub mod ops;
+pub mod read;
 pub mod snapshot;
+pub mod units;
 pub mod workload;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};

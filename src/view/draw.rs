@@ -8,6 +8,7 @@ use super::layout::{Layout, Rect};
 use super::scene::{PodView, Scene};
 use super::style::{self, Rgb};
 use super::{CurrentScene, ViewSettings};
+use crate::gui::Animating;
 use crate::sim::model::OwnerKind;
 use bevy::prelude::*;
 use bevy::sprite::Anchor;
@@ -38,15 +39,15 @@ pub enum Part {
 }
 
 /// The parts of the whole scene, each with a stable key.
-/// Sets whose clients write now, with the pod they write to (`<set>-0`, the
-/// primary's stable name), its card and the write rate.
+/// Sets whose clients write now, with the pod they write to (the primary,
+/// the set's first ordinal), its card and the write rate.
 fn written_primaries<'a>(
     scene: &'a Scene,
     layout: &'a Layout,
 ) -> impl Iterator<Item = (&'a super::scene::SetView, &'a PodView, &'a Rect, f64)> {
     scene.sets.iter().filter_map(|set| {
         let (_, _, rate) = set.writes?;
-        let p = scene.pod(&format!("{}-0", set.name))?;
+        let p = scene.pod(set.primary.as_deref()?)?;
         let r = layout.pods.get(&p.key)?;
         (rate > 0.0).then_some((set, p, r, rate))
     })
@@ -350,11 +351,6 @@ pub struct Tween {
     pub alpha: f32,
     pub target_alpha: f32,
 }
-
-/// Whether any part is still gliding or fading (the window keeps redrawing
-/// while it is, even when the clock is paused).
-#[derive(Resource, Default, PartialEq)]
-pub struct Animating(pub bool);
 
 /// Key → entity of every drawn part.
 #[derive(Resource, Default)]
