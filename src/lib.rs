@@ -118,7 +118,11 @@ mod tests {
                 }
             }
         }
-        assert!(wrong.is_empty(), "imports against the layers:\n{}", wrong.join("\n"));
+        assert!(
+            wrong.is_empty(),
+            "imports against the layers:\n{}",
+            wrong.join("\n")
+        );
         assert!(all.len() > 20, "found the sources: {}", all.len());
     }
 }

@@ -220,12 +220,16 @@ fn the_world_view_the_inspector_and_the_snapshot_word_replication_alike() {
     let servers = &snap.databases[0].servers;
     assert_eq!(servers.len(), 3);
     for srv in servers {
-        let view = s.pod(&srv.pod).and_then(|p| p.db.clone()).expect("a server");
+        let view = s
+            .pod(&srv.pod)
+            .and_then(|p| p.db.clone())
+            .expect("a server");
         // Before, the view said "replica" and "primary (read-write)" where
         // the snapshot said "replicating" and "primary".
         assert_eq!(view.state, srv.state, "{}", srv.pod);
         assert_eq!(view.lag_rows, srv.lag_rows, "{}", srv.pod);
-        let text = statefulset_sim::ui::inspector::describe(run.world(), &format!("pod/{}", srv.pod));
+        let text =
+            statefulset_sim::ui::inspector::describe(run.world(), &format!("pod/{}", srv.pod));
         assert!(
             text.contains(&format!("Database:      {} (server-id", srv.state)),
             "{text}"

@@ -86,10 +86,12 @@ pub fn check_display() -> Result<(), String> {
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
     {
-        return Err("error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n\
+        return Err(
+            "error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n\
              Run it from a desktop session, under Xvfb (`xvfb-run statefulset-sim ...`),\n\
              or headless: `statefulset-sim SCENARIO.ron --headless`."
-            .to_string());
+                .to_string(),
+        );
     }
     Ok(())
 }

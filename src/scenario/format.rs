@@ -214,10 +214,7 @@ impl Check {
             },
             Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
             Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),
-            Check::PodOnNode {
-                pod,
-                node: Some(n),
-            } => format!("{pod} is on {n}"),
+            Check::PodOnNode { pod, node: Some(n) } => format!("{pod} is on {n}"),
             Check::PodOnNode { pod, node: None } => format!("{pod} is on no node"),
             Check::PodRevision { pod, revision } => match revision {
                 RevisionRef::Word(RevisionWord::Current) => {
@@ -490,10 +487,7 @@ mod tests {
                 set: "web".into(),
                 count: 3,
             },
-            Check::WritesFailed {
-                set: None,
-                min: 1,
-            },
+            Check::WritesFailed { set: None, min: 1 },
         ];
         for c in all {
             let d = c.describe();

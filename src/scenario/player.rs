@@ -6,8 +6,8 @@ use super::load::Loaded;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::invariant::Invariants;
 use crate::sim::model::*;
-use crate::sim::workload::{Databases, replica_lag, rows_on};
 use crate::sim::units::secs_to_ms;
+use crate::sim::workload::{Databases, replica_lag, rows_on};
 use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand, Wake};
 use bevy::prelude::*;
 

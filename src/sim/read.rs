@@ -179,7 +179,10 @@ impl Cluster {
         out
     }
     /// The servers of one database, by pod then node.
-    pub fn servers<'a>(&'a self, set: &'a str) -> impl Iterator<Item = (&'a ProcRead, &'a ServerRead)> {
+    pub fn servers<'a>(
+        &'a self,
+        set: &'a str,
+    ) -> impl Iterator<Item = (&'a ProcRead, &'a ServerRead)> {
         self.processes
             .iter()
             .filter_map(|p| p.db.as_ref().map(|s| (p, s)))
@@ -279,7 +282,11 @@ fn read_volumes(world: &mut World) -> Vec<VolumeRead> {
             status: s.cloned().unwrap_or_default(),
             rows: d.map(|d| d.rows()),
             diverged: d.is_some_and(|d| d.diverged),
-            attachments: atts.iter().filter(|a| a.volume == v.name).cloned().collect(),
+            attachments: atts
+                .iter()
+                .filter(|a| a.volume == v.name)
+                .cloned()
+                .collect(),
         })
         .collect();
     volumes.sort_by(|a, b| a.volume.name.cmp(&b.volume.name));

@@ -346,7 +346,10 @@ mod tests {
         let text = describe(r.world(), "pod/web-1");
         assert!(text.contains("Status:        Running\n"), "{text}");
         assert!(text.contains("Ready:         true\n"), "{text}");
-        assert!(text.contains("www-web-1: PersistentVolumeClaim -> pv-"), "{text}");
+        assert!(
+            text.contains("www-web-1: PersistentVolumeClaim -> pv-"),
+            "{text}"
+        );
         assert!(text.contains("Events:\n"), "{text}");
     }
 
@@ -358,7 +361,10 @@ mod tests {
         let pv = describe(r.world(), "pv/pv-www-web-0");
         assert!(pv.contains("Kind:          network storage"), "{pv}");
         assert!(pv.contains("(attached)"), "{pv}");
-        assert!(!pv.contains("Attached") && !pv.contains("Network,"), "{pv}");
+        assert!(
+            !pv.contains("(Attached") && !pv.contains("Network,"),
+            "{pv}"
+        );
     }
 
     #[test]

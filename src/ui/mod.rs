@@ -8,8 +8,8 @@ pub mod events;
 pub mod inspector;
 pub mod keys;
 
-use crate::gui::{GuiOptions, GuiSystems};
 use crate::gui::host::{Playback, SimHost};
+use crate::gui::{GuiOptions, GuiSystems};
 use crate::view::camera::{CameraControl, WorldViewport};
 use crate::view::{CurrentScene, Selection};
 use bevy::prelude::*;

@@ -337,7 +337,9 @@ fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
                 name: v.volume.name.clone(),
                 claim: v.volume.claim.clone(),
                 claim_exists: claim.is_some(),
-                pod: claim_pod.get(v.volume.claim.as_str()).map(|p| p.to_string()),
+                pod: claim_pod
+                    .get(v.volume.claim.as_str())
+                    .map(|p| p.to_string()),
                 attached,
                 rows: v.rows.filter(|&r| r > 0 || of_db),
                 diverged: v.diverged,
@@ -364,8 +366,7 @@ fn attach_look(a: &Attachment) -> AttachLook {
 fn link_views(c: &Cluster) -> Vec<LinkView> {
     let mut links = Vec::new();
     for p in &c.pods {
-        let (Some(db), Some(s)) = (c.database(&p.pod.owner.name), c.server(&p.pod.uid))
-        else {
+        let (Some(db), Some(s)) = (c.database(&p.pod.owner.name), c.server(&p.pod.uid)) else {
             continue;
         };
         if s.server.primary {

@@ -2,9 +2,9 @@
 //! thing. Pure functions, so what a student reads is unit-tested.
 
 use super::scene::{AttachLook, LinkKind, LinkView, NodeView, PodView, VolumeView};
-use crate::sim::units;
 use crate::sim::model::{Condition, Machine};
 use crate::sim::model::{OwnerKind, PodPhase};
+use crate::sim::units;
 
 /// An sRGB colour, 0..1, without depending on a renderer.
 #[derive(Debug, Clone, Copy, PartialEq)]
