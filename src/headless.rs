@@ -1,7 +1,7 @@
 //! The headless runner: plays a scenario to the end (or `--until`), skipping
 //! idle time, and reports a kubectl-style table and every failed expectation.
 
-use crate::scenario::format::phase_word;
+use crate::sim::read::phase_word;
 use crate::scenario::{self, Lesson, Loaded, StepResult};
 use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::*;

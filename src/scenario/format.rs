@@ -1,6 +1,7 @@
 //! The scenario file format (CONTRACT.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
+use crate::sim::read::phase_word;
 use crate::sim::model::{NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};
 use serde::{Deserialize, Serialize};
 
@@ -291,19 +292,6 @@ impl Check {
 impl std::fmt::Display for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.describe())
-    }
-}
-
-/// A pod phase as `kubectl get pods` shows it in its STATUS column.
-pub fn phase_word(phase: PodPhase) -> &'static str {
-    match phase {
-        PodPhase::Pending => "Pending",
-        PodPhase::ContainerCreating => "ContainerCreating",
-        PodPhase::Running => "Running",
-        PodPhase::Succeeded => "Succeeded",
-        PodPhase::Failed => "Failed",
-        PodPhase::Terminating => "Terminating",
-        PodPhase::Absent => "Absent",
     }
 }
 

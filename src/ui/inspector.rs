@@ -3,7 +3,7 @@
 //! (`sim::read`, which the world view and the snapshot read too), so it is
 //! unit-tested without a window.
 
-use crate::scenario::format::phase_word;
+use crate::sim::read::phase_word;
 use crate::sim::event::EventLog;
 use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, StorageKind};
 use crate::sim::read::{self, Cluster};
