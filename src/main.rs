@@ -78,7 +78,7 @@ fn load(path: &Path) -> Result<Loaded, ExitCode> {
 }
 
 fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
-    if !s.is_finite() || s < 0.0 || s > statefulset_sim::sim::model::limits::MAX_SECONDS {
+    if !(0.0..=statefulset_sim::sim::model::limits::MAX_SECONDS).contains(&s) {
         eprintln!(
             "error: {what} must be between 0 and {} seconds, got {s}",
             statefulset_sim::sim::model::limits::MAX_SECONDS

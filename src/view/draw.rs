@@ -343,6 +343,24 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
     }
 }
 
+/// What `sync` updates on a drawn part.
+type SyncedPart = (
+    &'static mut Tween,
+    Option<&'static mut Sprite>,
+    Option<&'static mut Text2d>,
+    Option<&'static mut TextFont>,
+    Option<&'static mut TextBounds>,
+);
+
+/// What `animate` moves and fades on a drawn part.
+type AnimatedPart = (
+    Entity,
+    &'static mut Tween,
+    &'static mut Transform,
+    Option<&'static mut Sprite>,
+    Option<&'static mut TextColor>,
+);
+
 /// The tween state of one drawn part.
 #[derive(Component, Debug)]
 pub struct Tween {
@@ -366,13 +384,7 @@ pub fn sync(
     current: Res<CurrentScene>,
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
-    mut q: Query<(
-        &mut Tween,
-        Option<&mut Sprite>,
-        Option<&mut Text2d>,
-        Option<&mut TextFont>,
-        Option<&mut TextBounds>,
-    )>,
+    mut q: Query<SyncedPart>,
 ) {
     if !current.is_changed() {
         return;
@@ -510,13 +522,7 @@ pub fn animate(
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
     mut animating: ResMut<Animating>,
-    mut q: Query<(
-        Entity,
-        &mut Tween,
-        &mut Transform,
-        Option<&mut Sprite>,
-        Option<&mut TextColor>,
-    )>,
+    mut q: Query<AnimatedPart>,
 ) {
     // After the window rested (paused, redrawing only on input) the first
     // step can be long; a glide must not turn into a jump.
