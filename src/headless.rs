@@ -1,10 +1,11 @@
 //! The headless runner: plays a scenario to the end (or `--until`), skipping
 //! idle time, and reports a kubectl-style table and every failed expectation.
 
+use crate::sim::read::phase_word;
 use crate::scenario::{self, Lesson, Loaded, StepResult};
 use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::*;
-use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot};
+use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot, units};
 use bevy::prelude::*;
 
 /// Once the last step has run, stop after this long without an event.
@@ -50,7 +51,6 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
     loop {
         settle_all(world);
         world.resource_mut::<PauseRequest>().0 = None;
-        let now = world.resource::<SimClock>().now_ms;
         let next = world.resource::<Wake>().next_ms;
         let done = world.resource::<Lesson>().finished();
         let Some(next) = next else { break };
@@ -67,7 +67,6 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
                 break;
             }
         }
-        let _ = now;
         world.resource_mut::<SimClock>().now_ms = next;
     }
     if let Some(u) = until_ms {
@@ -84,7 +83,7 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
                     let actual = crate::scenario::player::eval(world, w)
                         .err()
                         .unwrap_or_default();
-                    format!("`when: {}` never held ({actual})", w.describe())
+                    format!("`when: {}` never held ({actual})", w.as_written())
                 }
                 None => "it was never reached".to_string(),
             };
@@ -93,18 +92,6 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
     }
     failures.sort_by_key(|f| f.0);
     Run { app, failures }
-}
-
-/// "12m30s" / "45s".
-fn age(ms: u64) -> String {
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}h{}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 /// A `kubectl get pods -o wide`-style table of the pods now.
@@ -120,7 +107,7 @@ pub fn pods_table(world: &mut World) -> String {
                 {
                     "ErrImagePull".to_string()
                 }
-                (_, ph) => format!("{ph:?}"),
+                (_, ph) => phase_word(ph).to_string(),
             };
             (
                 p.name.clone(),
@@ -129,7 +116,7 @@ pub fn pods_table(world: &mut World) -> String {
                     format!("{}/1", s.ready as u8),
                     status,
                     s.restarts.to_string(),
-                    age(now.saturating_sub(p.created_ms)),
+                    units::age(now.saturating_sub(p.created_ms)),
                     s.node.clone().unwrap_or_else(|| "<none>".into()),
                 ],
             )
@@ -182,7 +169,8 @@ pub fn summary(run: &mut Run) -> String {
         }
     );
     out.push_str(&pods_table(world));
-    for db in crate::sim::database::db_snapshots(world) {
+    let cluster = crate::sim::read::read(world);
+    for db in snapshot::database_snaps(&cluster) {
         out.push_str(&format!(
             "\nDatabase {}: {} rows written, {} writes refused; max replica lag {} rows / {:.1}s\n",
             db.name, db.written, db.failed, db.max_lag_rows, db.max_lag_seconds

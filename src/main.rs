@@ -78,14 +78,14 @@ fn load(path: &Path) -> Result<Loaded, ExitCode> {
 }
 
 fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
-    if !s.is_finite() || s < 0.0 || s > statefulset_sim::sim::model::limits::MAX_SECONDS {
+    if !(0.0..=statefulset_sim::sim::model::limits::MAX_SECONDS).contains(&s) {
         eprintln!(
             "error: {what} must be between 0 and {} seconds, got {s}",
             statefulset_sim::sim::model::limits::MAX_SECONDS
         );
         return Err(ExitCode::from(2));
     }
-    Ok((s * 1000.0).round() as u64)
+    Ok(statefulset_sim::sim::units::secs_to_ms(s))
 }
 
 /// Writes a file without ever clobbering the scenario it came from.
@@ -188,7 +188,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
     let loaded = match &cli.scenario {
         Some(p) => load(p)?,
-        None => statefulset_sim::gui::default_lesson(),
+        None => statefulset_sim::scenario::built_in_lesson(),
     };
     let at = seconds_to_ms(cli.at, "--at")?;
     let opts = statefulset_sim::gui::GuiOptions {
@@ -199,7 +199,7 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         ui_scale: cli.ui_scale.unwrap_or(1.0).clamp(0.5, 4.0),
         quit_after_s: cli.quit_after,
     };
-    Ok(ExitCode::from(statefulset_sim::gui::run(loaded, opts) as u8))
+    Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
 }
 
 #[cfg(not(feature = "gui"))]

@@ -178,3 +178,72 @@ fn every_label_of_every_lesson_is_big_enough_to_draw_in_the_default_window() {
     }
     assert!(checked > 10_000, "only {checked} labels checked");
 }
+
+/// A replicated database whose ordinals start at 3: its primary is db-3.
+fn database_from_ordinal_3() -> String {
+    common::set_scenario(
+        r#"replicas: 3, ordinals_start: 3, template: (image: "mysql:8.0"), database: Some(Mysql(write_rate: 5.0))"#,
+        "",
+    )
+    .replace(r#"name: "web""#, r#"name: "db""#)
+}
+
+#[test]
+fn replication_links_start_at_the_primary_which_is_the_first_ordinal_not_ordinal_0() {
+    let mut run = common::run_until(&database_from_ordinal_3(), 120);
+    let s = scene::extract(run.world());
+    let primary = s.pod("db-3").expect("db-3 exists");
+    assert!(
+        primary.db.as_ref().is_some_and(|d| d.primary),
+        "db-3 runs the primary: {:?}",
+        primary.db
+    );
+    assert!(s.pod("db-0").is_none(), "there is no db-0");
+    let replicating: Vec<_> = s
+        .links
+        .iter()
+        .filter(|l| l.kind == scene::LinkKind::Replicating)
+        .collect();
+    assert_eq!(replicating.len(), 2, "links: {:?}", s.links);
+    for l in replicating {
+        // Before the fix every link started at "db-0", a pod that does not
+        // exist, and none was drawn.
+        assert_eq!(l.from, "db-3", "{l:?}");
+    }
+}
+
+#[test]
+fn the_world_view_the_inspector_and_the_snapshot_word_replication_alike() {
+    let mut run = common::run_until(&database_from_ordinal_3(), 120);
+    let snap = statefulset_sim::sim::snapshot::take(run.world());
+    let s = scene::extract(run.world());
+    let servers = &snap.databases[0].servers;
+    assert_eq!(servers.len(), 3);
+    for srv in servers {
+        let view = s
+            .pod(&srv.pod)
+            .and_then(|p| p.db.clone())
+            .expect("a server");
+        // Before, the view said "replica" and "primary (read-write)" where
+        // the snapshot said "replicating" and "primary".
+        assert_eq!(view.state, srv.state, "{}", srv.pod);
+        assert_eq!(view.lag_rows, srv.lag_rows, "{}", srv.pod);
+        let text =
+            statefulset_sim::ui::inspector::describe(run.world(), &format!("pod/{}", srv.pod));
+        assert!(
+            text.contains(&format!("Database:      {} (server-id", srv.state)),
+            "{text}"
+        );
+    }
+    assert_eq!(servers[0].state, "primary");
+    assert_eq!(servers[1].state, "replicating");
+}
+
+#[test]
+fn a_database_set_names_its_primary_for_the_client_arrow() {
+    let mut run = common::run_until(&database_from_ordinal_3(), 120);
+    let s = scene::extract(run.world());
+    let set = s.sets.iter().find(|x| x.name == "db").expect("the set");
+    // Before, the client arrow looked for "db-0" and was not drawn.
+    assert_eq!(set.primary.as_deref(), Some("db-3"));
+}

@@ -41,15 +41,25 @@ impl SimHost {
         self.world.resource::<SimClock>().now_ms
     }
 
+    /// How many entities have a `C` (nodes, pods) now.
+    pub fn count<C: Component>(&self) -> usize {
+        self.world
+            .try_query::<&C>()
+            .map_or(0, |mut q| q.iter(&self.world).count())
+    }
+
     /// Sends a command from the UI and applies it at once (also when paused).
     pub fn send(&mut self, cmd: SimCommand) {
         let before = self.world.resource::<sim::EventLog>().events.len();
+        // Says which action was refused. `SimCommand::describe` is the
+        // command in words (issue 11 turns it from RON into a sentence).
+        let what = cmd.describe();
         self.world.write_message(cmd);
         sim::settle_all(&mut self.world);
         self.last_error = self.world.resource::<sim::EventLog>().events[before..]
             .iter()
             .find(|e| e.kind == sim::EventKind::CommandRejected)
-            .map(|e| e.reason.clone());
+            .map(|e| format!("{what}: {}", e.reason));
     }
 }
 
@@ -140,7 +150,8 @@ impl Playback {
 }
 
 pub(super) fn plugin(app: &mut App) {
-    app.init_resource::<Playback>().add_systems(Update, drive);
+    app.init_resource::<Playback>()
+        .add_systems(Update, drive.in_set(super::GuiSystems::Drive));
 }
 
 /// Each frame: advance simulated time by wall time × speed.

@@ -1,11 +1,12 @@
-//! The GUI (feature `gui`): a window with the 2D world view and the egui
-//! panels, over the same simulation core the headless runner drives.
-//! Also `--screenshot` (run to a simulated second, save a PNG, exit) and
-//! `--fps` (frame time statistics).
+//! The GUI's host layer (feature `gui`): the simulation in its own World
+//! (`host`), the order of the GUI's systems (`GuiSystems`), the window and
+//! its redraw policy, `--screenshot` and `--fps`. The world view (`view`)
+//! and the panels (`ui`) sit above it and read it; it imports neither
+//! (the app that puts them together is `crate::run_gui`).
 
 pub mod host;
 
-use crate::scenario::{self, Loaded};
+use crate::scenario::Loaded;
 use bevy::prelude::*;
 use bevy::render::view::window::screenshot::{Screenshot, ScreenshotCaptured};
 use bevy::window::{PresentMode, WindowResolution};
@@ -24,41 +25,84 @@ pub struct GuiOptions {
     pub quit_after_s: Option<f64>,
 }
 
-/// The built-in lesson shown when no file is given.
-pub fn default_lesson() -> Loaded {
-    const TEXT: &str = include_str!("../../scenarios/00-sandbox.ron");
-    match scenario::load_str("scenarios/00-sandbox.ron", TEXT.as_bytes()) {
-        Ok(l) => l,
-        // The built-in file is checked by the test suite (tests/scenarios.rs
-        // loads every file in scenarios/); this cannot fail in a tested build.
-        Err(d) => panic!("built-in lesson is invalid: {d}"),
-    }
-}
-
+/// The title bar: the lesson's name and its file.
 pub fn window_title(host: &SimHost) -> String {
     format!("statefulset-sim: {} ({})", host.name, host.file)
 }
 
-/// Opens the window and runs until it is closed. Returns the exit code.
-pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
-    // Without a display the windowing library would panic; say what is wrong.
+/// The order of the GUI's per-frame work: the one ordering enum of the
+/// GUI, configured once, here. The view and the panels only say
+/// `.in_set(GuiSystems::..)`; nobody names another file's system.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GuiSystems {
+    /// `Update`: advance the simulation by wall time × speed.
+    Drive,
+    /// `Update`: keyboard shortcuts. After the clock's step, so a key that
+    /// resumes play does not also apply the (possibly long) time the window
+    /// rested while paused.
+    Input,
+    /// `Update`: frame statistics, the wall-clock limit, the screenshot.
+    Report,
+    /// `PostUpdate`: read the simulation into the scene and lay it out.
+    Extract,
+    /// `PostUpdate`: sprites and texts follow the scene; glide and fade.
+    Draw,
+    /// `PostUpdate`: pan, zoom and fit the world into the free space.
+    Camera,
+    /// `PostUpdate`: hide texts too small to read at this zoom.
+    TextDetail,
+}
+
+/// The host layer of the GUI: the simulation host and playback, the
+/// order of the GUI's systems, the window's redraw policy, `--fps`,
+/// `--quit-after` and `--screenshot`.
+pub fn plugin(app: &mut App) {
+    use GuiSystems::*;
+    app.configure_sets(Update, (Drive, Input, Report).chain())
+        .configure_sets(
+            PostUpdate,
+            (Extract, Draw, Camera, TextDetail)
+                .chain()
+                .before(bevy::transform::TransformSystems::Propagate),
+        )
+        .configure_sets(
+            PostUpdate,
+            TextDetail.before(bevy::camera::visibility::VisibilitySystems::VisibilityPropagate),
+        )
+        .add_plugins(host::plugin)
+        .init_resource::<Animating>()
+        .init_resource::<FrameStats>()
+        .add_systems(
+            Update,
+            (frame_stats, screenshot_when_ready).in_set(GuiSystems::Report),
+        )
+        .add_systems(Last, redraw_policy);
+}
+
+/// Refuses to start without a display: the windowing library would panic;
+/// this says what is wrong and what to do instead.
+pub fn check_display() -> Result<(), String> {
     if cfg!(target_os = "linux")
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
     {
-        eprintln!(
+        return Err(
             "error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set).\n\
              Run it from a desktop session, under Xvfb (`xvfb-run statefulset-sim ...`),\n\
              or headless: `statefulset-sim SCENARIO.ron --headless`."
+                .to_string(),
         );
-        return 2;
     }
+    Ok(())
+}
+
+/// The simulation and its playback at the start. With `--screenshot`, run
+/// straight to the requested instant, answering every lesson pause on the
+/// way, and hold the clock there.
+pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
     let mut host = SimHost::new(loaded, opts.seed);
     let mut playback = Playback::default();
-    let mut settings = crate::view::ViewSettings::default();
     if opts.screenshot.is_some() {
-        // Run straight to the requested instant, answering every lesson
-        // pause on the way; then hold the clock there.
         let at = opts.screenshot_at_ms;
         while !crate::sim::advance_to(&mut host.world, at) {
             let q = host
@@ -74,11 +118,13 @@ pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
         }
         playback.paused = true;
         playback.target_ms = at as f64;
-        settings.animate = false;
     }
-    let title = window_title(&host);
-    let mut app = App::new();
-    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+    (host, playback)
+}
+
+/// The window and the default plugins.
+pub fn window_plugins(opts: &GuiOptions, title: String) -> impl PluginGroup {
+    DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
             title,
             resolution: WindowResolution::new(1600, 900),
@@ -90,22 +136,13 @@ pub fn run(loaded: Loaded, opts: GuiOptions) -> i32 {
             ..default()
         }),
         ..default()
-    }))
-    .add_plugins(bevy_egui::EguiPlugin::default())
-    .insert_resource(host)
-    .insert_resource(playback)
-    .insert_resource(settings)
-    .insert_resource(opts.clone())
-    .add_plugins((host::plugin, crate::view::plugin, crate::ui::plugin))
-    .init_resource::<FrameStats>()
-    .add_systems(Update, (frame_stats, screenshot_when_ready))
-    .add_systems(Last, redraw_policy);
-    let code = match app.run() {
-        AppExit::Success => 0,
-        AppExit::Error(c) => c.get() as i32,
-    };
-    code
+    })
 }
+
+/// Whether something on screen still glides or fades (the view sets it),
+/// so the window keeps redrawing.
+#[derive(Resource, Debug, Default, PartialEq, Eq)]
+pub struct Animating(pub bool);
 
 /// How often the window redraws. While the clock runs, something glides or
 /// fades, or a screenshot or frame-time run is on, it redraws continuously;
@@ -130,7 +167,7 @@ pub fn redraw_settings(busy: bool) -> WinitSettings {
 fn redraw_policy(
     pb: Res<Playback>,
     opts: Res<GuiOptions>,
-    animating: Res<crate::view::draw::Animating>,
+    animating: Res<Animating>,
     mut winit: ResMut<WinitSettings>,
 ) {
     let busy = !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps;
@@ -152,7 +189,7 @@ fn frame_stats(
     time: Res<Time>,
     opts: Res<GuiOptions>,
     mut stats: ResMut<FrameStats>,
-    current: Res<crate::view::CurrentScene>,
+    host: Res<SimHost>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let dt = time.delta_secs();
@@ -178,8 +215,8 @@ fn frame_stats(
                 println!(
                     "fps: {} frames, {} nodes, {} pods; frame time median {med:.1} ms ({:.0} fps), p95 {p95:.1} ms, worst {worst:.1} ms",
                     v.len(),
-                    current.scene.nodes.len(),
-                    current.scene.pods.len(),
+                    host.count::<crate::sim::model::Node>(),
+                    host.count::<crate::sim::model::Pod>(),
                     1000.0 / med
                 );
             }

@@ -1,6 +1,7 @@
 //! The scenario file format (docs/scenario-format.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
+use crate::sim::read::phase_word;
 use crate::sim::model::{NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +62,21 @@ impl Step {
     pub fn expects_breach(&self) -> bool {
         matches!(self.expect, Some(Check::InvariantBroken))
             || matches!(self.when, Some(Check::InvariantBroken))
+    }
+
+    /// A text about this step (an event reason, a failure message) with its
+    /// checks in words instead of as written: the log quotes a check in RON
+    /// (`PodReady(pod:"web-1",ready:true)`), people read "web-1 is Ready".
+    pub fn in_words(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for c in [&self.expect, &self.when].into_iter().flatten() {
+            let (ron, words) = (c.as_written(), c.describe());
+            out = out
+                .replace(&format!("{ron} holds"), &format!("{words}, as expected"))
+                .replace(&format!("`when: {ron}`"), &format!("\"{words}\""))
+                .replace(&ron, &words);
+        }
+        out
     }
 }
 
@@ -161,14 +177,340 @@ pub enum Check {
 }
 
 impl Check {
-    pub fn name(&self) -> String {
-        let s = format!("{self:?}");
-        s.split([' ', '(', '{'])
-            .next()
-            .unwrap_or_default()
-            .to_string()
+    /// The check's name as written in a scenario (`PodReady`, `EventOrder`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Check::PodPhase { .. } => "PodPhase",
+            Check::PodReady { .. } => "PodReady",
+            Check::PodOnNode { .. } => "PodOnNode",
+            Check::PodRevision { .. } => "PodRevision",
+            Check::ClaimExists { .. } => "ClaimExists",
+            Check::VolumeAttached { .. } => "VolumeAttached",
+            Check::SetStatus { .. } => "SetStatus",
+            Check::EventOrder(_) => "EventOrder",
+            Check::EventSeen(_) => "EventSeen",
+            Check::ReplicaLag { .. } => "ReplicaLag",
+            Check::RowsOn { .. } => "RowsOn",
+            Check::NoInvariantBroken => "NoInvariantBroken",
+            Check::InvariantBroken => "InvariantBroken",
+            Check::Ready { .. } => "Ready",
+            Check::WritesFailed { .. } => "WritesFailed",
+        }
     }
+
+    /// The check as written in the scenario file (RON). The event log's
+    /// `ExpectationPassed` / `ExpectationFailed` reasons quote it this way,
+    /// so that a log line can be matched back to its step exactly.
+    pub fn as_written(&self) -> String {
+        ron::ser::to_string(self).unwrap_or_else(|_| self.name().to_string())
+    }
+
+    /// The check as a sentence for people: "web-1 is Ready", "api has 3
+    /// replicas, 3 ready", "in order: NodeFailed, web-1 evicted".
     pub fn describe(&self) -> String {
-        ron::ser::to_string(self).unwrap_or_else(|_| self.name())
+        match self {
+            Check::PodPhase { pod, phase } => match phase {
+                PodPhase::Absent => format!("{pod} does not exist"),
+                p => format!("{pod} is {}", phase_word(*p)),
+            },
+            Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
+            Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),
+            Check::PodOnNode { pod, node: Some(n) } => format!("{pod} is on {n}"),
+            Check::PodOnNode { pod, node: None } => format!("{pod} is on no node"),
+            Check::PodRevision { pod, revision } => match revision {
+                RevisionRef::Word(RevisionWord::Current) => {
+                    format!("{pod} runs the current revision")
+                }
+                RevisionRef::Word(RevisionWord::Update) => {
+                    format!("{pod} runs the update revision")
+                }
+                RevisionRef::Hash(h) => format!("{pod} runs revision {h}"),
+            },
+            Check::ClaimExists {
+                claim,
+                exists: true,
+            } => format!("claim {claim} exists"),
+            Check::ClaimExists {
+                claim,
+                exists: false,
+            } => format!("claim {claim} is gone"),
+            Check::VolumeAttached {
+                claim,
+                node: Some(n),
+            } => format!("the volume of {claim} is attached to {n}"),
+            Check::VolumeAttached { claim, node: None } => {
+                format!("the volume of {claim} is attached nowhere")
+            }
+            Check::SetStatus {
+                set,
+                replicas,
+                ready,
+                available,
+                current,
+                updated,
+            } => {
+                let counts: Vec<String> = [
+                    (replicas, "replicas"),
+                    (ready, "ready"),
+                    (available, "available"),
+                    (current, "current"),
+                    (updated, "updated"),
+                ]
+                .iter()
+                .filter_map(|(n, what)| n.map(|n| format!("{n} {what}")))
+                .collect();
+                if counts.is_empty() {
+                    format!("{set} exists")
+                } else {
+                    format!("{set} has {}", counts.join(", "))
+                }
+            }
+            Check::EventOrder(refs) => {
+                let each: Vec<String> = refs.iter().map(EventRef::describe).collect();
+                format!("in order: {}", each.join(", "))
+            }
+            Check::EventSeen(r) => format!("seen: {}", r.describe()),
+            Check::ReplicaLag { pod, max_rows } => {
+                format!("{pod} is at most {max_rows} rows behind its primary")
+            }
+            Check::RowsOn { pod, rows } => format!("{pod}'s volume holds {rows} rows"),
+            Check::NoInvariantBroken => "no invariant was broken".to_string(),
+            Check::InvariantBroken => "an invariant was broken".to_string(),
+            Check::Ready { set, count } => {
+                format!("exactly {count} pods of {set} are Running and Ready")
+            }
+            Check::WritesFailed { set: Some(s), min } => {
+                format!("at least {min} writes to {s} were refused")
+            }
+            Check::WritesFailed { set: None, min } => {
+                format!("at least {min} writes were refused")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+/// The object kinds of `object: "pod/web-1"` and the prefix their event
+/// kinds share, so that `PodEvicted` of `pod/web-1` reads "web-1 evicted".
+const KIND_PREFIXES: [(&str, &str); 6] = [
+    ("pod", "Pod"),
+    ("pvc", "Claim"),
+    ("pv", "Volume"),
+    ("node", "Node"),
+    ("statefulset", "Set"),
+    ("deployment", "Deployment"),
+];
+
+/// Words that are Kubernetes states, kept as kubectl writes them.
+const STATE_WORDS: [&str; 6] = [
+    "Ready",
+    "NotReady",
+    "Terminating",
+    "Running",
+    "Pending",
+    "Unschedulable",
+];
+
+/// "ForceDeleted" → "force deleted".
+fn camel_to_words(s: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
+}
+
+impl EventRef {
+    /// The event as words: "NodeFailed", "web-1 evicted", "web-1 Terminating",
+    /// "web blocked", "mysql-1 clone started (mysql-0)", "NodeFailed on node-b".
+    pub fn describe(&self) -> String {
+        let mut s = match self.object.as_deref().and_then(|o| o.split_once('/')) {
+            Some((kind, name)) => {
+                let prefix = KIND_PREFIXES
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or("", |(_, p)| *p);
+                let rest = self
+                    .kind
+                    .strip_prefix(prefix)
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(&self.kind);
+                if STATE_WORDS.contains(&rest) {
+                    format!("{name} {rest}")
+                } else {
+                    format!("{name} {}", camel_to_words(rest))
+                }
+            }
+            None => self.kind.clone(),
+        };
+        if let Some(n) = &self.node {
+            s.push_str(&format!(" on {n}"));
+        }
+        if let Some(d) = &self.detail {
+            s.push_str(&format!(" ({d})"));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, object: Option<&str>) -> EventRef {
+        EventRef {
+            kind: kind.into(),
+            object: object.map(String::from),
+            node: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn an_event_order_reads_as_a_sentence_of_events() {
+        let c = Check::EventOrder(vec![
+            ev("NodeFailed", None),
+            ev("NodeNotReady", None),
+            ev("PodEvicted", Some("pod/web-1")),
+            ev("PodTerminating", Some("pod/web-1")),
+        ]);
+        assert_eq!(
+            c.describe(),
+            "in order: NodeFailed, NodeNotReady, web-1 evicted, web-1 Terminating"
+        );
+    }
+
+    #[test]
+    fn an_event_names_its_object_node_and_detail() {
+        assert_eq!(
+            ev("SetBlocked", Some("statefulset/web")).describe(),
+            "web blocked"
+        );
+        assert_eq!(
+            ev("PodForceDeleted", Some("pod/web-1")).describe(),
+            "web-1 force deleted"
+        );
+        assert_eq!(
+            ev("ImagePullFailed", Some("pod/web-2")).describe(),
+            "web-2 image pull failed"
+        );
+        let mut r = ev("CloneStarted", Some("pod/mysql-2"));
+        r.node = Some("node-b".into());
+        r.detail = Some("mysql-1".into());
+        assert_eq!(r.describe(), "mysql-2 clone started on node-b (mysql-1)");
+        assert_eq!(
+            Check::EventSeen(ev("RolloutComplete", Some("statefulset/web"))).describe(),
+            "seen: web rollout complete"
+        );
+    }
+
+    #[test]
+    fn a_set_status_names_only_the_counts_it_checks() {
+        let c = Check::SetStatus {
+            set: "api".into(),
+            replicas: Some(3),
+            ready: Some(3),
+            available: None,
+            current: None,
+            updated: None,
+        };
+        assert_eq!(c.describe(), "api has 3 replicas, 3 ready");
+        assert_eq!(c.to_string(), c.describe());
+    }
+
+    #[test]
+    fn pod_checks_read_like_kubectl_states() {
+        let ready = Check::PodReady {
+            pod: "web-1".into(),
+            ready: true,
+        };
+        assert_eq!(ready.describe(), "web-1 is Ready");
+        let gone = Check::PodPhase {
+            pod: "web-1".into(),
+            phase: PodPhase::Absent,
+        };
+        assert_eq!(gone.describe(), "web-1 does not exist");
+        let running = Check::PodPhase {
+            pod: "web-1".into(),
+            phase: PodPhase::Running,
+        };
+        assert_eq!(running.describe(), "web-1 is Running");
+        let rev = Check::PodRevision {
+            pod: "web-2".into(),
+            revision: RevisionRef::Word(RevisionWord::Update),
+        };
+        assert_eq!(rev.describe(), "web-2 runs the update revision");
+    }
+
+    #[test]
+    fn no_description_is_ron_or_debug_text() {
+        let all = [
+            Check::ClaimExists {
+                claim: "data-web-1".into(),
+                exists: false,
+            },
+            Check::VolumeAttached {
+                claim: "data-web-1".into(),
+                node: Some("node-b".into()),
+            },
+            Check::ReplicaLag {
+                pod: "mysql-1".into(),
+                max_rows: 10,
+            },
+            Check::RowsOn {
+                pod: "mysql-1".into(),
+                rows: 500,
+            },
+            Check::NoInvariantBroken,
+            Check::InvariantBroken,
+            Check::Ready {
+                set: "web".into(),
+                count: 3,
+            },
+            Check::WritesFailed { set: None, min: 1 },
+        ];
+        for c in all {
+            let d = c.describe();
+            assert!(!d.contains(['(', '{', ':', '"']), "{d}");
+            assert!(!d.contains("Some") && !d.contains("None"), "{d}");
+        }
+    }
+
+    #[test]
+    fn a_step_message_quotes_its_check_in_words() {
+        let step = Step {
+            expect: Some(Check::PodReady {
+                pod: "web-1".into(),
+                ready: true,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            step.in_words(r#"step 3 (x.ron:9): PodReady(pod:"web-1",ready:true) holds"#),
+            "step 3 (x.ron:9): web-1 is Ready, as expected"
+        );
+        assert_eq!(
+            step.in_words(r#"expected PodReady(pod:"web-1",ready:true), but it is not"#),
+            "expected web-1 is Ready, but it is not"
+        );
+    }
+
+    #[test]
+    fn the_name_is_the_variant_as_written_and_as_written_is_ron() {
+        let c = Check::PodReady {
+            pod: "web-1".into(),
+            ready: true,
+        };
+        assert_eq!(c.name(), "PodReady");
+        assert_eq!(c.as_written(), r#"PodReady(pod:"web-1",ready:true)"#);
+        assert_eq!(Check::NoInvariantBroken.name(), "NoInvariantBroken");
     }
 }

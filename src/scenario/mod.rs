@@ -14,6 +14,21 @@ use crate::sim::model::Index;
 use crate::sim::{SimRng, settle_all};
 use bevy::prelude::*;
 
+/// Where the built-in lesson came from (it is compiled in).
+pub const BUILT_IN_FILE: &str = "scenarios/00-sandbox.ron";
+
+/// The built-in lesson: the sandbox the GUI opens when no file is given.
+pub fn built_in_lesson() -> Loaded {
+    const TEXT: &str = include_str!("../../scenarios/00-sandbox.ron");
+    match load_str(BUILT_IN_FILE, TEXT.as_bytes()) {
+        Ok(l) => l,
+        // The built-in file is checked by the test suite (tests/scenarios.rs
+        // loads every file in scenarios/, and `the_built_in_lesson_loads`
+        // below); this cannot fail in a tested build.
+        Err(d) => panic!("built-in lesson is invalid: {d}"),
+    }
+}
+
 /// The scenario plugin (the player).
 pub fn plugin(app: &mut App) {
     app.add_plugins(player::plugin);
@@ -54,4 +69,14 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
     }
     world.insert_resource(Lesson::new(loaded, interactive));
     settle_all(world);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_built_in_lesson_loads() {
+        let l = super::built_in_lesson();
+        assert_eq!(l.file, super::BUILT_IN_FILE);
+        assert!(!l.scenario.name.is_empty());
+    }
 }

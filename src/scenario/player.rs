@@ -6,6 +6,7 @@ use super::load::Loaded;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::invariant::Invariants;
 use crate::sim::model::*;
+use crate::sim::units::secs_to_ms;
 use crate::sim::database::{Databases, replica_lag, rows_on};
 use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand, Wake};
 use bevy::prelude::*;
@@ -66,10 +67,6 @@ pub(super) fn plugin(app: &mut App) {
     app.add_systems(AfterSettle, play_steps);
 }
 
-fn secs(v: f64) -> u64 {
-    crate::sim::model::secs_to_ms(v)
-}
-
 fn play_steps(world: &mut World) {
     let Some(mut lesson) = world.remove_resource::<Lesson>() else {
         return;
@@ -87,7 +84,7 @@ fn play_steps(world: &mut World) {
         let label = lesson.step_label(i);
         // Is it due?
         let due = if let Some(at) = step.at {
-            let t = secs(at).max(lesson.armed_ms);
+            let t = secs_to_ms(at).max(lesson.armed_ms);
             if now < t {
                 world.resource_mut::<Wake>().at(t);
                 false
@@ -99,11 +96,11 @@ fn play_steps(world: &mut World) {
                 Ok(()) => true,
                 Err(actual) => {
                     if let Some(to) = step.timeout {
-                        let deadline = lesson.armed_ms + secs(to);
+                        let deadline = lesson.armed_ms + secs_to_ms(to);
                         if now >= deadline {
                             let message = format!(
                                 "{label}: `when: {}` did not hold within {to}s (now: {actual})",
-                                when.describe()
+                                when.as_written()
                             );
                             world.resource_mut::<EventLog>().emit(
                                 now,
@@ -124,7 +121,7 @@ fn play_steps(world: &mut World) {
                 }
             }
         } else {
-            let t = lesson.armed_ms + secs(step.after.unwrap_or(0.0));
+            let t = lesson.armed_ms + secs_to_ms(step.after.unwrap_or(0.0));
             if now < t {
                 world.resource_mut::<Wake>().at(t);
                 false
@@ -152,13 +149,13 @@ fn play_steps(world: &mut World) {
                         SimEvent::new(
                             EventKind::ExpectationPassed,
                             obj,
-                            format!("{label}: {} holds", chk.describe()),
+                            format!("{label}: {} holds", chk.as_written()),
                         ),
                     );
                     lesson.results[i] = StepResult::Passed { t_ms: now };
                 }
                 Err(actual) => {
-                    let message = format!("{label}: expected {}, but {actual}", chk.describe());
+                    let message = format!("{label}: expected {}, but {actual}", chk.as_written());
                     world.resource_mut::<EventLog>().emit(
                         now,
                         SimEvent::new(EventKind::ExpectationFailed, obj, message.clone()),

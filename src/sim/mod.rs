@@ -4,12 +4,14 @@
 
 pub mod command;
 pub mod controllers;
+pub mod database;
 pub mod event;
 pub mod invariant;
 pub mod model;
 pub mod ops;
+pub mod read;
 pub mod snapshot;
-pub mod database;
+pub mod units;
 pub mod validate;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};

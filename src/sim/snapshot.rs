@@ -1,9 +1,10 @@
 //! The state snapshot (`--state-out`): nodes, pods, claims, volumes and sets,
-//! each list sorted by name, in the contract's field names.
+//! each list sorted by name, in the contract's field names. It is the read
+//! model (`read.rs`) written out; the GUI reads the same model.
 
-use super::SimClock;
-use super::model::*;
-use super::database::VolumeData;
+use super::database::{DbServerSnap, DbSnap};
+use super::model::{Condition, Machine, PodPhase};
+use super::read::{Cluster, PodRead, SetRead};
 use bevy::prelude::*;
 use serde::Serialize;
 
@@ -16,8 +17,8 @@ pub struct Snapshot {
     pub volumes: Vec<VolumeSnap>,
     pub sets: Vec<SetSnap>,
     pub deployments: Vec<DeploymentSnap>,
-    /// The replicated databases (docs/semantics.md §6): written/refused writes and lag.
-    pub databases: Vec<super::database::DbSnap>,
+    /// The replicated databases (SEMANTICS §6): written/refused writes and lag.
+    pub databases: Vec<DbSnap>,
 }
 
 #[derive(Serialize)]
@@ -88,25 +89,29 @@ pub struct DeploymentSnap {
 
 /// Takes the snapshot of the world now.
 pub fn take(world: &mut World) -> Snapshot {
-    let t_ms = world.resource::<SimClock>().now_ms;
-    let mut nodes: Vec<NodeSnap> = world
-        .query::<(&Node, &NodeState)>()
-        .iter(world)
-        .map(|(n, s)| NodeSnap {
-            name: n.name.clone(),
-            zone: n.zone.clone(),
-            ready: s.ready == Condition::True,
-            reachable: s.machine == Machine::Up,
-            taints: s.taints.iter().map(|t| t.describe()).collect(),
-            cordoned: s.cordoned,
-            condition: s.condition_label().to_string(),
+    from_read(&super::read::read(world))
+}
+
+/// The snapshot of a read of the cluster: the read model in the contract's
+/// field names.
+pub fn from_read(c: &Cluster) -> Snapshot {
+    let nodes = c
+        .nodes
+        .iter()
+        .map(|n| NodeSnap {
+            name: n.node.name.clone(),
+            zone: n.node.zone.clone(),
+            ready: n.state.ready == Condition::True,
+            reachable: n.state.machine == Machine::Up,
+            taints: n.state.taints.iter().map(|t| t.describe()).collect(),
+            cordoned: n.state.cordoned,
+            condition: n.state.condition_label().to_string(),
         })
         .collect();
-    nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut pods: Vec<PodSnap> = world
-        .query::<(&Pod, &PodStatus)>()
-        .iter(world)
-        .map(|(p, s)| PodSnap {
+    let pods = c
+        .pods
+        .iter()
+        .map(|PodRead { pod: p, status: s }| PodSnap {
             name: p.name.clone(),
             owner: p.owner.object(),
             ordinal: p.ordinal,
@@ -120,74 +125,40 @@ pub fn take(world: &mut World) -> Snapshot {
             waiting: s.waiting.clone(),
         })
         .collect();
-    pods.sort_by(|a, b| a.name.cmp(&b.name));
-    let users: Vec<(String, String)> = pods
+    let mut claims: Vec<ClaimSnap> = c
+        .claims
         .iter()
-        .flat_map(|p| {
-            let e = world.resource::<Index>().pods.get(&p.name).copied();
-            e.and_then(|e| world.get::<Pod>(e))
-                .map(|pod| {
-                    pod.claims
-                        .iter()
-                        .map(|c| (c.clone(), pod.name.clone()))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-        .collect();
-    let mut claims: Vec<ClaimSnap> = world
-        .query::<(&Claim, &ClaimStatus)>()
-        .iter(world)
-        .map(|(c, s)| ClaimSnap {
-            name: c.name.clone(),
-            volume: s.volume.clone(),
-            pod: users
-                .iter()
-                .find(|(cl, _)| *cl == c.name)
-                .map(|(_, p)| p.clone()),
+        .map(|cl| ClaimSnap {
+            name: cl.claim.name.clone(),
+            volume: cl.status.volume.clone(),
+            pod: cl.pod.clone(),
             exists: true,
         })
         .collect();
-    for (name, _) in world.resource::<Index>().deleted_claims.iter() {
-        claims.push(ClaimSnap {
-            name: name.clone(),
-            volume: None,
-            pod: None,
-            exists: false,
-        });
-    }
+    claims.extend(c.deleted_claims.iter().map(|name| ClaimSnap {
+        name: name.clone(),
+        volume: None,
+        pod: None,
+        exists: false,
+    }));
+    // Stable: a live claim comes before a deleted one of the same name.
     claims.sort_by(|a, b| a.name.cmp(&b.name));
-    let atts: Vec<Attachment> = world.query::<&Attachment>().iter(world).cloned().collect();
-    let mut volumes: Vec<VolumeSnap> = world
-        .query::<(&Volume, Option<&VolumeData>)>()
-        .iter(world)
-        .map(|(v, d)| {
-            let mut all: Vec<String> = atts
-                .iter()
-                .filter(|a| a.volume == v.name && a.state == AttachState::Attached)
-                .map(|a| a.node.clone())
-                .collect();
-            all.sort();
-            let cp = atts
-                .iter()
-                .filter(|a| a.volume == v.name && a.state == AttachState::Attached && !a.forgotten)
-                .map(|a| a.node.clone())
-                .min();
-            VolumeSnap {
-                name: v.name.clone(),
-                claim: v.claim.clone(),
-                attached_to: cp,
-                attached_nodes: all,
-                node_affinity: v.affinity.describe(),
-                rows: d.map_or(0, |d| d.rows()),
-            }
+    let volumes = c
+        .volumes
+        .iter()
+        .map(|v| VolumeSnap {
+            name: v.volume.name.clone(),
+            claim: v.volume.claim.clone(),
+            attached_to: v.attached_to(),
+            attached_nodes: v.attached_nodes(),
+            node_affinity: v.volume.affinity.describe(),
+            rows: v.rows.unwrap_or(0),
         })
         .collect();
-    volumes.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut sets: Vec<SetSnap> = world
-        .query::<(&StatefulSet, &SetStatus)>()
-        .iter(world)
-        .map(|(s, st)| SetSnap {
+    let sets = c
+        .sets
+        .iter()
+        .map(|SetRead { set: s, status: st }| SetSnap {
             name: s.spec.name.clone(),
             replicas: st.replicas,
             ready: st.ready,
@@ -198,29 +169,54 @@ pub fn take(world: &mut World) -> Snapshot {
             update_revision: st.update_revision.clone(),
         })
         .collect();
-    sets.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut deployments: Vec<DeploymentSnap> = world
-        .query::<(&Deployment, &DeploymentStatus)>()
-        .iter(world)
-        .map(|(d, st)| DeploymentSnap {
-            name: d.spec.name.clone(),
-            replicas: st.replicas,
-            ready: st.ready,
-            updated: st.updated,
+    let deployments = c
+        .deployments
+        .iter()
+        .map(|d| DeploymentSnap {
+            name: d.deployment.spec.name.clone(),
+            replicas: d.status.replicas,
+            ready: d.status.ready,
+            updated: d.status.updated,
         })
         .collect();
-    deployments.sort_by(|a, b| a.name.cmp(&b.name));
-    let databases = super::database::db_snapshots(world);
     Snapshot {
-        t_ms,
+        t_ms: c.now_ms,
         nodes,
         pods,
         claims,
         volumes,
         sets,
         deployments,
-        databases,
+        databases: database_snaps(c),
     }
+}
+
+/// Every database, by set name; its servers by pod then node.
+pub fn database_snaps(c: &Cluster) -> Vec<DbSnap> {
+    c.databases
+        .iter()
+        .map(|db| DbSnap {
+            name: db.set.clone(),
+            write_rate: db.write_rate,
+            written: db.written,
+            failed: db.failed,
+            primary_position: db.primary_position,
+            max_lag_rows: db.max_lag_rows,
+            max_lag_seconds: db.max_lag_ms as f64 / 1000.0,
+            servers: c
+                .servers(&db.set)
+                .map(|(p, s)| DbServerSnap {
+                    pod: p.process.pod.clone(),
+                    node: p.process.node.clone(),
+                    server_id: s.server.server_id,
+                    state: s.state.clone(),
+                    position: s.server.position,
+                    lag_rows: s.lag_rows,
+                    lag_seconds: s.lag_ms as f64 / 1000.0,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The snapshot as pretty JSON.

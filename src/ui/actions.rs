@@ -71,7 +71,7 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
                 let what = step
                     .expect
                     .as_ref()
-                    .map(|c| friendly(&c.describe()))
+                    .map(|c| c.describe())
                     .unwrap_or_default();
                 let (mark, colour) = match r {
                     StepResult::Passed { .. } | StepResult::Done { .. } => {
@@ -85,7 +85,7 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
                     ui.label(egui::RichText::new(&what).small());
                 });
                 if let StepResult::Failed { message, .. } = r {
-                    resp.response.on_hover_text(message);
+                    resp.response.on_hover_text(step.in_words(message));
                 }
             }
         });
@@ -360,58 +360,4 @@ pub fn selection_actions(ui: &mut egui::Ui, host: &mut SimHost, key: &str, scene
             ui.label("Recover its node to let the kubelet stop this process.");
         }
     });
-}
-
-/// `SetStatus(set:"api",replicas:None,ready:Some(3))` → `SetStatus(set:"api", ready:3)`.
-pub fn friendly(ron: &str) -> String {
-    let mut s = ron.to_string();
-    for field in [
-        "replicas",
-        "ready",
-        "available",
-        "current",
-        "updated",
-        "node",
-        "object",
-        "max_rows",
-    ] {
-        s = s
-            .replace(&format!(",{field}:None"), "")
-            .replace(&format!("{field}:None,"), "");
-    }
-    // Some(x) → x
-    while let Some(i) = s.find("Some(") {
-        let rest = &s[i + 5..];
-        let mut depth = 1;
-        let mut end = None;
-        for (j, ch) in rest.char_indices() {
-            match ch {
-                '(' => depth += 1,
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(j);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let Some(j) = end else { break };
-        s = format!("{}{}{}", &s[..i], &rest[..j], &rest[j + 1..]);
-    }
-    s.replace(",", ", ")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn expectations_read_without_rust_noise() {
-        assert_eq!(
-            super::friendly(
-                r#"SetStatus(set:"api",replicas:None,ready:Some(3),available:None,current:None,updated:None)"#
-            ),
-            r#"SetStatus(set:"api", ready:3)"#
-        );
-    }
 }

@@ -2,6 +2,7 @@
 //! simulated time.
 
 use super::UiState;
+use crate::scenario::Lesson;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::view::Selection;
 use bevy::prelude::*;
@@ -64,9 +65,9 @@ pub fn concerns(e: &SimEvent, sel: &str) -> bool {
             .is_some_and(|v| sel.strip_prefix("pv/") == Some(v))
 }
 
+/// An event's time in the log's column: the simulated clock, right-aligned.
 fn stamp(ms: u64) -> String {
-    let s = ms / 1000;
-    format!("{:>2}:{:02}.{}", s / 60, s % 60, (ms % 1000) / 100)
+    format!("{:>8}", super::clock(ms))
 }
 
 pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: Option<&str>) {
@@ -87,6 +88,7 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
         ui.checkbox(&mut st.only_selected, "only the selected object");
     }
     let log = world.resource::<EventLog>();
+    let lesson = world.get_resource::<Lesson>();
     let filter = st.filter.to_lowercase();
     let shown: Vec<&SimEvent> = log
         .events
@@ -114,8 +116,8 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
                     ui.label(egui::RichText::new(&e.object).monospace());
                 })
                 .response
-                .on_hover_text(displayed(&e.reason));
-                ui.label(egui::RichText::new(displayed(&e.reason)).small());
+                .on_hover_text(displayed(e, lesson));
+                ui.label(egui::RichText::new(displayed(e, lesson)).small());
             }
         });
 }
@@ -191,7 +193,7 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             stamp(e.t_ms),
             e.kind.name(),
             e.object,
-            displayed(&e.reason)
+            displayed(e, world.get_resource::<Lesson>())
         );
         resp.clone().on_hover_text_at_pointer(text);
         if resp.clicked()
@@ -204,12 +206,23 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
     }
 }
 
-/// A reason as the panel shows it: egui's built-in fonts have no arrow or
-/// "≥" glyphs (they would show as boxes), so those are spelled in ASCII.
-fn displayed(reason: &str) -> std::borrow::Cow<'_, str> {
+/// A reason as the panel shows it. A lesson step's reason quotes its check
+/// as written in the file (RON); the panel says it in words. egui's built-in
+/// fonts have no arrow or "≥" glyphs (they would show as boxes), so those
+/// are spelled in ASCII.
+fn displayed<'a>(e: &'a SimEvent, lesson: Option<&Lesson>) -> std::borrow::Cow<'a, str> {
+    let step = e
+        .object
+        .strip_prefix("scenario/step-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| lesson?.loaded.scenario.steps.get(n.checked_sub(1)?));
+    let reason: std::borrow::Cow<'a, str> = match step {
+        Some(step) => step.in_words(&e.reason).into(),
+        None => e.reason.as_str().into(),
+    };
     if reason.contains(['→', '≥']) {
         reason.replace('→', "->").replace('≥', ">=").into()
     } else {
-        reason.into()
+        reason
     }
 }

@@ -1,33 +1,37 @@
 //! The inspector: any selected object described the way `kubectl describe`
-//! would show it, plus its recent events. Pure text from the world, so it is
+//! would show it, plus its recent events. Pure text from the read model
+//! (`sim::read`, which the world view and the snapshot read too), so it is
 //! unit-tested without a window.
 
+use crate::sim::read::phase_word;
 use crate::sim::event::EventLog;
-use crate::sim::model::{Attachment, Claim, ClaimStatus, Volume};
-use crate::sim::model::{Machine, Node, NodeState};
-use crate::sim::model::{OwnerKind, Pod, PodStatus};
-use crate::sim::database::VolumeData;
-use crate::view::scene;
+use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, StorageKind};
+use crate::sim::read::{self, Cluster};
 use bevy::prelude::*;
 use std::fmt::Write;
 
 /// Describes "pod/<name or uid>", "proc/<uid>", "node/<name>" or "pv/<name>".
 pub fn describe(world: &mut World, key: &str) -> String {
+    let c = read::read(world);
+    describe_read(&c, world.resource::<EventLog>(), key)
+}
+
+/// Describes an object of a read of the cluster, with its recent events.
+pub fn describe_read(c: &Cluster, log: &EventLog, key: &str) -> String {
     let mut out = if let Some(p) = key.strip_prefix("pod/") {
-        describe_pod(world, p)
+        describe_pod(c, p)
     } else if let Some(uid) = key.strip_prefix("proc/") {
-        describe_orphan(world, uid)
+        describe_orphan(c, uid)
     } else if let Some(n) = key.strip_prefix("node/") {
-        describe_node(world, n)
+        describe_node(c, n)
     } else if let Some(v) = key.strip_prefix("pv/") {
-        describe_volume(world, v)
+        describe_volume(c, v)
     } else {
         None
     }
     .unwrap_or_else(|| format!("{key}: no longer exists"));
     // Recent events about it.
     let obj_name = key.split_once('/').map_or(key, |x| x.1);
-    let log = world.resource::<EventLog>();
     let recent: Vec<String> = log
         .events
         .iter()
@@ -59,14 +63,11 @@ pub fn describe(world: &mut World, key: &str) -> String {
     out
 }
 
-fn describe_pod(world: &mut World, name_or_uid: &str) -> Option<String> {
-    let mut q = world.query::<(&Pod, &PodStatus)>();
-    let (p, s) = q
-        .iter(world)
-        .find(|(p, _)| p.name == name_or_uid || p.uid == name_or_uid)?;
-    let (p, s) = (p.clone(), s.clone());
-    let sc = scene::extract(world);
-    let view = sc.pods.iter().find(|v| v.name == p.name && !v.orphan);
+fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
+    let read::PodRead { pod: p, status: s } = c
+        .pods
+        .iter()
+        .find(|p| p.pod.name == name_or_uid || p.pod.uid == name_or_uid)?;
     let mut o = String::new();
     let _ = writeln!(o, "Name:          {}", p.name);
     let _ = writeln!(o, "Namespace:     default");
@@ -100,7 +101,7 @@ fn describe_pod(world: &mut World, name_or_uid: &str) -> Option<String> {
     let status = if s.terminating() {
         "Terminating".to_string()
     } else {
-        format!("{:?}", s.phase)
+        phase_word(s.phase).to_string()
     };
     let _ = writeln!(o, "Status:        {status}");
     let _ = writeln!(o, "Ready:         {}", s.ready);
@@ -125,41 +126,37 @@ fn describe_pod(world: &mut World, name_or_uid: &str) -> Option<String> {
     }
     if !p.claims.is_empty() {
         let _ = writeln!(o, "Volumes:");
-        for c in &p.claims {
-            let vol = sc.volumes.iter().find(|v| v.claim == *c);
+        for claim in &p.claims {
+            let vol = c.volumes.iter().find(|v| v.volume.claim == *claim);
             let _ = writeln!(
                 o,
-                "  {c}: PersistentVolumeClaim -> {}",
-                vol.map_or("<not bound>".to_string(), |v| v.name.clone())
+                "  {claim}: PersistentVolumeClaim -> {}",
+                vol.map_or("<not bound>".to_string(), |v| v.volume.name.clone())
             );
         }
     }
-    if let Some(db) = view.and_then(|v| v.db.as_ref()) {
+    if let Some(db) = c.server(&p.uid) {
         let _ = writeln!(
             o,
             "Database:      {} (server-id {}), lag {} rows",
-            db.state, db.server_id, db.lag_rows
+            db.state, db.server.server_id, db.lag_rows
         );
     }
     Some(o)
 }
 
-fn describe_orphan(world: &mut World, uid: &str) -> Option<String> {
-    let sc = scene::extract(world);
-    let v = sc.pods.iter().find(|v| v.key == format!("proc/{uid}"))?;
+fn describe_orphan(c: &Cluster, uid: &str) -> Option<String> {
+    let orphans = c.orphans();
+    let v = &orphans.iter().find(|p| p.process.pod_uid == uid)?.process;
     Some(format!(
         "Process:       {} (uid {uid})\nNode:          {}\nAPI object:    DELETED (force delete)\n\nThe control plane has forgotten this pod, but its node was only cut off,\nnot dead: the container still runs and still writes to its volume.\nA second {} may now run elsewhere: split brain.\n",
-        v.name,
-        v.node.as_deref().unwrap_or("?"),
-        v.name
+        v.pod, v.node, v.pod
     ))
 }
 
-fn describe_node(world: &mut World, name: &str) -> Option<String> {
-    let mut q = world.query::<(&Node, &NodeState)>();
-    let (n, s) = q.iter(world).find(|(n, _)| n.name == name)?;
-    let (n, s) = (n.clone(), s.clone());
-    let now = world.resource::<crate::sim::SimClock>().now_ms;
+fn describe_node(c: &Cluster, name: &str) -> Option<String> {
+    let read::NodeRead { node: n, state: s } = c.node(name)?;
+    let now = c.now_ms;
     let mut o = String::new();
     let _ = writeln!(o, "Name:          {}", n.name);
     let _ = writeln!(o, "Labels:        topology.kubernetes.io/zone={}", n.zone);
@@ -171,8 +168,8 @@ fn describe_node(world: &mut World, name: &str) -> Option<String> {
     let _ = writeln!(o, "Unschedulable: {}", s.cordoned);
     let _ = writeln!(
         o,
-        "Conditions:    Ready={:?} since {}",
-        s.ready,
+        "Conditions:    Ready={} since {}",
+        condition_word(s.ready),
         super::clock(s.ready_since_ms)
     );
     let _ = writeln!(
@@ -206,13 +203,12 @@ fn describe_node(world: &mut World, name: &str) -> Option<String> {
         o,
         "Machine:       {truth}   (what is really true; the control plane cannot see it)"
     );
-    let mut pq = world.query::<(&Pod, &PodStatus)>();
-    let mut pods: Vec<String> = pq
-        .iter(world)
-        .filter(|(_, st)| st.node.as_deref() == Some(name))
-        .map(|(p, _)| p.name.clone())
+    let pods: Vec<String> = c
+        .pods
+        .iter()
+        .filter(|p| p.status.node.as_deref() == Some(name))
+        .map(|p| p.pod.name.clone())
         .collect();
-    pods.sort();
     let _ = writeln!(
         o,
         "Pods:          {}",
@@ -222,13 +218,12 @@ fn describe_node(world: &mut World, name: &str) -> Option<String> {
             pods.join(", ")
         }
     );
-    let mut aq = world.query::<&Attachment>();
-    let mut vols: Vec<String> = aq
-        .iter(world)
-        .filter(|a| a.node == name)
-        .map(|a| a.volume.clone())
+    let vols: Vec<String> = c
+        .volumes
+        .iter()
+        .filter(|v| v.attachments.iter().any(|a| a.node == name))
+        .map(|v| v.volume.name.clone())
         .collect();
-    vols.sort();
     let _ = writeln!(
         o,
         "Volumes attached: {}",
@@ -241,21 +236,17 @@ fn describe_node(world: &mut World, name: &str) -> Option<String> {
     Some(o)
 }
 
-fn describe_volume(world: &mut World, name: &str) -> Option<String> {
-    let mut q = world.query::<(&Volume, Option<&VolumeData>)>();
-    let (v, d) = q.iter(world).find(|(v, _)| v.name == name)?;
-    let (v, rows, diverged) = (
-        v.clone(),
-        d.map(|d| d.rows()),
-        d.is_some_and(|d| d.diverged),
-    );
+fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
+    let vr = c.volume(name)?;
+    let (v, rows, diverged) = (&vr.volume, vr.rows, vr.diverged);
     let mut o = String::new();
     let _ = writeln!(o, "Name:          {}", v.name);
     let _ = writeln!(o, "Claim:         default/{}", v.claim);
     let _ = writeln!(
         o,
-        "Kind:          {:?}, {} GiB, ReadWriteOnce",
-        v.kind, v.size_gib
+        "Kind:          {}, {} GiB, ReadWriteOnce",
+        storage_word(v.kind),
+        v.size_gib
     );
     let _ = writeln!(
         o,
@@ -264,18 +255,16 @@ fn describe_volume(world: &mut World, name: &str) -> Option<String> {
             .describe()
             .unwrap_or_else(|| "<none> (attachable anywhere)".into())
     );
-    let mut cq = world.query::<(&Claim, &ClaimStatus)>();
-    let claim_there = cq.iter(world).any(|(c, _)| c.name == v.claim);
+    let claim_there = c.claims.iter().any(|cl| cl.claim.name == v.claim);
     let _ = writeln!(o, "Claim exists:  {claim_there}");
-    let mut aq = world.query::<&Attachment>();
-    let atts: Vec<String> = aq
-        .iter(world)
-        .filter(|a| a.volume == name)
+    let atts: Vec<String> = vr
+        .attachments
+        .iter()
         .map(|a| {
             format!(
-                "{} ({:?}{})",
+                "{} ({}{})",
                 a.node,
-                a.state,
+                attach_word(a.state),
                 if a.forgotten {
                     ", forgotten by the control plane"
                 } else {
@@ -305,4 +294,82 @@ fn describe_volume(world: &mut World, name: &str) -> Option<String> {
         );
     }
     Some(o)
+}
+
+/// A node condition's status as `kubectl describe node` prints it.
+fn condition_word(c: Condition) -> &'static str {
+    match c {
+        Condition::True => "True",
+        Condition::False => "False",
+        Condition::Unknown => "Unknown",
+    }
+}
+
+/// Where a volume can be attached, in words.
+fn storage_word(k: StorageKind) -> &'static str {
+    match k {
+        StorageKind::Network => "network storage (attachable on any node)",
+        StorageKind::Zonal => "zonal disk (any node of its zone)",
+        StorageKind::Local => "local disk (one node only)",
+    }
+}
+
+/// An attachment's state, with its deadline left out (the countdown shows
+/// on the volume in the world view).
+fn attach_word(s: AttachState) -> &'static str {
+    match s {
+        AttachState::Attaching { .. } => "attaching",
+        AttachState::Attached => "attached",
+        AttachState::Detaching { .. } => "detaching",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use crate::headless;
+    use crate::scenario::load_str;
+
+    const TEXT: &str = r#"(name: "t", seed: 1,
+        cluster: (nodes: [(name: "node-a", zone: "zone-1"), (name: "node-b", zone: "zone-1")]),
+        workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1"),
+            claims: [(name: "www")]))])"#;
+
+    fn run() -> headless::Run {
+        let loaded = load_str("t.ron", TEXT.as_bytes()).expect("loads");
+        headless::run(loaded, None, Some(60_000))
+    }
+
+    #[test]
+    fn a_pod_reads_like_kubectl_describe_with_words_not_debug_text() {
+        let mut r = run();
+        let text = describe(r.world(), "pod/web-1");
+        assert!(text.contains("Status:        Running\n"), "{text}");
+        assert!(text.contains("Ready:         true\n"), "{text}");
+        assert!(
+            text.contains("www-web-1: PersistentVolumeClaim -> pv-"),
+            "{text}"
+        );
+        assert!(text.contains("Events:\n"), "{text}");
+    }
+
+    #[test]
+    fn a_node_and_a_volume_name_their_states_in_words() {
+        let mut r = run();
+        let node = describe(r.world(), "node/node-a");
+        assert!(node.contains("Conditions:    Ready=True since"), "{node}");
+        let pv = describe(r.world(), "pv/pv-www-web-0");
+        assert!(pv.contains("Kind:          network storage"), "{pv}");
+        assert!(pv.contains("(attached)"), "{pv}");
+        assert!(
+            !pv.contains("(Attached") && !pv.contains("Network,"),
+            "{pv}"
+        );
+    }
+
+    #[test]
+    fn a_gone_object_says_so() {
+        let mut r = run();
+        assert!(describe(r.world(), "pod/web-9").starts_with("pod/web-9: no longer exists"));
+    }
 }

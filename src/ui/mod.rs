@@ -8,8 +8,8 @@ pub mod events;
 pub mod inspector;
 pub mod keys;
 
-use crate::gui::GuiOptions;
 use crate::gui::host::{Playback, SimHost};
+use crate::gui::{GuiOptions, GuiSystems};
 use crate::view::camera::{CameraControl, WorldViewport};
 use crate::view::{CurrentScene, Selection};
 use bevy::prelude::*;
@@ -74,9 +74,7 @@ pub fn plugin(app: &mut App) {
                 .before(bevy_egui::EguiPreUpdateSet::BeginPass),
         )
         .add_systems(EguiPrimaryContextPass, panels)
-        // After the clock's step: a key that resumes play must not also
-        // apply the (possibly long) time the window rested while paused.
-        .add_systems(Update, keys::keyboard.after(crate::gui::host::drive));
+        .add_systems(Update, keys::keyboard.in_set(GuiSystems::Input));
 }
 
 /// bevy_egui 0.42 reports the keyboard modifiers as changed on every frame,
@@ -99,22 +97,8 @@ fn drop_unchanged_modifiers(
     }
 }
 
-/// "5m12.3s".
-pub fn clock(ms: u64) -> String {
-    let s = ms as f64 / 1000.0;
-    if s >= 3600.0 {
-        format!(
-            "{}h{:02}m{:04.1}s",
-            (s / 3600.0) as u64,
-            ((s % 3600.0) / 60.0) as u64,
-            s % 60.0
-        )
-    } else if s >= 60.0 {
-        format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0)
-    } else {
-        format!("{s:.1}s")
-    }
-}
+/// The simulated clock as the panels show it ("5m12.3s").
+pub use crate::sim::units::clock;
 
 /// The panels' background: the world's (the window's clear colour).
 fn panel_background() -> egui::Color32 {
@@ -406,7 +390,7 @@ fn lesson_picker(
     }
     if let Some(choice) = pick {
         let loaded = match choice {
-            None => Ok(crate::gui::default_lesson()),
+            None => Ok(crate::scenario::built_in_lesson()),
             Some(p) => crate::scenario::load_file(&p),
         };
         match loaded {

@@ -71,7 +71,7 @@ pub(super) fn plugin(app: &mut App) {
         .add_systems(Startup, spawn_camera)
         .add_systems(
             PostUpdate,
-            (mouse, fit).chain().in_set(super::ViewSystems::Camera),
+            (mouse, fit).chain().in_set(crate::gui::GuiSystems::Camera),
         );
 }
 

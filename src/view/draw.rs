@@ -8,6 +8,7 @@ use super::layout::{Layout, Rect};
 use super::scene::{PodView, Scene};
 use super::style::{self, Rgb};
 use super::{CurrentScene, ViewSettings};
+use crate::gui::Animating;
 use crate::sim::model::OwnerKind;
 use bevy::prelude::*;
 use bevy::sprite::Anchor;
@@ -38,15 +39,15 @@ pub enum Part {
 }
 
 /// The parts of the whole scene, each with a stable key.
-/// Sets whose clients write now, with the pod they write to (`<set>-0`, the
-/// primary's stable name), its card and the write rate.
+/// Sets whose clients write now, with the pod they write to (the primary,
+/// the set's first ordinal), its card and the write rate.
 fn written_primaries<'a>(
     scene: &'a Scene,
     layout: &'a Layout,
 ) -> impl Iterator<Item = (&'a super::scene::SetView, &'a PodView, &'a Rect, f64)> {
     scene.sets.iter().filter_map(|set| {
         let (_, _, rate) = set.writes?;
-        let p = scene.pod(&format!("{}-0", set.name))?;
+        let p = scene.pod(set.primary.as_deref()?)?;
         let r = layout.pods.get(&p.key)?;
         (rate > 0.0).then_some((set, p, r, rate))
     })
@@ -342,6 +343,24 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
     }
 }
 
+/// What `sync` updates on a drawn part.
+type SyncedPart = (
+    &'static mut Tween,
+    Option<&'static mut Sprite>,
+    Option<&'static mut Text2d>,
+    Option<&'static mut TextFont>,
+    Option<&'static mut TextBounds>,
+);
+
+/// What `animate` moves and fades on a drawn part.
+type AnimatedPart = (
+    Entity,
+    &'static mut Tween,
+    &'static mut Transform,
+    Option<&'static mut Sprite>,
+    Option<&'static mut TextColor>,
+);
+
 /// The tween state of one drawn part.
 #[derive(Component, Debug)]
 pub struct Tween {
@@ -350,11 +369,6 @@ pub struct Tween {
     pub alpha: f32,
     pub target_alpha: f32,
 }
-
-/// Whether any part is still gliding or fading (the window keeps redrawing
-/// while it is, even when the clock is paused).
-#[derive(Resource, Default, PartialEq)]
-pub struct Animating(pub bool);
 
 /// Key → entity of every drawn part.
 #[derive(Resource, Default)]
@@ -370,13 +384,7 @@ pub fn sync(
     current: Res<CurrentScene>,
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
-    mut q: Query<(
-        &mut Tween,
-        Option<&mut Sprite>,
-        Option<&mut Text2d>,
-        Option<&mut TextFont>,
-        Option<&mut TextBounds>,
-    )>,
+    mut q: Query<SyncedPart>,
 ) {
     if !current.is_changed() {
         return;
@@ -514,13 +522,7 @@ pub fn animate(
     settings: Res<ViewSettings>,
     mut drawn: ResMut<Drawn>,
     mut animating: ResMut<Animating>,
-    mut q: Query<(
-        Entity,
-        &mut Tween,
-        &mut Transform,
-        Option<&mut Sprite>,
-        Option<&mut TextColor>,
-    )>,
+    mut q: Query<AnimatedPart>,
 ) {
     // After the window rested (paused, redrawing only on input) the first
     // step can be long; a glide must not turn into a jump.

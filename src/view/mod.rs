@@ -8,7 +8,8 @@ pub mod layout;
 pub mod scene;
 pub mod style;
 
-use crate::gui::host::SimHost;
+use crate::gui::GuiSystems;
+use crate::gui::host::{Playback, SimHost};
 use bevy::prelude::*;
 
 /// This frame's view model and layout.
@@ -40,40 +41,23 @@ impl Default for ViewSettings {
 #[derive(Resource, Debug, Default)]
 pub struct Selection(pub Option<String>);
 
-/// The ordering of the view's per-frame work.
-#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ViewSystems {
-    Extract,
-    Draw,
-    Camera,
-}
-
+/// The world view: its systems run in `GuiSystems::{Extract, Draw, Camera,
+/// TextDetail}`, whose order the GUI's host layer sets.
 pub fn plugin(app: &mut App) {
     app.init_resource::<CurrentScene>()
         .init_resource::<ViewSettings>()
         .init_resource::<Selection>()
         .init_resource::<draw::Drawn>()
-        .init_resource::<draw::Animating>()
         .insert_resource(ClearColor(draw::colour(style::BG)))
-        .configure_sets(
-            PostUpdate,
-            (ViewSystems::Extract, ViewSystems::Draw, ViewSystems::Camera)
-                .chain()
-                .before(bevy::transform::TransformSystems::Propagate),
-        )
-        .add_systems(PostUpdate, extract.in_set(ViewSystems::Extract))
+        .add_systems(PostUpdate, extract.in_set(GuiSystems::Extract))
         .add_systems(
             PostUpdate,
             (draw::sync, draw::animate, draw::lines)
                 .chain()
-                .in_set(ViewSystems::Draw),
-        );
-    app.add_plugins(camera::plugin).add_systems(
-        PostUpdate,
-        draw::text_lod
-            .after(ViewSystems::Camera)
-            .before(bevy::camera::visibility::VisibilitySystems::VisibilityPropagate),
-    );
+                .in_set(GuiSystems::Draw),
+        )
+        .add_systems(PostUpdate, draw::text_lod.in_set(GuiSystems::TextDetail))
+        .add_plugins(camera::plugin);
 }
 
 /// Reads the simulation into the view model: at once when something
@@ -81,7 +65,7 @@ pub fn plugin(app: &mut App) {
 fn extract(
     mut host: ResMut<SimHost>,
     mut current: ResMut<CurrentScene>,
-    playback: Res<crate::gui::host::Playback>,
+    playback: Res<Playback>,
     time: Res<Time>,
     mut settings: ResMut<ViewSettings>,
     mut last: Local<(u64, u64, f32)>,

@@ -1,16 +1,14 @@
-//! The view model: a plain snapshot of what the world view draws, extracted
-//! from the simulation world each frame. Pure data, so layout, colours and
+//! The view model: a plain snapshot of what the world view draws, built
+//! from the read model (`sim::read`, which the JSON snapshot and the
+//! inspector read too) each frame. Pure data, so layout, colours and
 //! captions are testable without a window.
 
-use crate::sim::SimClock;
-use crate::sim::model::Node;
-use crate::sim::model::{
-    AttachState, Attachment, Claim, ClaimStatus, MAX_WAIT_FOR_UNMOUNT_MS, Volume, VolumeStatus,
-};
-use crate::sim::model::{Condition, Machine, NodeState};
-use crate::sim::model::{Deployment, DeploymentStatus, SetStatus, StatefulSet};
-use crate::sim::model::{OwnerKind, Pod, PodPhase, PodStatus, Process, ProcessStage};
-use crate::sim::database::{Databases, DbServer, ReplState, VolumeData};
+use crate::sim::model::{AttachState, Attachment, MAX_WAIT_FOR_UNMOUNT_MS};
+use crate::sim::model::{Condition, Machine};
+use crate::sim::model::{OwnerKind, PodPhase};
+use crate::sim::read::{self, Cluster, NodeRead, PodRead, ServerRead, SetRead};
+use crate::sim::units;
+use crate::sim::database::ReplState;
 use bevy::prelude::*;
 use std::collections::BTreeMap;
 
@@ -115,6 +113,8 @@ pub struct SetView {
     pub image: String,
     pub service: String,
     pub writes: Option<(u64, u64, f64)>,
+    /// A database's primary pod (its first ordinal), where clients write.
+    pub primary: Option<String>,
     /// The clients' writes to the primary are failing right now.
     pub writes_failing: bool,
 }
@@ -138,155 +138,136 @@ impl Scene {
     }
 }
 
-fn short_duration(ms: u64) -> String {
-    crate::sim::controllers::attach_detach::fmt_duration(ms)
-}
-
 /// Reads the simulation world into a Scene. Read-only.
 pub fn extract(world: &mut World) -> Scene {
-    let now = world.resource::<SimClock>().now_ms;
+    from_read(&read::read(world))
+}
+
+/// The scene of a read of the cluster (the read model the snapshot and the
+/// inspector share).
+pub fn from_read(c: &Cluster) -> Scene {
+    let now = c.now_ms;
     let mut scene = Scene {
         now_ms: now,
+        nodes: c.nodes.iter().map(|n| node_view(n, now)).collect(),
         ..default()
     };
-
-    let mut q = world.query::<(&Node, &NodeState)>();
-    for (n, s) in q.iter(world) {
-        scene.nodes.push(NodeView {
-            name: n.name.clone(),
-            zone: n.zone.clone(),
-            ready: s.ready,
-            ready_for_ms: now.saturating_sub(s.ready_since_ms),
-            machine: s.machine,
-            machine_for_ms: now.saturating_sub(s.machine_since_ms),
-            taints: s.taints.iter().map(|t| t.describe()).collect(),
-            cordoned: s.cordoned,
-        });
-    }
     scene
         .nodes
         .sort_by(|a, b| (&a.zone, &a.name).cmp(&(&b.zone, &b.name)));
-
-    // Revisions per set: name → (number, is update revision).
-    let mut revs: BTreeMap<String, (u64, bool)> = BTreeMap::new();
-    let mut q = world.query::<(&StatefulSet, &SetStatus)>();
-    for (s, st) in q.iter(world) {
-        for r in &st.revisions {
-            revs.insert(r.name.clone(), (r.number, r.name == st.update_revision));
-        }
-        let dbs = world.resource::<Databases>();
-        let writes = dbs
-            .dbs
-            .get(&s.spec.name)
-            .map(|d| (d.written, d.failed, d.write_rate));
-        let writes_failing = dbs.dbs.get(&s.spec.name).is_some_and(|d| d.failing);
-        scene.sets.push(SetView {
-            name: s.spec.name.clone(),
-            deployment: false,
-            replicas: s.spec.replicas,
-            ready: st.ready,
-            current: st.current,
-            updated: st.updated,
-            current_revision: st.current_revision.clone(),
-            update_revision: st.update_revision.clone(),
-            blocked: st.blocked.clone(),
-            image: s.spec.template.image.clone(),
-            service: s.spec.service_name().to_string(),
-            writes,
-            writes_failing,
-        });
-    }
-    let mut q = world.query::<(&Deployment, &DeploymentStatus)>();
-    for (d, st) in q.iter(world) {
-        scene.sets.push(SetView {
-            name: d.spec.name.clone(),
-            deployment: true,
-            replicas: d.spec.replicas,
-            ready: st.ready,
-            current: st.replicas,
-            updated: st.updated,
-            current_revision: String::new(),
-            update_revision: String::new(),
-            blocked: st.blocked.clone(),
-            image: d.spec.template.image.clone(),
-            service: String::new(),
-            writes: None,
-            writes_failing: false,
-        });
-    }
+    scene.sets = set_views(c);
+    scene.pods = pod_views(c);
+    scene.volumes = volume_views(c, &scene);
+    scene.links = link_views(c);
     scene
-        .sets
-        .sort_by(|a, b| (a.deployment, &a.name).cmp(&(b.deployment, &b.name)));
+}
 
-    // Database servers by pod uid.
-    let dbs = world.resource::<Databases>().dbs.clone();
-    let mut servers: BTreeMap<String, (DbServer, String, bool)> = BTreeMap::new();
-    let mut live_uids: Vec<(String, String, String, bool, Option<u32>, OwnerKind, String)> =
-        Vec::new();
-    let mut q = world.query::<(&Process, Option<&DbServer>)>();
-    for (p, db) in q.iter(world) {
-        let running = !matches!(p.stage, ProcessStage::Stopping { .. });
-        if let Some(db) = db {
-            servers.insert(p.pod_uid.clone(), (db.clone(), p.pod.clone(), running));
-        }
-        live_uids.push((
-            p.pod_uid.clone(),
-            p.pod.clone(),
-            p.node.clone(),
-            running,
-            p.ordinal,
-            p.owner.kind,
-            p.owner.name.clone(),
-        ));
+fn node_view(n: &NodeRead, now: u64) -> NodeView {
+    let s = &n.state;
+    NodeView {
+        name: n.node.name.clone(),
+        zone: n.node.zone.clone(),
+        ready: s.ready,
+        ready_for_ms: now.saturating_sub(s.ready_since_ms),
+        machine: s.machine,
+        machine_for_ms: now.saturating_sub(s.machine_since_ms),
+        taints: s.taints.iter().map(|t| t.describe()).collect(),
+        cordoned: s.cordoned,
     }
+}
 
-    let mut pod_uids = Vec::new();
-    let mut q = world.query::<(&Pod, &PodStatus)>();
-    for (p, s) in q.iter(world) {
-        pod_uids.push(p.uid.clone());
-        let (revision, updated) = match revs.get(&p.revision) {
-            Some(&(n, u)) => (Some(n), u),
-            None => (None, false),
-        };
-        let db = servers
-            .get(&p.uid)
-            .map(|(srv, _, _)| db_view(srv, &dbs, &p.owner.name));
-        scene.pods.push(PodView {
-            key: match p.owner.kind {
-                OwnerKind::StatefulSet => format!("pod/{}", p.name),
-                OwnerKind::Deployment => format!("pod/{}", p.uid),
-            },
-            name: p.name.clone(),
+/// StatefulSets first, then Deployments, each by name.
+fn set_views(c: &Cluster) -> Vec<SetView> {
+    let mut sets: Vec<SetView> = c
+        .sets
+        .iter()
+        .map(|SetRead { set: s, status: st }| {
+            let db = c.database(&s.spec.name);
+            SetView {
+                name: s.spec.name.clone(),
+                deployment: false,
+                replicas: s.spec.replicas,
+                ready: st.ready,
+                current: st.current,
+                updated: st.updated,
+                current_revision: st.current_revision.clone(),
+                update_revision: st.update_revision.clone(),
+                blocked: st.blocked.clone(),
+                image: s.spec.template.image.clone(),
+                service: s.spec.service_name().to_string(),
+                writes: db.map(|d| (d.written, d.failed, d.write_rate)),
+                primary: db.map(|d| d.primary.clone()),
+                writes_failing: db.is_some_and(|d| d.failing),
+            }
+        })
+        .collect();
+    sets.extend(c.deployments.iter().map(|d| SetView {
+        name: d.deployment.spec.name.clone(),
+        deployment: true,
+        replicas: d.deployment.spec.replicas,
+        ready: d.status.ready,
+        current: d.status.replicas,
+        updated: d.status.updated,
+        current_revision: String::new(),
+        update_revision: String::new(),
+        blocked: d.status.blocked.clone(),
+        image: d.deployment.spec.template.image.clone(),
+        service: String::new(),
+        writes: None,
+        primary: None,
+        writes_failing: false,
+    }));
+    sets
+}
+
+/// API pods, then processes that outlived their API object (a force delete
+/// on a partition); StatefulSet pods first, by owner, name, orphans last.
+fn pod_views(c: &Cluster) -> Vec<PodView> {
+    // Revisions per set: name → (number, is update revision).
+    let mut revs: BTreeMap<&str, (u64, bool)> = BTreeMap::new();
+    for s in &c.sets {
+        for r in &s.status.revisions {
+            revs.insert(&r.name, (r.number, r.name == s.status.update_revision));
+        }
+    }
+    let mut pods: Vec<PodView> = c
+        .pods
+        .iter()
+        .map(|PodRead { pod: p, status: s }| {
+            let (revision, updated) = match revs.get(p.revision.as_str()) {
+                Some(&(n, u)) => (Some(n), u),
+                None => (None, false),
+            };
+            PodView {
+                key: match p.owner.kind {
+                    OwnerKind::StatefulSet => format!("pod/{}", p.name),
+                    OwnerKind::Deployment => format!("pod/{}", p.uid),
+                },
+                name: p.name.clone(),
+                owner_kind: p.owner.kind,
+                owner: p.owner.name.clone(),
+                node: s.node.clone(),
+                phase: s.shown_phase(),
+                ready: s.ready,
+                revision,
+                updated,
+                image: p.template.image.clone(),
+                waiting: s.waiting.clone(),
+                orphan: false,
+                claims: p.claims.clone(),
+                dns: if s.ready { p.dns.clone() } else { None },
+                db: c.server(&p.uid).map(db_view),
+            }
+        })
+        .collect();
+    for pr in c.orphans() {
+        let p = &pr.process;
+        pods.push(PodView {
+            key: format!("proc/{}", p.pod_uid),
+            name: p.pod.clone(),
             owner_kind: p.owner.kind,
             owner: p.owner.name.clone(),
-            node: s.node.clone(),
-            phase: s.shown_phase(),
-            ready: s.ready,
-            revision,
-            updated,
-            image: p.template.image.clone(),
-            waiting: s.waiting.clone(),
-            orphan: false,
-            claims: p.claims.clone(),
-            dns: if s.ready { p.dns.clone() } else { None },
-            db,
-        });
-    }
-    // Processes that outlived their API object (force delete on a partition).
-    for (uid, pod, node, running, ordinal, kind, owner) in live_uids {
-        if pod_uids.contains(&uid) || !running {
-            continue;
-        }
-        let _ = ordinal;
-        let db = servers
-            .get(&uid)
-            .map(|(srv, _, _)| db_view(srv, &dbs, &owner));
-        scene.pods.push(PodView {
-            key: format!("proc/{uid}"),
-            name: pod.clone(),
-            owner_kind: kind,
-            owner,
-            node: Some(node),
+            node: Some(p.node.clone()),
             phase: PodPhase::Running,
             ready: false,
             revision: None,
@@ -296,10 +277,10 @@ pub fn extract(world: &mut World) -> Scene {
             orphan: true,
             claims: Vec::new(),
             dns: None,
-            db,
+            db: c.server(&p.pod_uid).map(db_view),
         });
     }
-    scene.pods.sort_by(|a, b| {
+    pods.sort_by(|a, b| {
         (
             a.owner_kind != OwnerKind::StatefulSet,
             &a.owner,
@@ -313,144 +294,111 @@ pub fn extract(world: &mut World) -> Scene {
                 b.orphan,
             ))
     });
+    pods
+}
 
-    // Volumes.
-    let mut claim_pod: BTreeMap<String, String> = BTreeMap::new();
-    for p in &scene.pods {
-        if !p.orphan {
-            for c in &p.claims {
-                claim_pod.insert(c.clone(), p.name.clone());
-            }
+fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
+    let now = c.now_ms;
+    let mut claim_pod: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in scene.pods.iter().filter(|p| !p.orphan) {
+        for cl in &p.claims {
+            claim_pod.insert(cl, &p.name);
         }
     }
-    let mut claims_alive: Vec<String> = Vec::new();
-    // Claims of database sets show their row count even when empty.
-    let mut claim_db: Vec<String> = Vec::new();
-    let mut q = world.query::<(&Claim, &ClaimStatus)>();
-    for (c, _) in q.iter(world) {
-        claims_alive.push(c.name.clone());
-        if c.set.as_ref().is_some_and(|s| dbs.contains_key(s)) {
-            claim_db.push(c.name.clone());
-        }
-    }
-    let node_bad: BTreeMap<String, bool> = scene
-        .nodes
+    let node_bad = |n: &str| scene.node(n).is_some_and(|n| n.ready != Condition::True);
+    c.volumes
         .iter()
-        .map(|n| (n.name.clone(), n.ready != Condition::True))
-        .collect();
-    let mut q = world.query::<(Entity, &Volume, &VolumeStatus, Option<&VolumeData>)>();
-    let vols: Vec<(Entity, Volume, VolumeStatus, Option<VolumeData>)> = q
-        .iter(world)
-        .map(|(e, v, s, d)| (e, v.clone(), s.clone(), d.cloned()))
-        .collect();
-    let mut aq = world.query::<&Attachment>();
-    let atts: Vec<Attachment> = aq.iter(world).cloned().collect();
-    for (_, v, vs, data) in vols {
-        let mut attached = Vec::new();
-        let mut countdown = None;
-        for a in atts.iter().filter(|a| a.volume == v.name) {
-            let look = if a.forgotten {
-                AttachLook::StillMounted
-            } else {
-                match a.state {
-                    AttachState::Attaching { .. } => AttachLook::Attaching,
-                    AttachState::Attached => AttachLook::Attached,
-                    AttachState::Detaching { .. } => AttachLook::Detaching,
-                }
-            };
-            if let Some(since) = a.detach_requested_ms
-                && node_bad.get(&a.node).copied().unwrap_or(false)
-                && !a.forgotten
-            {
-                let left = (since + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now);
-                countdown = Some(format!(
-                    "still attached to {}: force-detach in {}",
-                    a.node,
-                    short_duration(left)
-                ));
+        .map(|v| {
+            let claim = c.claims.iter().find(|cl| cl.claim.name == v.volume.claim);
+            // Claims of database sets show their row count even when empty.
+            let of_db = claim
+                .and_then(|cl| cl.claim.set.as_deref())
+                .is_some_and(|s| c.database(s).is_some());
+            let mut countdown = None;
+            let attached = v
+                .attachments
+                .iter()
+                .map(|a| {
+                    if let Some(since) = a.detach_requested_ms
+                        && node_bad(&a.node)
+                        && !a.forgotten
+                    {
+                        let left = (since + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now);
+                        countdown = Some(format!(
+                            "still attached to {}: force-detach in {}",
+                            a.node,
+                            units::duration(left)
+                        ));
+                    }
+                    (a.node.clone(), attach_look(a))
+                })
+                .collect();
+            VolumeView {
+                name: v.volume.name.clone(),
+                claim: v.volume.claim.clone(),
+                claim_exists: claim.is_some(),
+                pod: claim_pod
+                    .get(v.volume.claim.as_str())
+                    .map(|p| p.to_string()),
+                attached,
+                rows: v.rows.filter(|&r| r > 0 || of_db),
+                diverged: v.diverged,
+                affinity: v.volume.affinity.describe(),
+                waiting: countdown.or_else(|| v.status.attach_error.clone()),
             }
-            attached.push((a.node.clone(), look));
-        }
-        attached.sort_by(|a, b| a.0.cmp(&b.0));
-        let waiting = match (countdown, &vs.attach_error) {
-            (Some(c), _) => Some(c),
-            (None, Some(e)) => Some(e.clone()),
-            _ => None,
-        };
-        scene.volumes.push(VolumeView {
-            name: v.name.clone(),
-            claim: v.claim.clone(),
-            claim_exists: claims_alive.contains(&v.claim),
-            pod: claim_pod.get(&v.claim).cloned(),
-            attached,
-            rows: data
-                .as_ref()
-                .map(|d| d.rows())
-                .filter(|&r| r > 0 || claim_db.contains(&v.claim)),
-            diverged: data.as_ref().is_some_and(|d| d.diverged),
-            affinity: v.affinity.describe(),
-            waiting,
-        });
-    }
-    scene.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        })
+        .collect()
+}
 
-    // Replication links.
-    for p in scene.pods.clone() {
-        let Some(db) = &p.db else { continue };
-        if db.primary {
+fn attach_look(a: &Attachment) -> AttachLook {
+    if a.forgotten {
+        return AttachLook::StillMounted;
+    }
+    match a.state {
+        AttachState::Attaching { .. } => AttachLook::Attaching,
+        AttachState::Attached => AttachLook::Attached,
+        AttachState::Detaching { .. } => AttachLook::Detaching,
+    }
+}
+
+/// Replication links: from the source (a clone's source, else the primary)
+/// to each replica pod.
+fn link_views(c: &Cluster) -> Vec<LinkView> {
+    let mut links = Vec::new();
+    for p in &c.pods {
+        let (Some(db), Some(s)) = (c.database(&p.pod.owner.name), c.server(&p.pod.uid)) else {
+            continue;
+        };
+        if s.server.primary {
             continue;
         }
-        let srv = servers
-            .values()
-            .find(|(_, pod, _)| *pod == p.name)
-            .map(|(s, ..)| s.clone());
-        let Some(srv) = srv else { continue };
-        let rate = dbs.get(&p.owner).map_or(0.0, |d| d.write_rate);
-        let primary = format!("{}-0", p.owner);
-        let (from, kind) = match &srv.state {
+        let (from, kind) = match &s.server.state {
             ReplState::Cloning { source, .. } => (source.clone(), LinkKind::Cloning),
-            ReplState::Connecting => (primary, LinkKind::Connecting),
-            ReplState::Replicating => (primary, LinkKind::Replicating),
-            ReplState::Broken { .. } => (primary, LinkKind::Broken),
+            ReplState::Connecting => (db.primary.clone(), LinkKind::Connecting),
+            ReplState::Replicating => (db.primary.clone(), LinkKind::Replicating),
+            ReplState::Broken { .. } => (db.primary.clone(), LinkKind::Broken),
             _ => continue,
         };
-        scene.links.push(LinkView {
+        links.push(LinkView {
             from,
-            to: p.name.clone(),
+            to: p.pod.name.clone(),
             kind,
-            lag_rows: db.lag_rows,
-            lag_secs: if rate > 0.0 {
-                db.lag_rows as f64 / rate
+            lag_rows: s.lag_rows,
+            lag_secs: if db.write_rate > 0.0 {
+                s.lag_rows as f64 / db.write_rate
             } else {
                 0.0
             },
         });
     }
-    scene
+    links
 }
 
-fn db_view(
-    srv: &DbServer,
-    dbs: &BTreeMap<String, crate::sim::database::DbState>,
-    set: &str,
-) -> DbView {
-    let primary_pos = dbs.get(set).map_or(0, |d| d.primary_pos);
-    let state = match &srv.state {
-        ReplState::Primary => "primary (read-write)".to_string(),
-        ReplState::WaitingForCloneSource => "waiting for a clone source".to_string(),
-        ReplState::Cloning { source, .. } => format!("cloning from {source}"),
-        ReplState::Connecting => "connecting".to_string(),
-        ReplState::Replicating => "replica".to_string(),
-        ReplState::Broken { .. } => "BROKEN, retrying".to_string(),
-    };
+fn db_view(s: &ServerRead) -> DbView {
     DbView {
-        primary: srv.primary,
-        server_id: srv.server_id,
-        state,
-        lag_rows: if srv.primary {
-            0
-        } else {
-            primary_pos.saturating_sub(srv.position)
-        },
+        primary: s.server.primary,
+        server_id: s.server.server_id,
+        state: s.state.clone(),
+        lag_rows: s.lag_rows,
     }
 }

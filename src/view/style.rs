@@ -2,9 +2,9 @@
 //! thing. Pure functions, so what a student reads is unit-tested.
 
 use super::scene::{AttachLook, LinkKind, LinkView, NodeView, PodView, VolumeView};
-use crate::sim::controllers::attach_detach::fmt_duration;
 use crate::sim::model::{Condition, Machine};
 use crate::sim::model::{OwnerKind, PodPhase};
+use crate::sim::units;
 
 /// An sRGB colour, 0..1, without depending on a renderer.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -140,15 +140,15 @@ pub fn node_failed(n: &NodeView) -> bool {
 pub fn node_condition_line(n: &NodeView) -> String {
     match n.ready {
         Condition::True => "Ready".to_string(),
-        Condition::False => format!("NotReady for {}", fmt_duration(n.ready_for_ms)),
-        Condition::Unknown => format!("Unknown for {}", fmt_duration(n.ready_for_ms)),
+        Condition::False => format!("NotReady for {}", units::duration(n.ready_for_ms)),
+        Condition::Unknown => format!("Unknown for {}", units::duration(n.ready_for_ms)),
     }
 }
 
 /// What is really true of the machine (the teacher's view; the control plane
 /// cannot see this).
 pub fn node_truth_line(n: &NodeView) -> String {
-    let t = fmt_duration(n.machine_for_ms);
+    let t = units::duration(n.machine_for_ms);
     let mut s = match n.machine {
         Machine::Up => String::new(),
         Machine::Dead => format!("MACHINE DEAD {t} ago"),
@@ -254,7 +254,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -351,10 +351,10 @@ mod tests {
         m.db = Some(DbView {
             primary: false,
             server_id: 101,
-            state: "replica".into(),
+            state: "replicating".into(),
             lag_rows: 7,
         });
-        assert_eq!(pod_caption(&m), "replica  lag 7 rows");
+        assert_eq!(pod_caption(&m), "replicating  lag 7 rows");
         assert_eq!(pod_status_line(&m), "Running, Ready, rev 2");
         let mut c = pod(PodPhase::ContainerCreating, false);
         c.updated = false;
