@@ -1,7 +1,6 @@
 //! The headless runner: plays a scenario to the end (or `--until`), skipping
 //! idle time, and reports a kubectl-style table and every failed expectation.
 
-use crate::sim::read::phase_word;
 use crate::scenario::{self, Lesson, Loaded, StepResult};
 use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::*;
@@ -107,7 +106,7 @@ pub fn pods_table(world: &mut World) -> String {
                 {
                     "ErrImagePull".to_string()
                 }
-                (_, ph) => phase_word(ph).to_string(),
+                (_, ph) => ph.name().to_string(),
             };
             (
                 p.name.clone(),

@@ -246,5 +246,5 @@ fn a_bad_scenario_points_at_the_projects_own_format_reference() {
         e.contains(DOC),
         "the error should point at {DOC}, the project's own reference: {e}"
     );
-    assert!(!e.contains("docs/scenario-format.md"), "{e}");
+    assert!(!e.contains("CONTRACT.md"), "{e}");
 }

@@ -1,7 +1,6 @@
 //! The scenario file format (docs/scenario-format.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
-use crate::sim::read::phase_word;
 use crate::sim::model::{NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};
 use serde::{Deserialize, Serialize};
 
@@ -211,7 +210,7 @@ impl Check {
         match self {
             Check::PodPhase { pod, phase } => match phase {
                 PodPhase::Absent => format!("{pod} does not exist"),
-                p => format!("{pod} is {}", phase_word(*p)),
+                p => format!("{pod} is {}", p.name()),
             },
             Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
             Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),

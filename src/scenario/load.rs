@@ -95,7 +95,10 @@ pub fn load_str(file: &str, bytes: &[u8]) -> Result<Loaded, Diagnostic> {
         at(
             e.span.start.line,
             e.span.start.col,
-            format!("{} (see docs/scenario-format.md for the scenario format)", e.code),
+            format!(
+                "{} (see docs/scenario-format.md for the scenario format)",
+                e.code
+            ),
         )
     })?;
     let steps = list_items(text, &["steps"]);
@@ -265,7 +268,6 @@ pub fn list_items(text: &str, path: &[&str]) -> Vec<(usize, usize)> {
 /// Offset of `key` followed by ':' at bracket depth `depth`, from `from`.
 fn find_key(b: &[u8], key: &str, from: usize, depth: usize) -> Option<usize> {
     let kb = key.as_bytes();
-    let mut d = 0usize;
     let mut in_str = false;
     let mut i = from;
     // Depth is counted from `from`, whose enclosing level is depth-1.
@@ -308,8 +310,6 @@ fn find_key(b: &[u8], key: &str, from: usize, depth: usize) -> Option<usize> {
                 }
             }
         }
-        let _ = d;
-        d = 0;
         i += 1;
     }
     None

@@ -3,11 +3,11 @@
 
 use super::format::*;
 use super::load::Loaded;
+use crate::sim::database::{Databases, replica_lag, rows_on};
 use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::invariant::Invariants;
 use crate::sim::model::*;
 use crate::sim::units::secs_to_ms;
-use crate::sim::database::{Databases, replica_lag, rows_on};
 use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand, Wake};
 use bevy::prelude::*;
 
@@ -195,7 +195,7 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             if got == *phase {
                 Ok(())
             } else {
-                Err(format!("{pod} is {got:?}"))
+                Err(format!("{pod} is {}", got.name()))
             }
         }
         Check::PodReady { pod, ready } => {

@@ -130,7 +130,7 @@ pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
                 "Ready for less than minReadySeconds={}",
                 min_ready_ms / 1000
             ),
-            p => format!("{p:?}"),
+            p => p.name().to_string(),
         }
     };
     match &st.waiting {

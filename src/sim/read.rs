@@ -190,19 +190,6 @@ impl Cluster {
     }
 }
 
-/// A pod phase as `kubectl get pods` shows it in its STATUS column.
-pub fn phase_word(phase: PodPhase) -> &'static str {
-    match phase {
-        PodPhase::Pending => "Pending",
-        PodPhase::ContainerCreating => "ContainerCreating",
-        PodPhase::Running => "Running",
-        PodPhase::Succeeded => "Succeeded",
-        PodPhase::Failed => "Failed",
-        PodPhase::Terminating => "Terminating",
-        PodPhase::Absent => "Absent",
-    }
-}
-
 /// Reads the cluster now.
 pub fn read(world: &mut World) -> Cluster {
     let now_ms = world.resource::<SimClock>().now_ms;

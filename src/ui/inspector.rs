@@ -3,12 +3,19 @@
 //! (`sim::read`, which the world view and the snapshot read too), so it is
 //! unit-tested without a window.
 
-use crate::sim::read::phase_word;
 use crate::sim::event::EventLog;
 use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, StorageKind};
 use crate::sim::read::{self, Cluster};
 use bevy::prelude::*;
-use std::fmt::Write;
+
+/// Appends one formatted line to a `String` (which cannot fail, unlike
+/// `writeln!`'s general case).
+macro_rules! out {
+    ($o:expr, $($arg:tt)*) => {{
+        $o.push_str(&format!($($arg)*));
+        $o.push('\n');
+    }};
+}
 
 /// Describes "pod/<name or uid>", "proc/<uid>", "node/<name>" or "pv/<name>".
 pub fn describe(world: &mut World, key: &str) -> String {
@@ -69,31 +76,31 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
         .iter()
         .find(|p| p.pod.name == name_or_uid || p.pod.uid == name_or_uid)?;
     let mut o = String::new();
-    let _ = writeln!(o, "Name:          {}", p.name);
-    let _ = writeln!(o, "Namespace:     default");
-    let _ = writeln!(o, "UID:           {}", p.uid);
+    out!(o, "Name:          {}", p.name);
+    out!(o, "Namespace:     default");
+    out!(o, "UID:           {}", p.uid);
     match p.owner.kind {
         OwnerKind::StatefulSet => {
-            let _ = writeln!(o, "Labels:        app={}", p.owner.name);
+            out!(o, "Labels:        app={}", p.owner.name);
             if let Some(ord) = p.ordinal {
-                let _ = writeln!(o, "               apps.kubernetes.io/pod-index={ord}");
+                out!(o, "               apps.kubernetes.io/pod-index={ord}");
             }
-            let _ = writeln!(o, "               controller-revision-hash={}", p.revision);
-            let _ = writeln!(
+            out!(o, "               controller-revision-hash={}", p.revision);
+            out!(
                 o,
                 "               statefulset.kubernetes.io/pod-name={}",
                 p.name
             );
-            let _ = writeln!(o, "Controlled By: StatefulSet/{}", p.owner.name);
+            out!(o, "Controlled By: StatefulSet/{}", p.owner.name);
         }
         OwnerKind::Deployment => {
             let hash = p.revision.rsplit('-').next().unwrap_or(&p.revision);
-            let _ = writeln!(o, "Labels:        app={}", p.owner.name);
-            let _ = writeln!(o, "               pod-template-hash={hash}");
-            let _ = writeln!(o, "Controlled By: ReplicaSet/{}-{hash}", p.owner.name);
+            out!(o, "Labels:        app={}", p.owner.name);
+            out!(o, "               pod-template-hash={hash}");
+            out!(o, "Controlled By: ReplicaSet/{}-{hash}", p.owner.name);
         }
     }
-    let _ = writeln!(
+    out!(
         o,
         "Node:          {}",
         s.node.as_deref().unwrap_or("<none>")
@@ -101,34 +108,34 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
     let status = if s.terminating() {
         "Terminating".to_string()
     } else {
-        phase_word(s.phase).to_string()
+        s.phase.name().to_string()
     };
-    let _ = writeln!(o, "Status:        {status}");
-    let _ = writeln!(o, "Ready:         {}", s.ready);
+    out!(o, "Status:        {status}");
+    out!(o, "Ready:         {}", s.ready);
     if let Some(w) = &s.waiting {
-        let _ = writeln!(o, "Waiting:       {w}");
+        out!(o, "Waiting:       {w}");
     }
-    let _ = writeln!(o, "Image:         {}", p.template.image);
-    let _ = writeln!(o, "Restarts:      {}", s.restarts);
+    out!(o, "Image:         {}", p.template.image);
+    out!(o, "Restarts:      {}", s.restarts);
     match (&p.dns, s.ready) {
         (Some(d), true) => {
-            let _ = writeln!(o, "DNS:           {d}");
+            out!(o, "DNS:           {d}");
         }
         (Some(d), false) => {
-            let _ = writeln!(o, "DNS:           {d} (no address: not Ready)");
+            out!(o, "DNS:           {d} (no address: not Ready)");
         }
         (None, _) => {
-            let _ = writeln!(
+            out!(
                 o,
                 "DNS:           <none> (Deployment pods have no stable name)"
             );
         }
     }
     if !p.claims.is_empty() {
-        let _ = writeln!(o, "Volumes:");
+        out!(o, "Volumes:");
         for claim in &p.claims {
             let vol = c.volumes.iter().find(|v| v.volume.claim == *claim);
-            let _ = writeln!(
+            out!(
                 o,
                 "  {claim}: PersistentVolumeClaim -> {}",
                 vol.map_or("<not bound>".to_string(), |v| v.volume.name.clone())
@@ -136,10 +143,12 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
         }
     }
     if let Some(db) = c.server(&p.uid) {
-        let _ = writeln!(
+        out!(
             o,
             "Database:      {} (server-id {}), lag {} rows",
-            db.state, db.server.server_id, db.lag_rows
+            db.state,
+            db.server.server_id,
+            db.lag_rows
         );
     }
     Some(o)
@@ -158,30 +167,31 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
     let read::NodeRead { node: n, state: s } = c.node(name)?;
     let now = c.now_ms;
     let mut o = String::new();
-    let _ = writeln!(o, "Name:          {}", n.name);
-    let _ = writeln!(o, "Labels:        topology.kubernetes.io/zone={}", n.zone);
-    let _ = writeln!(
+    out!(o, "Name:          {}", n.name);
+    out!(o, "Labels:        topology.kubernetes.io/zone={}", n.zone);
+    out!(
         o,
         "Capacity:      cpu {}m, memory {}Mi",
-        n.cpu_millis, n.memory_mib
+        n.cpu_millis,
+        n.memory_mib
     );
-    let _ = writeln!(o, "Unschedulable: {}", s.cordoned);
-    let _ = writeln!(
+    out!(o, "Unschedulable: {}", s.cordoned);
+    out!(
         o,
         "Conditions:    Ready={} since {}",
         condition_word(s.ready),
         super::clock(s.ready_since_ms)
     );
-    let _ = writeln!(
+    out!(
         o,
         "Last heartbeat: {}",
         super::clock(s.heartbeat_at(now).min(now))
     );
     if s.taints.is_empty() {
-        let _ = writeln!(o, "Taints:        <none>");
+        out!(o, "Taints:        <none>");
     }
     for (i, t) in s.taints.iter().enumerate() {
-        let _ = writeln!(
+        out!(
             o,
             "{}{}",
             if i == 0 {
@@ -199,7 +209,7 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
             "PARTITIONED: cut off from the control plane, its containers keep running"
         }
     };
-    let _ = writeln!(
+    out!(
         o,
         "Machine:       {truth}   (what is really true; the control plane cannot see it)"
     );
@@ -209,7 +219,7 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
         .filter(|p| p.status.node.as_deref() == Some(name))
         .map(|p| p.pod.name.clone())
         .collect();
-    let _ = writeln!(
+    out!(
         o,
         "Pods:          {}",
         if pods.is_empty() {
@@ -224,7 +234,7 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
         .filter(|v| v.attachments.iter().any(|a| a.node == name))
         .map(|v| v.volume.name.clone())
         .collect();
-    let _ = writeln!(
+    out!(
         o,
         "Volumes attached: {}",
         if vols.is_empty() {
@@ -240,15 +250,15 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
     let vr = c.volume(name)?;
     let (v, rows, diverged) = (&vr.volume, vr.rows, vr.diverged);
     let mut o = String::new();
-    let _ = writeln!(o, "Name:          {}", v.name);
-    let _ = writeln!(o, "Claim:         default/{}", v.claim);
-    let _ = writeln!(
+    out!(o, "Name:          {}", v.name);
+    out!(o, "Claim:         default/{}", v.claim);
+    out!(
         o,
         "Kind:          {}, {} GiB, ReadWriteOnce",
         storage_word(v.kind),
         v.size_gib
     );
-    let _ = writeln!(
+    out!(
         o,
         "Node affinity: {}",
         v.affinity
@@ -256,7 +266,7 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
             .unwrap_or_else(|| "<none> (attachable anywhere)".into())
     );
     let claim_there = c.claims.iter().any(|cl| cl.claim.name == v.claim);
-    let _ = writeln!(o, "Claim exists:  {claim_there}");
+    out!(o, "Claim exists:  {claim_there}");
     let atts: Vec<String> = vr
         .attachments
         .iter()
@@ -273,7 +283,7 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
             )
         })
         .collect();
-    let _ = writeln!(
+    out!(
         o,
         "Attached to:   {}",
         if atts.is_empty() {
@@ -283,7 +293,7 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
         }
     );
     if let Some(r) = rows {
-        let _ = writeln!(
+        out!(
             o,
             "Data:          {r} rows{}",
             if diverged {

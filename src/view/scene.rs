@@ -3,12 +3,12 @@
 //! inspector read too) each frame. Pure data, so layout, colours and
 //! captions are testable without a window.
 
+use crate::sim::database::ReplState;
 use crate::sim::model::{AttachState, Attachment, MAX_WAIT_FOR_UNMOUNT_MS};
 use crate::sim::model::{Condition, Machine};
 use crate::sim::model::{OwnerKind, PodPhase};
 use crate::sim::read::{self, Cluster, NodeRead, PodRead, ServerRead, SetRead};
 use crate::sim::units;
-use crate::sim::database::ReplState;
 use bevy::prelude::*;
 use std::collections::BTreeMap;
 

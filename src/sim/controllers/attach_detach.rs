@@ -14,6 +14,7 @@ use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::model::gone::{Tally, take_gone};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
+use crate::sim::units;
 use bevy::ecs::entity::EntityHashMap;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
@@ -30,16 +31,6 @@ pub(super) fn plugin(app: &mut App) {
             .in_set(SimSystems::Volumes)
             .in_set(AttachDetach),
     );
-}
-
-/// "4m12s".
-pub fn fmt_duration(ms: u64) -> String {
-    let s = ms.div_ceil(1000);
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -228,7 +219,7 @@ fn multi_attach_error(
     let countdown = match other.detach_requested_ms {
         Some(s) => format!(
             "; force-detach in {}",
-            fmt_duration((s + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now))
+            units::duration((s + MAX_WAIT_FOR_UNMOUNT_MS).saturating_sub(now))
         ),
         None => String::new(),
     };
@@ -1057,12 +1048,5 @@ mod tests {
             Ok(()),
             "a different error"
         );
-    }
-
-    #[test]
-    fn fmt_duration_rounds_up_to_seconds() {
-        assert_eq!(fmt_duration(0), "0s");
-        assert_eq!(fmt_duration(59_001), "1m00s");
-        assert_eq!(fmt_duration(252_000), "4m12s");
     }
 }

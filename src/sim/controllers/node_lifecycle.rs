@@ -117,7 +117,7 @@ fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
         };
         cluster.emit(event(
             EventKind::NodeTainted,
-            format!("{TAINT_UNREACHABLE}:{effect:?}: {what}"),
+            format!("{TAINT_UNREACHABLE}:{}: {what}", effect.name()),
         ));
     }
 }

@@ -398,8 +398,9 @@ fn process_replica(
                 name: p.name.to_string(),
                 cause: DeleteCause::Terminal,
                 reason: format!(
-                    "{} is {:?}: deleted so it is recreated with the same name and claim",
-                    p.name, p.status.phase
+                    "{} is {}: deleted so it is recreated with the same name and claim",
+                    p.name,
+                    p.status.phase.name()
                 ),
             });
         }

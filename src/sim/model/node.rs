@@ -27,6 +27,16 @@ pub enum TaintEffect {
     NoExecute,
 }
 
+impl TaintEffect {
+    /// The effect as the API spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TaintEffect::NoSchedule => "NoSchedule",
+            TaintEffect::NoExecute => "NoExecute",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Taint {
     pub key: String,
@@ -36,7 +46,7 @@ pub struct Taint {
 
 impl Taint {
     pub fn describe(&self) -> String {
-        format!("{}:{:?}", self.key, self.effect)
+        format!("{}:{}", self.key, self.effect.name())
     }
 }
 

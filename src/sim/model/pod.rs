@@ -51,6 +51,21 @@ pub enum PodPhase {
     Absent,
 }
 
+impl PodPhase {
+    /// The phase as `kubectl get pods` and the event log spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PodPhase::Pending => "Pending",
+            PodPhase::ContainerCreating => "ContainerCreating",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Succeeded",
+            PodPhase::Failed => "Failed",
+            PodPhase::Terminating => "Terminating",
+            PodPhase::Absent => "Absent",
+        }
+    }
+}
+
 /// The pod API object: identity and spec.
 #[derive(Component, Debug, Clone)]
 pub struct Pod {

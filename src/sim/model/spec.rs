@@ -1,6 +1,7 @@
 //! Declarative specs (what a scenario file or a user asks for): nodes, storage
 //! classes, pod templates, StatefulSets and Deployments, with upstream defaults.
 
+use crate::sim::units::secs_to_ms;
 use serde::{Deserialize, Serialize};
 
 fn zone_default() -> String {
@@ -156,15 +157,6 @@ impl PodTemplate {
     pub fn hash_name(&self, len: usize) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
         hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
-    }
-}
-
-/// Converts non-negative seconds to integer milliseconds (rounded).
-pub fn secs_to_ms(s: f64) -> u64 {
-    if s.is_finite() && s > 0.0 {
-        (s * 1000.0).round() as u64
-    } else {
-        0
     }
 }
 
