@@ -4,7 +4,7 @@
 
 use super::database::{DbServerSnap, DbSnap};
 use super::model::{Condition, Machine, PodPhase};
-use super::read::{Cluster, PodRead, SetRead};
+use super::read::{Cluster, DeploymentRead, NodeRead, PodRead, SetRead, VolumeRead};
 use bevy::prelude::*;
 use serde::Serialize;
 
@@ -95,36 +95,48 @@ pub fn take(world: &mut World) -> Snapshot {
 /// The snapshot of a read of the cluster: the read model in the contract's
 /// field names.
 pub fn from_read(c: &Cluster) -> Snapshot {
-    let nodes = c
-        .nodes
-        .iter()
-        .map(|n| NodeSnap {
-            name: n.node.name.clone(),
-            zone: n.node.zone.clone(),
-            ready: n.state.ready == Condition::True,
-            reachable: n.state.machine == Machine::Up,
-            taints: n.state.taints.iter().map(|t| t.describe()).collect(),
-            cordoned: n.state.cordoned,
-            condition: n.state.condition_label().to_string(),
-        })
-        .collect();
-    let pods = c
-        .pods
-        .iter()
-        .map(|PodRead { pod: p, status: s }| PodSnap {
-            name: p.name.clone(),
-            owner: p.owner.object(),
-            ordinal: p.ordinal,
-            phase: s.shown_phase(),
-            ready: s.ready,
-            node: s.node.clone(),
-            revision: p.revision.clone(),
-            terminating: s.terminating(),
-            uid: p.uid.clone(),
-            dns: p.dns.clone().filter(|_| s.ready),
-            waiting: s.waiting.clone(),
-        })
-        .collect();
+    Snapshot {
+        t_ms: c.now_ms,
+        nodes: c.nodes.iter().map(node_snap).collect(),
+        pods: c.pods.iter().map(pod_snap).collect(),
+        claims: claim_snaps(c),
+        volumes: c.volumes.iter().map(volume_snap).collect(),
+        sets: c.sets.iter().map(set_snap).collect(),
+        deployments: c.deployments.iter().map(deployment_snap).collect(),
+        databases: database_snaps(c),
+    }
+}
+
+fn node_snap(n: &NodeRead) -> NodeSnap {
+    NodeSnap {
+        name: n.node.name.clone(),
+        zone: n.node.zone.clone(),
+        ready: n.state.ready == Condition::True,
+        reachable: n.state.machine == Machine::Up,
+        taints: n.state.taints.iter().map(|t| t.describe()).collect(),
+        cordoned: n.state.cordoned,
+        condition: n.state.condition_label().to_string(),
+    }
+}
+
+fn pod_snap(PodRead { pod: p, status: s }: &PodRead) -> PodSnap {
+    PodSnap {
+        name: p.name.clone(),
+        owner: p.owner.object(),
+        ordinal: p.ordinal,
+        phase: s.shown_phase(),
+        ready: s.ready,
+        node: s.node.clone(),
+        revision: p.revision.clone(),
+        terminating: s.terminating(),
+        uid: p.uid.clone(),
+        dns: p.dns.clone().filter(|_| s.ready),
+        waiting: s.waiting.clone(),
+    }
+}
+
+/// Live claims and deleted ones (`exists: false`), by name.
+fn claim_snaps(c: &Cluster) -> Vec<ClaimSnap> {
     let mut claims: Vec<ClaimSnap> = c
         .claims
         .iter()
@@ -143,51 +155,39 @@ pub fn from_read(c: &Cluster) -> Snapshot {
     }));
     // Stable: a live claim comes before a deleted one of the same name.
     claims.sort_by(|a, b| a.name.cmp(&b.name));
-    let volumes = c
-        .volumes
-        .iter()
-        .map(|v| VolumeSnap {
-            name: v.volume.name.clone(),
-            claim: v.volume.claim.clone(),
-            attached_to: v.attached_to(),
-            attached_nodes: v.attached_nodes(),
-            node_affinity: v.volume.affinity.describe(),
-            rows: v.rows.unwrap_or(0),
-        })
-        .collect();
-    let sets = c
-        .sets
-        .iter()
-        .map(|SetRead { set: s, status: st }| SetSnap {
-            name: s.spec.name.clone(),
-            replicas: st.replicas,
-            ready: st.ready,
-            available: st.available,
-            current: st.current,
-            updated: st.updated,
-            current_revision: st.current_revision.clone(),
-            update_revision: st.update_revision.clone(),
-        })
-        .collect();
-    let deployments = c
-        .deployments
-        .iter()
-        .map(|d| DeploymentSnap {
-            name: d.deployment.spec.name.clone(),
-            replicas: d.status.replicas,
-            ready: d.status.ready,
-            updated: d.status.updated,
-        })
-        .collect();
-    Snapshot {
-        t_ms: c.now_ms,
-        nodes,
-        pods,
-        claims,
-        volumes,
-        sets,
-        deployments,
-        databases: database_snaps(c),
+    claims
+}
+
+fn volume_snap(v: &VolumeRead) -> VolumeSnap {
+    VolumeSnap {
+        name: v.volume.name.clone(),
+        claim: v.volume.claim.clone(),
+        attached_to: v.attached_to(),
+        attached_nodes: v.attached_nodes(),
+        node_affinity: v.volume.affinity.describe(),
+        rows: v.rows.unwrap_or(0),
+    }
+}
+
+fn set_snap(SetRead { set: s, status: st }: &SetRead) -> SetSnap {
+    SetSnap {
+        name: s.spec.name.clone(),
+        replicas: st.replicas,
+        ready: st.ready,
+        available: st.available,
+        current: st.current,
+        updated: st.updated,
+        current_revision: st.current_revision.clone(),
+        update_revision: st.update_revision.clone(),
+    }
+}
+
+fn deployment_snap(d: &DeploymentRead) -> DeploymentSnap {
+    DeploymentSnap {
+        name: d.deployment.spec.name.clone(),
+        replicas: d.status.replicas,
+        ready: d.status.ready,
+        updated: d.status.updated,
     }
 }
 
