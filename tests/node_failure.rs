@@ -257,8 +257,7 @@ fn volume_is_force_detached_6_minutes_after_the_force_delete_with_multi_attach_e
     assert!(errs.iter().all(|e| e.t_ms < detach.t_ms));
     let attach = events(&r, VolumeAttached)
         .into_iter()
-        .filter(|e| e.volume.as_deref() == Some("pv-www-web-1"))
-        .next_back()
+        .rfind(|e| e.volume.as_deref() == Some("pv-www-web-1"))
         .expect("reattached");
     assert!(attach.t_ms > detach.t_ms && attach.t_ms <= detach.t_ms + 5_000);
     assert_ne!(attach.node.as_deref(), Some(old.as_str()));
