@@ -1,9 +1,6 @@
 //! Keyboard shortcuts and the help overlay that lists them.
 
-use super::UiState;
-use crate::gui::host::{Playback, SimHost};
-use crate::view::Selection;
-use crate::view::camera::CameraControl;
+use super::Controls;
 use bevy::prelude::*;
 use bevy_egui::egui;
 use bevy_egui::input::EguiWantsInput;
@@ -21,16 +18,14 @@ pub const SHORTCUTS: [(&str, &str); 9] = [
     ("click", "inspect a node, pod or volume"),
 ];
 
-#[allow(clippy::too_many_arguments)]
-pub fn keyboard(
-    keys: Res<ButtonInput<KeyCode>>,
-    egui: Res<EguiWantsInput>,
-    mut host: ResMut<SimHost>,
-    mut pb: ResMut<Playback>,
-    mut st: ResMut<UiState>,
-    mut sel: ResMut<Selection>,
-    mut cam: ResMut<CameraControl>,
-) {
+pub fn keyboard(keys: Res<ButtonInput<KeyCode>>, egui: Res<EguiWantsInput>, controls: Controls) {
+    let Controls {
+        mut host,
+        mut pb,
+        mut sel,
+        mut cam,
+        mut st,
+    } = controls;
     if egui.wants_any_keyboard_input() {
         return;
     }

@@ -30,6 +30,17 @@ pub struct UiState {
     pub styled: bool,
 }
 
+/// What the panels and the keyboard both drive: the simulation host, the
+/// playback clock, the selection, the camera and the panels' own state.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct Controls<'w> {
+    pub host: ResMut<'w, SimHost>,
+    pub pb: ResMut<'w, Playback>,
+    pub sel: ResMut<'w, Selection>,
+    pub cam: ResMut<'w, CameraControl>,
+    pub st: ResMut<'w, UiState>,
+}
+
 impl Default for UiState {
     fn default() -> Self {
         UiState {
@@ -147,20 +158,22 @@ fn apply_style(ctx: &egui::Context, scale: f32) {
     ctx.set_global_style(style);
 }
 
-#[allow(clippy::too_many_arguments)]
 fn panels(
     mut contexts: EguiContexts,
-    mut host: ResMut<SimHost>,
-    mut pb: ResMut<Playback>,
-    mut sel: ResMut<Selection>,
+    controls: Controls,
     current: Res<CurrentScene>,
     mut vp: ResMut<WorldViewport>,
     world_on_screen: Res<crate::view::camera::WorldOnScreen>,
-    mut ui_state: ResMut<UiState>,
-    mut cam: ResMut<CameraControl>,
     opts: Res<GuiOptions>,
     mut window: Single<&mut Window, With<PrimaryWindow>>,
 ) -> Result {
+    let Controls {
+        mut host,
+        mut pb,
+        mut sel,
+        mut cam,
+        st: mut ui_state,
+    } = controls;
     let ctx = contexts.ctx_mut()?;
     if !ui_state.styled {
         apply_style(ctx, opts.ui_scale);

@@ -153,18 +153,30 @@ pub fn fit_view(
     (scale, target, r)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The mouse as the camera reads it: buttons, wheel, motion, and whether
+/// egui has the pointer.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Pointer<'w> {
+    buttons: Res<'w, ButtonInput<MouseButton>>,
+    scroll: Res<'w, AccumulatedMouseScroll>,
+    motion: Res<'w, AccumulatedMouseMotion>,
+    egui: Res<'w, EguiWantsInput>,
+}
+
 fn mouse(
-    buttons: Res<ButtonInput<MouseButton>>,
-    scroll: Res<AccumulatedMouseScroll>,
-    motion: Res<AccumulatedMouseMotion>,
-    egui: Res<EguiWantsInput>,
+    pointer: Pointer,
     window: Single<&Window, With<PrimaryWindow>>,
     cam: Single<(&Camera, &GlobalTransform, &Projection)>,
     current: Res<CurrentScene>,
     mut ctl: ResMut<CameraControl>,
     mut selection: ResMut<Selection>,
 ) {
+    let Pointer {
+        buttons,
+        scroll,
+        motion,
+        egui,
+    } = pointer;
     let over_ui = egui.wants_any_pointer_input() || egui.is_pointer_over_area();
     let (camera, gt, proj) = *cam;
     let scale = match proj {
