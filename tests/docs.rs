@@ -248,3 +248,79 @@ fn a_bad_scenario_points_at_the_projects_own_format_reference() {
     );
     assert!(!e.contains("CONTRACT.md"), "{e}");
 }
+
+/// The test names a "Tests:" paragraph of docs/semantics.md cites, with the
+/// section they are cited in.
+fn cited_tests(semantics: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut in_tests = false;
+    for line in semantics.lines() {
+        if line.starts_with("### ") {
+            section = line.trim_start_matches("### ").to_string();
+        }
+        if line.starts_with("- Tests:") {
+            in_tests = true;
+        } else if line.starts_with("- ") || line.trim().is_empty() || line.starts_with('#') {
+            in_tests = false;
+        }
+        if !in_tests {
+            continue;
+        }
+        for (i, part) in line.split('`').enumerate() {
+            let is_code = i % 2 == 1;
+            let looks_like_test = part.contains('_')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if is_code && looks_like_test {
+                out.push((section.clone(), part.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Every `fn name` defined in the Rust files under `dir`.
+fn defined_fns(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            defined_fns(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            for piece in text.split("fn ").skip(1) {
+                let name: String = piece
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_test_the_semantics_doc_cites_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let semantics =
+        std::fs::read_to_string(root.join("docs/semantics.md")).expect("docs/semantics.md exists");
+    let mut fns = std::collections::BTreeSet::new();
+    defined_fns(&root.join("src"), &mut fns);
+    defined_fns(&root.join("tests"), &mut fns);
+    let cited = cited_tests(&semantics);
+    assert!(cited.len() > 40, "too few cited tests found: {cited:?}");
+    let missing: Vec<String> = cited
+        .iter()
+        .filter(|(_, t)| !fns.contains(t))
+        .map(|(s, t)| format!("{s}: {t}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/semantics.md cites tests that do not exist (renamed or removed?):\n{}",
+        missing.join("\n")
+    );
+}
