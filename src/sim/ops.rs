@@ -70,11 +70,7 @@ impl Cluster<'_, '_> {
         node: Option<String>,
         reason: impl Into<String>,
     ) {
-        self.despawn_pod(entity, pod);
-        self.emit(
-            SimEvent::new(EventKind::PodDeleted, format!("pod/{}", pod.name), reason)
-                .node_opt(node),
-        );
+        self.despawn_pod(entity, pod, node, EventKind::PodDeleted, reason);
     }
     /// Removes the pod object at once, whatever its kubelet is doing
     /// (PodForceDeleted). A process on a machine the control plane cannot
@@ -86,21 +82,22 @@ impl Cluster<'_, '_> {
         node: Option<String>,
         reason: impl Into<String>,
     ) {
-        self.despawn_pod(entity, pod);
-        self.emit(
-            SimEvent::new(
-                EventKind::PodForceDeleted,
-                format!("pod/{}", pod.name),
-                reason,
-            )
-            .node_opt(node),
-        );
+        self.despawn_pod(entity, pod, node, EventKind::PodForceDeleted, reason);
     }
-    fn despawn_pod(&mut self, entity: Entity, pod: &Pod) {
+    /// Unindexes and despawns the pod object and logs `kind`.
+    fn despawn_pod(
+        &mut self,
+        entity: Entity,
+        pod: &Pod,
+        node: Option<String>,
+        kind: EventKind,
+        reason: impl Into<String>,
+    ) {
         if self.index.pods.get(&pod.name) == Some(&entity) {
             self.index.pods.remove(&pod.name);
         }
         self.commands.entity(entity).despawn();
+        self.emit(SimEvent::new(kind, format!("pod/{}", pod.name), reason).node_opt(node));
     }
     /// Spawns a claim object, indexes it and logs it.
     pub fn create_claim(&mut self, claim: Claim, reason: impl Into<String>) -> Entity {
