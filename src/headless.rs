@@ -43,7 +43,7 @@ impl Run {
 
 /// Runs a loaded scenario headless.
 pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
-    let mut app = crate::core_app();
+    let mut app = crate::scenario::core_app();
     let world = app.world_mut();
     scenario::install(world, loaded, seed, false);
     let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);

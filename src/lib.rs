@@ -18,14 +18,10 @@ pub mod ui;
 #[cfg(feature = "gui")]
 pub mod view;
 
+#[cfg(feature = "gui")]
 use bevy::prelude::*;
 
-/// The headless app: the simulation core and the scenario player, no window.
-pub fn core_app() -> App {
-    let mut app = App::empty();
-    app.add_plugins((sim::plugin, scenario::plugin));
-    app
-}
+pub use scenario::core_app;
 
 /// The GUI: opens the window and runs until it is closed. Returns the exit
 /// code. The one place the GUI's layers are put together.

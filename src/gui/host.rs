@@ -22,7 +22,7 @@ pub struct SimHost {
 impl SimHost {
     /// Builds a fresh core world and installs the scenario in lesson mode.
     pub fn new(loaded: Loaded, seed: Option<u64>) -> Self {
-        let mut app = crate::core_app();
+        let mut app = crate::scenario::core_app();
         let mut world = std::mem::take(app.world_mut());
         let name = loaded.scenario.name.clone();
         let file = loaded.file.clone();

@@ -29,6 +29,14 @@ pub fn built_in_lesson() -> Loaded {
     }
 }
 
+/// The headless app: the simulation core and the scenario player, no
+/// window. The headless runner and the GUI's host both drive one.
+pub fn core_app() -> App {
+    let mut app = App::empty();
+    app.add_plugins((crate::sim::plugin, plugin));
+    app
+}
+
 /// The scenario plugin (the player).
 pub fn plugin(app: &mut App) {
     app.add_plugins(player::plugin);
