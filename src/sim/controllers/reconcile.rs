@@ -722,11 +722,13 @@ fn complete_rolling_update(inp: &Input, s: &mut ReplicaStatus, actions: &[Action
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::sim::model::{ClaimTemplate, PodTemplate, Retention};
 
-    fn spec(replicas: u32, pm: PodManagement) -> StatefulSetSpec {
+    /// A set "web" with one claim template "www": the specs the controller
+    /// tests start from too.
+    pub(in crate::sim::controllers) fn spec(replicas: u32, pm: PodManagement) -> StatefulSetSpec {
         StatefulSetSpec {
             name: "web".into(),
             service: None,

@@ -826,20 +826,11 @@ mod tests {
         assert_eq!(revs.len(), 2);
     }
 
+    /// The reconcile tests' set, without claims.
     fn spec(replicas: u32, pm: PodManagement) -> StatefulSetSpec {
         StatefulSetSpec {
-            name: "web".into(),
-            service: None,
-            replicas,
-            pod_management: pm,
-            update_strategy: UpdateStrategy::default(),
-            min_ready_seconds: 0,
-            ordinals_start: 0,
-            retention: Retention::default(),
-            revision_history_limit: 10,
-            template: PodTemplate::with_image("nginx:1"),
             claims: Vec::new(),
-            database: None,
+            ..super::super::reconcile::tests::spec(replicas, pm)
         }
     }
 
