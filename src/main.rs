@@ -25,8 +25,21 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,
-    /// A scenario file (.ron). Without one, the GUI opens the built-in lesson.
+    /// A scenario file (.ron), or Kubernetes manifests (.yaml files or a
+    /// folder). Without one, the GUI opens the built-in lesson.
     scenario: Option<PathBuf>,
+    /// More manifest files or folders.
+    #[arg(value_name = "MORE")]
+    more: Vec<PathBuf>,
+    /// With manifests that declare no Node: this many nodes (default 3).
+    #[arg(long, value_name = "N")]
+    nodes: Option<u32>,
+    /// With manifests that declare no Node: spread over this many zones (default 3).
+    #[arg(long, value_name = "Z")]
+    zones: Option<u32>,
+    /// The --state-out format: `json` (the snapshot) or `k8s` (API objects).
+    #[arg(long, value_name = "FORMAT", default_value = "json")]
+    format: String,
     /// Run without a window and report.
     #[arg(long)]
     headless: bool,
@@ -68,13 +81,33 @@ enum Cmd {
     },
     /// List the lessons in a folder (default: scenarios/) with their summaries.
     List { dir: Option<PathBuf> },
+    /// Run kubectl commands from stdin, one per line, against a scenario or manifests.
+    Shell {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long, value_name = "N")]
+        nodes: Option<u32>,
+        #[arg(long, value_name = "Z")]
+        zones: Option<u32>,
+    },
+    /// Write the RON scenario equivalent to Kubernetes manifests (steps empty).
+    Import {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The scenario file to write (default: stdout).
+        #[arg(short, long, value_name = "FILE.ron")]
+        output: Option<PathBuf>,
+        #[arg(long, value_name = "N")]
+        nodes: Option<u32>,
+        #[arg(long, value_name = "Z")]
+        zones: Option<u32>,
+    },
 }
 
-fn load(path: &Path) -> Result<Loaded, ExitCode> {
-    scenario::load_file(path).map_err(|d| {
-        eprintln!("{d}");
-        ExitCode::from(2)
-    })
+fn load(cli: &Cli, path: &Path) -> Result<Loaded, ExitCode> {
+    let mut paths = vec![path.to_path_buf()];
+    paths.extend(cli.more.iter().cloned());
+    statefulset_sim::shell::load_cli(&paths, cli.nodes, cli.zones).map_err(ExitCode::from)
 }
 
 fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
@@ -161,6 +194,13 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Cmd::Shell { inputs, nodes, zones }) => {
+            return Ok(ExitCode::from(statefulset_sim::shell::cli(inputs, *nodes, *zones)));
+        }
+        Some(Cmd::Import { inputs, output, nodes, zones }) => {
+            let code = statefulset_sim::shell::import(inputs, output.as_deref(), *nodes, *zones);
+            return Ok(ExitCode::from(code));
+        }
         None => {}
     }
     if cli.headless {
@@ -168,14 +208,14 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             eprintln!("error: --headless needs a scenario file");
             return Err(ExitCode::from(2));
         };
-        let loaded = load(path)?;
+        let loaded = load(&cli, path)?;
         let until = cli.until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
         let mut run = headless::run(loaded, cli.seed, until);
         if let Some(out) = &cli.events_out {
             write_out(out, path, &run.events_jsonl())?;
         }
         if let Some(out) = &cli.state_out {
-            let json = run.snapshot_json();
+            let json = statefulset_sim::shell::state_out(&mut run, &cli.format).map_err(ExitCode::from)?;
             write_out(out, path, &json)?;
         }
         out!("{}", headless::summary(&mut run).trim_end());
@@ -187,7 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 #[cfg(feature = "gui")]
 fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
     let loaded = match &cli.scenario {
-        Some(p) => load(p)?,
+        Some(p) => load(&cli, p)?,
         None => statefulset_sim::scenario::built_in_lesson(),
     };
     let at = seconds_to_ms(cli.at, "--at")?;

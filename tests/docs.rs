@@ -14,6 +14,7 @@ use statefulset_sim::scenario::{Check, load_str};
 use statefulset_sim::sim::SimCommand;
 use statefulset_sim::sim::event::{ALL_KINDS, EventKind, SimEvent};
 use statefulset_sim::sim::model::{
+    DisruptionBudgetSpec, UnhealthyPodEvictionPolicy,
     BindingMode, ClaimTemplate, DatabaseSpec, DeploymentSpec, NodeSpec, PodManagement, PodPhase,
     PodTemplate, Retention, RetentionAction, StatefulSetSpec, StorageClassSpec, StorageKind,
     UpdateStrategy, WorkloadSpec,
@@ -141,6 +142,7 @@ fn every_enum_word_of_the_format_is_documented() {
         ("retention actions", names::<RetentionAction>()),
         ("databases", names::<DatabaseSpec>()),
         ("revision words", names::<RevisionWord>()),
+        ("unhealthy pod eviction policies", names::<UnhealthyPodEvictionPolicy>()),
     ] {
         assert_documented(&doc, what, n);
     }
@@ -161,6 +163,7 @@ fn every_field_of_the_scenario_format_is_documented() {
         ("claim template fields", names::<ClaimTemplate>()),
         ("retention fields", names::<Retention>()),
         ("event reference fields", names::<EventRef>()),
+        ("disruption budget fields", names::<DisruptionBudgetSpec>()),
     ] {
         assert_documented(&doc, what, n);
     }

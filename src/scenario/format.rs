@@ -1,7 +1,9 @@
 //! The scenario file format (docs/scenario-format.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
-use crate::sim::model::{NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};
+use crate::sim::model::{
+    DisruptionBudgetSpec, NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec,
+};
 use serde::{Deserialize, Serialize};
 
 /// A whole scenario file.
@@ -17,6 +19,13 @@ pub struct Scenario {
     pub cluster: ClusterSpec,
     #[serde(default)]
     pub workloads: Vec<WorkloadSpec>,
+    /// PodDisruptionBudgets over the workloads' pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disruption_budgets: Vec<DisruptionBudgetSpec>,
+    /// Kubernetes manifest files (or folders) whose objects are added to
+    /// `cluster` and `workloads`, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifests: Vec<String>,
     #[serde(default)]
     pub steps: Vec<Step>,
 }

@@ -37,6 +37,9 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// (line, col) of each step.
     pub step_pos: Vec<(usize, usize)>,
+    /// Warnings about its manifests (`file:line:col: warning: …`), to show
+    /// before the run.
+    pub warnings: Vec<String>,
 }
 
 /// RON options of the format: `node: "x"` may stand for `node: Some("x")`.
@@ -105,12 +108,71 @@ pub fn load_str(file: &str, bytes: &[u8]) -> Result<Loaded, Diagnostic> {
     let step_pos: Vec<(usize, usize)> = (0..scenario.steps.len())
         .map(|i| steps.get(i).map_or((1, 1), |&(s, _)| line_col(text, s)))
         .collect();
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         file: file.to_string(),
         scenario,
         step_pos,
+        warnings: Vec::new(),
     };
+    add_manifests(&mut loaded, text)?;
     validate(&loaded, text)?;
+    Ok(loaded)
+}
+
+/// Adds the objects of the manifests a scenario names (`manifests: […]`,
+/// relative to the scenario file) to its cluster and workloads.
+fn add_manifests(loaded: &mut Loaded, text: &str) -> Result<(), Diagnostic> {
+    if loaded.scenario.manifests.is_empty() {
+        return Ok(());
+    }
+    let dir = Path::new(&loaded.file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let paths: Vec<std::path::PathBuf> = loaded
+        .scenario
+        .manifests
+        .iter()
+        .map(|m| dir.join(m))
+        .collect();
+    for (p, name) in paths.iter().zip(&loaded.scenario.manifests) {
+        if !p.exists() {
+            let c = Checker {
+                file: &loaded.file,
+                text,
+            };
+            return Err(c.err(
+                None,
+                &format!("\"{name}\""),
+                format!("manifest {} does not exist", p.display()),
+            ));
+        }
+    }
+    let m = super::manifest::read_paths(&paths)?;
+    let s = &mut loaded.scenario;
+    s.cluster.nodes.extend(m.nodes.iter().cloned());
+    s.cluster.storage_classes.extend(m.classes.iter().cloned());
+    s.workloads.extend(m.workloads.iter().cloned());
+    s.disruption_budgets.extend(m.budgets.iter().cloned());
+    loaded
+        .warnings
+        .extend(m.warnings.iter().map(|w| w.to_string()));
+    Ok(())
+}
+
+/// A scenario built in memory (from manifests), validated as a file would be.
+pub fn from_scenario(
+    file: &str,
+    scenario: Scenario,
+    warnings: Vec<String>,
+) -> Result<Loaded, Diagnostic> {
+    let loaded = Loaded {
+        file: file.to_string(),
+        step_pos: vec![(1, 1); scenario.steps.len()],
+        scenario,
+        warnings,
+    };
+    validate(&loaded, "")?;
     Ok(loaded)
 }
 
@@ -337,6 +399,57 @@ impl Checker<'_> {
     }
 }
 
+/// A kubectl step parses, and is not one that moves the clock.
+fn check_kubectl(line: &str) -> Result<(), String> {
+    use super::kubectl::Kubectl as K;
+    match super::kubectl::parse(line) {
+        Ok(K::Sleep { .. }) => Err("`sleep` moves the clock: in a scenario use `after:`".into()),
+        Ok(K::Wait { .. }) => Err("`wait` moves the clock: in a scenario use `when:`".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("kubectl {line:?}: {}", e.trim_start_matches("error: "))),
+    }
+}
+
+/// PodDisruptionBudgets: a DNS name, unique, over a declared workload, with
+/// at most one of minAvailable and maxUnavailable, each a count or percentage.
+fn validate_budgets(
+    c: &Checker,
+    s: &Scenario,
+    sets: &BTreeSet<String>,
+    deployments: &BTreeSet<String>,
+) -> Result<(), Diagnostic> {
+    let items = list_items(c.text, &["disruption_budgets"]);
+    let mut names = BTreeSet::new();
+    for (i, b) in s.disruption_budgets.iter().enumerate() {
+        let r = items.get(i).copied();
+        let quoted = format!("\"{}\"", b.name);
+        validate::dns_label("disruption budget name", &b.name).map_err(|m| c.err(r, &quoted, m))?;
+        if !names.insert(b.name.clone()) {
+            return Err(c.err(r, &quoted, format!("disruption budget {} is declared twice", b.name)));
+        }
+        if !sets.contains(&b.set) && !deployments.contains(&b.set) {
+            return Err(c.err(
+                r,
+                "set",
+                format!("disruption budget {}: no workload named {}", b.name, b.set),
+            ));
+        }
+        if b.min_available.is_some() && b.max_unavailable.is_some() {
+            return Err(c.err(
+                r,
+                "max_unavailable",
+                format!("disruption budget {}: give min_available or max_unavailable, not both", b.name),
+            ));
+        }
+        for (field, v) in [("min_available", &b.min_available), ("max_unavailable", &b.max_unavailable)] {
+            if let Some(v) = v {
+                validate::int_or_percent(field, v).map_err(|m| c.err(r, field, format!("disruption budget {}: {m}", b.name)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Semantic checks: names, references, sizes, step shape.
 fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
     let c = Checker {
@@ -545,6 +658,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ),
         ));
     }
+    validate_budgets(&c, s, &sets, &deployments)?;
     // Steps.
     if s.steps.len() > limits::MAX_STEPS {
         return Err(c.err(
@@ -677,7 +791,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | ForceDeletePod { pod }
                 | BreakReadiness { pod }
                 | RestoreReadiness { pod }
-                | CrashPod { pod } => check_pod(pod)?,
+                | CrashPod { pod }
+                | EvictPod { pod } => check_pod(pod)?,
+                Kubectl(line) => check_kubectl(line).map_err(|m| step_err("Kubectl", m))?,
                 AddNode {
                     name,
                     zone,

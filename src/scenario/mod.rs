@@ -2,6 +2,8 @@
 //! scenario's cluster and workloads, and the step player.
 
 pub mod format;
+pub mod kubectl;
+pub mod manifest;
 pub mod load;
 pub mod player;
 
@@ -75,6 +77,9 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
     for w in &s.workloads {
         add_workload(world, w);
     }
+    world.insert_resource(crate::sim::controllers::disruption::DisruptionBudgets(
+        s.disruption_budgets.clone(),
+    ));
     world.insert_resource(Lesson::new(loaded, interactive));
     settle_all(world);
 }

@@ -135,7 +135,11 @@ fn play_steps(world: &mut World) {
         lesson.cursor += 1;
         lesson.armed_ms = now;
         let obj = format!("scenario/step-{}", i + 1);
-        if let Some(cmd) = &step.command {
+        if let Some(crate::sim::SimCommand::Kubectl(line)) = &step.command {
+            run_kubectl_step(world, &obj, line, now);
+            lesson.results[i] = StepResult::Done { t_ms: now };
+            break;
+        } else if let Some(cmd) = &step.command {
             world.write_message(cmd.clone());
             world.resource_mut::<EventLog>().touch();
             lesson.results[i] = StepResult::Done { t_ms: now };
@@ -180,6 +184,24 @@ fn play_steps(world: &mut World) {
         }
     }
     world.insert_resource(lesson);
+}
+
+/// A `Kubectl("…")` step: the line runs through the kubectl parser now; what
+/// kubectl prints is logged (`KubectlRan`), an error is a `CommandRejected`.
+fn run_kubectl_step(world: &mut World, obj: &str, line: &str, now: u64) {
+    let ev = match super::kubectl::run_line(world, line) {
+        Ok(out) => SimEvent::new(
+            EventKind::KubectlRan,
+            obj.to_string(),
+            format!("kubectl {line}: {}", out.trim_end().replace('\n', " | ")),
+        ),
+        Err(e) => SimEvent::new(
+            EventKind::CommandRejected,
+            "command",
+            format!("kubectl {line}: {}", e.trim_end().replace('\n', " | ")),
+        ),
+    };
+    world.resource_mut::<EventLog>().emit(now, ev);
 }
 
 fn pod_of<'w>(world: &'w World, name: &str) -> Option<(&'w Pod, &'w PodStatus)> {

@@ -86,6 +86,12 @@ event_kinds! {
     CommandRejected,
     Note,
     Pause,
+    /// The eviction API refused to evict a pod (its PodDisruptionBudget).
+    EvictionBlocked,
+    /// A `kubectl drain` finished: every pod it evicted is gone.
+    NodeDrained,
+    /// A kubectl step ran: the command and what kubectl printed.
+    KubectlRan,
 }
 
 impl EventKind {

@@ -4,6 +4,7 @@
 //! file of the object it acts on (workload, pod, node, storage, database).
 
 mod database;
+mod disruption;
 mod node;
 mod pod;
 mod storage;
@@ -140,6 +141,22 @@ pub enum SimCommand {
         #[serde(default)]
         set: Option<String>,
     },
+    /// `kubectl drain`: cordon the node and evict its pods through the
+    /// eviction API (honouring PodDisruptionBudgets), retrying every 5 s.
+    DrainNode {
+        #[serde(default)]
+        node: Option<String>,
+        #[serde(default)]
+        of: Option<String>,
+    },
+    /// The eviction API on one pod (honouring its PodDisruptionBudget).
+    EvictPod {
+        pod: String,
+    },
+    /// A kubectl command line (`Kubectl("scale sts/web --replicas=5")`):
+    /// the scenario player and the GUI run it through the kubectl parser
+    /// (src/scenario/kubectl), which sends the commands above.
+    Kubectl(String),
 }
 
 fn default_zone() -> String {
@@ -158,7 +175,8 @@ impl SimCommand {
             | TaintOutOfService { node, of }
             | UntaintOutOfService { node, of }
             | CordonNode { node, of }
-            | UncordonNode { node, of } => Some((node, of)),
+            | UncordonNode { node, of }
+            | DrainNode { node, of } => Some((node, of)),
             _ => None,
         }
     }
@@ -188,6 +206,9 @@ impl SimCommand {
             DeleteSet { .. } => "DeleteSet",
             Write { .. } => "Write",
             SetWriteRate { .. } => "SetWriteRate",
+            DrainNode { .. } => "DrainNode",
+            EvictPod { .. } => "EvictPod",
+            Kubectl(_) => "Kubectl",
         }
     }
     /// A sentence saying what the command does, for people: "Scale web to 5
@@ -230,6 +251,9 @@ impl SimCommand {
                 "Set the write rate to {per_second} rows/s{}",
                 on_set(" on", set)
             ),
+            DrainNode { node, of } => format!("Drain {}", node_words(node, of)),
+            EvictPod { pod } => format!("Evict pod {pod}"),
+            Kubectl(line) => format!("kubectl {line}"),
         }
     }
     /// The command as written in a scenario (RON), as the event log quotes it.
@@ -313,6 +337,10 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         DeleteClaim { claim } => storage::delete_claim(cx, claim),
         Write { rows, set } => database::write(cx, set.as_deref(), *rows),
         SetWriteRate { per_second, set } => database::set_rate(cx, set.as_deref(), *per_second),
+        DrainNode { node, of } => disruption::drain(cx, node, of),
+        EvictPod { pod } => disruption::evict(cx, pod),
+        // The core does not parse kubectl: the scenario layer runs it.
+        Kubectl(_) => Err("kubectl lines are run by the scenario player or the GUI's command line, not sent as commands".into()),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod attach_detach;
 pub mod deployment;
+pub mod disruption;
 pub mod kubelet;
 pub mod node_lifecycle;
 pub mod pod_gc;
@@ -23,5 +24,6 @@ pub(super) fn plugin(app: &mut App) {
         scheduler::plugin,
         volume_binding::plugin,
         attach_detach::plugin,
+        disruption::plugin,
     ));
 }

@@ -365,6 +365,33 @@ impl WorkloadSpec {
     }
 }
 
+/// unhealthyPodEvictionPolicy of a PodDisruptionBudget: may a pod that is
+/// Running but not Ready be evicted when the budget has no room?
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum UnhealthyPodEvictionPolicy {
+    /// Only while the budget is healthy (currentHealthy >= desiredHealthy).
+    #[default]
+    IfHealthyBudget,
+    /// Always: an unhealthy pod never holds up a drain.
+    AlwaysAllow,
+}
+
+/// A PodDisruptionBudget over the pods of one workload (its selector,
+/// resolved to the workload whose pods it matches).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DisruptionBudgetSpec {
+    pub name: String,
+    /// The StatefulSet or Deployment whose pods it covers.
+    pub set: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrPercent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrPercent>,
+    #[serde(default)]
+    pub unhealthy_pod_eviction_policy: UnhealthyPodEvictionPolicy,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
