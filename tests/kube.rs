@@ -152,6 +152,35 @@ fn a_manifest_without_nodes_gets_the_cluster_shape_asked_for() {
 }
 
 #[test]
+fn a_manifest_toleration_of_the_unreachable_taint_shortens_the_eviction() {
+    let dir = std::env::temp_dir().join(format!("kube-tol-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("tol.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      tolerations:\n      - key: node.kubernetes.io/unreachable\n        operator: Exists\n        effect: NoExecute\n        tolerationSeconds: 30\n      containers: [{name: web, image: 'nginx:1'}]\n",
+    )
+    .unwrap();
+    let mut l = manifest::load(&[f], ClusterShape::default()).unwrap_or_else(|d| panic!("{d}"));
+    let WorkloadSpec::StatefulSet(s) = &l.scenario.workloads[0] else { panic!() };
+    assert_eq!(s.template.toleration_seconds, Some(30));
+    l.scenario.steps = load_str(
+        "s.ron",
+        br#"(name: "s", cluster: (nodes: [(name: "n")]), workloads: [StatefulSet((name: "web", template: (image: "i")))],
+            steps: [(at: 20.0, do: FailNode(of: "web-0"))])"#,
+    )
+    .unwrap()
+    .scenario
+    .steps;
+    l.step_pos = vec![(1, 1)];
+    let run = headless::run(l, None, Some(400_000));
+    let not_ready = common::events(&run, EventKind::NodeNotReady)[0].t_ms;
+    let evicted = common::events(&run, EventKind::PodEvicted)[0];
+    assert_eq!(evicted.t_ms, not_ready + 30_000);
+    assert!(evicted.reason.contains("unreachable for 30s"), "{}", evicted.reason);
+}
+
+#[test]
 fn import_writes_a_ron_scenario_that_loads_to_the_same_scenario() {
     let y = load("zookeeper.yaml");
     let ron = manifest::to_ron(&y).unwrap();
@@ -371,7 +400,7 @@ fn get_statefulset_yaml_round_trips_through_k8s_openapi() {
     assert_eq!(st.ready_replicas, Some(2));
     assert_eq!(st.current_revision, st.update_revision);
     assert!(st.current_revision.unwrap().starts_with("web-"));
-    assert_eq!(s.spec.unwrap().service_name.as_deref(), Some("nginx"));
+    assert_eq!(s.spec.service_name.as_deref(), Some("nginx"));
     let j = ok(&mut sh, "get pod web-0 -o json");
     let p: k8s_openapi::api::core::v1::Pod = serde_json::from_str(&j).unwrap();
     let ps = p.status.unwrap();

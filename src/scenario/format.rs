@@ -7,7 +7,7 @@ use crate::sim::model::{
 use serde::{Deserialize, Serialize};
 
 /// A whole scenario file.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,

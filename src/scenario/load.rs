@@ -545,6 +545,10 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ("ready_seconds", template.ready_seconds),
             ("stop_seconds", template.stop_seconds),
             ("grace_seconds", template.grace_seconds),
+            (
+                "toleration_seconds",
+                template.toleration_seconds.map_or(0.0, |t| t as f64),
+            ),
         ] {
             if !validate::seconds(v) {
                 return Err(c.err(

@@ -232,7 +232,7 @@ pub fn stateful_set(s: &SetRead, default_class: &str) -> apps::StatefulSet {
     };
     apps::StatefulSet {
         metadata: m,
-        spec: Some(apps::StatefulSetSpec {
+        spec: apps::StatefulSetSpec {
             replicas: Some(spec.replicas as i32),
             service_name: Some(spec.service_name().to_string()),
             selector: LabelSelector {
@@ -258,7 +258,7 @@ pub fn stateful_set(s: &SetRead, default_class: &str) -> apps::StatefulSet {
             template: pod_template(&spec.name, &spec.template),
             volume_claim_templates: (!spec.claims.is_empty())
                 .then(|| spec.claims.iter().map(|c| claim_template(c, default_class)).collect()),
-        }),
+        },
         status: Some(apps::StatefulSetStatus {
             replicas: st.replicas as i32,
             ready_replicas: Some(st.ready as i32),
@@ -279,7 +279,7 @@ pub fn deployment(d: &crate::sim::read::DeploymentRead) -> apps::Deployment {
     let spec = &d.deployment.spec;
     apps::Deployment {
         metadata: meta(&spec.name, d.deployment.created_ms),
-        spec: Some(apps::DeploymentSpec {
+        spec: apps::DeploymentSpec {
             replicas: Some(spec.replicas as i32),
             selector: LabelSelector {
                 match_labels: Some(app_labels(&spec.name)),
@@ -294,7 +294,7 @@ pub fn deployment(d: &crate::sim::read::DeploymentRead) -> apps::Deployment {
             }),
             template: pod_template(&spec.name, &spec.template),
             ..Default::default()
-        }),
+        },
         status: Some(apps::DeploymentStatus {
             replicas: Some(d.status.replicas as i32),
             ready_replicas: Some(d.status.ready as i32),

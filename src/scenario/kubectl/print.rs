@@ -9,8 +9,13 @@ use crate::sim::model::*;
 use crate::sim::read::{Cluster, PodRead};
 use crate::sim::units::age;
 
-/// Columns padded as kubectl's tabwriter pads them (3 spaces between).
+/// Columns padded as kubectl's `get` pads them (3 spaces between).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    padded_table(header, rows, 3)
+}
+
+/// Columns with `pad` spaces between (`describe` uses 2).
+fn padded_table(header: &[&str], rows: &[Vec<String>], pad: usize) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -21,7 +26,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i] + 3))
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i] + pad))
             .collect::<String>()
             .trim_end()
             .to_string()
@@ -315,7 +320,7 @@ fn events_section(events: &[SimEvent], object: &str, now: u64) -> String {
     }
     let mut t = vec![vec!["----".to_string(), "------".into(), "----".into(), "----".into(), "-------".into()]];
     t.extend(rows);
-    let body = table(&["Type", "Reason", "Age", "From", "Message"], &t);
+    let body = padded_table(&["Type", "Reason", "Age", "From", "Message"], &t, 2);
     let indented: Vec<String> = body.lines().map(|l| format!("  {l}")).collect();
     format!("Events:\n{}", indented.join("\n"))
 }

@@ -171,10 +171,38 @@ fn template(d: &Doc, t: &core::PodTemplateSpec, out: &mut Vec<Warning>) -> Resul
         }
         pt.grace_seconds = g as f64;
     }
+    pt.toleration_seconds = toleration_seconds(d, spec.tolerations.as_deref().unwrap_or_default(), out);
     if !validate::seconds(pt.grace_seconds) {
         return Err(d.err(base, "terminationGracePeriodSeconds is too large".into()));
     }
     Ok(pt)
+}
+
+/// How long the pod tolerates an unreachable or not-ready node: the
+/// smallest tolerationSeconds of its tolerations of those NoExecute taints
+/// (getMinTolerationTime); one without tolerationSeconds tolerates them
+/// forever (here: the 7 days a run lasts at most). Tolerations of other
+/// taints are warned about: the simulator's nodes carry only these taints
+/// and out-of-service.
+fn toleration_seconds(d: &Doc, list: &[core::Toleration], out: &mut Vec<Warning>) -> Option<u64> {
+    let path = "spec.template.spec.tolerations";
+    let mut min: Option<u64> = None;
+    for t in list {
+        let key = t.key.as_deref().unwrap_or("");
+        let matches_key = (key.is_empty() && t.operator.as_deref() == Some("Exists"))
+            || key == TAINT_UNREACHABLE
+            || key == TAINT_NOT_READY;
+        let no_execute = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "NoExecute");
+        if !(matches_key && no_execute) {
+            out.push(d.warn(path, format!("{} {}: the toleration of {key:?} is not simulated", d.kind, d.name)));
+            continue;
+        }
+        let secs = t
+            .toleration_seconds
+            .map_or(limits::MAX_SECONDS as u64, |s| s.clamp(0, limits::MAX_SECONDS as i64) as u64);
+        min = Some(min.map_or(secs, |m| m.min(secs)));
+    }
+    min
 }
 
 /// A claim template's size in GiB, rounded up (at least 1).
@@ -250,9 +278,7 @@ fn is_mysql(image: &str) -> bool {
 }
 
 pub(super) fn stateful_set(d: &Doc, s: &apps::StatefulSet, m: &mut Manifests) -> Result<(), Diagnostic> {
-    let Some(spec) = &s.spec else {
-        return Err(d.err("spec", "spec is required".into()));
-    };
+    let spec = &s.spec;
     let replicas = non_negative(d, "spec.replicas", spec.replicas, 1)?;
     validate::replicas(replicas).map_err(|e| d.err("spec.replicas", e))?;
     let pod_management = match spec.pod_management_policy.as_deref() {
@@ -298,9 +324,7 @@ fn template_labels(t: &core::PodTemplateSpec) -> BTreeMap<String, String> {
 }
 
 pub(super) fn deployment(d: &Doc, s: &apps::Deployment, m: &mut Manifests) -> Result<(), Diagnostic> {
-    let Some(spec) = &s.spec else {
-        return Err(d.err("spec", "spec is required".into()));
-    };
+    let spec = &s.spec;
     let replicas = non_negative(d, "spec.replicas", spec.replicas, 1)?;
     validate::replicas(replicas).map_err(|e| d.err("spec.replicas", e))?;
     let strategy = spec.strategy.as_ref();

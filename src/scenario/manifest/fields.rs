@@ -19,7 +19,6 @@ const POD_TEMPLATE: &[&str] = &[
     "metadata.annotations",
     "spec.terminationGracePeriodSeconds",
     "spec.tolerations",
-    "spec.nodeSelector",
     "spec.containers.name",
     "spec.containers.image",
     "spec.containers.ports",

@@ -459,8 +459,6 @@ fn resolve_budgets(m: &mut Manifests) -> Result<(), Diagnostic> {
 pub fn scenario_of(m: &Manifests, name: &str, shape: ClusterShape) -> Scenario {
     Scenario {
         name: name.to_string(),
-        summary: String::new(),
-        seed: 0,
         cluster: crate::scenario::format::ClusterSpec {
             nodes: if m.nodes.is_empty() {
                 shape.nodes()
@@ -468,12 +466,11 @@ pub fn scenario_of(m: &Manifests, name: &str, shape: ClusterShape) -> Scenario {
                 m.nodes.clone()
             },
             storage_classes: m.classes.clone(),
-            broken_images: Vec::new(),
+            ..Default::default()
         },
         workloads: m.workloads.clone(),
         disruption_budgets: m.budgets.clone(),
-        manifests: Vec::new(),
-        steps: Vec::new(),
+        ..Default::default()
     }
 }
 

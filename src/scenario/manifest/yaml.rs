@@ -474,7 +474,7 @@ impl<'de, 'a, I: Iterator<Item = &'a (String, Pos, Node)>> MapAccess<'de> for Ma
     ) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((k, pos, v)) => {
-                self.value = Some((k, v));
+                self.value = Some((k.as_str(), v));
                 seed.deserialize(k.as_str().into_deserializer())
                     .map(Some)
                     .map_err(|e: DeError| e.at(*pos, &self.parent.path))

@@ -181,11 +181,12 @@ fn mark_ready(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
     }
 }
 
-/// When the NoExecute taints of `node` evict its pods, and why: an
+/// When the NoExecute taints of `node` evict a pod that tolerates the
+/// unreachable and not-ready taints for `toleration_ms`, and why: an
 /// out-of-service taint (which no pod tolerates) at once, an unreachable or
-/// not-ready one once the default tolerationSeconds (300 s) run out.
-/// (pkg/controller/tainteviction.)
-fn eviction_due(node: &str, ns: &NodeState) -> Option<(u64, String)> {
+/// not-ready one once the tolerationSeconds run out (by default 300 s).
+/// (pkg/controller/tainteviction: processPodOnNode, getMinTolerationTime.)
+fn eviction_due(node: &str, ns: &NodeState, toleration_ms: u64) -> Option<(u64, String)> {
     if let Some(t) = ns.taint(TAINT_OUT_OF_SERVICE, TaintEffect::NoExecute) {
         let why = format!(
             "{node} has the {TAINT_OUT_OF_SERVICE} taint, which no pod tolerates: evicted at once"
@@ -196,9 +197,10 @@ fn eviction_due(node: &str, ns: &NodeState) -> Option<(u64, String)> {
         .taint(TAINT_UNREACHABLE, TaintEffect::NoExecute)
         .or(ns.taint(TAINT_NOT_READY, TaintEffect::NoExecute))?;
     let why = format!(
-        "{node} has been unreachable for 300s (tolerationSeconds of {TAINT_UNREACHABLE}): evicted"
+        "{node} has been unreachable for {}s (tolerationSeconds of {TAINT_UNREACHABLE}): evicted",
+        toleration_ms / 1000
     );
-    Some((t.added_ms + DEFAULT_TOLERATION_MS, why))
+    Some((t.added_ms + toleration_ms, why))
 }
 
 /// What becomes of an evicted pod: a graceful deletion, which only a
@@ -235,12 +237,13 @@ fn evict_from_tainted_nodes(
         .collect();
     list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     for (node, ns, node_pods) in list {
-        let Some((due, why)) = eviction_due(&node.name, ns) else {
-            continue;
-        };
-        if now < due {
+        // The node's default deadline is a wake-up even with no pod left to
+        // evict, as before tolerations were per pod (the runs' clocks stay
+        // as they were).
+        if let Some((due, _)) = eviction_due(&node.name, ns, DEFAULT_TOLERATION_MS)
+            && now < due
+        {
             cluster.wake_at(due);
-            continue;
         }
         let mut ents: Vec<Entity> = node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
         ents.sort_by_key(|&e| pods.get(e).map(|(p, _)| p.seq).unwrap_or(0));
@@ -249,6 +252,13 @@ fn evict_from_tainted_nodes(
                 continue;
             };
             if s.terminating() {
+                continue;
+            }
+            let Some((due, why)) = eviction_due(&node.name, ns, p.template.toleration_ms()) else {
+                break;
+            };
+            if now < due {
+                cluster.wake_at(due);
                 continue;
             }
             cluster.emit(
@@ -314,11 +324,19 @@ mod tests {
 
     #[test]
     fn pods_tolerate_the_unreachable_taint_for_300s() {
-        let (due, why) = eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000)).unwrap();
+        let (due, why) = eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 370_000);
         assert!(why.starts_with("n1 has been unreachable for 300s"));
-        let (due, _) = eviction_due("n1", &tainted(TAINT_NOT_READY, 70_000)).unwrap();
+        let (due, _) = eviction_due("n1", &tainted(TAINT_NOT_READY, 70_000), DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 370_000);
+    }
+
+    #[test]
+    fn toleration_seconds_shorten_the_wait_before_eviction() {
+        let (due, why) =
+            eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
+        assert_eq!(due, 100_000);
+        assert!(why.starts_with("n1 has been unreachable for 30s"));
     }
 
     #[test]
@@ -329,7 +347,7 @@ mod tests {
             effect: TaintEffect::NoExecute,
             added_ms: 90_000,
         });
-        let (due, why) = eviction_due("n1", &ns).unwrap();
+        let (due, why) = eviction_due("n1", &ns, DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 90_000);
         assert!(why.ends_with("evicted at once"));
         assert!(after_eviction("n1", &ns).contains("pod GC force-deletes"));

@@ -108,6 +108,10 @@ pub struct PodTemplate {
     pub cpu_millis: u32,
     #[serde(default = "mem_pod_default")]
     pub memory_mib: u32,
+    /// tolerationSeconds of the pod's tolerations of the unreachable and
+    /// not-ready NoExecute taints (None: the 300 s the API server adds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toleration_seconds: Option<u64>,
 }
 
 impl PodTemplate {
@@ -120,7 +124,13 @@ impl PodTemplate {
             grace_seconds: grace_default(),
             cpu_millis: cpu_pod_default(),
             memory_mib: mem_pod_default(),
+            toleration_seconds: None,
         }
+    }
+    /// How long the pod tolerates an unreachable or not-ready node.
+    pub fn toleration_ms(&self) -> u64 {
+        self.toleration_seconds
+            .map_or(super::node::DEFAULT_TOLERATION_MS, |s| s.saturating_mul(1000))
     }
     pub fn start_ms(&self) -> u64 {
         secs_to_ms(self.start_seconds)
