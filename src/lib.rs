@@ -8,8 +8,8 @@
 //! Only this file, at the top, puts the GUI's layers together.
 
 pub mod headless;
-pub mod shell;
 pub mod scenario;
+pub mod shell;
 pub mod sim;
 
 #[cfg(feature = "gui")]

@@ -194,10 +194,21 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Cmd::Shell { inputs, nodes, zones }) => {
-            return Ok(ExitCode::from(statefulset_sim::shell::cli(inputs, *nodes, *zones)));
+        Some(Cmd::Shell {
+            inputs,
+            nodes,
+            zones,
+        }) => {
+            return Ok(ExitCode::from(statefulset_sim::shell::cli(
+                inputs, *nodes, *zones,
+            )));
         }
-        Some(Cmd::Import { inputs, output, nodes, zones }) => {
+        Some(Cmd::Import {
+            inputs,
+            output,
+            nodes,
+            zones,
+        }) => {
             let code = statefulset_sim::shell::import(inputs, output.as_deref(), *nodes, *zones);
             return Ok(ExitCode::from(code));
         }
@@ -215,7 +226,8 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             write_out(out, path, &run.events_jsonl())?;
         }
         if let Some(out) = &cli.state_out {
-            let json = statefulset_sim::shell::state_out(&mut run, &cli.format).map_err(ExitCode::from)?;
+            let json =
+                statefulset_sim::shell::state_out(&mut run, &cli.format).map_err(ExitCode::from)?;
             write_out(out, path, &json)?;
         }
         out!("{}", headless::summary(&mut run).trim_end());

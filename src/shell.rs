@@ -75,7 +75,12 @@ impl Shell {
                 advance_to(self.world(), t);
                 (String::new(), String::new())
             }
-            Kubectl::Wait { condition, kind, name, timeout_ms } => self.wait(*condition, *kind, name, *timeout_ms),
+            Kubectl::Wait {
+                condition,
+                kind,
+                name,
+                timeout_ms,
+            } => self.wait(*condition, *kind, name, *timeout_ms),
             Kubectl::Drain(node) => self.drain(&cmd, node),
             Kubectl::RolloutStatus { kind, name } => self.rollout_status(&cmd, *kind, name),
             _ => match kubectl::run(self.world(), &cmd) {
@@ -99,7 +104,9 @@ impl Shell {
         let held = self.run_until(deadline, |w| {
             let c = crate::sim::read::read(w);
             match cond {
-                WaitFor::Ready => c.pod(&pod).is_some_and(|p| p.status.ready && !p.status.terminating()),
+                WaitFor::Ready => c
+                    .pod(&pod)
+                    .is_some_and(|p| p.status.ready && !p.status.terminating()),
                 WaitFor::Delete => c.pod(&pod).is_none(),
             }
         });
@@ -111,7 +118,9 @@ impl Shell {
             };
             (format!("pod/{name} {word}"), String::new())
         } else {
-            self.fail(format!("error: timed out waiting for the condition on {what}/{name}"))
+            self.fail(format!(
+                "error: timed out waiting for the condition on {what}/{name}"
+            ))
         }
     }
 
@@ -173,7 +182,10 @@ impl Shell {
         });
         if !done {
             self.failed = true;
-            return (lines.join("\n"), "error: timed out waiting for the rollout".into());
+            return (
+                lines.join("\n"),
+                "error: timed out waiting for the rollout".into(),
+            );
         }
         (lines.join("\n"), String::new())
     }
@@ -202,7 +214,10 @@ pub fn run(loaded: Loaded, input: impl BufRead, out: &mut impl Write, err: &mut 
 }
 
 /// The cluster shape from `--nodes` / `--zones` (each at least 1).
-fn shape(nodes: Option<u32>, zones: Option<u32>) -> Result<crate::scenario::manifest::ClusterShape, u8> {
+fn shape(
+    nodes: Option<u32>,
+    zones: Option<u32>,
+) -> Result<crate::scenario::manifest::ClusterShape, u8> {
     let d = crate::scenario::manifest::ClusterShape::default();
     let s = crate::scenario::manifest::ClusterShape {
         nodes: nodes.unwrap_or(d.nodes),
@@ -220,7 +235,11 @@ fn shape(nodes: Option<u32>, zones: Option<u32>) -> Result<crate::scenario::mani
 
 /// Loads what the command line names (a RON scenario, or manifests),
 /// printing manifest warnings; an error is printed and is exit code 2.
-pub fn load_cli(paths: &[std::path::PathBuf], nodes: Option<u32>, zones: Option<u32>) -> Result<Loaded, u8> {
+pub fn load_cli(
+    paths: &[std::path::PathBuf],
+    nodes: Option<u32>,
+    zones: Option<u32>,
+) -> Result<Loaded, u8> {
     let shape = shape(nodes, zones)?;
     match crate::scenario::manifest::load_input(paths, shape) {
         Ok(l) => {
@@ -243,7 +262,12 @@ pub fn cli(paths: &[std::path::PathBuf], nodes: Option<u32>, zones: Option<u32>)
         Err(c) => return c,
     };
     let stdin = std::io::stdin();
-    let code = run(loaded, stdin.lock(), &mut std::io::stdout(), &mut std::io::stderr());
+    let code = run(
+        loaded,
+        stdin.lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
     code as u8
 }
 
@@ -270,7 +294,11 @@ pub fn import(
             print!("{text}");
             0
         }
-        Some(p) if paths.iter().any(|i| i.canonicalize().ok() == p.canonicalize().ok() && p.exists()) => {
+        Some(p)
+            if paths
+                .iter()
+                .any(|i| i.canonicalize().ok() == p.canonicalize().ok() && p.exists()) =>
+        {
             eprintln!("error: refusing to overwrite the input {}", p.display());
             2
         }
@@ -299,7 +327,10 @@ pub fn state_out(run: &mut crate::headless::Run, format: &str) -> Result<String,
                 .resource::<crate::sim::controllers::disruption::DisruptionBudgets>()
                 .0
                 .clone();
-            let class = world.resource::<crate::sim::model::Index>().default_class.clone();
+            let class = world
+                .resource::<crate::sim::model::Index>()
+                .default_class
+                .clone();
             let list = kubectl::objects::all(&c, &budgets, &class);
             serde_json::to_string_pretty(&list).map_err(|e| {
                 eprintln!("error: {e}");

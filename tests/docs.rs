@@ -14,10 +14,9 @@ use statefulset_sim::scenario::{Check, load_str};
 use statefulset_sim::sim::SimCommand;
 use statefulset_sim::sim::event::{ALL_KINDS, EventKind, SimEvent};
 use statefulset_sim::sim::model::{
-    DisruptionBudgetSpec, UnhealthyPodEvictionPolicy,
-    BindingMode, ClaimTemplate, DatabaseSpec, DeploymentSpec, NodeSpec, PodManagement, PodPhase,
-    PodTemplate, Retention, RetentionAction, StatefulSetSpec, StorageClassSpec, StorageKind,
-    UpdateStrategy, WorkloadSpec,
+    BindingMode, ClaimTemplate, DatabaseSpec, DeploymentSpec, DisruptionBudgetSpec, NodeSpec,
+    PodManagement, PodPhase, PodTemplate, Retention, RetentionAction, StatefulSetSpec,
+    StorageClassSpec, StorageKind, UnhealthyPodEvictionPolicy, UpdateStrategy, WorkloadSpec,
 };
 use std::fmt;
 
@@ -142,7 +141,10 @@ fn every_enum_word_of_the_format_is_documented() {
         ("retention actions", names::<RetentionAction>()),
         ("databases", names::<DatabaseSpec>()),
         ("revision words", names::<RevisionWord>()),
-        ("unhealthy pod eviction policies", names::<UnhealthyPodEvictionPolicy>()),
+        (
+            "unhealthy pod eviction policies",
+            names::<UnhealthyPodEvictionPolicy>(),
+        ),
     ] {
         assert_documented(&doc, what, n);
     }

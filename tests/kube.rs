@@ -13,7 +13,9 @@ use statefulset_sim::sim::model::*;
 use std::path::PathBuf;
 
 fn path(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/manifests").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/manifests")
+        .join(p)
 }
 
 fn load(p: &str) -> Loaded {
@@ -28,7 +30,10 @@ fn same_behaviour(from_yaml: Loaded, ron: &str, secs: u64) {
     let from_ron = load_str("equivalent.ron", ron.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(from_yaml.scenario.workloads, from_ron.scenario.workloads);
     assert_eq!(from_yaml.scenario.cluster, from_ron.scenario.cluster);
-    assert_eq!(from_yaml.scenario.disruption_budgets, from_ron.scenario.disruption_budgets);
+    assert_eq!(
+        from_yaml.scenario.disruption_budgets,
+        from_ron.scenario.disruption_budgets
+    );
     let a = headless::run(from_yaml, None, Some(secs * 1000));
     let b = headless::run(from_ron, None, Some(secs * 1000));
     assert!(a.log().events.len() > 10, "too little happened");
@@ -51,12 +56,25 @@ fn the_web_manifest_of_the_statefulset_basics_tutorial_runs_like_its_ron_scenari
 fn the_mysql_tutorial_manifests_run_like_their_ron_scenario() {
     let y = load("mysql");
     let w = y.warnings.join("\n");
-    assert!(w.contains("ignored: ConfigMap mysql (not simulated)"), "{w}");
-    assert!(w.contains("spec.template.spec.initContainers (not simulated)"), "{w}");
-    assert!(w.contains("only the first container (mysql) is simulated"), "{w}");
+    assert!(
+        w.contains("ignored: ConfigMap mysql (not simulated)"),
+        "{w}"
+    );
+    assert!(
+        w.contains("spec.template.spec.initContainers (not simulated)"),
+        "{w}"
+    );
+    assert!(
+        w.contains("only the first container (mysql) is simulated"),
+        "{w}"
+    );
     // Each ignored field is listed once, though two containers set it.
     assert_eq!(w.matches("containers.volumeMounts").count(), 0, "{w}");
-    assert_eq!(w.matches("spec.template.spec.containers.command").count(), 1, "{w}");
+    assert_eq!(
+        w.matches("spec.template.spec.containers.command").count(),
+        1,
+        "{w}"
+    );
     let ron = format!(
         r#"(name: "mysql", cluster: ({DEFAULT_NODES}), workloads: [StatefulSet((name: "mysql", service: "mysql", replicas: 3,
             template: (image: "mysql:5.7", ready_seconds: 6.0, cpu_millis: 600, memory_mib: 1124),
@@ -69,7 +87,10 @@ fn the_mysql_tutorial_manifests_run_like_their_ron_scenario() {
 fn the_zookeeper_tutorial_manifest_runs_like_its_ron_scenario_with_its_budget() {
     let y = load("zookeeper.yaml");
     let w = y.warnings.join("\n");
-    assert!(w.contains("ignored: StatefulSet zk: spec.template.spec.affinity (not simulated)"), "{w}");
+    assert!(
+        w.contains("ignored: StatefulSet zk: spec.template.spec.affinity (not simulated)"),
+        "{w}"
+    );
     let ron = format!(
         r#"(name: "zookeeper", cluster: ({DEFAULT_NODES}), workloads: [StatefulSet((name: "zk", service: "zk-hs", replicas: 3,
             template: (image: "registry.k8s.io/kubernetes-zookeeper:1.0-3.4.10", ready_seconds: 10.0, cpu_millis: 500, memory_mib: 1024),
@@ -92,23 +113,45 @@ const SET_HEAD: &str = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  nam
 #[test]
 fn manifest_errors_point_at_file_line_and_column() {
     let e = yaml_err("apiVersion: v1\nkind: [Service\n");
-    assert!(e.starts_with("bad.yaml:") && e.contains("invalid YAML"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:") && e.contains("invalid YAML"),
+        "{e}"
+    );
     let e = yaml_err("- just\n- a list\n");
-    assert!(e.starts_with("bad.yaml:1:1: error: expected a Kubernetes object"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:1:1: error: expected a Kubernetes object"),
+        "{e}"
+    );
     let e = yaml_err("apiVersion: v1\nmetadata:\n  name: x\n");
     assert!(e.contains("kind is required"), "{e}");
     let e = yaml_err("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n");
-    assert!(e.starts_with("bad.yaml:2:1: error: Pod x: kind Pod is not simulated"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:2:1: error: Pod x: kind Pod is not simulated"),
+        "{e}"
+    );
     let e = yaml_err(&format!("{SET_HEAD}spec:\n  replicas: three\n"));
-    assert!(e.starts_with("bad.yaml:6:13: error: StatefulSet web: spec.replicas:"), "{e}");
+    assert!(
+        e.starts_with("bad.yaml:6:13: error: StatefulSet web: spec.replicas:"),
+        "{e}"
+    );
     let e = yaml_err(&format!(
         "{SET_HEAD}spec:\n  podManagementPolicy: Sometimes\n  selector: {{}}\n  template:\n    spec:\n      containers: [{{name: a, image: b}}]\n"
     ));
-    assert!(e.starts_with("bad.yaml:6:3: error:") && e.contains("expected OrderedReady or Parallel"), "{e}");
-    let e = yaml_err(&format!("{SET_HEAD}spec:\n  replicas: -1\n  selector: {{}}\n  template: {{}}\n"));
+    assert!(
+        e.starts_with("bad.yaml:6:3: error:") && e.contains("expected OrderedReady or Parallel"),
+        "{e}"
+    );
+    let e = yaml_err(&format!(
+        "{SET_HEAD}spec:\n  replicas: -1\n  selector: {{}}\n  template: {{}}\n"
+    ));
     assert!(e.contains("spec.replicas is -1, expected 0 or more"), "{e}");
-    let e = yaml_err("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: Web_1\nspec:\n  selector: {}\n  template: {}\n");
-    assert!(e.starts_with("bad.yaml:4:3: error:") && e.contains("Web_1"), "{e}");
+    let e = yaml_err(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: Web_1\nspec:\n  selector: {}\n  template: {}\n",
+    );
+    assert!(
+        e.starts_with("bad.yaml:4:3: error:") && e.contains("Web_1"),
+        "{e}"
+    );
     let e = yaml_err(
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: p\nspec:\n  minAvailable: 1\n  maxUnavailable: 1\n",
     );
@@ -125,8 +168,15 @@ fn a_budget_that_selects_no_workload_is_an_error() {
         "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: p\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: nothing\n",
     )
     .unwrap();
-    let e = manifest::load(&[f], ClusterShape::default()).unwrap_err().to_string();
-    assert!(e.contains(":7:3: error: PodDisruptionBudget p: its selector matches the pods of no StatefulSet"), "{e}");
+    let e = manifest::load(&[f], ClusterShape::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            ":7:3: error: PodDisruptionBudget p: its selector matches the pods of no StatefulSet"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -139,14 +189,22 @@ fn a_misspelt_field_is_a_warning_with_line_and_column_and_the_field_it_resembles
     let w: Vec<String> = m.warnings.iter().map(|w| w.to_string()).collect();
     assert_eq!(
         w,
-        vec!["typo.yaml:6:3: warning: StatefulSet web: unknown field spec.podManagmentPolicy (did you mean podManagementPolicy?); it is ignored"]
+        vec![
+            "typo.yaml:6:3: warning: StatefulSet web: unknown field spec.podManagmentPolicy (did you mean podManagementPolicy?); it is ignored"
+        ]
     );
 }
 
 #[test]
 fn a_manifest_without_nodes_gets_the_cluster_shape_asked_for() {
     let l = manifest::load(&[path("web.yaml")], ClusterShape { nodes: 5, zones: 2 }).unwrap();
-    let zones: Vec<&str> = l.scenario.cluster.nodes.iter().map(|n| n.zone.as_str()).collect();
+    let zones: Vec<&str> = l
+        .scenario
+        .cluster
+        .nodes
+        .iter()
+        .map(|n| n.zone.as_str())
+        .collect();
     assert_eq!(zones, ["zone-1", "zone-2", "zone-1", "zone-2", "zone-1"]);
     assert_eq!(l.scenario.cluster.nodes[4].name, "node-e");
 }
@@ -162,7 +220,9 @@ fn a_manifest_toleration_of_the_unreachable_taint_shortens_the_eviction() {
     )
     .unwrap();
     let mut l = manifest::load(&[f], ClusterShape::default()).unwrap_or_else(|d| panic!("{d}"));
-    let WorkloadSpec::StatefulSet(s) = &l.scenario.workloads[0] else { panic!() };
+    let WorkloadSpec::StatefulSet(s) = &l.scenario.workloads[0] else {
+        panic!()
+    };
     assert_eq!(s.template.toleration_seconds, Some(30));
     l.scenario.steps = load_str(
         "s.ron",
@@ -177,7 +237,11 @@ fn a_manifest_toleration_of_the_unreachable_taint_shortens_the_eviction() {
     let not_ready = common::events(&run, EventKind::NodeNotReady)[0].t_ms;
     let evicted = common::events(&run, EventKind::PodEvicted)[0];
     assert_eq!(evicted.t_ms, not_ready + 30_000);
-    assert!(evicted.reason.contains("unreachable for 30s"), "{}", evicted.reason);
+    assert!(
+        evicted.reason.contains("unreachable for 30s"),
+        "{}",
+        evicted.reason
+    );
 }
 
 #[test]
@@ -194,7 +258,8 @@ fn a_ron_scenario_can_name_manifests_for_its_workloads() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/manifests");
     let text = r#"(name: "m", manifests: ["web.yaml"], cluster: (nodes: [(name: "n1")]),
         steps: [(when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodOnNode(pod: "web-1", node: "n1"))])"#;
-    let l = load_str(dir.join("scenario.ron").to_str().unwrap(), text.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
+    let l = load_str(dir.join("scenario.ron").to_str().unwrap(), text.as_bytes())
+        .unwrap_or_else(|d| panic!("{d}"));
     assert_eq!(l.scenario.workloads.len(), 1);
     let run = headless::run(l, None, None);
     assert_eq!(run.exit_code(), 0, "{:?}", run.failures);
@@ -214,17 +279,30 @@ fn ok(sh: &mut Shell, line: &str) -> String {
 }
 
 fn err(sh: &mut Shell, line: &str) -> String {
-    let before = sh.app.world().resource::<statefulset_sim::sim::EventLog>().events.len();
+    let before = sh
+        .app
+        .world()
+        .resource::<statefulset_sim::sim::EventLog>()
+        .events
+        .len();
     let (o, e) = sh.line(line);
     assert!(!e.is_empty(), "{line} succeeded: {o}");
-    let after = sh.app.world().resource::<statefulset_sim::sim::EventLog>().events.len();
+    let after = sh
+        .app
+        .world()
+        .resource::<statefulset_sim::sim::EventLog>()
+        .events
+        .len();
     assert_eq!(before, after, "{line} failed but changed the cluster");
     e
 }
 
 fn ready_web(sh: &mut Shell, n: u32) {
     for i in 0..n {
-        ok(sh, &format!("wait --for=condition=Ready pod/web-{i} --timeout=120s"));
+        ok(
+            sh,
+            &format!("wait --for=condition=Ready pod/web-{i} --timeout=120s"),
+        );
     }
 }
 
@@ -234,15 +312,30 @@ fn get_prints_tables_like_kubectl() {
     ready_web(&mut sh, 2);
     let pods = ok(&mut sh, "kubectl get pods");
     let lines: Vec<&str> = pods.lines().collect();
-    assert!(lines[0].starts_with("NAME    READY   STATUS    RESTARTS   AGE"), "{pods}");
-    assert!(lines[1].starts_with("web-0   1/1     Running   0"), "{pods}");
-    assert!(ok(&mut sh, "get pods -o wide").lines().next().unwrap().ends_with("NODE"));
+    assert!(
+        lines[0].starts_with("NAME    READY   STATUS    RESTARTS   AGE"),
+        "{pods}"
+    );
+    assert!(
+        lines[1].starts_with("web-0   1/1     Running   0"),
+        "{pods}"
+    );
+    assert!(
+        ok(&mut sh, "get pods -o wide")
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("NODE")
+    );
     assert!(ok(&mut sh, "get sts").contains("web    2/2"));
     assert!(ok(&mut sh, "get pvc").contains("www-web-0   Bound"));
     assert!(ok(&mut sh, "get nodes").contains("node-a   Ready"));
     assert!(ok(&mut sh, "get events").contains("PodScheduled"));
     assert_eq!(ok(&mut sh, "get pods -o name"), "pod/web-0\npod/web-1");
-    assert_eq!(ok(&mut sh, "get pdb"), "No resources found in default namespace.");
+    assert_eq!(
+        ok(&mut sh, "get pdb"),
+        "No resources found in default namespace."
+    );
     assert_eq!(
         err(&mut sh, "get pod web-9"),
         "Error from server (NotFound): pods \"web-9\" not found"
@@ -257,7 +350,9 @@ fn describe_shows_the_object_and_its_events() {
     assert!(d.contains("Controlled By:    StatefulSet/web"), "{d}");
     assert!(d.contains("Events:\n  Type    Reason"), "{d}");
     assert!(d.contains("PodReady"), "{d}");
-    assert!(ok(&mut sh, "describe statefulset web").contains("Replicas:         2 desired | 2 total"));
+    assert!(
+        ok(&mut sh, "describe statefulset web").contains("Replicas:         2 desired | 2 total")
+    );
     assert!(ok(&mut sh, "describe pvc www-web-0").contains("Used By:          web-0"));
     assert!(ok(&mut sh, "describe node node-a").contains("Unschedulable:    false"));
 }
@@ -265,13 +360,18 @@ fn describe_shows_the_object_and_its_events() {
 #[test]
 fn scale_changes_replicas_and_says_scaled() {
     let mut sh = shell("web.yaml");
-    assert_eq!(ok(&mut sh, "scale statefulset/web --replicas=3"), "statefulset.apps/web scaled");
+    assert_eq!(
+        ok(&mut sh, "scale statefulset/web --replicas=3"),
+        "statefulset.apps/web scaled"
+    );
     ready_web(&mut sh, 3);
     assert_eq!(
         err(&mut sh, "scale statefulset/nope --replicas=3"),
         "Error from server (NotFound): statefulsets.apps \"nope\" not found"
     );
-    assert!(err(&mut sh, "scale statefulset/web").contains("required flag(s) \"replicas\" not set"));
+    assert!(
+        err(&mut sh, "scale statefulset/web").contains("required flag(s) \"replicas\" not set")
+    );
 }
 
 #[test]
@@ -279,16 +379,28 @@ fn set_image_rolls_out_and_rollout_status_waits_for_it() {
     let mut sh = shell("web.yaml");
     ready_web(&mut sh, 2);
     assert_eq!(
-        ok(&mut sh, "set image statefulset/web web=registry.k8s.io/nginx-slim:0.8"),
+        ok(
+            &mut sh,
+            "set image statefulset/web web=registry.k8s.io/nginx-slim:0.8"
+        ),
         "statefulset.apps/web image updated"
     );
     let s = ok(&mut sh, "rollout status statefulset/web");
-    assert!(s.ends_with("partitioned roll out complete: 2 new pods have been updated..."), "{s}");
+    assert!(
+        s.ends_with("partitioned roll out complete: 2 new pods have been updated..."),
+        "{s}"
+    );
     let y = ok(&mut sh, "get pod web-0 -o yaml");
     assert!(y.contains("registry.k8s.io/nginx-slim:0.8"), "{y}");
     let h = ok(&mut sh, "rollout history sts/web");
-    assert!(h.contains("REVISION   CHANGE-CAUSE\n1          <none>\n2          <none>"), "{h}");
-    assert_eq!(ok(&mut sh, "rollout undo sts/web"), "statefulset.apps/web rolled back");
+    assert!(
+        h.contains("REVISION   CHANGE-CAUSE\n1          <none>\n2          <none>"),
+        "{h}"
+    );
+    assert_eq!(
+        ok(&mut sh, "rollout undo sts/web"),
+        "statefulset.apps/web rolled back"
+    );
     ok(&mut sh, "rollout status sts/web");
     assert!(ok(&mut sh, "get pod web-1 -o yaml").contains("nginx-slim:0.7"));
 }
@@ -301,10 +413,16 @@ fn patch_sets_the_partition_with_a_merge_patch() {
     assert_eq!(ok(&mut sh, p), "statefulset.apps/web patched");
     ok(&mut sh, "set image sts/web web=nginx:2");
     let s = ok(&mut sh, "rollout status sts/web");
-    assert!(s.ends_with("partitioned roll out complete: 1 new pods have been updated..."), "{s}");
+    assert!(
+        s.ends_with("partitioned roll out complete: 1 new pods have been updated..."),
+        "{s}"
+    );
     assert!(ok(&mut sh, "get pod web-0 -o yaml").contains("nginx-slim:0.7"));
     assert!(ok(&mut sh, "get pod web-1 -o yaml").contains("image: nginx:2"));
-    let e = err(&mut sh, r#"patch sts web -p '{"spec":{"serviceName":"x"}}'"#);
+    let e = err(
+        &mut sh,
+        r#"patch sts web -p '{"spec":{"serviceName":"x"}}'"#,
+    );
     assert!(e.contains("cannot patch spec.serviceName"), "{e}");
 }
 
@@ -328,7 +446,10 @@ fn delete_pvc_and_statefulset() {
     ready_web(&mut sh, 2);
     let e = err(&mut sh, "delete statefulset web --cascade=orphan");
     assert!(e.contains("--cascade=orphan is not simulated"), "{e}");
-    assert_eq!(ok(&mut sh, "delete statefulset web"), "statefulset.apps \"web\" deleted");
+    assert_eq!(
+        ok(&mut sh, "delete statefulset web"),
+        "statefulset.apps \"web\" deleted"
+    );
     ok(&mut sh, "wait --for=delete pod/web-0 --timeout=60s");
     assert_eq!(
         ok(&mut sh, "delete pvc www-web-0"),
@@ -344,7 +465,10 @@ fn cordon_uncordon_and_taint_say_what_they_did() {
     assert_eq!(ok(&mut sh, "cordon node-a"), "node/node-a cordoned");
     assert_eq!(ok(&mut sh, "cordon node-a"), "node/node-a already cordoned");
     assert!(ok(&mut sh, "get nodes").contains("node-a   Ready,SchedulingDisabled"));
-    assert_eq!(ok(&mut sh, "uncordon node/node-a"), "node/node-a uncordoned");
+    assert_eq!(
+        ok(&mut sh, "uncordon node/node-a"),
+        "node/node-a uncordoned"
+    );
     let t = "taint nodes node-b node.kubernetes.io/out-of-service=nodeshutdown:NoExecute";
     assert_eq!(ok(&mut sh, t), "node/node-b tainted");
     assert!(ok(&mut sh, "describe node node-b").contains("out-of-service=nodeshutdown:NoExecute"));
@@ -372,11 +496,16 @@ fn apply_creates_then_configures_then_leaves_unchanged() {
     ok(&mut sh, "sleep 30s");
     assert!(ok(&mut sh, "get deploy").contains("api    3/3"));
     let web = path("web.yaml");
-    let changed = std::fs::read_to_string(&web).unwrap().replace("serviceName: \"nginx\"", "serviceName: \"other\"");
+    let changed = std::fs::read_to_string(&web)
+        .unwrap()
+        .replace("serviceName: \"nginx\"", "serviceName: \"other\"");
     let g = dir.join("web2.yaml");
     std::fs::write(&g, changed).unwrap();
     let e = err(&mut sh, &format!("apply -f {}", g.display()));
-    assert!(e.contains("Forbidden: updates to statefulset spec for fields other than"), "{e}");
+    assert!(
+        e.contains("Forbidden: updates to statefulset spec for fields other than"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -385,8 +514,12 @@ fn unsupported_verbs_and_flags_are_clear_errors_that_change_nothing() {
     assert!(err(&mut sh, "exec web-0 -- ls").contains("unknown command \"exec\""));
     assert!(err(&mut sh, "get pods --watch").contains("unknown flag: --watch"));
     assert!(err(&mut sh, "get widgets").contains("doesn't have a resource type \"widgets\""));
-    assert!(err(&mut sh, "get pods -n kube-system").contains("namespaces \"kube-system\" not found"));
-    assert!(err(&mut sh, "wait --for=condition=Ready pod/web-5 --timeout=5s").contains("timed out"));
+    assert!(
+        err(&mut sh, "get pods -n kube-system").contains("namespaces \"kube-system\" not found")
+    );
+    assert!(
+        err(&mut sh, "wait --for=condition=Ready pod/web-5 --timeout=5s").contains("timed out")
+    );
 }
 
 #[test]
@@ -394,7 +527,8 @@ fn get_statefulset_yaml_round_trips_through_k8s_openapi() {
     let mut sh = shell("web.yaml");
     ready_web(&mut sh, 2);
     let y = ok(&mut sh, "get statefulset web -o yaml");
-    let s: k8s_openapi::api::apps::v1::StatefulSet = serde_saphyr::from_str(&y).unwrap_or_else(|e| panic!("{e}\n{y}"));
+    let s: k8s_openapi::api::apps::v1::StatefulSet =
+        serde_saphyr::from_str(&y).unwrap_or_else(|e| panic!("{e}\n{y}"));
     let st = s.status.expect("a status");
     assert_eq!(st.replicas, 2);
     assert_eq!(st.ready_replicas, Some(2));
@@ -417,13 +551,29 @@ fn state_out_in_k8s_format_lists_api_objects() {
     let list: serde_json::Value = serde_json::from_str(&text).unwrap();
     let items = list["items"].as_array().unwrap();
     let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    for k in ["Node", "StatefulSet", "Pod", "PersistentVolumeClaim", "PersistentVolume", "PodDisruptionBudget"] {
+    for k in [
+        "Node",
+        "StatefulSet",
+        "Pod",
+        "PersistentVolumeClaim",
+        "PersistentVolume",
+        "PodDisruptionBudget",
+    ] {
         assert!(kinds.contains(&k), "{k} missing: {kinds:?}");
     }
-    let pdb = items.iter().find(|i| i["kind"] == "PodDisruptionBudget").unwrap();
+    let pdb = items
+        .iter()
+        .find(|i| i["kind"] == "PodDisruptionBudget")
+        .unwrap();
     assert_eq!(pdb["status"]["disruptionsAllowed"], 1);
-    let sts: k8s_openapi::api::apps::v1::StatefulSet =
-        serde_json::from_value(items.iter().find(|i| i["kind"] == "StatefulSet").unwrap().clone()).unwrap();
+    let sts: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(
+        items
+            .iter()
+            .find(|i| i["kind"] == "StatefulSet")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
     assert_eq!(sts.status.unwrap().updated_replicas, Some(3));
 }
 
@@ -454,7 +604,9 @@ fn drain_blocked_by_a_budget_evicts_one_pod_at_a_time_waiting_for_the_replacemen
     let ev = &run.log().events;
     let evictions: Vec<u64> = ev
         .iter()
-        .filter(|e| e.kind == EventKind::PodTerminating && e.reason.contains("kubectl drain node-a"))
+        .filter(|e| {
+            e.kind == EventKind::PodTerminating && e.reason.contains("kubectl drain node-a")
+        })
         .map(|e| e.t_ms)
         .collect();
     assert_eq!(evictions.len(), 3, "one eviction per pod");
@@ -463,9 +615,13 @@ fn drain_blocked_by_a_budget_evicts_one_pod_at_a_time_waiting_for_the_replacemen
     // Between two evictions, a replacement became Ready on node-b.
     for w in evictions.windows(2) {
         assert!(
-            ev.iter().any(|e| e.kind == EventKind::PodReady && e.t_ms > w[0] && e.t_ms <= w[1]
+            ev.iter().any(|e| e.kind == EventKind::PodReady
+                && e.t_ms > w[0]
+                && e.t_ms <= w[1]
                 && e.node.as_deref() == Some("node-b")),
-            "no replacement Ready between evictions at {} and {}", w[0], w[1]
+            "no replacement Ready between evictions at {} and {}",
+            w[0],
+            w[1]
         );
     }
     // At no instant after the start were fewer than 2 pods Ready.
@@ -484,7 +640,10 @@ fn drain_blocked_by_a_budget_evicts_one_pod_at_a_time_waiting_for_the_replacemen
             assert!(ready.len() >= 2, "budget violated at {}: {ready:?}", e.t_ms);
         }
     }
-    assert!(ev.iter().any(|e| e.kind == EventKind::NodeDrained && e.object == "node/node-a"));
+    assert!(
+        ev.iter()
+            .any(|e| e.kind == EventKind::NodeDrained && e.object == "node/node-a")
+    );
 }
 
 #[test]
@@ -501,11 +660,16 @@ fn drain_without_a_budget_evicts_every_pod_at_once() {
     let ev = &run.log().events;
     let evictions: Vec<u64> = ev
         .iter()
-        .filter(|e| e.kind == EventKind::PodTerminating && e.reason.contains("kubectl drain node-a"))
+        .filter(|e| {
+            e.kind == EventKind::PodTerminating && e.reason.contains("kubectl drain node-a")
+        })
         .map(|e| e.t_ms)
         .collect();
     assert_eq!(evictions.len(), 3);
-    assert!(evictions.iter().all(|t| *t == evictions[0]), "{evictions:?}");
+    assert!(
+        evictions.iter().all(|t| *t == evictions[0]),
+        "{evictions:?}"
+    );
     assert!(!ev.iter().any(|e| e.kind == EventKind::EvictionBlocked));
 }
 
@@ -520,7 +684,11 @@ fn evict_pod_honours_the_budget() {
     let run = common::run(&text);
     assert_eq!(run.exit_code(), 0, "{:?}", run.failures);
     let rejected = common::events(&run, EventKind::CommandRejected);
-    assert!(rejected[0].reason.contains("Cannot evict pod"), "{}", rejected[0].reason);
+    assert!(
+        rejected[0].reason.contains("Cannot evict pod"),
+        "{}",
+        rejected[0].reason
+    );
 }
 
 #[test]
@@ -528,16 +696,27 @@ fn kubectl_drain_in_the_shell_prints_what_kubectl_prints() {
     let text = drain_scenario(r#"(name: "web-pdb", set: "web", min_available: 2)"#, "");
     let l = load_str("drain.ron", text.as_bytes()).unwrap_or_else(|d| panic!("{d}"));
     let mut sh = Shell::new(l);
-    ok(&mut sh, "wait --for=condition=Ready pod/web-2 --timeout=60s");
+    ok(
+        &mut sh,
+        "wait --for=condition=Ready pod/web-2 --timeout=60s",
+    );
     ok(&mut sh, "sleep 1s");
     let (out, errs) = sh.line("kubectl drain node-a --ignore-daemonsets --delete-emptydir-data");
-    assert!(out.starts_with("node/node-a cordoned\nevicting pod default/web-0"), "{out}");
-    assert!(out.contains("pod/web-0 evicted") && out.ends_with("node/node-a drained"), "{out}");
+    assert!(
+        out.starts_with("node/node-a cordoned\nevicting pod default/web-0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pod/web-0 evicted") && out.ends_with("node/node-a drained"),
+        "{out}"
+    );
     assert!(
         errs.contains("error when evicting pods/\"web-1\" -n \"default\" (will retry after 5s): Cannot evict pod as it would violate the pod's disruption budget."),
         "{errs}"
     );
-    assert!(ok(&mut sh, "get pdb web-pdb").contains("web-pdb   2               N/A               1"));
+    assert!(
+        ok(&mut sh, "get pdb web-pdb").contains("web-pdb   2               N/A               1")
+    );
 }
 
 #[test]
@@ -552,16 +731,26 @@ fn a_kubectl_step_runs_in_a_scenario_and_logs_what_kubectl_printed() {
     let run = common::run(text);
     assert_eq!(run.exit_code(), 0, "{:?}", run.failures);
     let ran = common::events(&run, EventKind::KubectlRan);
-    assert_eq!(ran[0].reason, "kubectl scale statefulset/web --replicas=2: statefulset.apps/web scaled");
+    assert_eq!(
+        ran[0].reason,
+        "kubectl scale statefulset/web --replicas=2: statefulset.apps/web scaled"
+    );
     let rejected = common::events(&run, EventKind::CommandRejected);
-    assert!(rejected[0].reason.contains("Error from server (NotFound): pods \"web-9\" not found"));
+    assert!(
+        rejected[0]
+            .reason
+            .contains("Error from server (NotFound): pods \"web-9\" not found")
+    );
 }
 
 #[test]
 fn a_kubectl_step_that_does_not_parse_is_a_load_error_at_its_step() {
     let text = "(name: \"k\", cluster: (nodes: [(name: \"node-a\")]),\n steps: [\n  (at: 1.0, do: Kubectl(\"frobnicate pods\")),\n])";
     let e = load_str("k.ron", text.as_bytes()).unwrap_err().to_string();
-    assert!(e.starts_with("k.ron:3:") && e.contains("unknown command \"frobnicate\""), "{e}");
+    assert!(
+        e.starts_with("k.ron:3:") && e.contains("unknown command \"frobnicate\""),
+        "{e}"
+    );
     let text = "(name: \"k\", cluster: (nodes: [(name: \"node-a\")]),\n steps: [\n  (at: 1.0, do: Kubectl(\"sleep 5s\")),\n])";
     let e = load_str("k.ron", text.as_bytes()).unwrap_err().to_string();
     assert!(e.contains("use `after:`"), "{e}");
@@ -573,10 +762,20 @@ fn the_cli_reads_manifests_and_the_shell_reads_stdin() {
     use std::process::{Command, Stdio};
     let bin = env!("CARGO_BIN_EXE_statefulset-sim");
     let out = Command::new(bin)
-        .args([path("web.yaml").to_str().unwrap(), "--headless", "--until", "60"])
+        .args([
+            path("web.yaml").to_str().unwrap(),
+            "--headless",
+            "--until",
+            "60",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("web-1"));
     let mut child = Command::new(bin)
         .args(["shell", path("web.yaml").to_str().unwrap()])
@@ -593,12 +792,25 @@ fn the_cli_reads_manifests_and_the_shell_reads_stdin() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout, "pod/web-1 condition met\nstatefulset.apps/web scaled\n");
+    assert_eq!(
+        stdout,
+        "pod/web-1 condition met\nstatefulset.apps/web scaled\n"
+    );
     assert_eq!(out.status.code(), Some(1));
     let bad = std::env::temp_dir().join(format!("kube-bad-{}.yaml", std::process::id()));
-    std::fs::write(&bad, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  replicas: many\n").unwrap();
-    let out = Command::new(bin).args([bad.to_str().unwrap(), "--headless"]).output().unwrap();
+    std::fs::write(
+        &bad,
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  replicas: many\n",
+    )
+    .unwrap();
+    let out = Command::new(bin)
+        .args([bad.to_str().unwrap(), "--headless"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains(":6:13: error: StatefulSet web: spec.replicas:"), "{e}");
+    assert!(
+        e.contains(":6:13: error: StatefulSet web: spec.replicas:"),
+        "{e}"
+    );
 }

@@ -1,9 +1,7 @@
 //! The scenario file format (docs/scenario-format.md): cluster, workloads and steps.
 
 use crate::sim::SimCommand;
-use crate::sim::model::{
-    DisruptionBudgetSpec, NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec,
-};
+use crate::sim::model::{DisruptionBudgetSpec, NodeSpec, PodPhase, StorageClassSpec, WorkloadSpec};
 use serde::{Deserialize, Serialize};
 
 /// A whole scenario file.

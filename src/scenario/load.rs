@@ -406,7 +406,10 @@ fn check_kubectl(line: &str) -> Result<(), String> {
         Ok(K::Sleep { .. }) => Err("`sleep` moves the clock: in a scenario use `after:`".into()),
         Ok(K::Wait { .. }) => Err("`wait` moves the clock: in a scenario use `when:`".into()),
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("kubectl {line:?}: {}", e.trim_start_matches("error: "))),
+        Err(e) => Err(format!(
+            "kubectl {line:?}: {}",
+            e.trim_start_matches("error: ")
+        )),
     }
 }
 
@@ -425,7 +428,11 @@ fn validate_budgets(
         let quoted = format!("\"{}\"", b.name);
         validate::dns_label("disruption budget name", &b.name).map_err(|m| c.err(r, &quoted, m))?;
         if !names.insert(b.name.clone()) {
-            return Err(c.err(r, &quoted, format!("disruption budget {} is declared twice", b.name)));
+            return Err(c.err(
+                r,
+                &quoted,
+                format!("disruption budget {} is declared twice", b.name),
+            ));
         }
         if !sets.contains(&b.set) && !deployments.contains(&b.set) {
             return Err(c.err(
@@ -438,12 +445,19 @@ fn validate_budgets(
             return Err(c.err(
                 r,
                 "max_unavailable",
-                format!("disruption budget {}: give min_available or max_unavailable, not both", b.name),
+                format!(
+                    "disruption budget {}: give min_available or max_unavailable, not both",
+                    b.name
+                ),
             ));
         }
-        for (field, v) in [("min_available", &b.min_available), ("max_unavailable", &b.max_unavailable)] {
+        for (field, v) in [
+            ("min_available", &b.min_available),
+            ("max_unavailable", &b.max_unavailable),
+        ] {
             if let Some(v) = v {
-                validate::int_or_percent(field, v).map_err(|m| c.err(r, field, format!("disruption budget {}: {m}", b.name)))?;
+                validate::int_or_percent(field, v)
+                    .map_err(|m| c.err(r, field, format!("disruption budget {}: {m}", b.name)))?;
             }
         }
     }

@@ -3,8 +3,8 @@
 
 pub mod format;
 pub mod kubectl;
-pub mod manifest;
 pub mod load;
+pub mod manifest;
 pub mod player;
 
 pub use format::{Check, Scenario, Step};

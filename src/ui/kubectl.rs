@@ -126,9 +126,14 @@ pub fn command_line(ui: &mut egui::Ui, host: &mut SimHost, cl: &mut CommandLine)
                 )
             });
             if tab {
-                let (line, candidates) = crate::scenario::kubectl::complete(&mut host.world, &cl.input);
+                let (line, candidates) =
+                    crate::scenario::kubectl::complete(&mut host.world, &cl.input);
                 cl.input = line;
-                cl.candidates = if candidates.len() > 1 { candidates } else { Vec::new() };
+                cl.candidates = if candidates.len() > 1 {
+                    candidates
+                } else {
+                    Vec::new()
+                };
                 move_cursor_to_end(ui, id, cl.input.chars().count());
             }
             if up {
@@ -149,14 +154,20 @@ pub fn command_line(ui: &mut egui::Ui, host: &mut SimHost, cl: &mut CommandLine)
         }
     });
     if !cl.candidates.is_empty() {
-        ui.label(egui::RichText::new(cl.candidates.join("  ")).small().italics());
+        ui.label(
+            egui::RichText::new(cl.candidates.join("  "))
+                .small()
+                .italics(),
+        );
     }
 }
 
 fn move_cursor_to_end(ui: &egui::Ui, id: egui::Id, chars: usize) {
     if let Some(mut state) = egui::TextEdit::load_state(ui.ctx(), id) {
         let c = egui::text::CCursor::new(chars);
-        state.cursor.set_char_range(Some(egui::text::CCursorRange::one(c)));
+        state
+            .cursor
+            .set_char_range(Some(egui::text::CCursorRange::one(c)));
         state.store(ui.ctx(), id);
     }
 }

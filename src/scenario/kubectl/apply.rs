@@ -39,7 +39,9 @@ pub fn apply(world: &mut World, c: &Cluster, file: &str) -> Result<String, Strin
     for b in &m.budgets {
         let mut budgets = world.resource_mut::<DisruptionBudgets>();
         match budgets.0.iter_mut().find(|x| x.name == b.name) {
-            Some(x) if x == b => out.push(format!("poddisruptionbudget.policy/{} unchanged", b.name)),
+            Some(x) if x == b => {
+                out.push(format!("poddisruptionbudget.policy/{} unchanged", b.name))
+            }
             Some(x) => {
                 *x = b.clone();
                 out.push(format!("poddisruptionbudget.policy/{} configured", b.name));
@@ -116,14 +118,26 @@ pub fn changes(old: &WorkloadSpec, new: &WorkloadSpec) -> Result<Vec<SimCommand>
             }
             match (&a.update_strategy, &b.update_strategy) {
                 (
-                    UpdateStrategy::RollingUpdate { partition: p1, max_unavailable: m1 },
-                    UpdateStrategy::RollingUpdate { partition: p2, max_unavailable: m2 },
+                    UpdateStrategy::RollingUpdate {
+                        partition: p1,
+                        max_unavailable: m1,
+                    },
+                    UpdateStrategy::RollingUpdate {
+                        partition: p2,
+                        max_unavailable: m2,
+                    },
                 ) => {
                     if p1 != p2 {
-                        out.push(SimCommand::SetPartition { set: a.name.clone(), partition: *p2 });
+                        out.push(SimCommand::SetPartition {
+                            set: a.name.clone(),
+                            partition: *p2,
+                        });
                     }
                     if m1 != m2 {
-                        out.push(SimCommand::SetMaxUnavailable { set: a.name.clone(), value: m2.clone() });
+                        out.push(SimCommand::SetMaxUnavailable {
+                            set: a.name.clone(),
+                            value: m2.clone(),
+                        });
                     }
                 }
                 (x, y) if x != y => {
@@ -134,7 +148,14 @@ pub fn changes(old: &WorkloadSpec, new: &WorkloadSpec) -> Result<Vec<SimCommand>
                 }
                 _ => {}
             }
-            push_common(&mut out, &a.name, a.replicas, b.replicas, &a.template, &b.template);
+            push_common(
+                &mut out,
+                &a.name,
+                a.replicas,
+                b.replicas,
+                &a.template,
+                &b.template,
+            );
         }
         (WorkloadSpec::Deployment(a), WorkloadSpec::Deployment(b)) => {
             if template_without_image(&a.template) != template_without_image(&b.template)
@@ -146,19 +167,39 @@ pub fn changes(old: &WorkloadSpec, new: &WorkloadSpec) -> Result<Vec<SimCommand>
                     a.name
                 ));
             }
-            push_common(&mut out, &a.name, a.replicas, b.replicas, &a.template, &b.template);
+            push_common(
+                &mut out,
+                &a.name,
+                a.replicas,
+                b.replicas,
+                &a.template,
+                &b.template,
+            );
         }
         _ => return Err("error: a StatefulSet and a Deployment share a name".into()),
     }
     Ok(out)
 }
 
-fn push_common(out: &mut Vec<SimCommand>, name: &str, r1: u32, r2: u32, t1: &PodTemplate, t2: &PodTemplate) {
+fn push_common(
+    out: &mut Vec<SimCommand>,
+    name: &str,
+    r1: u32,
+    r2: u32,
+    t1: &PodTemplate,
+    t2: &PodTemplate,
+) {
     if t1.image != t2.image {
-        out.push(SimCommand::SetImage { set: name.into(), image: t2.image.clone() });
+        out.push(SimCommand::SetImage {
+            set: name.into(),
+            image: t2.image.clone(),
+        });
     }
     if r1 != r2 {
-        out.push(SimCommand::Scale { set: name.into(), replicas: r2 });
+        out.push(SimCommand::Scale {
+            set: name.into(),
+            replicas: r2,
+        });
     }
 }
 

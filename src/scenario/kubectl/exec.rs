@@ -32,7 +32,12 @@ fn exists(c: &Cluster, budgets: &[DisruptionBudgetSpec], kind: Kind, name: &str)
     }
 }
 
-fn require(c: &Cluster, budgets: &[DisruptionBudgetSpec], kind: Kind, name: &str) -> Result<(), String> {
+fn require(
+    c: &Cluster,
+    budgets: &[DisruptionBudgetSpec],
+    kind: Kind,
+    name: &str,
+) -> Result<(), String> {
     if exists(c, budgets, kind, name) {
         Ok(())
     } else {
@@ -215,10 +220,19 @@ fn delete(
             Ok(format!("{what} \"{name}\" deleted"))
         }
         Kind::Node => {
-            send(world, SimCommand::DeleteNode { node: node(name), of: None })?;
+            send(
+                world,
+                SimCommand::DeleteNode {
+                    node: node(name),
+                    of: None,
+                },
+            )?;
             Ok(format!("node \"{name}\" deleted"))
         }
-        _ => Err(format!("error: the simulator cannot delete {}", kind.plural())),
+        _ => Err(format!(
+            "error: the simulator cannot delete {}",
+            kind.plural()
+        )),
     }
 }
 
@@ -234,15 +248,36 @@ pub fn rollout_status(c: &Cluster, kind: Kind, name: &str) -> Result<(String, bo
         let want = d.deployment.spec.replicas;
         let st = &d.status;
         if st.updated < want {
-            return Ok((format!("Waiting for deployment \"{name}\" rollout to finish: {} out of {want} new replicas have been updated...", st.updated), false));
+            return Ok((
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {} out of {want} new replicas have been updated...",
+                    st.updated
+                ),
+                false,
+            ));
         }
         if st.replicas > st.updated {
-            return Ok((format!("Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...", st.replicas - st.updated), false));
+            return Ok((
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
+                    st.replicas - st.updated
+                ),
+                false,
+            ));
         }
         if st.ready < st.updated {
-            return Ok((format!("Waiting for deployment \"{name}\" rollout to finish: {} of {} updated replicas are available...", st.ready, st.updated), false));
+            return Ok((
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {} of {} updated replicas are available...",
+                    st.ready, st.updated
+                ),
+                false,
+            ));
         }
-        return Ok((format!("deployment \"{name}\" successfully rolled out"), true));
+        return Ok((
+            format!("deployment \"{name}\" successfully rolled out"),
+            true,
+        ));
     }
     let s = c
         .sets
@@ -251,19 +286,36 @@ pub fn rollout_status(c: &Cluster, kind: Kind, name: &str) -> Result<(String, bo
         .ok_or_else(|| not_found(kind, name))?;
     let (spec, st) = (&s.set.spec, &s.status);
     let UpdateStrategy::RollingUpdate { partition, .. } = &spec.update_strategy else {
-        return Err("error: rollout status is only available for RollingUpdate strategy type".into());
+        return Err(
+            "error: rollout status is only available for RollingUpdate strategy type".into(),
+        );
     };
     if st.ready < spec.replicas {
-        return Ok((format!("Waiting for {} pods to be ready...", spec.replicas - st.ready), false));
+        return Ok((
+            format!(
+                "Waiting for {} pods to be ready...",
+                spec.replicas - st.ready
+            ),
+            false,
+        ));
     }
     let want = spec.replicas.saturating_sub(*partition);
     if st.updated < want {
         return Ok((
-            format!("Waiting for partitioned roll out to finish: {} out of {want} new pods have been updated...", st.updated),
+            format!(
+                "Waiting for partitioned roll out to finish: {} out of {want} new pods have been updated...",
+                st.updated
+            ),
             false,
         ));
     }
-    Ok((format!("partitioned roll out complete: {} new pods have been updated...", st.updated), true))
+    Ok((
+        format!(
+            "partitioned roll out complete: {} new pods have been updated...",
+            st.updated
+        ),
+        true,
+    ))
 }
 
 /// The image of the revision `rollout undo` goes back to: the one before
@@ -279,17 +331,15 @@ fn undo_image(c: &Cluster, kind: Kind, name: &str, to: Option<u64>) -> Result<St
         .ok_or_else(|| not_found(kind, name))?;
     let mut revs: Vec<&Revision> = s.status.revisions.iter().collect();
     revs.sort_by_key(|r| r.number);
-    let target = match to {
-        Some(n) => revs
-            .iter()
-            .find(|r| r.number == n)
-            .ok_or_else(|| format!("error: unable to find specified revision {n} in history"))?,
-        None => revs
-            .iter()
-            .rev()
-            .nth(1)
-            .ok_or("error: no rollout history found for statefulset.apps/".to_string() + name)?,
-    };
+    let target =
+        match to {
+            Some(n) => revs.iter().find(|r| r.number == n).ok_or_else(|| {
+                format!("error: unable to find specified revision {n} in history")
+            })?,
+            None => revs.iter().rev().nth(1).ok_or(
+                "error: no rollout history found for statefulset.apps/".to_string() + name,
+            )?,
+        };
     Ok(target.template.image.clone())
 }
 
@@ -300,7 +350,11 @@ pub fn names(world: &mut World, kind: Kind) -> Vec<String> {
     match kind {
         Kind::Pod => c.pods.iter().map(|p| p.pod.name.clone()).collect(),
         Kind::StatefulSet => c.sets.iter().map(|s| s.set.spec.name.clone()).collect(),
-        Kind::Deployment => c.deployments.iter().map(|d| d.deployment.spec.name.clone()).collect(),
+        Kind::Deployment => c
+            .deployments
+            .iter()
+            .map(|d| d.deployment.spec.name.clone())
+            .collect(),
         Kind::Claim => c.claims.iter().map(|cl| cl.claim.name.clone()).collect(),
         Kind::Volume => c.volumes.iter().map(|v| v.volume.name.clone()).collect(),
         Kind::Node => c.nodes.iter().map(|n| n.node.name.clone()).collect(),
@@ -318,7 +372,13 @@ pub fn render(value: &serde_json::Value, output: Output) -> Result<String, Strin
 }
 
 /// The object `kind/name` as the API would return it.
-pub fn object(c: &Cluster, budgets: &[DisruptionBudgetSpec], default_class: &str, kind: Kind, name: &str) -> Option<serde_json::Value> {
+pub fn object(
+    c: &Cluster,
+    budgets: &[DisruptionBudgetSpec],
+    default_class: &str,
+    kind: Kind,
+    name: &str,
+) -> Option<serde_json::Value> {
     let v = match kind {
         Kind::Pod => serde_json::to_value(objects::pod(c.pod(name)?)),
         Kind::StatefulSet => serde_json::to_value(objects::stateful_set(
@@ -326,16 +386,22 @@ pub fn object(c: &Cluster, budgets: &[DisruptionBudgetSpec], default_class: &str
             default_class,
         )),
         Kind::Deployment => serde_json::to_value(objects::deployment(
-            c.deployments.iter().find(|d| d.deployment.spec.name == name)?,
+            c.deployments
+                .iter()
+                .find(|d| d.deployment.spec.name == name)?,
         )),
-        Kind::Claim => serde_json::to_value(objects::claim(c.claims.iter().find(|cl| cl.claim.name == name)?)),
+        Kind::Claim => serde_json::to_value(objects::claim(
+            c.claims.iter().find(|cl| cl.claim.name == name)?,
+        )),
         Kind::Volume => {
             let v = c.volume(name)?;
             let exists = c.claims.iter().any(|cl| cl.claim.name == v.volume.claim);
             serde_json::to_value(objects::volume(v, exists))
         }
         Kind::Node => serde_json::to_value(objects::node(c.node(name)?)),
-        Kind::Budget => serde_json::to_value(objects::budget(budgets.iter().find(|b| b.name == name)?, c)),
+        Kind::Budget => {
+            serde_json::to_value(objects::budget(budgets.iter().find(|b| b.name == name)?, c))
+        }
         Kind::Event => return None,
     };
     v.ok()

@@ -10,7 +10,9 @@ use k8s_openapi::api::apps::v1 as apps;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::policy::v1 as policy;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, ObjectMeta, OwnerReference, Time,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
@@ -87,13 +89,20 @@ pub fn pod(p: &PodRead) -> core::Pod {
     let mut labels = app_labels(&pod.owner.name);
     let owner_kind = match pod.owner.kind {
         OwnerKind::StatefulSet => {
-            labels.insert("statefulset.kubernetes.io/pod-name".into(), pod.name.clone());
+            labels.insert(
+                "statefulset.kubernetes.io/pod-name".into(),
+                pod.name.clone(),
+            );
             labels.insert("controller-revision-hash".into(), pod.revision.clone());
             ("apps/v1", "StatefulSet", pod.owner.name.clone())
         }
         OwnerKind::Deployment => {
             labels.insert("pod-template-hash".into(), pod.revision.clone());
-            ("apps/v1", "ReplicaSet", format!("{}-{}", pod.owner.name, pod.revision))
+            (
+                "apps/v1",
+                "ReplicaSet",
+                format!("{}-{}", pod.owner.name, pod.revision),
+            )
         }
     };
     m.labels = Some(labels);
@@ -125,7 +134,14 @@ pub fn pod(p: &PodRead) -> core::Pod {
         core::ContainerState {
             terminated: Some(core::ContainerStateTerminated {
                 exit_code: if st.phase == PodPhase::Failed { 1 } else { 0 },
-                reason: Some(if st.phase == PodPhase::Failed { "Error" } else { "Completed" }.into()),
+                reason: Some(
+                    if st.phase == PodPhase::Failed {
+                        "Error"
+                    } else {
+                        "Completed"
+                    }
+                    .into(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -196,9 +212,16 @@ fn claim_template(c: &ClaimTemplate, default_class: &str) -> core::PersistentVol
         },
         spec: Some(core::PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
-            storage_class_name: Some(c.storage_class.clone().unwrap_or_else(|| default_class.to_string())),
+            storage_class_name: Some(
+                c.storage_class
+                    .clone()
+                    .unwrap_or_else(|| default_class.to_string()),
+            ),
             resources: Some(core::VolumeResourceRequirements {
-                requests: Some(BTreeMap::from([("storage".to_string(), Quantity(format!("{}Gi", c.size_gib)))])),
+                requests: Some(BTreeMap::from([(
+                    "storage".to_string(),
+                    Quantity(format!("{}Gi", c.size_gib)),
+                )])),
                 ..Default::default()
             }),
             ..Default::default()
@@ -218,7 +241,10 @@ pub fn stateful_set(s: &SetRead, default_class: &str) -> apps::StatefulSet {
             type_: Some("OnDelete".into()),
             rolling_update: None,
         },
-        UpdateStrategy::RollingUpdate { partition, max_unavailable } => apps::StatefulSetUpdateStrategy {
+        UpdateStrategy::RollingUpdate {
+            partition,
+            max_unavailable,
+        } => apps::StatefulSetUpdateStrategy {
             type_: Some("RollingUpdate".into()),
             rolling_update: Some(apps::RollingUpdateStatefulSetStrategy {
                 partition: Some(*partition as i32),
@@ -256,8 +282,12 @@ pub fn stateful_set(s: &SetRead, default_class: &str) -> apps::StatefulSet {
             ),
             revision_history_limit: Some(spec.revision_history_limit as i32),
             template: pod_template(&spec.name, &spec.template),
-            volume_claim_templates: (!spec.claims.is_empty())
-                .then(|| spec.claims.iter().map(|c| claim_template(c, default_class)).collect()),
+            volume_claim_templates: (!spec.claims.is_empty()).then(|| {
+                spec.claims
+                    .iter()
+                    .map(|c| claim_template(c, default_class))
+                    .collect()
+            }),
         },
         status: Some(apps::StatefulSetStatus {
             replicas: st.replicas as i32,
@@ -312,7 +342,10 @@ pub fn claim(c: &ClaimRead) -> core::PersistentVolumeClaim {
         m.finalizers = Some(vec!["kubernetes.io/pvc-protection".into()]);
     }
     let bound = c.status.volume.is_some();
-    let size = BTreeMap::from([("storage".to_string(), Quantity(format!("{}Gi", c.claim.size_gib)))]);
+    let size = BTreeMap::from([(
+        "storage".to_string(),
+        Quantity(format!("{}Gi", c.claim.size_gib)),
+    )]);
     core::PersistentVolumeClaim {
         metadata: m,
         spec: Some(core::PersistentVolumeClaimSpec {
@@ -361,7 +394,10 @@ pub fn volume(v: &VolumeRead, claim_exists: bool) -> core::PersistentVolume {
         },
         spec: Some(core::PersistentVolumeSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
-            capacity: Some(BTreeMap::from([("storage".to_string(), Quantity(format!("{}Gi", vol.size_gib)))])),
+            capacity: Some(BTreeMap::from([(
+                "storage".to_string(),
+                Quantity(format!("{}Gi", vol.size_gib)),
+            )])),
             claim_ref: Some(core::ObjectReference {
                 kind: Some("PersistentVolumeClaim".into()),
                 namespace: Some("default".into()),
@@ -468,14 +504,23 @@ pub fn budget_status_in(b: &DisruptionBudgetSpec, c: &Cluster) -> BudgetStatus {
         .iter()
         .find(|s| s.set.spec.name == b.set)
         .map(|s| s.set.spec.replicas)
-        .or_else(|| c.deployments.iter().find(|d| d.deployment.spec.name == b.set).map(|d| d.deployment.spec.replicas))
+        .or_else(|| {
+            c.deployments
+                .iter()
+                .find(|d| d.deployment.spec.name == b.set)
+                .map(|d| d.deployment.spec.replicas)
+        })
         .unwrap_or(0);
     budget_status(b, scale, &pods)
 }
 
 /// Every object of the cluster as one `v1/List`, in a stable order:
 /// nodes, StatefulSets, Deployments, pods, claims, volumes, budgets.
-pub fn all(c: &Cluster, budgets: &[DisruptionBudgetSpec], default_class: &str) -> serde_json::Value {
+pub fn all(
+    c: &Cluster,
+    budgets: &[DisruptionBudgetSpec],
+    default_class: &str,
+) -> serde_json::Value {
     let mut items: Vec<serde_json::Value> = Vec::new();
     let mut push = |v: Result<serde_json::Value, serde_json::Error>| {
         if let Ok(v) = v {

@@ -234,7 +234,9 @@ impl Args {
 }
 
 fn unknown_flag(f: &str) -> String {
-    format!("error: unknown flag: {f}\nSee 'kubectl --help' for the commands and flags the simulator knows.")
+    format!(
+        "error: unknown flag: {f}\nSee 'kubectl --help' for the commands and flags the simulator knows."
+    )
 }
 
 fn parse_args(words: &[String]) -> Result<Args, String> {
@@ -272,7 +274,9 @@ fn parse_args(words: &[String]) -> Result<Args, String> {
             } else if BOOL_FLAGS.contains(&name.as_str()) {
                 let v = inline.unwrap_or_else(|| "true".into());
                 if v != "true" && v != "false" {
-                    return Err(format!("error: invalid argument {v:?} for {name}: expected true or false"));
+                    return Err(format!(
+                        "error: invalid argument {v:?} for {name}: expected true or false"
+                    ));
                 }
                 if v == "true" {
                     args.flags.insert(name, v);
@@ -304,12 +308,11 @@ fn kind_and_name(words: &[String], what: &str) -> Result<(Kind, String), String>
         Some((k, n)) => (k.to_string(), Some(n.to_string())),
         None => (first.clone(), words.get(1).cloned()),
     };
-    let kind = Kind::parse(&kind_s).ok_or_else(|| {
-        format!("error: the server doesn't have a resource type \"{kind_s}\"")
+    let kind = Kind::parse(&kind_s)
+        .ok_or_else(|| format!("error: the server doesn't have a resource type \"{kind_s}\""))?;
+    let name = name.filter(|n| !n.is_empty()).ok_or_else(|| {
+        format!("error: resource name may not be empty (kubectl {what} {kind_s} NAME)")
     })?;
-    let name = name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("error: resource name may not be empty (kubectl {what} {kind_s} NAME)"))?;
     let used = if first.contains('/') { 1 } else { 2 };
     if words.len() > used {
         return Err(format!("error: unexpected argument {:?}", words[used]));
@@ -366,15 +369,20 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
     };
     let rest = &words[1..];
     if verb == "sleep" {
-        let d = rest.first().ok_or("error: sleep needs a duration (sleep 30s)")?;
-        let ms = duration_ms(d).ok_or_else(|| format!("error: invalid duration {d:?} (e.g. 30s, 2m)"))?;
+        let d = rest
+            .first()
+            .ok_or("error: sleep needs a duration (sleep 30s)")?;
+        let ms = duration_ms(d)
+            .ok_or_else(|| format!("error: invalid duration {d:?} (e.g. 30s, 2m)"))?;
         return Ok(Kubectl::Sleep { ms });
     }
     let args = parse_args(rest)?;
     let w = &args.words;
     match verb.as_str() {
         "get" => {
-            let first = w.first().ok_or("error: you must specify the type of resource to get")?;
+            let first = w
+                .first()
+                .ok_or("error: you must specify the type of resource to get")?;
             let (kind_s, name) = match first.split_once('/') {
                 Some((k, n)) => (k.to_string(), Some(n.to_string())),
                 None => (first.clone(), w.get(1).cloned()),
@@ -398,25 +406,50 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
         }
         "describe" => {
             let (kind, name) = kind_and_name(w, "describe")?;
-            only(kind, &[Kind::Pod, Kind::StatefulSet, Kind::Node, Kind::Claim, Kind::Deployment, Kind::Budget], "describe")?;
+            only(
+                kind,
+                &[
+                    Kind::Pod,
+                    Kind::StatefulSet,
+                    Kind::Node,
+                    Kind::Claim,
+                    Kind::Deployment,
+                    Kind::Budget,
+                ],
+                "describe",
+            )?;
             Ok(Kubectl::Describe { kind, name })
         }
         "scale" => {
             let (kind, name) = kind_and_name(w, "scale")?;
             only(kind, &[Kind::StatefulSet, Kind::Deployment], "scale")?;
-            let r = args.flag("--replicas").ok_or("error: required flag(s) \"replicas\" not set")?;
-            let replicas = r
-                .parse()
-                .map_err(|_| format!("error: invalid argument {r:?} for \"--replicas\" flag: expected a count"))?;
-            Ok(Kubectl::Scale { kind, name, replicas })
+            let r = args
+                .flag("--replicas")
+                .ok_or("error: required flag(s) \"replicas\" not set")?;
+            let replicas = r.parse().map_err(|_| {
+                format!("error: invalid argument {r:?} for \"--replicas\" flag: expected a count")
+            })?;
+            Ok(Kubectl::Scale {
+                kind,
+                name,
+                replicas,
+            })
         }
         "set" => {
             if w.first().map(String::as_str) != Some("image") {
                 return Err("error: the simulator supports only `kubectl set image`".into());
             }
-            let (target, pairs): (Vec<&String>, Vec<&String>) = w[1..].iter().partition(|x| !x.contains('='));
-            let (kind, name) = kind_and_name(&target.into_iter().cloned().collect::<Vec<_>>(), "set image")?;
-            only(kind, &[Kind::StatefulSet, Kind::Deployment], "set the image of")?;
+            let (target, pairs): (Vec<&String>, Vec<&String>) =
+                w[1..].iter().partition(|x| !x.contains('='));
+            let (kind, name) = kind_and_name(
+                &target.into_iter().cloned().collect::<Vec<_>>(),
+                "set image",
+            )?;
+            only(
+                kind,
+                &[Kind::StatefulSet, Kind::Deployment],
+                "set the image of",
+            )?;
             let [pair] = pairs.as_slice() else {
                 return Err("error: give one CONTAINER=IMAGE (e.g. nginx=nginx:1.26)".into());
             };
@@ -424,7 +457,12 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
             if image.trim().is_empty() {
                 return Err("error: the image is empty".into());
             }
-            Ok(Kubectl::SetImage { kind, name, container: container.into(), image: image.into() })
+            Ok(Kubectl::SetImage {
+                kind,
+                name,
+                container: container.into(),
+                image: image.into(),
+            })
         }
         "patch" => {
             let (kind, name) = kind_and_name(w, "patch")?;
@@ -433,7 +471,9 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
                 && t != "merge"
                 && t != "strategic"
             {
-                return Err(format!("error: --type {t}: the simulator applies merge patches only"));
+                return Err(format!(
+                    "error: --type {t}: the simulator applies merge patches only"
+                ));
             }
             let p = args.flag("-p").ok_or("error: must specify -p to patch")?;
             let patch: serde_json::Value = serde_json::from_str(p)
@@ -444,7 +484,9 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
             Ok(Kubectl::Patch { kind, name, patch })
         }
         "rollout" => {
-            let sub = w.first().ok_or("error: rollout needs status, history or undo")?;
+            let sub = w
+                .first()
+                .ok_or("error: rollout needs status, history or undo")?;
             let (kind, name) = kind_and_name(&w[1..], &format!("rollout {sub}"))?;
             only(kind, &[Kind::StatefulSet, Kind::Deployment], "roll out")?;
             match sub.as_str() {
@@ -452,17 +494,36 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
                 "history" => Ok(Kubectl::RolloutHistory { kind, name }),
                 "undo" => {
                     let to_revision = match args.flag("--to-revision") {
-                        Some(r) => Some(r.parse().map_err(|_| format!("error: invalid --to-revision {r:?}"))?),
+                        Some(r) => Some(
+                            r.parse()
+                                .map_err(|_| format!("error: invalid --to-revision {r:?}"))?,
+                        ),
                         None => None,
                     };
-                    Ok(Kubectl::RolloutUndo { kind, name, to_revision })
+                    Ok(Kubectl::RolloutUndo {
+                        kind,
+                        name,
+                        to_revision,
+                    })
                 }
-                o => Err(format!("error: the simulator supports rollout status, history and undo, not {o:?}")),
+                o => Err(format!(
+                    "error: the simulator supports rollout status, history and undo, not {o:?}"
+                )),
             }
         }
         "delete" => {
             let (kind, name) = kind_and_name(w, "delete")?;
-            only(kind, &[Kind::Pod, Kind::Claim, Kind::StatefulSet, Kind::Deployment, Kind::Node], "delete")?;
+            only(
+                kind,
+                &[
+                    Kind::Pod,
+                    Kind::Claim,
+                    Kind::StatefulSet,
+                    Kind::Deployment,
+                    Kind::Node,
+                ],
+                "delete",
+            )?;
             if let Some(c) = args.flag("--cascade")
                 && c != "background"
                 && c != "foreground"
@@ -504,7 +565,9 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
         }
         "taint" => {
             let [kind_s, node, taint] = w.as_slice() else {
-                return Err(format!("error: usage: kubectl taint nodes NODE {OUT_OF_SERVICE}[-]"));
+                return Err(format!(
+                    "error: usage: kubectl taint nodes NODE {OUT_OF_SERVICE}[-]"
+                ));
             };
             if Kind::parse(kind_s) != Some(Kind::Node) {
                 return Err("error: the simulator taints nodes only".into());
@@ -515,36 +578,59 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
             };
             let key = taint.split(['=', ':']).next().unwrap_or("");
             let ok = if remove {
-                taint == OUT_OF_SERVICE || key == "node.kubernetes.io/out-of-service" || taint == "node.kubernetes.io/out-of-service:NoExecute"
+                taint == OUT_OF_SERVICE
+                    || key == "node.kubernetes.io/out-of-service"
+                    || taint == "node.kubernetes.io/out-of-service:NoExecute"
             } else {
                 taint == OUT_OF_SERVICE
             };
             if !ok {
-                return Err(format!("error: the simulator models one taint a user sets: {OUT_OF_SERVICE}"));
+                return Err(format!(
+                    "error: the simulator models one taint a user sets: {OUT_OF_SERVICE}"
+                ));
             }
-            Ok(Kubectl::Taint { node: node.clone(), remove })
+            Ok(Kubectl::Taint {
+                node: node.clone(),
+                remove,
+            })
         }
         "apply" => {
             if !w.is_empty() {
-                return Err(format!("error: unexpected argument {:?} (kubectl apply -f FILE)", w[0]));
+                return Err(format!(
+                    "error: unexpected argument {:?} (kubectl apply -f FILE)",
+                    w[0]
+                ));
             }
             let file = args.flag("-f").ok_or("error: must specify -f FILE")?;
             Ok(Kubectl::Apply { file: file.into() })
         }
         "wait" => {
-            let cond = args.flag("--for").ok_or("error: wait needs --for=condition=Ready or --for=delete")?;
+            let cond = args
+                .flag("--for")
+                .ok_or("error: wait needs --for=condition=Ready or --for=delete")?;
             let condition = match cond {
                 "condition=Ready" | "condition=ready" | "condition=Ready=true" => WaitFor::Ready,
                 "delete" => WaitFor::Delete,
-                o => return Err(format!("error: the simulator waits for condition=Ready or delete, not {o:?}")),
+                o => {
+                    return Err(format!(
+                        "error: the simulator waits for condition=Ready or delete, not {o:?}"
+                    ));
+                }
             };
             let (kind, name) = kind_and_name(w, "wait for")?;
             only(kind, &[Kind::Pod], "wait for")?;
             let timeout_ms = match args.flag("--timeout") {
-                Some(t) => duration_ms(t).ok_or_else(|| format!("error: invalid --timeout {t:?}"))?,
+                Some(t) => {
+                    duration_ms(t).ok_or_else(|| format!("error: invalid --timeout {t:?}"))?
+                }
                 None => 30_000,
             };
-            Ok(Kubectl::Wait { condition, kind, name, timeout_ms })
+            Ok(Kubectl::Wait {
+                condition,
+                kind,
+                name,
+                timeout_ms,
+            })
         }
         v => Err(format!(
             "error: unknown command {v:?} for \"kubectl\"; the simulator knows get, describe, scale, set image, patch, rollout, delete, cordon, uncordon, drain, taint, apply, wait and sleep"
@@ -572,17 +658,41 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(
             a,
-            Kubectl::Scale { kind: Kind::StatefulSet, name: "web".into(), replicas: 5 }
+            Kubectl::Scale {
+                kind: Kind::StatefulSet,
+                name: "web".into(),
+                replicas: 5
+            }
         );
     }
 
     #[test]
     fn unknown_verbs_and_flags_are_errors() {
-        assert!(parse("exec web-0 -- ls").unwrap_err().contains("unknown command \"exec\""));
-        assert!(parse("get pods --watch").unwrap_err().contains("unknown flag: --watch"));
-        assert!(parse("get pods -o custom-columns=X").unwrap_err().contains("unable to match a printer"));
-        assert!(parse("delete statefulset web --cascade=orphan").unwrap_err().contains("not simulated"));
-        assert!(parse("taint nodes node-a foo=bar:NoSchedule").unwrap_err().contains("one taint"));
+        assert!(
+            parse("exec web-0 -- ls")
+                .unwrap_err()
+                .contains("unknown command \"exec\"")
+        );
+        assert!(
+            parse("get pods --watch")
+                .unwrap_err()
+                .contains("unknown flag: --watch")
+        );
+        assert!(
+            parse("get pods -o custom-columns=X")
+                .unwrap_err()
+                .contains("unable to match a printer")
+        );
+        assert!(
+            parse("delete statefulset web --cascade=orphan")
+                .unwrap_err()
+                .contains("not simulated")
+        );
+        assert!(
+            parse("taint nodes node-a foo=bar:NoSchedule")
+                .unwrap_err()
+                .contains("one taint")
+        );
     }
 
     #[test]
@@ -597,7 +707,11 @@ mod tests {
     fn force_delete_needs_grace_period_zero() {
         assert_eq!(
             parse("delete pod web-1 --grace-period=0 --force").unwrap(),
-            Kubectl::Delete { kind: Kind::Pod, name: "web-1".into(), force: true }
+            Kubectl::Delete {
+                kind: Kind::Pod,
+                name: "web-1".into(),
+                force: true
+            }
         );
         assert!(parse("delete pod web-1 --force").is_err());
     }

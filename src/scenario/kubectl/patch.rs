@@ -32,9 +32,14 @@ pub fn commands(kind: Kind, name: &str, patch: &Value) -> Result<Vec<SimCommand>
                         .as_u64()
                         .and_then(|n| u32::try_from(n).ok())
                         .ok_or("error: spec.replicas must be a count")?;
-                    out.push(SimCommand::Scale { set: name.into(), replicas: n });
+                    out.push(SimCommand::Scale {
+                        set: name.into(),
+                        replicas: n,
+                    });
                 }
-                "updateStrategy" if kind == Kind::StatefulSet => update_strategy(name, v, &mut out)?,
+                "updateStrategy" if kind == Kind::StatefulSet => {
+                    update_strategy(name, v, &mut out)?
+                }
                 "template" => out.push(image(name, v)?),
                 other => return Err(cannot(&format!("spec.{other}"))),
             }
@@ -58,17 +63,26 @@ fn update_strategy(name: &str, v: &Value, out: &mut Vec<SimCommand>) -> Result<(
                         .as_u64()
                         .and_then(|n| u32::try_from(n).ok())
                         .ok_or("error: partition must be a count")?;
-                    out.push(SimCommand::SetPartition { set: name.into(), partition: p });
+                    out.push(SimCommand::SetPartition {
+                        set: name.into(),
+                        partition: p,
+                    });
                 }
                 ("maxUnavailable", Value::Number(n)) => {
                     let n = n
                         .as_u64()
                         .and_then(|n| u32::try_from(n).ok())
                         .ok_or("error: maxUnavailable must be a count or a percentage")?;
-                    out.push(SimCommand::SetMaxUnavailable { set: name.into(), value: IntOrPercent::Int(n) });
+                    out.push(SimCommand::SetMaxUnavailable {
+                        set: name.into(),
+                        value: IntOrPercent::Int(n),
+                    });
                 }
                 ("maxUnavailable", Value::String(s)) => {
-                    out.push(SimCommand::SetMaxUnavailable { set: name.into(), value: IntOrPercent::Percent(s.clone()) });
+                    out.push(SimCommand::SetMaxUnavailable {
+                        set: name.into(),
+                        value: IntOrPercent::Percent(s.clone()),
+                    });
                 }
                 (k, _) => return Err(cannot(&format!("spec.updateStrategy.rollingUpdate.{k}"))),
             }
@@ -104,12 +118,17 @@ fn image(name: &str, template: &Value) -> Result<SimCommand, String> {
     if let Some(n) = one.get("name").and_then(Value::as_str)
         && n != name
     {
-        return Err(format!("error: no container named {n} (the simulated container is named {name})"));
+        return Err(format!(
+            "error: no container named {n} (the simulated container is named {name})"
+        ));
     }
     let img = one
         .get("image")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .ok_or("error: the container's image must be a non-empty string")?;
-    Ok(SimCommand::SetImage { set: name.into(), image: img.into() })
+    Ok(SimCommand::SetImage {
+        set: name.into(),
+        image: img.into(),
+    })
 }

@@ -41,7 +41,9 @@ fn padded_table(header: &[&str], rows: &[Vec<String>], pad: usize) -> String {
 /// STATUS of `kubectl get pods`.
 pub fn pod_status(p: &PodRead) -> String {
     match (&p.status.waiting, p.status.shown_phase()) {
-        (Some(w), PodPhase::ContainerCreating | PodPhase::Pending) if w.starts_with("ErrImagePull") => {
+        (Some(w), PodPhase::ContainerCreating | PodPhase::Pending)
+            if w.starts_with("ErrImagePull") =>
+        {
             "ErrImagePull".into()
         }
         (_, PodPhase::Failed) => "Error".into(),
@@ -77,7 +79,8 @@ pub fn get(
             return Err("error: -o yaml|json is not available for events in the simulator".into());
         }
         let value = match name {
-            Some(n) => object(c, budgets, default_class, kind, n).ok_or_else(|| super::exec::not_found(kind, n))?,
+            Some(n) => object(c, budgets, default_class, kind, n)
+                .ok_or_else(|| super::exec::not_found(kind, n))?,
             None => objects::list(
                 super::exec_names(c, budgets, kind)
                     .iter()
@@ -155,7 +158,15 @@ pub fn get(
                 .collect(),
         ),
         Kind::Claim => (
-            vec!["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"],
+            vec![
+                "NAME",
+                "STATUS",
+                "VOLUME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "STORAGECLASS",
+                "AGE",
+            ],
             c.claims
                 .iter()
                 .filter(|cl| keep(&cl.claim.name))
@@ -171,7 +182,11 @@ pub fn get(
                             "Pending".into()
                         },
                         cl.status.volume.clone().unwrap_or_default(),
-                        if bound { format!("{}Gi", cl.claim.size_gib) } else { String::new() },
+                        if bound {
+                            format!("{}Gi", cl.claim.size_gib)
+                        } else {
+                            String::new()
+                        },
                         if bound { "RWO".into() } else { String::new() },
                         cl.claim.class.clone(),
                         age(now.saturating_sub(cl.claim.created_ms)),
@@ -180,7 +195,15 @@ pub fn get(
                 .collect(),
         ),
         Kind::Volume => (
-            vec!["NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS"],
+            vec![
+                "NAME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "RECLAIM POLICY",
+                "STATUS",
+                "CLAIM",
+                "STORAGECLASS",
+            ],
             c.volumes
                 .iter()
                 .filter(|v| keep(&v.volume.name))
@@ -191,7 +214,12 @@ pub fn get(
                         format!("{}Gi", v.volume.size_gib),
                         "RWO".into(),
                         "Delete".into(),
-                        if exists.is_some() { "Bound" } else { "Released" }.into(),
+                        if exists.is_some() {
+                            "Bound"
+                        } else {
+                            "Released"
+                        }
+                        .into(),
                         format!("default/{}", v.volume.claim),
                         exists.map(|cl| cl.claim.class.clone()).unwrap_or_default(),
                     ]
@@ -208,7 +236,12 @@ pub fn get(
                 .iter()
                 .filter(|n| keep(&n.node.name))
                 .map(|n| {
-                    let mut r = vec![n.node.name.clone(), node_status(n), "<none>".into(), age(now)];
+                    let mut r = vec![
+                        n.node.name.clone(),
+                        node_status(n),
+                        "<none>".into(),
+                        age(now),
+                    ];
                     if wide {
                         r.push(n.node.zone.clone());
                     }
@@ -218,15 +251,25 @@ pub fn get(
             (h, rows)
         }
         Kind::Budget => (
-            vec!["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"],
+            vec![
+                "NAME",
+                "MIN AVAILABLE",
+                "MAX UNAVAILABLE",
+                "ALLOWED DISRUPTIONS",
+                "AGE",
+            ],
             budgets
                 .iter()
                 .filter(|b| keep(&b.name))
                 .map(|b| {
                     vec![
                         b.name.clone(),
-                        b.min_available.as_ref().map_or("N/A".into(), |v| v.describe()),
-                        b.max_unavailable.as_ref().map_or("N/A".into(), |v| v.describe()),
+                        b.min_available
+                            .as_ref()
+                            .map_or("N/A".into(), |v| v.describe()),
+                        b.max_unavailable
+                            .as_ref()
+                            .map_or("N/A".into(), |v| v.describe()),
                         budget_status_in(b, c).disruptions_allowed.to_string(),
                         age(now),
                     ]
@@ -265,16 +308,29 @@ pub fn get(
 
 /// Events about cluster objects (not the scenario's own bookkeeping).
 fn is_object_event(e: &SimEvent) -> bool {
-    !e.object.starts_with("scenario/") && e.object != "command" && !e.object.starts_with("simulation/")
+    !e.object.starts_with("scenario/")
+        && e.object != "command"
+        && !e.object.starts_with("simulation/")
 }
 
 /// `Normal` or `Warning`, as the component that reports it would say.
 pub fn event_type(k: EventKind) -> &'static str {
     use EventKind::*;
     match k {
-        PodUnschedulable | PodNotReady | PodFailed | PodEvicted | ImagePullFailed | ProcessStopped
-        | VolumeMultiAttachError | NodeNotReady | SetBlocked | ReplicationBroken | WritesFailed
-        | DataDiverged | InvariantBroken | EvictionBlocked => "Warning",
+        PodUnschedulable
+        | PodNotReady
+        | PodFailed
+        | PodEvicted
+        | ImagePullFailed
+        | ProcessStopped
+        | VolumeMultiAttachError
+        | NodeNotReady
+        | SetBlocked
+        | ReplicationBroken
+        | WritesFailed
+        | DataDiverged
+        | InvariantBroken
+        | EvictionBlocked => "Warning",
         _ => "Normal",
     }
 }
@@ -284,10 +340,10 @@ fn event_source(k: EventKind) -> &'static str {
     use EventKind::*;
     match k {
         PodScheduled | PodUnschedulable => "default-scheduler",
-        PodStarted | PodReady | PodNotReady | PodFailed | ImagePullFailed | PodDeleted | ProcessStopped => "kubelet",
-        PodCreated | SetBlocked | SetScaled | SetUpdated | RevisionCreated | RolloutComplete | ClaimCreated => {
-            "statefulset-controller"
-        }
+        PodStarted | PodReady | PodNotReady | PodFailed | ImagePullFailed | PodDeleted
+        | ProcessStopped => "kubelet",
+        PodCreated | SetBlocked | SetScaled | SetUpdated | RevisionCreated | RolloutComplete
+        | ClaimCreated => "statefulset-controller",
         PodEvicted | NodeNotReady | NodeReady | NodeTainted | NodeUntainted => "node-controller",
         PodForceDeleted => "pod-garbage-collector",
         VolumeAttached | VolumeDetached | VolumeMultiAttachError => "attachdetach-controller",
@@ -318,7 +374,13 @@ fn events_section(events: &[SimEvent], object: &str, now: u64) -> String {
     if rows.is_empty() {
         return "Events:            <none>".into();
     }
-    let mut t = vec![vec!["----".to_string(), "------".into(), "----".into(), "----".into(), "-------".into()]];
+    let mut t = vec![vec![
+        "----".to_string(),
+        "------".into(),
+        "----".into(),
+        "----".into(),
+        "-------".into(),
+    ]];
     t.extend(rows);
     let body = padded_table(&["Type", "Reason", "Age", "From", "Message"], &t, 2);
     let indented: Vec<String> = body.lines().map(|l| format!("  {l}")).collect();
@@ -330,7 +392,13 @@ fn field(out: &mut Vec<String>, key: &str, value: impl std::fmt::Display) {
 }
 
 /// `kubectl describe KIND NAME` (the object exists).
-pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEvent], kind: Kind, name: &str) -> String {
+pub fn describe(
+    c: &Cluster,
+    budgets: &[DisruptionBudgetSpec],
+    events: &[SimEvent],
+    kind: Kind,
+    name: &str,
+) -> String {
     let now = c.now_ms;
     let mut out = Vec::new();
     let object = match kind {
@@ -338,12 +406,22 @@ pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEven
             if let Some(p) = c.pod(name) {
                 field(&mut out, "Name", name);
                 field(&mut out, "Namespace", "default");
-                field(&mut out, "Node", p.status.node.as_deref().unwrap_or("<none>"));
+                field(
+                    &mut out,
+                    "Node",
+                    p.status.node.as_deref().unwrap_or("<none>"),
+                );
                 field(&mut out, "Status", pod_status(p));
-                field(&mut out, "Controlled By", match p.pod.owner.kind {
-                    OwnerKind::StatefulSet => format!("StatefulSet/{}", p.pod.owner.name),
-                    OwnerKind::Deployment => format!("ReplicaSet/{}-{}", p.pod.owner.name, p.pod.revision),
-                });
+                field(
+                    &mut out,
+                    "Controlled By",
+                    match p.pod.owner.kind {
+                        OwnerKind::StatefulSet => format!("StatefulSet/{}", p.pod.owner.name),
+                        OwnerKind::Deployment => {
+                            format!("ReplicaSet/{}-{}", p.pod.owner.name, p.pod.revision)
+                        }
+                    },
+                );
                 field(&mut out, "Revision", &p.pod.revision);
                 out.push("Containers:".into());
                 out.push(format!("  {}:", p.pod.owner.name));
@@ -352,12 +430,24 @@ pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEven
                 out.push(format!("    Restart Count:  {}", p.status.restarts));
                 out.push("Conditions:".into());
                 out.push("  Type              Status".into());
-                out.push(format!("  PodScheduled      {}", if p.status.node.is_some() { "True" } else { "False" }));
-                out.push(format!("  Ready             {}", if p.status.ready { "True" } else { "False" }));
+                out.push(format!(
+                    "  PodScheduled      {}",
+                    if p.status.node.is_some() {
+                        "True"
+                    } else {
+                        "False"
+                    }
+                ));
+                out.push(format!(
+                    "  Ready             {}",
+                    if p.status.ready { "True" } else { "False" }
+                ));
                 if !p.pod.claims.is_empty() {
                     out.push("Volumes:".into());
                     for cl in &p.pod.claims {
-                        out.push(format!("  {cl}:\n    Type:       PersistentVolumeClaim\n    ClaimName:  {cl}"));
+                        out.push(format!(
+                            "  {cl}:\n    Type:       PersistentVolumeClaim\n    ClaimName:  {cl}"
+                        ));
                     }
                 }
             }
@@ -368,18 +458,53 @@ pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEven
                 let (spec, st) = (&s.set.spec, &s.status);
                 field(&mut out, "Name", name);
                 field(&mut out, "Namespace", "default");
-                field(&mut out, "Replicas", format!("{} desired | {} total", spec.replicas, st.replicas));
-                field(&mut out, "Update Strategy", match &spec.update_strategy {
-                    UpdateStrategy::OnDelete => "OnDelete".to_string(),
-                    UpdateStrategy::RollingUpdate { partition, .. } => format!("RollingUpdate\n  Partition:      {partition}"),
-                });
-                field(&mut out, "Pods Status", format!(
-                    "{} Running / {} Waiting / {} Succeeded / {} Failed",
-                    c.pods.iter().filter(|p| p.pod.owner.name == name && p.status.phase == PodPhase::Running).count(),
-                    c.pods.iter().filter(|p| p.pod.owner.name == name && matches!(p.status.phase, PodPhase::Pending | PodPhase::ContainerCreating)).count(),
-                    c.pods.iter().filter(|p| p.pod.owner.name == name && p.status.phase == PodPhase::Succeeded).count(),
-                    c.pods.iter().filter(|p| p.pod.owner.name == name && p.status.phase == PodPhase::Failed).count(),
-                ));
+                field(
+                    &mut out,
+                    "Replicas",
+                    format!("{} desired | {} total", spec.replicas, st.replicas),
+                );
+                field(
+                    &mut out,
+                    "Update Strategy",
+                    match &spec.update_strategy {
+                        UpdateStrategy::OnDelete => "OnDelete".to_string(),
+                        UpdateStrategy::RollingUpdate { partition, .. } => {
+                            format!("RollingUpdate\n  Partition:      {partition}")
+                        }
+                    },
+                );
+                field(
+                    &mut out,
+                    "Pods Status",
+                    format!(
+                        "{} Running / {} Waiting / {} Succeeded / {} Failed",
+                        c.pods
+                            .iter()
+                            .filter(
+                                |p| p.pod.owner.name == name && p.status.phase == PodPhase::Running
+                            )
+                            .count(),
+                        c.pods
+                            .iter()
+                            .filter(|p| p.pod.owner.name == name
+                                && matches!(
+                                    p.status.phase,
+                                    PodPhase::Pending | PodPhase::ContainerCreating
+                                ))
+                            .count(),
+                        c.pods
+                            .iter()
+                            .filter(|p| p.pod.owner.name == name
+                                && p.status.phase == PodPhase::Succeeded)
+                            .count(),
+                        c.pods
+                            .iter()
+                            .filter(
+                                |p| p.pod.owner.name == name && p.status.phase == PodPhase::Failed
+                            )
+                            .count(),
+                    ),
+                );
                 out.push("Pod Template:".into());
                 out.push(format!("  Image:          {}", spec.template.image));
                 if !spec.claims.is_empty() {
@@ -392,32 +517,90 @@ pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEven
             format!("statefulset/{name}")
         }
         Kind::Deployment => {
-            if let Some(d) = c.deployments.iter().find(|d| d.deployment.spec.name == name) {
+            if let Some(d) = c
+                .deployments
+                .iter()
+                .find(|d| d.deployment.spec.name == name)
+            {
                 field(&mut out, "Name", name);
                 field(&mut out, "Namespace", "default");
-                field(&mut out, "Replicas", format!("{} desired | {} updated | {} total | {} available", d.deployment.spec.replicas, d.status.updated, d.status.replicas, d.status.ready));
+                field(
+                    &mut out,
+                    "Replicas",
+                    format!(
+                        "{} desired | {} updated | {} total | {} available",
+                        d.deployment.spec.replicas,
+                        d.status.updated,
+                        d.status.replicas,
+                        d.status.ready
+                    ),
+                );
                 field(&mut out, "StrategyType", "RollingUpdate");
-                out.push(format!("Pod Template:\n  Image:          {}", d.deployment.spec.template.image));
+                out.push(format!(
+                    "Pod Template:\n  Image:          {}",
+                    d.deployment.spec.template.image
+                ));
             }
             format!("deployment/{name}")
         }
         Kind::Node => {
             if let Some(n) = c.node(name) {
                 field(&mut out, "Name", name);
-                field(&mut out, "Labels", format!("topology.kubernetes.io/zone={}", n.node.zone));
-                let taints: Vec<String> = n.state.taints.iter().map(|t| {
-                    if t.key == TAINT_OUT_OF_SERVICE { format!("{}=nodeshutdown:{}", t.key, t.effect.name()) } else { t.describe() }
-                }).collect();
-                field(&mut out, "Taints", if taints.is_empty() { "<none>".into() } else { taints.join("\n                  ") });
+                field(
+                    &mut out,
+                    "Labels",
+                    format!("topology.kubernetes.io/zone={}", n.node.zone),
+                );
+                let taints: Vec<String> = n
+                    .state
+                    .taints
+                    .iter()
+                    .map(|t| {
+                        if t.key == TAINT_OUT_OF_SERVICE {
+                            format!("{}=nodeshutdown:{}", t.key, t.effect.name())
+                        } else {
+                            t.describe()
+                        }
+                    })
+                    .collect();
+                field(
+                    &mut out,
+                    "Taints",
+                    if taints.is_empty() {
+                        "<none>".into()
+                    } else {
+                        taints.join("\n                  ")
+                    },
+                );
                 field(&mut out, "Unschedulable", n.state.cordoned);
                 out.push("Conditions:".into());
-                out.push(format!("  Type   Status\n  Ready  {}", match n.state.ready { Condition::True => "True", Condition::False => "False", Condition::Unknown => "Unknown" }));
+                out.push(format!(
+                    "  Type   Status\n  Ready  {}",
+                    match n.state.ready {
+                        Condition::True => "True",
+                        Condition::False => "False",
+                        Condition::Unknown => "Unknown",
+                    }
+                ));
                 out.push("Capacity:".into());
-                out.push(format!("  cpu:     {}m\n  memory:  {}Mi", n.node.cpu_millis, n.node.memory_mib));
-                let pods: Vec<&PodRead> = c.pods.iter().filter(|p| p.status.node.as_deref() == Some(name) && !p.status.terminal()).collect();
-                out.push(format!("Non-terminated Pods:          ({} in total)", pods.len()));
+                out.push(format!(
+                    "  cpu:     {}m\n  memory:  {}Mi",
+                    n.node.cpu_millis, n.node.memory_mib
+                ));
+                let pods: Vec<&PodRead> = c
+                    .pods
+                    .iter()
+                    .filter(|p| p.status.node.as_deref() == Some(name) && !p.status.terminal())
+                    .collect();
+                out.push(format!(
+                    "Non-terminated Pods:          ({} in total)",
+                    pods.len()
+                ));
                 for p in pods {
-                    out.push(format!("  default    {:<20}{}m", p.pod.name, p.pod.template.cpu_millis));
+                    out.push(format!(
+                        "  default    {:<20}{}m",
+                        p.pod.name, p.pod.template.cpu_millis
+                    ));
                 }
             }
             format!("node/{name}")
@@ -427,8 +610,22 @@ pub fn describe(c: &Cluster, budgets: &[DisruptionBudgetSpec], events: &[SimEven
                 field(&mut out, "Name", name);
                 field(&mut out, "Namespace", "default");
                 field(&mut out, "StorageClass", &cl.claim.class);
-                field(&mut out, "Status", if cl.status.deleting.is_some() { "Terminating" } else if cl.status.volume.is_some() { "Bound" } else { "Pending" });
-                field(&mut out, "Volume", cl.status.volume.as_deref().unwrap_or(""));
+                field(
+                    &mut out,
+                    "Status",
+                    if cl.status.deleting.is_some() {
+                        "Terminating"
+                    } else if cl.status.volume.is_some() {
+                        "Bound"
+                    } else {
+                        "Pending"
+                    },
+                );
+                field(
+                    &mut out,
+                    "Volume",
+                    cl.status.volume.as_deref().unwrap_or(""),
+                );
                 field(&mut out, "Capacity", format!("{}Gi", cl.claim.size_gib));
                 field(&mut out, "Access Modes", "RWO");
                 field(&mut out, "Used By", cl.pod.as_deref().unwrap_or("<none>"));
@@ -475,6 +672,13 @@ pub fn rollout_history(c: &Cluster, kind: Kind, name: &str) -> String {
             .unwrap_or_default(),
     };
     numbers.sort();
-    let rows: Vec<Vec<String>> = numbers.iter().map(|n| vec![n.to_string(), "<none>".into()]).collect();
-    format!("{}/{name}\n{}", kind.singular(), table(&["REVISION", "CHANGE-CAUSE"], &rows))
+    let rows: Vec<Vec<String>> = numbers
+        .iter()
+        .map(|n| vec![n.to_string(), "<none>".into()])
+        .collect();
+    format!(
+        "{}/{name}\n{}",
+        kind.singular(),
+        table(&["REVISION", "CHANGE-CAUSE"], &rows)
+    )
 }

@@ -56,14 +56,17 @@ impl Doc<'_> {
 fn non_negative(d: &Doc, path: &str, v: Option<i32>, default: u32) -> Result<u32, Diagnostic> {
     match v {
         None => Ok(default),
-        Some(n) => u32::try_from(n).map_err(|_| d.err(path, format!("{path} is {n}, expected 0 or more"))),
+        Some(n) => {
+            u32::try_from(n).map_err(|_| d.err(path, format!("{path} is {n}, expected 0 or more")))
+        }
     }
 }
 
 fn int_or_percent(d: &Doc, path: &str, v: &IntOrString) -> Result<IntOrPercent, Diagnostic> {
     let out = match v {
         IntOrString::Int(n) => IntOrPercent::Int(
-            u32::try_from(*n).map_err(|_| d.err(path, format!("{path} is {n}, expected 0 or more")))?,
+            u32::try_from(*n)
+                .map_err(|_| d.err(path, format!("{path} is {n}, expected 0 or more")))?,
         ),
         IntOrString::String(s) => IntOrPercent::Percent(s.clone()),
     };
@@ -100,7 +103,11 @@ pub fn bytes(q: &str) -> Option<f64> {
     ];
     for (suffix, mult) in UNITS {
         if let Some(n) = q.strip_suffix(suffix) {
-            return n.parse::<f64>().ok().filter(|v| *v >= 0.0).map(|v| v * mult);
+            return n
+                .parse::<f64>()
+                .ok()
+                .filter(|v| *v >= 0.0)
+                .map(|v| v * mult);
         }
     }
     q.parse::<f64>().ok().filter(|v| *v >= 0.0)
@@ -123,17 +130,30 @@ pub fn first_ready_seconds(initial_delay: i32, period: i32) -> f64 {
 
 /// The pod template: the first container is the one simulated; requests
 /// add up over all containers, as the scheduler counts them.
-fn template(d: &Doc, t: &core::PodTemplateSpec, out: &mut Vec<Warning>) -> Result<PodTemplate, Diagnostic> {
+fn template(
+    d: &Doc,
+    t: &core::PodTemplateSpec,
+    out: &mut Vec<Warning>,
+) -> Result<PodTemplate, Diagnostic> {
     let base = "spec.template.spec";
     let Some(spec) = &t.spec else {
-        return Err(d.err("spec.template", "spec.template.spec is required (the pod's containers)".into()));
+        return Err(d.err(
+            "spec.template",
+            "spec.template.spec is required (the pod's containers)".into(),
+        ));
     };
     let Some(first) = spec.containers.first() else {
-        return Err(d.err(base, "spec.template.spec.containers is empty: a pod needs a container".into()));
+        return Err(d.err(
+            base,
+            "spec.template.spec.containers is empty: a pod needs a container".into(),
+        ));
     };
     let image = first.image.clone().unwrap_or_default();
     if image.trim().is_empty() {
-        return Err(d.err(&format!("{base}.containers"), "the first container has no image".into()));
+        return Err(d.err(
+            &format!("{base}.containers"),
+            "the first container has no image".into(),
+        ));
     }
     if spec.containers.len() > 1 {
         out.push(d.warn(
@@ -162,16 +182,23 @@ fn template(d: &Doc, t: &core::PodTemplateSpec, out: &mut Vec<Warning>) -> Resul
     pt.cpu_millis = cpu;
     pt.memory_mib = mem;
     pt.ready_seconds = match &first.readiness_probe {
-        Some(p) => first_ready_seconds(p.initial_delay_seconds.unwrap_or(0), p.period_seconds.unwrap_or(10)),
+        Some(p) => first_ready_seconds(
+            p.initial_delay_seconds.unwrap_or(0),
+            p.period_seconds.unwrap_or(10),
+        ),
         None => 0.0,
     };
     if let Some(g) = spec.termination_grace_period_seconds {
         if g < 0 {
-            return Err(d.err(base, format!("terminationGracePeriodSeconds is {g}, expected 0 or more")));
+            return Err(d.err(
+                base,
+                format!("terminationGracePeriodSeconds is {g}, expected 0 or more"),
+            ));
         }
         pt.grace_seconds = g as f64;
     }
-    pt.toleration_seconds = toleration_seconds(d, spec.tolerations.as_deref().unwrap_or_default(), out);
+    pt.toleration_seconds =
+        toleration_seconds(d, spec.tolerations.as_deref().unwrap_or_default(), out);
     if !validate::seconds(pt.grace_seconds) {
         return Err(d.err(base, "terminationGracePeriodSeconds is too large".into()));
     }
@@ -192,14 +219,25 @@ fn toleration_seconds(d: &Doc, list: &[core::Toleration], out: &mut Vec<Warning>
         let matches_key = (key.is_empty() && t.operator.as_deref() == Some("Exists"))
             || key == TAINT_UNREACHABLE
             || key == TAINT_NOT_READY;
-        let no_execute = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "NoExecute");
+        let no_execute = t
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == "NoExecute");
         if !(matches_key && no_execute) {
-            out.push(d.warn(path, format!("{} {}: the toleration of {key:?} is not simulated", d.kind, d.name)));
+            out.push(d.warn(
+                path,
+                format!(
+                    "{} {}: the toleration of {key:?} is not simulated",
+                    d.kind, d.name
+                ),
+            ));
             continue;
         }
         let secs = t
             .toleration_seconds
-            .map_or(limits::MAX_SECONDS as u64, |s| s.clamp(0, limits::MAX_SECONDS as i64) as u64);
+            .map_or(limits::MAX_SECONDS as u64, |s| {
+                s.clamp(0, limits::MAX_SECONDS as i64) as u64
+            });
         min = Some(min.map_or(secs, |m| m.min(secs)));
     }
     min
@@ -217,19 +255,38 @@ fn size_gib(d: &Doc, c: &core::PersistentVolumeClaim) -> Result<u32, Diagnostic>
         None => Ok(1),
         Some(q) => bytes(&q.0)
             .map(|b| ((b / 1073741824.0).ceil() as u32).max(1))
-            .ok_or_else(|| d.err("spec.volumeClaimTemplates", format!("storage request {:?} is not a size (e.g. 1Gi)", q.0))),
+            .ok_or_else(|| {
+                d.err(
+                    "spec.volumeClaimTemplates",
+                    format!("storage request {:?} is not a size (e.g. 1Gi)", q.0),
+                )
+            }),
     }
 }
 
-fn claims(d: &Doc, s: &apps::StatefulSetSpec, out: &mut Vec<Warning>) -> Result<Vec<ClaimTemplate>, Diagnostic> {
+fn claims(
+    d: &Doc,
+    s: &apps::StatefulSetSpec,
+    out: &mut Vec<Warning>,
+) -> Result<Vec<ClaimTemplate>, Diagnostic> {
     let path = "spec.volumeClaimTemplates";
     let mut list = Vec::new();
     for c in s.volume_claim_templates.iter().flatten() {
         let name = c.metadata.name.clone().unwrap_or_default();
         validate::dns_label("volume claim template name", &name).map_err(|m| d.err(path, m))?;
-        let modes = c.spec.as_ref().and_then(|s| s.access_modes.clone()).unwrap_or_default();
+        let modes = c
+            .spec
+            .as_ref()
+            .and_then(|s| s.access_modes.clone())
+            .unwrap_or_default();
         if let Some(m) = modes.iter().find(|m| !m.starts_with("ReadWriteOnce")) {
-            out.push(d.warn(path, format!("{} {}: claim {name}: accessMode {m} is simulated as ReadWriteOnce", d.kind, d.name)));
+            out.push(d.warn(
+                path,
+                format!(
+                    "{} {}: claim {name}: accessMode {m} is simulated as ReadWriteOnce",
+                    d.kind, d.name
+                ),
+            ));
         }
         list.push(ClaimTemplate {
             name,
@@ -238,7 +295,13 @@ fn claims(d: &Doc, s: &apps::StatefulSetSpec, out: &mut Vec<Warning>) -> Result<
         });
     }
     if list.len() > limits::MAX_CLAIM_TEMPLATES {
-        return Err(d.err(path, format!("at most {} volume claim templates", limits::MAX_CLAIM_TEMPLATES)));
+        return Err(d.err(
+            path,
+            format!(
+                "at most {} volume claim templates",
+                limits::MAX_CLAIM_TEMPLATES
+            ),
+        ));
     }
     Ok(list)
 }
@@ -252,18 +315,35 @@ fn update_strategy(d: &Doc, s: &apps::StatefulSetSpec) -> Result<UpdateStrategy,
         Some("OnDelete") => Ok(UpdateStrategy::OnDelete),
         None | Some("RollingUpdate") => {
             let ru = u.rolling_update.as_ref();
-            let partition = non_negative(d, "spec.updateStrategy.rollingUpdate.partition", ru.and_then(|r| r.partition), 0)?;
+            let partition = non_negative(
+                d,
+                "spec.updateStrategy.rollingUpdate.partition",
+                ru.and_then(|r| r.partition),
+                0,
+            )?;
             let max_unavailable = match ru.and_then(|r| r.max_unavailable.as_ref()) {
-                Some(v) => int_or_percent(d, "spec.updateStrategy.rollingUpdate.maxUnavailable", v)?,
+                Some(v) => {
+                    int_or_percent(d, "spec.updateStrategy.rollingUpdate.maxUnavailable", v)?
+                }
                 None => IntOrPercent::Int(1),
             };
-            Ok(UpdateStrategy::RollingUpdate { partition, max_unavailable })
+            Ok(UpdateStrategy::RollingUpdate {
+                partition,
+                max_unavailable,
+            })
         }
-        Some(other) => Err(d.err(path, format!("updateStrategy.type {other:?}: expected RollingUpdate or OnDelete"))),
+        Some(other) => Err(d.err(
+            path,
+            format!("updateStrategy.type {other:?}: expected RollingUpdate or OnDelete"),
+        )),
     }
 }
 
-fn retention_action(d: &Doc, path: &str, v: Option<&String>) -> Result<RetentionAction, Diagnostic> {
+fn retention_action(
+    d: &Doc,
+    path: &str,
+    v: Option<&String>,
+) -> Result<RetentionAction, Diagnostic> {
     match v.map(String::as_str) {
         None | Some("Retain") => Ok(RetentionAction::Retain),
         Some("Delete") => Ok(RetentionAction::Delete),
@@ -277,30 +357,56 @@ fn is_mysql(image: &str) -> bool {
     repo.rsplit('/').next() == Some("mysql")
 }
 
-pub(super) fn stateful_set(d: &Doc, s: &apps::StatefulSet, m: &mut Manifests) -> Result<(), Diagnostic> {
+pub(super) fn stateful_set(
+    d: &Doc,
+    s: &apps::StatefulSet,
+    m: &mut Manifests,
+) -> Result<(), Diagnostic> {
     let spec = &s.spec;
     let replicas = non_negative(d, "spec.replicas", spec.replicas, 1)?;
     validate::replicas(replicas).map_err(|e| d.err("spec.replicas", e))?;
     let pod_management = match spec.pod_management_policy.as_deref() {
         None | Some("OrderedReady") => PodManagement::OrderedReady,
         Some("Parallel") => PodManagement::Parallel,
-        Some(o) => return Err(d.err("spec.podManagementPolicy", format!("{o:?}: expected OrderedReady or Parallel"))),
+        Some(o) => {
+            return Err(d.err(
+                "spec.podManagementPolicy",
+                format!("{o:?}: expected OrderedReady or Parallel"),
+            ));
+        }
     };
     if let Some(svc) = &spec.service_name {
         validate::dns_label("serviceName", svc).map_err(|e| d.err("spec.serviceName", e))?;
     }
     let policy = spec.persistent_volume_claim_retention_policy.as_ref();
     let retention = Retention {
-        when_deleted: retention_action(d, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", policy.and_then(|p| p.when_deleted.as_ref()))?,
-        when_scaled: retention_action(d, "spec.persistentVolumeClaimRetentionPolicy.whenScaled", policy.and_then(|p| p.when_scaled.as_ref()))?,
+        when_deleted: retention_action(
+            d,
+            "spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
+            policy.and_then(|p| p.when_deleted.as_ref()),
+        )?,
+        when_scaled: retention_action(
+            d,
+            "spec.persistentVolumeClaimRetentionPolicy.whenScaled",
+            policy.and_then(|p| p.when_scaled.as_ref()),
+        )?,
     };
-    let ordinals_start = non_negative(d, "spec.ordinals.start", spec.ordinals.as_ref().and_then(|o| o.start), 0)?;
+    let ordinals_start = non_negative(
+        d,
+        "spec.ordinals.start",
+        spec.ordinals.as_ref().and_then(|o| o.start),
+        0,
+    )?;
     if ordinals_start > validate::MAX_ORDINALS_START {
-        return Err(d.err("spec.ordinals.start", format!("ordinals.start is at most {}", validate::MAX_ORDINALS_START)));
+        return Err(d.err(
+            "spec.ordinals.start",
+            format!("ordinals.start is at most {}", validate::MAX_ORDINALS_START),
+        ));
     }
     let template = template(d, &spec.template, &mut m.warnings)?;
     let claims = claims(d, spec, &mut m.warnings)?;
-    let database = (is_mysql(&template.image) && !claims.is_empty()).then_some(DatabaseSpec::Mysql { write_rate: 0.0 });
+    let database = (is_mysql(&template.image) && !claims.is_empty())
+        .then_some(DatabaseSpec::Mysql { write_rate: 0.0 });
     m.add_labels(&d.name, template_labels(&spec.template));
     m.workloads.push(WorkloadSpec::StatefulSet(StatefulSetSpec {
         name: d.name.clone(),
@@ -311,7 +417,12 @@ pub(super) fn stateful_set(d: &Doc, s: &apps::StatefulSet, m: &mut Manifests) ->
         min_ready_seconds: non_negative(d, "spec.minReadySeconds", spec.min_ready_seconds, 0)?,
         ordinals_start,
         retention,
-        revision_history_limit: non_negative(d, "spec.revisionHistoryLimit", spec.revision_history_limit, 10)?,
+        revision_history_limit: non_negative(
+            d,
+            "spec.revisionHistoryLimit",
+            spec.revision_history_limit,
+            10,
+        )?,
         template,
         claims,
         database,
@@ -320,16 +431,32 @@ pub(super) fn stateful_set(d: &Doc, s: &apps::StatefulSet, m: &mut Manifests) ->
 }
 
 fn template_labels(t: &core::PodTemplateSpec) -> BTreeMap<String, String> {
-    t.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default()
+    t.metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
 }
 
-pub(super) fn deployment(d: &Doc, s: &apps::Deployment, m: &mut Manifests) -> Result<(), Diagnostic> {
+pub(super) fn deployment(
+    d: &Doc,
+    s: &apps::Deployment,
+    m: &mut Manifests,
+) -> Result<(), Diagnostic> {
     let spec = &s.spec;
     let replicas = non_negative(d, "spec.replicas", spec.replicas, 1)?;
     validate::replicas(replicas).map_err(|e| d.err("spec.replicas", e))?;
     let strategy = spec.strategy.as_ref();
-    if let Some(t) = strategy.and_then(|s| s.type_.as_deref()).filter(|t| *t != "RollingUpdate") {
-        m.warnings.push(d.warn("spec.strategy.type", format!("{} {}: strategy {t} is not simulated; a RollingUpdate is", d.kind, d.name)));
+    if let Some(t) = strategy
+        .and_then(|s| s.type_.as_deref())
+        .filter(|t| *t != "RollingUpdate")
+    {
+        m.warnings.push(d.warn(
+            "spec.strategy.type",
+            format!(
+                "{} {}: strategy {t} is not simulated; a RollingUpdate is",
+                d.kind, d.name
+            ),
+        ));
     }
     let ru = strategy.and_then(|s| s.rolling_update.as_ref());
     let quarter = IntOrPercent::Percent("25%".into());
@@ -356,7 +483,11 @@ pub(super) fn deployment(d: &Doc, s: &apps::Deployment, m: &mut Manifests) -> Re
 /// The kind of disk a provisioner makes: local disks (one node), zonal
 /// block disks (one zone), or network storage (anywhere).
 pub fn storage_kind(provisioner: &str) -> StorageKind {
-    const LOCAL: [&str; 3] = ["kubernetes.io/no-provisioner", "rancher.io/local-path", "local.csi"];
+    const LOCAL: [&str; 3] = [
+        "kubernetes.io/no-provisioner",
+        "rancher.io/local-path",
+        "local.csi",
+    ];
     const ZONAL: [&str; 8] = [
         "kubernetes.io/gce-pd",
         "pd.csi.storage.gke.io",
@@ -376,12 +507,21 @@ pub fn storage_kind(provisioner: &str) -> StorageKind {
     }
 }
 
-pub(super) fn storage_class(d: &Doc, s: &k8s_openapi::api::storage::v1::StorageClass, m: &mut Manifests) -> Result<(), Diagnostic> {
+pub(super) fn storage_class(
+    d: &Doc,
+    s: &k8s_openapi::api::storage::v1::StorageClass,
+    m: &mut Manifests,
+) -> Result<(), Diagnostic> {
     // The API server defaults volumeBindingMode to Immediate.
     let binding = match s.volume_binding_mode.as_deref() {
         None | Some("Immediate") => BindingMode::Immediate,
         Some("WaitForFirstConsumer") => BindingMode::WaitForFirstConsumer,
-        Some(o) => return Err(d.err("volumeBindingMode", format!("{o:?}: expected Immediate or WaitForFirstConsumer"))),
+        Some(o) => {
+            return Err(d.err(
+                "volumeBindingMode",
+                format!("{o:?}: expected Immediate or WaitForFirstConsumer"),
+            ));
+        }
     };
     let default = s
         .metadata
@@ -414,11 +554,17 @@ pub(super) fn node(d: &Doc, n: &core::Node, m: &mut Manifests) -> Result<(), Dia
     let status = n.status.as_ref();
     let res = status.and_then(|s| s.allocatable.as_ref().or(s.capacity.as_ref()));
     let cpu = match res.and_then(|r| r.get("cpu")) {
-        Some(q) => cpu_millis(&q.0).ok_or_else(|| d.err("status", format!("cpu {:?} is not a CPU quantity", q.0)))?,
+        Some(q) => cpu_millis(&q.0)
+            .ok_or_else(|| d.err("status", format!("cpu {:?} is not a CPU quantity", q.0)))?,
         None => NodeSpec::DEFAULT_CPU_MILLIS,
     };
     let mem = match res.and_then(|r| r.get("memory")) {
-        Some(q) => memory_mib(&q.0).ok_or_else(|| d.err("status", format!("memory {:?} is not a memory quantity", q.0)))?,
+        Some(q) => memory_mib(&q.0).ok_or_else(|| {
+            d.err(
+                "status",
+                format!("memory {:?} is not a memory quantity", q.0),
+            )
+        })?,
         None => NodeSpec::DEFAULT_MEMORY_MIB,
     };
     validate::node_capacity(&d.name, cpu, mem).map_err(|e| d.err("status", e))?;
@@ -431,23 +577,57 @@ pub(super) fn node(d: &Doc, n: &core::Node, m: &mut Manifests) -> Result<(), Dia
     Ok(())
 }
 
-pub(super) fn disruption_budget(d: &Doc, p: &k8s_openapi::api::policy::v1::PodDisruptionBudget, m: &mut Manifests) -> Result<(), Diagnostic> {
+pub(super) fn disruption_budget(
+    d: &Doc,
+    p: &k8s_openapi::api::policy::v1::PodDisruptionBudget,
+    m: &mut Manifests,
+) -> Result<(), Diagnostic> {
     let Some(spec) = &p.spec else {
         return Err(d.err("spec", "spec is required".into()));
     };
-    let min_available = spec.min_available.as_ref().map(|v| int_or_percent(d, "spec.minAvailable", v)).transpose()?;
-    let max_unavailable = spec.max_unavailable.as_ref().map(|v| int_or_percent(d, "spec.maxUnavailable", v)).transpose()?;
+    let min_available = spec
+        .min_available
+        .as_ref()
+        .map(|v| int_or_percent(d, "spec.minAvailable", v))
+        .transpose()?;
+    let max_unavailable = spec
+        .max_unavailable
+        .as_ref()
+        .map(|v| int_or_percent(d, "spec.maxUnavailable", v))
+        .transpose()?;
     if min_available.is_some() && max_unavailable.is_some() {
-        return Err(d.err("spec.maxUnavailable", "minAvailable and maxUnavailable cannot both be set".into()));
+        return Err(d.err(
+            "spec.maxUnavailable",
+            "minAvailable and maxUnavailable cannot both be set".into(),
+        ));
     }
     let policy = match spec.unhealthy_pod_eviction_policy.as_deref() {
         None | Some("IfHealthyBudget") => UnhealthyPodEvictionPolicy::IfHealthyBudget,
         Some("AlwaysAllow") => UnhealthyPodEvictionPolicy::AlwaysAllow,
-        Some(o) => return Err(d.err("spec.unhealthyPodEvictionPolicy", format!("{o:?}: expected IfHealthyBudget or AlwaysAllow"))),
+        Some(o) => {
+            return Err(d.err(
+                "spec.unhealthyPodEvictionPolicy",
+                format!("{o:?}: expected IfHealthyBudget or AlwaysAllow"),
+            ));
+        }
     };
-    let selector: BTreeMap<String, String> = spec.selector.as_ref().and_then(|s| s.match_labels.clone()).unwrap_or_default();
-    if spec.selector.as_ref().is_some_and(|s| s.match_expressions.is_some()) {
-        m.warnings.push(d.warn("spec.selector", format!("{} {}: selector.matchExpressions are not simulated; matchLabels are", d.kind, d.name)));
+    let selector: BTreeMap<String, String> = spec
+        .selector
+        .as_ref()
+        .and_then(|s| s.match_labels.clone())
+        .unwrap_or_default();
+    if spec
+        .selector
+        .as_ref()
+        .is_some_and(|s| s.match_expressions.is_some())
+    {
+        m.warnings.push(d.warn(
+            "spec.selector",
+            format!(
+                "{} {}: selector.matchExpressions are not simulated; matchLabels are",
+                d.kind, d.name
+            ),
+        ));
     }
     m.push_budget(
         d.file,
@@ -490,7 +670,10 @@ mod tests {
 
     #[test]
     fn provisioners_map_to_local_zonal_or_network_disks() {
-        assert_eq!(storage_kind("kubernetes.io/no-provisioner"), StorageKind::Local);
+        assert_eq!(
+            storage_kind("kubernetes.io/no-provisioner"),
+            StorageKind::Local
+        );
         assert_eq!(storage_kind("ebs.csi.aws.com"), StorageKind::Zonal);
         assert_eq!(storage_kind("nfs.csi.k8s.io"), StorageKind::Network);
         assert!(is_mysql("mysql:5.7"));

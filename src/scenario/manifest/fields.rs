@@ -133,7 +133,10 @@ mod tests {
         );
         assert_eq!(honoured("StatefulSet", "spec.template.spec"), Some(false));
         assert_eq!(honoured("StatefulSet", "spec.template.spec.affinity"), None);
-        assert_eq!(honoured("Service", "spec.template.spec.containers.image"), None);
+        assert_eq!(
+            honoured("Service", "spec.template.spec.containers.image"),
+            None
+        );
         assert_eq!(honoured("Node", "metadata.labels"), Some(true));
     }
 }

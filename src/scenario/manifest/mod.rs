@@ -121,8 +121,7 @@ impl Manifests {
 /// Is this path a manifest (YAML/JSON) rather than a RON scenario?
 pub fn is_manifest_path(p: &Path) -> bool {
     p.is_dir()
-        || p
-            .extension()
+        || p.extension()
             .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
 }
 
@@ -194,7 +193,10 @@ pub fn read_str(file: &str, bytes: &[u8], m: &mut Manifests) -> Result<(), Diagn
     };
     let start = Pos { line: 1, col: 1 };
     if bytes.contains(&0) {
-        return Err(at(start, "this is a binary file, not a YAML manifest".into()));
+        return Err(at(
+            start,
+            "this is a binary file, not a YAML manifest".into(),
+        ));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| at(start, "the file is not valid UTF-8 text".into()))?;
@@ -446,7 +448,10 @@ fn resolve_budgets(m: &mut Manifests) -> Result<(), Diagnostic> {
                 return Err(at(format!(
                     "PodDisruptionBudget {}: its selector matches the pods of several workloads ({}); the simulator needs it to select one",
                     spec.name,
-                    many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         }
@@ -477,13 +482,20 @@ pub fn scenario_of(m: &Manifests, name: &str, shape: ClusterShape) -> Scenario {
 /// Loads manifests as a scenario (warnings are in `Loaded::warnings`).
 pub fn load(paths: &[PathBuf], shape: ClusterShape) -> Result<Loaded, Diagnostic> {
     let m = read_paths(paths)?;
-    let first = paths.first().map(|p| p.display().to_string()).unwrap_or_default();
-    let name = paths
+    let first = paths
         .first()
-        .and_then(|p| p.file_stem())
-        .map_or_else(|| "manifests".to_string(), |s| s.to_string_lossy().into_owned());
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let name = paths.first().and_then(|p| p.file_stem()).map_or_else(
+        || "manifests".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
     let scenario = scenario_of(&m, &name, shape);
-    crate::scenario::load::from_scenario(&first, scenario, m.warnings.iter().map(|w| w.to_string()).collect())
+    crate::scenario::load::from_scenario(
+        &first,
+        scenario,
+        m.warnings.iter().map(|w| w.to_string()).collect(),
+    )
 }
 
 /// Loads what the command line names: one RON scenario, or manifests.

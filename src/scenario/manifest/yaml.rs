@@ -516,8 +516,7 @@ mod tests {
             "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  podManagmentPolicy: Parallel\n  serviceName: web\n  selector: {}\n  template: {}\n",
         )
         .unwrap();
-        let (_s, unknown) =
-            from_node::<k8s_openapi::api::apps::v1::StatefulSet>(&docs[0]).unwrap();
+        let (_s, unknown) = from_node::<k8s_openapi::api::apps::v1::StatefulSet>(&docs[0]).unwrap();
         assert_eq!(
             unknown,
             vec![UnknownKey {

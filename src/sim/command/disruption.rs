@@ -10,9 +10,19 @@ use crate::sim::controllers::disruption::{
 use crate::sim::model::*;
 
 /// `kubectl drain NODE`: cordon it and start evicting its pods.
-pub(super) fn drain(cx: &mut Ctx, node: &Option<String>, of: &Option<String>) -> Result<(), String> {
+pub(super) fn drain(
+    cx: &mut Ctx,
+    node: &Option<String>,
+    of: &Option<String>,
+) -> Result<(), String> {
     let (name, ne) = cx.node(node, of)?;
-    if cx.world.resource::<Drains>().0.iter().any(|d| d.node == name) {
+    if cx
+        .world
+        .resource::<Drains>()
+        .0
+        .iter()
+        .any(|d| d.node == name)
+    {
         return Err(format!("{name} is already being drained"));
     }
     let cordoned = cx.world.get::<NodeState>(ne).is_some_and(|s| s.cordoned);
@@ -46,7 +56,13 @@ pub(super) fn drain(cx: &mut Ctx, node: &Option<String>, of: &Option<String>) ->
 /// else refused with upstream's message.
 pub(super) fn evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
     let e = cx.pod(pod)?;
-    let owner = cx.world.get::<Pod>(e).ok_or("pod is gone")?.owner.name.clone();
+    let owner = cx
+        .world
+        .get::<Pod>(e)
+        .ok_or("pod is gone")?
+        .owner
+        .name
+        .clone();
     let mut q = cx.world.query::<(&Pod, &PodStatus)>();
     let facts: Vec<PodFacts> = q
         .iter(cx.world)
@@ -70,7 +86,11 @@ pub(super) fn evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
 /// spec.replicas of the StatefulSet or Deployment named `name` (0 if none).
 fn workload_scale(cx: &Ctx, name: &str) -> u32 {
     let idx = cx.index();
-    if let Some(s) = idx.sets.get(name).and_then(|&e| cx.world.get::<StatefulSet>(e)) {
+    if let Some(s) = idx
+        .sets
+        .get(name)
+        .and_then(|&e| cx.world.get::<StatefulSet>(e))
+    {
         return s.spec.replicas;
     }
     idx.deployments

@@ -23,8 +23,7 @@ pub const BUDGET_VIOLATION: &str =
     "Cannot evict pod as it would violate the pod's disruption budget.";
 
 /// The upstream refusal (HTTP 500) when two budgets cover one pod.
-pub const TWO_BUDGETS: &str =
-    "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
+pub const TWO_BUDGETS: &str = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
 
 /// The PodDisruptionBudgets of the cluster.
 #[derive(Resource, Debug, Clone, Default)]
@@ -129,7 +128,10 @@ pub enum Eviction {
 /// two budgets, refused; an unready pod goes under AlwaysAllow, or under
 /// IfHealthyBudget while the budget is healthy; otherwise a disruption must
 /// be allowed (checkAndDecrement).
-pub fn decide_eviction(pod: PodFacts, budgets: &[(&DisruptionBudgetSpec, BudgetStatus)]) -> Eviction {
+pub fn decide_eviction(
+    pod: PodFacts,
+    budgets: &[(&DisruptionBudgetSpec, BudgetStatus)],
+) -> Eviction {
     if pod.not_running || pod.terminating {
         return Eviction::Allowed("the pod is not running, so no budget applies".into());
     }
@@ -238,28 +240,44 @@ fn run_drains(
             let Some(&e) = cluster.index.pods.get(&dp.name) else {
                 continue;
             };
-            let owner = pods.get(e).map(|(p, _)| p.owner.name.clone()).unwrap_or_default();
+            let owner = pods
+                .get(e)
+                .map(|(p, _)| p.owner.name.clone())
+                .unwrap_or_default();
             let facts: Vec<PodFacts> = pods
                 .iter()
                 .filter(|(p, _)| p.owner.name == owner)
                 .map(|(_, s)| PodFacts::of(s))
                 .collect();
-            let scale = scales.iter().find(|(n, _)| *n == owner).map_or(0, |(_, s)| *s);
+            let scale = scales
+                .iter()
+                .find(|(n, _)| *n == owner)
+                .map_or(0, |(_, s)| *s);
             let covering = budgets_of(&budgets.0, &owner, scale, &facts);
-            let Ok((p, mut st)) = pods.get_mut(e) else { continue };
+            let Ok((p, mut st)) = pods.get_mut(e) else {
+                continue;
+            };
             match decide_eviction(PodFacts::of(&st), &covering) {
                 Eviction::Allowed(why) => {
                     dp.next_try_ms = None;
                     cluster.request_deletion(
                         p,
                         &mut st,
-                        format!("evicted (kubectl drain {}, eviction API): {why}", drain.node),
+                        format!(
+                            "evicted (kubectl drain {}, eviction API): {why}",
+                            drain.node
+                        ),
                     );
                 }
                 Eviction::TooManyRequests(msg) => {
                     dp.next_try_ms = Some(now + DRAIN_RETRY_MS);
                     cluster.wake_at(now + DRAIN_RETRY_MS);
-                    refuse(&mut cluster, dp, &drain.node, format!("{msg} (kubectl drain retries after 5s)"));
+                    refuse(
+                        &mut cluster,
+                        dp,
+                        &drain.node,
+                        format!("{msg} (kubectl drain retries after 5s)"),
+                    );
                 }
                 Eviction::Refused(msg) => {
                     // kubectl drain gives up on this pod: the drain cannot finish.
@@ -278,7 +296,10 @@ fn run_drains(
             SimEvent::new(
                 EventKind::NodeDrained,
                 format!("node/{}", d.node),
-                format!("every pod {} had to evict is gone (kubectl drain finished)", d.node),
+                format!(
+                    "every pod {} had to evict is gone (kubectl drain finished)",
+                    d.node
+                ),
             )
             .node(d.node),
         );
@@ -325,7 +346,14 @@ mod tests {
     fn disruptions_allowed_is_healthy_pods_minus_desired_healthy() {
         let b = pdb(Some(IntOrPercent::Int(2)), None);
         let st = budget_status(&b, 3, &[READY, READY, READY]);
-        assert_eq!((st.desired_healthy, st.current_healthy, st.disruptions_allowed), (2, 3, 1));
+        assert_eq!(
+            (
+                st.desired_healthy,
+                st.current_healthy,
+                st.disruptions_allowed
+            ),
+            (2, 3, 1)
+        );
         let st = budget_status(&b, 3, &[READY, READY, UNREADY]);
         assert_eq!(st.disruptions_allowed, 0);
     }
@@ -335,7 +363,10 @@ mod tests {
         let b = pdb(None, Some(IntOrPercent::Percent("50%".into())));
         // 50% of 3 rounds up to 2 unavailable: 1 must stay healthy.
         let st = budget_status(&b, 3, &[READY, READY, READY]);
-        assert_eq!((st.expected_pods, st.desired_healthy, st.disruptions_allowed), (3, 1, 2));
+        assert_eq!(
+            (st.expected_pods, st.desired_healthy, st.disruptions_allowed),
+            (3, 1, 2)
+        );
         let b = pdb(Some(IntOrPercent::Percent("50%".into())), None);
         assert_eq!(budget_status(&b, 3, &[READY; 3]).desired_healthy, 2);
     }
@@ -347,7 +378,10 @@ mod tests {
             terminating: true,
             ..READY
         };
-        assert_eq!(budget_status(&b, 3, &[READY, READY, going]).disruptions_allowed, 0);
+        assert_eq!(
+            budget_status(&b, 3, &[READY, READY, going]).disruptions_allowed,
+            0
+        );
     }
 
     #[test]
@@ -357,12 +391,18 @@ mod tests {
         match decide_eviction(READY, &[(&b, st)]) {
             Eviction::TooManyRequests(m) => {
                 assert!(m.starts_with(BUDGET_VIOLATION), "{m}");
-                assert!(m.ends_with("needs 2 healthy pods and has 2 currently"), "{m}");
+                assert!(
+                    m.ends_with("needs 2 healthy pods and has 2 currently"),
+                    "{m}"
+                );
             }
             other => panic!("{other:?}"),
         }
         let st = budget_status(&b, 3, &[READY; 3]);
-        assert!(matches!(decide_eviction(READY, &[(&b, st)]), Eviction::Allowed(_)));
+        assert!(matches!(
+            decide_eviction(READY, &[(&b, st)]),
+            Eviction::Allowed(_)
+        ));
     }
 
     #[test]
@@ -374,7 +414,10 @@ mod tests {
             ready: false,
             terminating: false,
         };
-        assert!(matches!(decide_eviction(pending, &[(&b, st)]), Eviction::Allowed(_)));
+        assert!(matches!(
+            decide_eviction(pending, &[(&b, st)]),
+            Eviction::Allowed(_)
+        ));
         assert!(matches!(decide_eviction(READY, &[]), Eviction::Allowed(_)));
         assert_eq!(
             decide_eviction(READY, &[(&b, st), (&b, st)]),
@@ -387,7 +430,10 @@ mod tests {
         let mut b = pdb(Some(IntOrPercent::Int(2)), None);
         // Budget healthy (3 ready of 2 needed): an unready 4th may go.
         let healthy = budget_status(&b, 4, &[READY, READY, READY, UNREADY]);
-        assert!(matches!(decide_eviction(UNREADY, &[(&b, healthy)]), Eviction::Allowed(_)));
+        assert!(matches!(
+            decide_eviction(UNREADY, &[(&b, healthy)]),
+            Eviction::Allowed(_)
+        ));
         // Budget unhealthy (1 ready of 2 needed): IfHealthyBudget refuses…
         let sick = budget_status(&b, 3, &[READY, UNREADY, UNREADY]);
         assert!(matches!(
@@ -396,6 +442,9 @@ mod tests {
         ));
         // …AlwaysAllow lets the unready pod go.
         b.unhealthy_pod_eviction_policy = UnhealthyPodEvictionPolicy::AlwaysAllow;
-        assert!(matches!(decide_eviction(UNREADY, &[(&b, sick)]), Eviction::Allowed(_)));
+        assert!(matches!(
+            decide_eviction(UNREADY, &[(&b, sick)]),
+            Eviction::Allowed(_)
+        ));
     }
 }

@@ -324,17 +324,26 @@ mod tests {
 
     #[test]
     fn pods_tolerate_the_unreachable_taint_for_300s() {
-        let (due, why) = eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), DEFAULT_TOLERATION_MS).unwrap();
+        let (due, why) = eviction_due(
+            "n1",
+            &tainted(TAINT_UNREACHABLE, 70_000),
+            DEFAULT_TOLERATION_MS,
+        )
+        .unwrap();
         assert_eq!(due, 370_000);
         assert!(why.starts_with("n1 has been unreachable for 300s"));
-        let (due, _) = eviction_due("n1", &tainted(TAINT_NOT_READY, 70_000), DEFAULT_TOLERATION_MS).unwrap();
+        let (due, _) = eviction_due(
+            "n1",
+            &tainted(TAINT_NOT_READY, 70_000),
+            DEFAULT_TOLERATION_MS,
+        )
+        .unwrap();
         assert_eq!(due, 370_000);
     }
 
     #[test]
     fn toleration_seconds_shorten_the_wait_before_eviction() {
-        let (due, why) =
-            eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
+        let (due, why) = eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
         assert_eq!(due, 100_000);
         assert!(why.starts_with("n1 has been unreachable for 30s"));
     }

@@ -130,7 +130,9 @@ impl PodTemplate {
     /// How long the pod tolerates an unreachable or not-ready node.
     pub fn toleration_ms(&self) -> u64 {
         self.toleration_seconds
-            .map_or(super::node::DEFAULT_TOLERATION_MS, |s| s.saturating_mul(1000))
+            .map_or(super::node::DEFAULT_TOLERATION_MS, |s| {
+                s.saturating_mul(1000)
+            })
     }
     pub fn start_ms(&self) -> u64 {
         secs_to_ms(self.start_seconds)
