@@ -7,7 +7,6 @@ pub mod actions;
 pub mod events;
 pub mod inspector;
 pub mod keys;
-pub mod kubectl;
 
 use crate::gui::host::{Playback, SimHost};
 use crate::gui::{GuiOptions, GuiSystems};
@@ -29,8 +28,6 @@ pub struct UiState {
     pub lessons: Vec<(PathBuf, String, String)>,
     pub load_error: Option<String>,
     pub styled: bool,
-    /// The kubectl command line (kept across lesson switches).
-    pub kubectl: kubectl::CommandLine,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -55,7 +52,6 @@ impl Default for UiState {
             lessons: find_lessons(),
             load_error: None,
             styled: false,
-            kubectl: kubectl::CommandLine::default(),
         }
     }
 }
@@ -264,17 +260,6 @@ fn panels(
         .response
         .rect
         .height();
-
-    // Above the timeline: the kubectl command line.
-    let bottom = bottom
-        + egui::Panel::bottom("kubectl")
-            .frame(panel_frame(ctx, cover_bottom))
-            .show(&mut root, |ui| {
-                kubectl::command_line(ui, &mut host, &mut ui_state.kubectl)
-            })
-            .response
-            .rect
-            .height();
 
     // Left: the lesson, the workloads, actions.
     let left = egui::Panel::left("lesson")
