@@ -376,6 +376,15 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
             .ok_or_else(|| format!("error: invalid duration {d:?} (e.g. 30s, 2m)"))?;
         return Ok(Kubectl::Sleep { ms });
     }
+    const VERBS: [&str; 14] = [
+        "get", "describe", "scale", "set", "patch", "rollout", "delete", "cordon", "uncordon",
+        "drain", "taint", "apply", "wait", "sleep",
+    ];
+    if !VERBS.contains(&verb.as_str()) {
+        return Err(format!(
+            "error: unknown command {verb:?} for \"kubectl\"; the simulator knows get, describe, scale, set image, patch, rollout, delete, cordon, uncordon, drain, taint, apply, wait and sleep"
+        ));
+    }
     let args = parse_args(rest)?;
     let w = &args.words;
     match verb.as_str() {
