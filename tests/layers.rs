@@ -10,7 +10,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sim", 0),
     ("scenario", 1),
     ("headless", 2),
-    ("shell", 2),
+    ("shell", 3),
     ("gui", 2),
     ("view", 3),
     ("ui", 4),
