@@ -649,15 +649,13 @@ fn drain_blocked_by_a_budget_evicts_one_pod_at_a_time_waiting_for_the_replacemen
 
 #[test]
 fn drain_without_a_budget_evicts_every_pod_at_once() {
-    let text = format!(
-        r#"(name: "drain", cluster: (nodes: [(name: "node-a")]),
+    let text = r#"(name: "drain", cluster: (nodes: [(name: "node-a")]),
         workloads: [StatefulSet((name: "web", replicas: 3, template: (image: "nginx:1")))],
         steps: [
             (when: Ready(set: "web", count: 3), timeout: 60.0, do: AddNode(name: "node-b")),
             (after: 1.0, do: DrainNode(node: "node-a")),
-        ])"#
-    );
-    let run = common::run(&text);
+        ])"#;
+    let run = common::run(text);
     let ev = &run.log().events;
     let evictions: Vec<u64> = ev
         .iter()
@@ -716,7 +714,12 @@ fn kubectl_drain_in_the_shell_prints_what_kubectl_prints() {
         "{errs}"
     );
     let pdb = ok(&mut sh, "get pdb web-pdb");
-    let row: Vec<&str> = pdb.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    let row: Vec<&str> = pdb
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(row[..4], ["web-pdb", "2", "N/A", "1"], "{pdb}");
 }
 

@@ -334,7 +334,9 @@ fn only(kind: Kind, allowed: &[Kind], verb: &str) -> Result<(), String> {
 /// A duration as kubectl and `sleep` write it: `30s`, `2m`, `1h`, `1m30s`, `45`.
 pub fn duration_ms(s: &str) -> Option<u64> {
     if let Ok(n) = s.parse::<f64>() {
-        return (n >= 0.0 && n <= 604_800.0).then(|| (n * 1000.0).round() as u64);
+        return (0.0..=604_800.0)
+            .contains(&n)
+            .then(|| (n * 1000.0).round() as u64);
     }
     let mut total = 0f64;
     let mut num = String::new();
