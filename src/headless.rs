@@ -43,13 +43,38 @@ impl Run {
 
 /// Runs a loaded scenario headless.
 pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
+    run_with(loaded, seed, until_ms, None, &mut |_| {}).0
+}
+
+/// The snapshot (JSON) of `world` as it stands at `at_ms`, a later instant at
+/// which nothing was due: the clock is set there only while reading.
+fn snapshot_at(world: &mut World, at_ms: u64) -> String {
+    let now = std::mem::replace(&mut world.resource_mut::<SimClock>().now_ms, at_ms);
+    let json = snapshot::to_json(world);
+    world.resource_mut::<SimClock>().now_ms = now;
+    json
+}
+
+/// Runs a loaded scenario headless, calling `observe` after each settled
+/// instant, and with `at_ms` also returns the state snapshot (JSON) of that
+/// instant of the same run (`--at` with `--state-out`), or None if the run
+/// ended before it.
+pub fn run_with(
+    loaded: Loaded,
+    seed: Option<u64>,
+    until_ms: Option<u64>,
+    at_ms: Option<u64>,
+    observe: &mut dyn FnMut(&World),
+) -> (Run, Option<String>) {
     let mut app = crate::scenario::core_app();
     let world = app.world_mut();
     scenario::install(world, loaded, seed, false);
     let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
+    let mut at_snapshot = None;
     loop {
         settle_all(world);
         world.resource_mut::<PauseRequest>().0 = None;
+        observe(world);
         let next = world.resource::<Wake>().next_ms;
         let done = world.resource::<Lesson>().finished();
         let Some(next) = next else { break };
@@ -66,11 +91,20 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
                 break;
             }
         }
+        // The requested instant lies before the next due one: the world
+        // stands there as it is now.
+        if let Some(a) = at_ms.filter(|a| *a < next && at_snapshot.is_none()) {
+            at_snapshot = Some(snapshot_at(world, a));
+        }
         world.resource_mut::<SimClock>().now_ms = next;
     }
     if let Some(u) = until_ms {
         let mut clock = world.resource_mut::<SimClock>();
         clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
+    }
+    let end = world.resource::<SimClock>().now_ms;
+    if let Some(a) = at_ms.filter(|a| *a <= end && at_snapshot.is_none()) {
+        at_snapshot = Some(snapshot_at(world, a));
     }
     let lesson = world.resource::<Lesson>().clone();
     let mut failures = lesson.failures();
@@ -90,7 +124,7 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
         }
     }
     failures.sort_by_key(|f| f.0);
-    Run { app, failures }
+    (Run { app, failures }, at_snapshot)
 }
 
 /// A `kubectl get pods -o wide`-style table of the pods now.

@@ -3,7 +3,10 @@
 
 pub mod format;
 pub mod load;
+pub mod outcome;
 pub mod player;
+pub mod save;
+pub mod tape;
 
 pub use format::{Check, Scenario, Step};
 pub use load::{Diagnostic, Loaded, load_file, load_str};

@@ -123,14 +123,35 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
 }
 
 /// A strip of ticks, one per event, over simulated time; hover for details,
-/// click to select the object.
-pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection) {
+/// click an event to select its object. The cursor (yellow) is the clock:
+/// drag it (or click elsewhere on the strip) to see another instant, which
+/// is returned. `reached` is how far the branch has been played (the part
+/// after the clock is shaded); `forks` are marked where branches fork.
+pub fn timeline(
+    ui: &mut egui::Ui,
+    world: &World,
+    now: u64,
+    reached: u64,
+    forks: &[(u64, String)],
+    sel: &mut Selection,
+) -> Option<u64> {
     let log = world.resource::<EventLog>();
-    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click());
+    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, egui::Color32::from_rgb(22, 26, 32));
-    let span = now.max(60_000) as f32;
+    let span = now.max(reached).max(60_000) as f32;
     let x_of = |t: u64| rect.left() + 8.0 + (rect.width() - 16.0) * (t as f32 / span);
+    let t_of = |x: f32| {
+        let f = ((x - rect.left() - 8.0) / (rect.width() - 16.0)).clamp(0.0, 1.0);
+        (f * span).round() as u64
+    };
+    if reached > now {
+        let r = egui::Rect::from_min_max(
+            egui::pos2(x_of(now), rect.top()),
+            egui::pos2(x_of(reached), rect.bottom()),
+        );
+        painter.rect_filled(r, 0.0, egui::Color32::from_rgb(40, 44, 56));
+    }
     let rows = CATEGORIES.len() as f32;
     let row_h = (rect.height() - 16.0) / rows;
     // Minute marks.
@@ -182,11 +203,41 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             hovered = Some(e);
         }
     }
+    for (t, name) in forks {
+        let x = x_of(*t);
+        let c = egui::Color32::from_rgb(120, 200, 255);
+        painter.add(egui::Shape::convex_polygon(
+            vec![
+                egui::pos2(x - 6.0, rect.top()),
+                egui::pos2(x + 6.0, rect.top()),
+                egui::pos2(x, rect.top() + 10.0),
+            ],
+            c,
+            egui::Stroke::NONE,
+        ));
+        painter.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            egui::Stroke::new(1.0, c),
+        );
+        if let Some(h) = hover
+            && (h.x - x).abs() < 6.0
+            && h.y < rect.top() + 12.0
+        {
+            resp.clone()
+                .on_hover_text_at_pointer(format!("branch fork at {}: {name}", super::clock(*t)));
+        }
+    }
     let xn = x_of(now);
     painter.line_segment(
         [egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())],
         egui::Stroke::new(2.0, egui::Color32::YELLOW),
     );
+    // Dragging moves the clock; so does a click away from any event.
+    let seek = if resp.dragged() || (resp.clicked() && hovered.is_none()) {
+        resp.interact_pointer_pos().map(|p| t_of(p.x))
+    } else {
+        None
+    };
     if let Some(e) = hovered {
         let text = format!(
             "{}  {}  {}\n{}",
@@ -204,6 +255,7 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             sel.0 = Some(e.object.clone());
         }
     }
+    seek
 }
 
 /// A reason as the panel shows it. A lesson step's reason quotes its check
