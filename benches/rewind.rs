@@ -43,7 +43,12 @@ fn rewinds(loaded: &Loaded, end: u64, n: usize, rng: &mut ChaCha8Rng) -> Vec<f64
 
 fn big(replicas: u32) -> String {
     let nodes: Vec<String> = (0..50)
-        .map(|i| format!(r#"(name: "node-{i:02}", zone: "zone-{}", cpu_millis: 64000, memory_mib: 262144)"#, i % 3))
+        .map(|i| {
+            format!(
+                r#"(name: "node-{i:02}", zone: "zone-{}", cpu_millis: 64000, memory_mib: 262144)"#,
+                i % 3
+            )
+        })
         .collect();
     format!(
         r#"(name: "bench", seed: 1, cluster: (nodes: [{}]),
@@ -71,7 +76,8 @@ fn main() {
         let t = rewinds(&loaded, end, 20, &mut rng);
         eprintln!(
             "rewind {:<40} median {:6.1} ms, worst {:6.1} ms (run of {:.0} s)",
-            f.file_name().map_or(String::new(), |n| n.to_string_lossy().to_string()),
+            f.file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().to_string()),
             t[t.len() / 2] * 1000.0,
             t[t.len() - 1] * 1000.0,
             end as f64 / 1000.0

@@ -117,8 +117,31 @@ mod tests {
         assert!(diverged);
         let (_, x, y) = outcome::first_divergence(&a.events, &b.events).expect("diverged");
         assert_eq!(outcome::divergence_ms(x, y), 100_500);
-        assert!(text.contains("First divergence at 1m40.5s (100.500 s)"), "{text}");
+        assert!(
+            text.contains("First divergence at 1m40.5s (100.500 s)"),
+            "{text}"
+        );
         assert!(text.contains("PodTerminating pod/web-1"), "{text}");
+    }
+
+    #[test]
+    fn a_pods_last_ready_is_the_instant_it_stopped_being_ready() {
+        let b = side(
+            &scenario(r#"(at: 100.5, do: FailNode(of: "web-1"))"#),
+            "b.ron",
+        );
+        let (last, ready) = b.outcome.pods["web-1"];
+        assert!(!ready, "web-1's node is dead");
+        let last = last.expect("web-1 was Ready before");
+        // Ready until the node controller marked it not Ready, after the
+        // machine died: not the last instant something else happened before.
+        let not_ready = b
+            .events
+            .iter()
+            .find(|e| e.kind == crate::sim::EventKind::PodNotReady && e.object == "pod/web-1")
+            .expect("web-1 was marked not Ready");
+        assert_eq!(last, not_ready.t_ms);
+        assert!(b.outcome.time_to_recover().starts_with("not recovered"));
     }
 
     #[test]

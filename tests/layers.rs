@@ -10,7 +10,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("sim", 0),
     ("scenario", 1),
     ("headless", 2),
-    ("diff", 2),
+    // `statefulset-sim diff` plays its two runs with the headless runner.
+    ("diff", 3),
     ("gui", 2),
     ("view", 3),
     ("ui", 4),

@@ -105,7 +105,10 @@ fn at_with_state_out_snapshots_a_past_instant_of_the_same_run() {
     let a = std::fs::read_to_string(&at).expect("--at wrote the snapshot");
     let u = std::fs::read_to_string(&until).expect("--until wrote the snapshot");
     assert!(a.contains("\"now_ms\": 123400") || a.contains("123400"));
-    assert_eq!(a, u, "the instant's snapshot is the one a run stopped there has");
+    assert_eq!(
+        a, u,
+        "the instant's snapshot is the one a run stopped there has"
+    );
     // After --until it is an error.
     let out = Command::new(bin)
         .args([lesson, "--headless", "--until", "100", "--at", "200"])
@@ -160,7 +163,10 @@ fn diff_says_same_diverged_or_bad_input_by_its_exit_code() {
     let diverged = run(a, &b);
     let text = String::from_utf8_lossy(&diverged.stdout);
     assert_eq!(diverged.status.code(), Some(1), "{text}");
-    assert!(text.contains("First divergence at 3m20.5s (200.500 s)"), "{text}");
+    assert!(
+        text.contains("First divergence at 3m20.5s (200.500 s)"),
+        "{text}"
+    );
     assert!(text.contains("PodForceDeleted pod/web-1"), "{text}");
     let bad = dir.join("bad.ron");
     std::fs::write(&bad, "(name: ").expect("writes");

@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(b.list[0].tape.len(), 0, "main keeps its future");
         // At the new branch's newest instant: appended, no fork.
         b.reached(450_000);
-        assert_eq!(b.record(act(450_000, "web-2"), &mut next), Recorded::Appended);
+        assert_eq!(
+            b.record(act(450_000, "web-2"), &mut next),
+            Recorded::Appended
+        );
         assert_eq!(b.current().tape.len(), 2);
         assert_eq!(b.fork_marks(), vec![(400_000, b.current().name.clone())]);
     }
@@ -207,7 +210,10 @@ mod tests {
         b.reached(600_000);
         // Rewound to before it: the same action at the same instant.
         let mut next = 0;
-        assert_eq!(b.record(act(400_000, "web-1"), &mut next), Recorded::Replayed);
+        assert_eq!(
+            b.record(act(400_000, "web-1"), &mut next),
+            Recorded::Replayed
+        );
         assert_eq!((b.list.len(), next), (1, 1));
         // A different one there forks; doing it again returns to that fork.
         let mut next = 0;

@@ -131,12 +131,7 @@ pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
     let at = opts
         .open_at_ms
         .or(opts.screenshot.is_some().then_some(opts.screenshot_at_ms));
-    let end = opts
-        .acts
-        .iter()
-        .map(|a| a.0)
-        .chain(opts.play_to_ms)
-        .max();
+    let end = opts.acts.iter().map(|a| a.0).chain(opts.play_to_ms).max();
     if let Some(end) = end {
         let end = end.max(at.unwrap_or(0));
         play_answering(&mut host, end, false);

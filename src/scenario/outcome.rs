@@ -53,7 +53,10 @@ pub struct Outcome {
 /// `sim::advance_until` or `tape::run_to`), then reads its outcome.
 #[derive(Debug, Default)]
 pub struct Tracker {
+    /// Per pod: the last instant it was Ready (the instant it stopped
+    /// being Ready, or the latest one seen while it still is).
     last_ready: BTreeMap<String, u64>,
+    ready_now: std::collections::BTreeSet<String>,
     was_whole: bool,
     degraded_ms: Option<u64>,
     recovered_ms: Option<u64>,
@@ -81,13 +84,21 @@ impl Tracker {
     /// Notes the settled instant `world` is at. Always true (go on).
     pub fn observe(&mut self, world: &World) -> bool {
         let now = world.resource::<SimClock>().now_ms;
-        if let Some(mut q) = world.try_query::<(&Pod, &PodStatus)>() {
-            for (p, s) in q.iter(world) {
-                if s.ready {
-                    self.last_ready.insert(p.name.clone(), now);
-                }
-            }
+        let ready: std::collections::BTreeSet<String> = world
+            .try_query::<(&Pod, &PodStatus)>()
+            .map(|mut q| {
+                q.iter(world)
+                    .filter(|(_, s)| s.ready)
+                    .map(|(p, _)| p.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Ready up to this instant: those still Ready, and those that have
+        // just stopped being Ready (or are gone).
+        for name in ready.iter().chain(self.ready_now.difference(&ready)) {
+            self.last_ready.insert(name.clone(), now);
         }
+        self.ready_now = ready;
         let whole = whole(world);
         if whole {
             if self.degraded_now {
@@ -157,7 +168,9 @@ impl Tracker {
             pods,
             sets,
             dbs,
-            breaches: world.resource::<EventLog>().count(EventKind::InvariantBroken),
+            breaches: world
+                .resource::<EventLog>()
+                .count(EventKind::InvariantBroken),
             degraded_ms: self.degraded_ms,
             recovered_ms: self.recovered_ms,
             degraded_at_end: self.degraded_now,
@@ -236,7 +249,11 @@ pub fn table(a: &Outcome, b: &Outcome) -> Vec<(String, String, String)> {
             get(a, |d| d.acknowledged),
             get(b, |d| d.acknowledged),
         ));
-        rows.push(("  refused".into(), get(a, |d| d.refused), get(b, |d| d.refused)));
+        rows.push((
+            "  refused".into(),
+            get(a, |d| d.refused),
+            get(b, |d| d.refused),
+        ));
         rows.push(("  lost".into(), get(a, |d| d.lost), get(b, |d| d.lost)));
     }
     rows.push((

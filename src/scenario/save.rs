@@ -182,10 +182,19 @@ pub fn branch_text(
             edits.push(((start, start), format!("{lead}{lines}")));
             let last = group.last().map_or(0, |e| e.t_ms);
             let delay = last.saturating_sub(group[0].armed_ms);
-            edits.extend(rearm(original, items[cursor], &loaded.scenario.steps[cursor], delay));
+            edits.extend(rearm(
+                original,
+                items[cursor],
+                &loaded.scenario.steps[cursor],
+                delay,
+            ));
         } else {
             let (_, indent, _) = line_start(original, items[n - 1].0);
-            edits.push(after_last(original, items[n - 1].1, inserted(&group, branch, &indent)));
+            edits.push(after_last(
+                original,
+                items[n - 1].1,
+                inserted(&group, branch, &indent),
+            ));
         }
     }
     let top = (0, original.len());
@@ -301,6 +310,7 @@ mod tests {
     name: "t",
     seed: 3,
     cluster: (nodes: [(name: "node-a", zone: "z")]),
+    workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1")))],
     steps: [
         (at: 10.0, note: "first"), // a comment
         (after: 30.0, note: "second, after: 1.0 in words"),
@@ -310,7 +320,9 @@ mod tests {
     fn entry(t_ms: u64, cursor: usize, armed_ms: u64) -> Entry {
         Entry {
             t_ms,
-            input: Input::Command(SimCommand::DeletePod { pod: "web-1".into() }),
+            input: Input::Command(SimCommand::DeletePod {
+                pod: "web-1".into(),
+            }),
             cursor,
             armed_ms,
         }
@@ -320,16 +332,22 @@ mod tests {
     fn an_action_is_inserted_where_the_player_stood_and_the_next_step_keeps_its_instant() {
         let loaded = load::load_str("t.ron", TEXT.as_bytes()).expect("loads");
         // Taken at 25 s: step 1 fired at 10 s, step 2 is due at 40 s.
-        let text = branch_text(TEXT, &loaded, &[entry(25_000, 1, 10_000)], "b", None)
-            .expect("saves");
+        let text =
+            branch_text(TEXT, &loaded, &[entry(25_000, 1, 10_000)], "b", None).expect("saves");
         let again = load::load_str("u.ron", text.as_bytes()).expect("the saved text loads");
         let steps = &again.scenario.steps;
         assert_eq!(steps.len(), 3);
         assert_eq!(steps[1].at, Some(25.0));
-        assert!(matches!(steps[1].command, Some(SimCommand::DeletePod { .. })));
+        assert!(matches!(
+            steps[1].command,
+            Some(SimCommand::DeletePod { .. })
+        ));
         // Armed at 25 s instead of 10 s: after 15 s, still due at 40 s.
         assert_eq!(steps[2].after, Some(15.0));
-        assert_eq!(steps[2].note.as_deref(), Some("second, after: 1.0 in words"));
+        assert_eq!(
+            steps[2].note.as_deref(),
+            Some("second, after: 1.0 in words")
+        );
         assert!(text.contains("// What if: Delete pod web-1 at"));
         assert!(text.contains("// a comment"));
         assert_eq!(again.scenario.name, "t (what if: b)");
@@ -338,8 +356,8 @@ mod tests {
     #[test]
     fn an_action_after_the_last_step_goes_at_the_end() {
         let loaded = load::load_str("t.ron", TEXT.as_bytes()).expect("loads");
-        let text = branch_text(TEXT, &loaded, &[entry(90_000, 2, 40_000)], "b", Some(9))
-            .expect("saves");
+        let text =
+            branch_text(TEXT, &loaded, &[entry(90_000, 2, 40_000)], "b", Some(9)).expect("saves");
         let again = load::load_str("u.ron", text.as_bytes()).expect("the saved text loads");
         assert_eq!(again.scenario.steps.len(), 3);
         assert_eq!(again.scenario.steps[2].at, Some(90.0));

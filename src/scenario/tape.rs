@@ -203,7 +203,9 @@ mod tests {
         assert!(!sim::advance_to(&mut w, 120_000));
         let mut tape = vec![Entry::now(
             &w,
-            Input::Command(SimCommand::DeletePod { pod: "web-1".into() }),
+            Input::Command(SimCommand::DeletePod {
+                pod: "web-1".into(),
+            }),
         )];
         apply(&mut w, &tape[0].input);
         tape.push(Entry::now(&w, Input::Answer));

@@ -145,12 +145,21 @@ pub fn timeline(
         let f = ((x - rect.left() - 8.0) / (rect.width() - 16.0)).clamp(0.0, 1.0);
         (f * span).round() as u64
     };
+    // The branch's known future (played before a rewind): shaded, and
+    // said in words, since a class cannot see a subtle shade.
     if reached > now {
         let r = egui::Rect::from_min_max(
             egui::pos2(x_of(now), rect.top()),
             egui::pos2(x_of(reached), rect.bottom()),
         );
-        painter.rect_filled(r, 0.0, egui::Color32::from_rgb(40, 44, 56));
+        painter.rect_filled(r, 0.0, egui::Color32::from_rgb(48, 56, 78));
+        painter.text(
+            egui::pos2(r.left() + 8.0, rect.center().y),
+            egui::Align2::LEFT_CENTER,
+            "rewound: play on to re-run this future, or act to start a branch",
+            egui::FontId::proportional(13.0),
+            egui::Color32::from_rgb(170, 190, 230),
+        );
     }
     let rows = CATEGORIES.len() as f32;
     let row_h = (rect.height() - 16.0) / rows;
@@ -208,16 +217,23 @@ pub fn timeline(
         let c = egui::Color32::from_rgb(120, 200, 255);
         painter.add(egui::Shape::convex_polygon(
             vec![
-                egui::pos2(x - 6.0, rect.top()),
-                egui::pos2(x + 6.0, rect.top()),
-                egui::pos2(x, rect.top() + 10.0),
+                egui::pos2(x - 9.0, rect.top()),
+                egui::pos2(x + 9.0, rect.top()),
+                egui::pos2(x, rect.top() + 14.0),
             ],
             c,
             egui::Stroke::NONE,
         ));
         painter.line_segment(
             [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            egui::Stroke::new(1.0, c),
+            egui::Stroke::new(2.0, c),
+        );
+        painter.text(
+            egui::pos2(x + 11.0, rect.top() + 1.0),
+            egui::Align2::LEFT_TOP,
+            format!("fork: {}", crate::view::style::short(name, 40)),
+            egui::FontId::proportional(12.0),
+            c,
         );
         if let Some(h) = hover
             && (h.x - x).abs() < 6.0

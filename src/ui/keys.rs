@@ -10,7 +10,10 @@ pub const SHORTCUTS: [(&str, &str); 12] = [
     ("space", "play / pause; on a lesson question: continue"),
     (".", "step one simulated second"),
     ("n", "skip to the next event"),
-    ("Left or [", "rewind to the previous event (acting there starts a branch)"),
+    (
+        "Left or [",
+        "rewind to the previous event (acting there starts a branch)",
+    ),
     ("Right or ]", "forward to the next event"),
     ("Ctrl+S", "save this branch as a scenario file"),
     ("+ / -", "faster / slower (0.25× to 1000×)"),

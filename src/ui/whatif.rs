@@ -35,11 +35,15 @@ pub struct Compare {
     pub b: u32,
     /// The shared clock.
     pub t_ms: u64,
-    /// What was computed for (a, b, t): the two scenes, logs and outcomes.
-    computed: Option<((u32, u32, u64), Box<[Side; 2]>)>,
-    /// The first divergence over both branches' whole runs, for (a, b).
-    divergence: Option<((u32, u32), Option<(u64, String, String)>)>,
+    computed: Option<Computed>,
+    divergence: Option<Divergence>,
 }
+
+/// What was computed for (a, b, t): the two scenes, logs and outcomes.
+type Computed = ((u32, u32, u64), Box<[Side; 2]>);
+/// The first divergence over both branches' whole runs, for (a, b): its
+/// instant and the two events in words.
+type Divergence = ((u32, u32), Option<(u64, String, String)>);
 
 #[derive(Debug)]
 struct Side {
@@ -119,7 +123,11 @@ pub fn branches_panel(ui: &mut egui::Ui, host: &mut SimHost, pb: &mut Playback, 
                     } else {
                         "the lesson as written, with what was done before any rewind".into()
                     };
-                    if ui.selectable_label(current, text).on_hover_text(hover).clicked() {
+                    if ui
+                        .selectable_label(current, text)
+                        .on_hover_text(hover)
+                        .clicked()
+                    {
                         switch = Some(i);
                     }
                     if ui.small_button("rename").clicked() {
@@ -169,7 +177,13 @@ pub fn open_compare(host: &SimHost, st: &mut WhatIf) {
     let cur = host.branches.current();
     let other = cur
         .parent
-        .or_else(|| host.branches.list.iter().map(|b| b.id).find(|id| *id != cur.id))
+        .or_else(|| {
+            host.branches
+                .list
+                .iter()
+                .map(|b| b.id)
+                .find(|id| *id != cur.id)
+        })
         .unwrap_or(cur.id);
     st.compare = Some(Compare {
         a: other,
@@ -328,7 +342,12 @@ pub fn compare_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf, scal
         .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
         .show(ctx, |ui| {
             ui.horizontal(|ui| {
-                ui.label(egui::RichText::new(format!("t = {}", clock(cmp.t_ms))).strong().monospace().size(22.0 * scale));
+                ui.label(
+                    egui::RichText::new(format!("t = {}", clock(cmp.t_ms)))
+                        .strong()
+                        .monospace()
+                        .size(22.0 * scale),
+                );
                 let mut secs = cmp.t_ms as f64 / 1000.0;
                 let r = ui.add(
                     egui::Slider::new(&mut secs, 0.0..=end as f64 / 1000.0)
@@ -357,7 +376,11 @@ pub fn compare_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf, scal
                     ui.label("The two branches' event logs are the same.");
                 }
             }
-            let div_t = cmp.divergence.as_ref().and_then(|d| d.1.as_ref()).map(|d| d.0);
+            let div_t = cmp
+                .divergence
+                .as_ref()
+                .and_then(|d| d.1.as_ref())
+                .map(|d| d.0);
             let names = [cmp.a, cmp.b].map(|id| {
                 host.branches
                     .index_of(id)
@@ -367,12 +390,15 @@ pub fn compare_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf, scal
                 return;
             };
             let half = (ui.available_width() - 12.0) / 2.0;
-            let height = (ui.available_height() * 0.55).max(160.0);
+            let height = (ui.available_height() * 0.42).max(160.0);
             ui.horizontal(|ui| {
                 for (k, side) in sides.iter().enumerate() {
                     ui.vertical(|ui| {
                         ui.set_width(half);
-                        ui.label(egui::RichText::new(format!("{}: {}", ["A", "B"][k], names[k])).strong());
+                        ui.label(
+                            egui::RichText::new(format!("{}: {}", ["A", "B"][k], names[k]))
+                                .strong(),
+                        );
                         mini_timeline(ui, &side.events, end, cmp.t_ms, div_t, half);
                         draw_world(ui, &side.scene, egui::vec2(half, height), scale);
                     });
@@ -380,25 +406,33 @@ pub fn compare_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf, scal
             });
             ui.separator();
             let rows = outcome::table(&sides[0].outcome, &sides[1].outcome);
-            egui::ScrollArea::vertical().id_salt("outcome").show(ui, |ui| {
-                egui::Grid::new("outcome_table").striped(true).show(ui, |ui| {
-                    ui.label("");
-                    ui.label(egui::RichText::new("A").strong());
-                    ui.label(egui::RichText::new("B").strong());
-                    ui.end_row();
-                    for (l, a, b) in &rows {
-                        let heading = a.is_empty() && b.is_empty();
-                        let l = egui::RichText::new(l.trim_start());
-                        ui.label(if heading { l.strong() } else { l });
-                        let differ = a != b;
-                        for c in [a, b] {
-                            let t = egui::RichText::new(c).monospace();
-                            ui.label(if differ { t.color(egui::Color32::from_rgb(255, 196, 90)) } else { t });
-                        }
-                        ui.end_row();
-                    }
+            egui::ScrollArea::vertical()
+                .id_salt("outcome")
+                .show(ui, |ui| {
+                    egui::Grid::new("outcome_table")
+                        .striped(true)
+                        .show(ui, |ui| {
+                            ui.label("");
+                            ui.label(egui::RichText::new("A").strong());
+                            ui.label(egui::RichText::new("B").strong());
+                            ui.end_row();
+                            for (l, a, b) in &rows {
+                                let heading = a.is_empty() && b.is_empty();
+                                let l = egui::RichText::new(l.trim_start());
+                                ui.label(if heading { l.strong() } else { l });
+                                let differ = a != b;
+                                for c in [a, b] {
+                                    let t = egui::RichText::new(c).monospace();
+                                    ui.label(if differ {
+                                        t.color(egui::Color32::from_rgb(255, 196, 90))
+                                    } else {
+                                        t
+                                    });
+                                }
+                                ui.end_row();
+                            }
+                        });
                 });
-            });
         });
     if !open {
         st.compare = None;
@@ -406,7 +440,14 @@ pub fn compare_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf, scal
 }
 
 /// A strip of a run's events with the shared clock and the divergence.
-fn mini_timeline(ui: &mut egui::Ui, events: &[SimEvent], end: u64, now: u64, div: Option<u64>, w: f32) {
+fn mini_timeline(
+    ui: &mut egui::Ui,
+    events: &[SimEvent],
+    end: u64,
+    now: u64,
+    div: Option<u64>,
+    w: f32,
+) {
     let (rect, _) = ui.allocate_exact_size(egui::vec2(w, 22.0), egui::Sense::hover());
     let p = ui.painter_at(rect);
     p.rect_filled(rect, 3.0, egui::Color32::from_rgb(22, 26, 32));
@@ -414,7 +455,10 @@ fn mini_timeline(ui: &mut egui::Ui, events: &[SimEvent], end: u64, now: u64, div
     for e in events {
         let c = super::events::category_colour(super::events::category(e));
         p.line_segment(
-            [egui::pos2(x(e.t_ms), rect.top() + 3.0), egui::pos2(x(e.t_ms), rect.bottom() - 3.0)],
+            [
+                egui::pos2(x(e.t_ms), rect.top() + 3.0),
+                egui::pos2(x(e.t_ms), rect.bottom() - 3.0),
+            ],
             egui::Stroke::new(1.0, c),
         );
     }
@@ -460,27 +504,52 @@ fn draw_world(ui: &mut egui::Ui, scene: &Scene, size: egui::Vec2, scale: f32) {
     let card_h = font * 2.4;
     for (i, (name, failed, pods)) in columns.iter().enumerate() {
         let x0 = rect.left() + gap + i as f32 * (col_w + gap);
-        let col = egui::Rect::from_min_size(egui::pos2(x0, rect.top() + gap), egui::vec2(col_w, rect.height() - 2.0 * gap));
+        let col = egui::Rect::from_min_size(
+            egui::pos2(x0, rect.top() + gap),
+            egui::vec2(col_w, rect.height() - 2.0 * gap),
+        );
         let (fill, stroke) = if *failed {
-            (egui::Color32::from_rgb(60, 30, 34), egui::Color32::from_rgb(255, 90, 90))
+            (
+                egui::Color32::from_rgb(60, 30, 34),
+                egui::Color32::from_rgb(255, 90, 90),
+            )
         } else {
-            (egui::Color32::from_rgb(30, 36, 46), egui::Color32::from_gray(80))
+            (
+                egui::Color32::from_rgb(30, 36, 46),
+                egui::Color32::from_gray(80),
+            )
         };
         p.rect_filled(col, 4.0, fill);
-        p.rect_stroke(col, 4.0, egui::Stroke::new(1.5, stroke), egui::StrokeKind::Inside);
+        p.rect_stroke(
+            col,
+            4.0,
+            egui::Stroke::new(1.5, stroke),
+            egui::StrokeKind::Inside,
+        );
         p.text(
             egui::pos2(col.center().x, col.top() + 4.0),
             egui::Align2::CENTER_TOP,
-            if *failed { format!("{name} (failed)") } else { name.clone() },
+            if *failed {
+                format!("{name} (failed)")
+            } else {
+                name.clone()
+            },
             egui::FontId::proportional(font),
-            if *failed { stroke } else { egui::Color32::from_gray(200) },
+            if *failed {
+                stroke
+            } else {
+                egui::Color32::from_gray(200)
+            },
         );
         for (k, pod) in pods.iter().enumerate() {
             let y = col.top() + font * 1.8 + k as f32 * (card_h + 4.0);
             if y + card_h > col.bottom() {
                 break;
             }
-            let card = egui::Rect::from_min_size(egui::pos2(col.left() + 4.0, y), egui::vec2(col.width() - 8.0, card_h));
+            let card = egui::Rect::from_min_size(
+                egui::pos2(col.left() + 4.0, y),
+                egui::vec2(col.width() - 8.0, card_h),
+            );
             let c = to_colour(style::pod_colour(pod));
             p.rect_filled(card, 3.0, c);
             p.text(
