@@ -197,6 +197,31 @@ impl Check {
         }
     }
 
+    /// The event kinds this check looks for in the event log, by name. A
+    /// headless run that streams its log to a file keeps only events of
+    /// these kinds (and breaches) in memory, so a check that reads the log
+    /// must list what it reads here (the match has no catch-all on purpose).
+    pub fn kinds_in_log(&self) -> Vec<&str> {
+        match self {
+            Check::EventOrder(refs) => refs.iter().map(|r| r.kind.as_str()).collect(),
+            Check::EventSeen(r) => vec![r.kind.as_str()],
+            Check::PodPhase { .. }
+            | Check::PodReady { .. }
+            | Check::PodOnNode { .. }
+            | Check::PodRevision { .. }
+            | Check::ClaimExists { .. }
+            | Check::VolumeAttached { .. }
+            | Check::SetStatus { .. }
+            | Check::ReplicaLag { .. }
+            | Check::RowsOn { .. }
+            | Check::Ready { .. }
+            | Check::WritesFailed { .. }
+            // Breaches are counted by the invariant checker, not the log.
+            | Check::NoInvariantBroken
+            | Check::InvariantBroken => Vec::new(),
+        }
+    }
+
     /// The check as written in the scenario file (RON). The event log's
     /// `ExpectationPassed` / `ExpectationFailed` reasons quote it this way,
     /// so that a log line can be matched back to its step exactly.

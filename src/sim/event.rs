@@ -156,17 +156,29 @@ impl SimEvent {
 
 /// The ordered event log of a run, plus an activity counter the driver uses
 /// to tell when a simulated instant has settled.
+///
+/// A headless run that streams its log to a file moves events out with
+/// [`EventLog::stream_to`]: `events` then holds only the ones a scenario
+/// check may still look for, and `streamed` counts the rest.
 #[derive(Resource, Default, Debug)]
 pub struct EventLog {
     pub events: Vec<SimEvent>,
     /// Bumped by every state change, logged or not.
     pub activity: u64,
+    /// Events written out by a streaming writer and no longer in `events`.
+    pub streamed: usize,
+    /// How many of `events` (from the front) were written out already but
+    /// kept, because a check may look for them.
+    written: usize,
+    /// The instant of the last event logged, wherever it is now.
+    last_ms: Option<u64>,
 }
 
 impl EventLog {
     /// Appends an event stamped with `now`.
     pub fn emit(&mut self, now: u64, mut ev: SimEvent) {
         ev.t_ms = now;
+        self.last_ms = Some(now);
         self.events.push(ev);
         self.activity += 1;
     }
@@ -174,12 +186,46 @@ impl EventLog {
     pub fn touch(&mut self) {
         self.activity += 1;
     }
-    /// The whole log as JSON Lines.
-    /// How many events of this kind were logged.
+    /// How many events of this kind are in memory (all of them unless the
+    /// log is streamed and the kind is not kept).
     pub fn count(&self, kind: EventKind) -> usize {
         self.events.iter().filter(|e| e.kind == kind).count()
     }
+    /// Every event logged so far, streamed out or not.
+    pub fn total(&self) -> usize {
+        self.streamed + self.events.len()
+    }
+    /// The instant of the last event logged.
+    pub fn last_ms(&self) -> Option<u64> {
+        self.last_ms
+    }
 
+    /// Writes the events logged since the last call as JSON Lines and drops
+    /// from memory those `keep` does not want (the ones no check can match).
+    /// The lines written over all calls are exactly [`EventLog::to_jsonl`]'s.
+    pub fn stream_to(
+        &mut self,
+        out: &mut dyn std::io::Write,
+        keep: &dyn Fn(&SimEvent) -> bool,
+    ) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        for e in &self.events[self.written..] {
+            line.clear();
+            // Serialization of plain strings and integers cannot fail.
+            serde_json::to_writer(&mut line, e).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        // Only the new events are looked at: the kept ones stay as they are.
+        let new = self.events.split_off(self.written);
+        let count = new.len();
+        self.events.extend(new.into_iter().filter(|e| keep(e)));
+        self.streamed += count - (self.events.len() - self.written);
+        self.written = self.events.len();
+        Ok(())
+    }
+
+    /// The whole log as JSON Lines.
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for e in &self.events {

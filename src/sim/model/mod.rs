@@ -141,7 +141,7 @@ impl<V> NameMap<V> {
 /// Upper bounds on sizes so absurd input fails clearly instead of exhausting memory.
 pub mod limits {
     pub const MAX_NODES: usize = 500;
-    pub const MAX_REPLICAS: u32 = 5_000;
+    pub const MAX_REPLICAS: u32 = 10_000;
     pub const MAX_WORKLOADS: usize = 100;
     pub const MAX_CLAIM_TEMPLATES: usize = 8;
     pub const MAX_STEPS: usize = 10_000;

@@ -7,6 +7,8 @@ use crate::sim::model::*;
 use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot, units};
 use bevy::prelude::*;
 
+mod progress;
+
 /// Once the last step has run, stop after this long without an event.
 pub const QUIET_MS: u64 = 600_000;
 /// Never simulate past this.
@@ -41,15 +43,51 @@ impl Run {
     }
 }
 
-/// Runs a loaded scenario headless.
+/// Runs a loaded scenario headless, keeping the whole event log in memory.
 pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
+    match run_with(loaded, seed, until_ms, Output::default()) {
+        Ok(run) => run,
+        // Only writing a streamed log can fail, and nothing is streamed here.
+        Err(_) => unreachable!("a run without a stream does no I/O"),
+    }
+}
+
+/// Where a headless run sends its event log as it goes, and whether it
+/// shows its progress.
+#[derive(Default)]
+pub struct Output<'a> {
+    /// Write the event log here (JSON Lines) as the run goes, keeping in
+    /// memory only the events a scenario check may look for. The bytes are
+    /// exactly [`Run::events_jsonl`] of the same run without a stream.
+    pub events: Option<&'a mut dyn std::io::Write>,
+    /// Show a progress bar on stderr, if it is a terminal and the run takes
+    /// more than a second.
+    pub progress: bool,
+}
+
+/// Runs a loaded scenario headless, streaming its log and showing progress
+/// as `out` asks. Fails only when writing the stream fails.
+pub fn run_with(
+    loaded: Loaded,
+    seed: Option<u64>,
+    until_ms: Option<u64>,
+    mut out: Output,
+) -> std::io::Result<Run> {
     let mut app = crate::scenario::core_app();
     let world = app.world_mut();
+    let keep = kinds_kept(&loaded);
+    let keep = |e: &crate::sim::event::SimEvent| keep.contains(e.kind.name());
+    let mut progress = progress::Progress::new(out.progress, until_ms);
     scenario::install(world, loaded, seed, false);
     let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
     loop {
         settle_all(world);
         world.resource_mut::<PauseRequest>().0 = None;
+        if let Some(w) = out.events.as_deref_mut() {
+            world.resource_mut::<EventLog>().stream_to(w, &keep)?;
+        }
+        let now = world.resource::<SimClock>().now_ms;
+        progress.tick(now, world.resource::<EventLog>().total());
         let next = world.resource::<Wake>().next_ms;
         let done = world.resource::<Lesson>().finished();
         let Some(next) = next else { break };
@@ -57,17 +95,14 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
             break;
         }
         if until_ms.is_none() && done {
-            let last_event = world
-                .resource::<EventLog>()
-                .events
-                .last()
-                .map_or(0, |e| e.t_ms);
+            let last_event = world.resource::<EventLog>().last_ms().unwrap_or(0);
             if next.saturating_sub(last_event) > QUIET_MS {
                 break;
             }
         }
         world.resource_mut::<SimClock>().now_ms = next;
     }
+    progress.finish();
     if let Some(u) = until_ms {
         let mut clock = world.resource_mut::<SimClock>();
         clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
@@ -90,7 +125,20 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
         }
     }
     failures.sort_by_key(|f| f.0);
-    Run { app, failures }
+    Ok(Run { app, failures })
+}
+
+/// The event kinds a streamed run keeps in memory: those the scenario's
+/// checks look for, and breaches (the summary counts them).
+fn kinds_kept(loaded: &Loaded) -> std::collections::BTreeSet<String> {
+    let mut kinds =
+        std::collections::BTreeSet::from([EventKind::InvariantBroken.name().to_string()]);
+    for step in &loaded.scenario.steps {
+        for check in step.when.iter().chain(&step.expect) {
+            kinds.extend(check.kinds_in_log().into_iter().map(str::to_string));
+        }
+    }
+    kinds
 }
 
 /// A `kubectl get pods -o wide`-style table of the pods now.
@@ -152,7 +200,7 @@ pub fn summary(run: &mut Run) -> String {
     let now = run.now_ms();
     let world = run.world();
     let lesson = world.resource::<Lesson>().clone();
-    let events = world.resource::<EventLog>().events.len();
+    let events = world.resource::<EventLog>().total();
     let breaches = world
         .resource::<EventLog>()
         .count(EventKind::InvariantBroken);
