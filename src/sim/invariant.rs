@@ -234,7 +234,9 @@ fn retain_breaches(
     deleted: &BTreeMap<String, DeletedClaim>,
     found: &mut Found,
 ) {
-    if spec.retention.when_scaled != RetentionAction::Retain
+    // No deleted claim (the usual case): nothing to look up for each claim.
+    if deleted.is_empty()
+        || spec.retention.when_scaled != RetentionAction::Retain
         || spec.retention.when_deleted != RetentionAction::Retain
     {
         return;
