@@ -35,17 +35,24 @@ fn widest_batch(r: &statefulset_sim::headless::Run) -> usize {
 
 const ROLLOUT: &str = r#"(when: Ready(set: "web", count: 4), timeout: 120.0, do: SetImage(set: "web", image: "nginx:2")),
     (when: SetStatus(set: "web", updated: 4, ready: 4), timeout: 300.0, expect: EventSeen((kind: "RolloutComplete")))"#;
-const PARALLEL_MU2: &str =
-    "replicas: 4, pod_management: Parallel, update_strategy: RollingUpdate(partition: 0, max_unavailable: 2)";
+const PARALLEL_MU2: &str = "replicas: 4, pod_management: Parallel, update_strategy: RollingUpdate(partition: 0, max_unavailable: 2)";
 
 #[test]
 fn the_same_rollout_under_1_34_and_under_1_35_with_the_gate_on_gives_the_two_update_paths() {
-    let legacy = run(&scenario(r#"kubernetes_version: "1.34""#, PARALLEL_MU2, ROLLOUT));
+    let legacy = run(&scenario(
+        r#"kubernetes_version: "1.34""#,
+        PARALLEL_MU2,
+        ROLLOUT,
+    ));
     assert_no_failures(&legacy);
     assert_eq!(widest_batch(&legacy), 1, "{:?}", update_deletions(&legacy));
     let dropped = events(&legacy, FieldDropped);
     assert_eq!(dropped.len(), 1);
-    assert!(dropped[0].reason.contains("maxUnavailable (2)"), "{}", dropped[0].reason);
+    assert!(
+        dropped[0].reason.contains("maxUnavailable (2)"),
+        "{}",
+        dropped[0].reason
+    );
 
     let budget = run(&scenario(
         r#"kubernetes_version: "1.35", feature_gates: {"MaxUnavailableStatefulSet": true}"#,
@@ -59,7 +66,11 @@ fn the_same_rollout_under_1_34_and_under_1_35_with_the_gate_on_gives_the_two_upd
 
 #[test]
 fn legacy_update_path_goes_highest_ordinal_first_and_waits_for_each_updated_pod() {
-    let r = run(&scenario(r#"kubernetes_version: "1.33""#, PARALLEL_MU2, ROLLOUT));
+    let r = run(&scenario(
+        r#"kubernetes_version: "1.33""#,
+        PARALLEL_MU2,
+        ROLLOUT,
+    ));
     assert_no_failures(&r);
     let order: Vec<String> = update_deletions(&r).into_iter().map(|(_, o)| o).collect();
     assert_eq!(order, ["pod/web-3", "pod/web-2", "pod/web-1", "pod/web-0"]);
@@ -105,8 +116,7 @@ fn ready_count(r: &mut statefulset_sim::headless::Run) -> usize {
 }
 
 #[test]
-fn under_the_legacy_path_a_parallel_set_with_a_broken_image_heals_once_the_template_is_reverted()
-{
+fn under_the_legacy_path_a_parallel_set_with_a_broken_image_heals_once_the_template_is_reverted() {
     let mut r = broken_then_reverted(r#"kubernetes_version: "1.34""#);
     let broken = events(&r, ImagePullFailed);
     assert!(!broken.is_empty(), "the broken image was tried");
@@ -114,9 +124,16 @@ fn under_the_legacy_path_a_parallel_set_with_a_broken_image_heals_once_the_templ
         .into_iter()
         .filter(|(_, o)| o == "pod/web-2")
         .collect();
-    assert_eq!(redeleted.len(), 2, "web-2 replaced by the broken image, then back");
-    assert!(events(&r, PodTerminating).iter().any(|e| e.object == "pod/web-2"
-        && e.reason.contains("deleted although")));
+    assert_eq!(
+        redeleted.len(),
+        2,
+        "web-2 replaced by the broken image, then back"
+    );
+    assert!(
+        events(&r, PodTerminating)
+            .iter()
+            .any(|e| e.object == "pod/web-2" && e.reason.contains("deleted although"))
+    );
     assert_eq!(ready_count(&mut r), 3);
 }
 
@@ -127,7 +144,9 @@ fn under_1_35_with_the_gate_on_a_broken_parallel_set_stays_stuck_after_the_rever
     assert_eq!(ready_count(&mut r), 2);
     let blocked = events(&r, SetBlocked);
     assert!(
-        blocked.iter().any(|e| e.reason.contains("kubernetes#137409")),
+        blocked
+            .iter()
+            .any(|e| e.reason.contains("kubernetes#137409")),
         "{blocked:?}"
     );
     // 1.35.4 turned the gate off by default again: the legacy path heals it.
@@ -182,7 +201,11 @@ fn set_max_unavailable_is_dropped_while_the_gate_is_off() {
     ));
     let dropped = events(&r, FieldDropped);
     assert_eq!(dropped.len(), 1);
-    assert!(dropped[0].reason.contains("set by the scenario"), "{}", dropped[0].reason);
+    assert!(
+        dropped[0].reason.contains("set by the scenario"),
+        "{}",
+        dropped[0].reason
+    );
     assert!(
         !events(&r, SetUpdated)
             .iter()
@@ -208,8 +231,14 @@ fn not_ready_after_failure(cluster_extra: &str) -> u64 {
 fn node_monitor_grace_period_is_40s_up_to_1_31_and_50s_from_1_32() {
     // The last heartbeat was at 30 s: Unknown at the first 5 s tick after
     // heartbeat + grace.
-    assert_eq!(not_ready_after_failure(r#"kubernetes_version: "1.31""#), 42_000);
-    assert_eq!(not_ready_after_failure(r#"kubernetes_version: "1.32""#), 52_000);
+    assert_eq!(
+        not_ready_after_failure(r#"kubernetes_version: "1.31""#),
+        42_000
+    );
+    assert_eq!(
+        not_ready_after_failure(r#"kubernetes_version: "1.32""#),
+        52_000
+    );
     assert_eq!(not_ready_after_failure(""), 52_000);
 }
 
@@ -244,7 +273,11 @@ fn full_disruption_evicts_nothing_for_10_minutes() {
     let started = events(&r, FullDisruptionStarted);
     assert_eq!(started.len(), 1);
     assert!(started[0].reason.starts_with("all Nodes are not-Ready"));
-    assert!(events(&r, PodEvicted).is_empty(), "{:?}", events(&r, PodEvicted));
+    assert!(
+        events(&r, PodEvicted).is_empty(),
+        "{:?}",
+        events(&r, PodEvicted)
+    );
     assert!(
         !events(&r, NodeTainted)
             .iter()

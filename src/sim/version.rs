@@ -36,7 +36,9 @@ impl KubeVersion {
         let t = t.strip_prefix('v').unwrap_or(t);
         let parts: Vec<&str> = t.split('.').collect();
         let bad = || {
-            format!("kubernetes_version {s:?} is not a version: expected \"MAJOR.MINOR\" or \"MAJOR.MINOR.PATCH\", e.g. \"1.34\" or \"1.35.4\"")
+            format!(
+                "kubernetes_version {s:?} is not a version: expected \"MAJOR.MINOR\" or \"MAJOR.MINOR.PATCH\", e.g. \"1.34\" or \"1.35.4\""
+            )
         };
         if !(2..=3).contains(&parts.len()) {
             return Err(bad());
@@ -415,8 +417,16 @@ mod tests {
 
     #[test]
     fn only_releases_1_31_to_the_newest_documented_are_supported() {
-        assert!(KubeVersion::parse("1.30").unwrap_err().contains("not supported"));
-        assert!(KubeVersion::parse("1.38").unwrap_err().contains("1.31.0 to 1.37.0"));
+        assert!(
+            KubeVersion::parse("1.30")
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(
+            KubeVersion::parse("1.38")
+                .unwrap_err()
+                .contains("1.31.0 to 1.37.0")
+        );
         assert!(KubeVersion::parse("1.37.9").is_ok());
         assert!(KubeVersion::parse("2.0").is_err());
     }
@@ -437,11 +447,9 @@ mod tests {
 
     #[test]
     fn feature_gates_override_the_version_defaults() {
-        let v = ClusterVersion::resolve(
-            Some("1.34"),
-            &gates(&[("MaxUnavailableStatefulSet", true)]),
-        )
-        .unwrap();
+        let v =
+            ClusterVersion::resolve(Some("1.34"), &gates(&[("MaxUnavailableStatefulSet", true)]))
+                .unwrap();
         assert!(v.enabled(FeatureGate::MaxUnavailableStatefulSet));
         assert_eq!(v.update_path(), UpdatePath::BudgetCountingOldPods);
         assert!(v.describe().contains("set by the scenario"));

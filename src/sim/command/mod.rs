@@ -424,7 +424,11 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
             if let Some(reason) = dropped {
                 world.resource_mut::<EventLog>().emit(
                     now,
-                    SimEvent::new(EventKind::FieldDropped, format!("statefulset/{}", s.name), reason),
+                    SimEvent::new(
+                        EventKind::FieldDropped,
+                        format!("statefulset/{}", s.name),
+                        reason,
+                    ),
                 );
             }
             let e = world

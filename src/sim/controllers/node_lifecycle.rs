@@ -325,7 +325,10 @@ fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState, grace_ms
             release.minor
         ),
     ));
-    if ns.taint(TAINT_UNREACHABLE, TaintEffect::NoSchedule).is_none() {
+    if ns
+        .taint(TAINT_UNREACHABLE, TaintEffect::NoSchedule)
+        .is_none()
+    {
         ns.taints.push(Taint {
             key: TAINT_UNREACHABLE.into(),
             effect: TaintEffect::NoSchedule,
@@ -505,7 +508,10 @@ mod tests {
     fn a_partitioned_node_looks_the_same_as_a_dead_one() {
         let dead = lost(Machine::Dead, 12_000);
         let cut = lost(Machine::Partitioned, 12_000);
-        assert_eq!(node_step(&dead, 65_000, 50_000), node_step(&cut, 65_000, 50_000));
+        assert_eq!(
+            node_step(&dead, 65_000, 50_000),
+            node_step(&cut, 65_000, 50_000)
+        );
     }
 
     #[test]

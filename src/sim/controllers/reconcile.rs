@@ -797,9 +797,25 @@ fn parallel_budget_update(
         }
         return;
     }
-    delete_outdated(inp, replicas, partition, max, |p| !inp.available(p), max, out);
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        max,
+        |p| !inp.available(p),
+        max,
+        out,
+    );
     let budget = max.saturating_sub(unavailable.len() as u32);
-    delete_outdated(inp, replicas, partition, budget, |p| inp.available(p), max, out);
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        budget,
+        |p| inp.available(p),
+        max,
+        out,
+    );
     if out.actions.is_empty() && outdated_exists(inp, replicas) {
         out.blocked = Some(format!(
             "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",

@@ -74,7 +74,10 @@ pub fn compute_zone_state(c: ZoneCount) -> ZoneState {
 pub enum Limiter {
     Never,
     /// One token every `period_ms`; the next one is there at `ready_at`.
-    Bucket { period_ms: u64, ready_at: u64 },
+    Bucket {
+        period_ms: u64,
+        ready_at: u64,
+    },
 }
 
 impl Default for Limiter {
