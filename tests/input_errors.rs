@@ -131,7 +131,7 @@ fn random_garbage_never_panics() {
 fn an_unknown_feature_gate_is_a_load_error_with_line_and_column() {
     let text = "(\n  name: \"x\",\n  cluster: (\n    nodes: [(name: \"node-a\")],\n    feature_gates: {\"MaxUnavailableStatefulSet\": true, \"MaxUnavailableStatefulSets\": true},\n  ),\n)";
     let e = err(text);
-    assert!(e.starts_with("bad.ron:5:55:"), "{e}");
+    assert!(e.starts_with("bad.ron:5:56:"), "{e}");
     assert!(
         e.contains("unknown feature gate \"MaxUnavailableStatefulSets\"")
             && e.contains("MaxUnavailableStatefulSet"),
