@@ -126,3 +126,30 @@ fn random_garbage_never_panics() {
         let _ = load_str("fuzz.ron", &b);
     }
 }
+
+#[test]
+fn an_unknown_feature_gate_is_a_load_error_with_line_and_column() {
+    let text = "(\n  name: \"x\",\n  cluster: (\n    nodes: [(name: \"node-a\")],\n    feature_gates: {\"MaxUnavailableStatefulSet\": true, \"MaxUnavailableStatefulSets\": true},\n  ),\n)";
+    let e = err(text);
+    assert!(e.starts_with("bad.ron:5:56:"), "{e}");
+    assert!(
+        e.contains("unknown feature gate \"MaxUnavailableStatefulSets\"")
+            && e.contains("MaxUnavailableStatefulSet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unsupported_kubernetes_version_is_a_load_error_with_line_and_column() {
+    for (v, what) in [
+        ("1.30", "not supported"),
+        ("1.38.0", "not supported"),
+        ("one.thirty", "not a version"),
+    ] {
+        let text = format!(
+            "(\n  name: \"x\",\n  cluster: (nodes: [(name: \"node-a\")],\n    kubernetes_version: \"{v}\"),\n)"
+        );
+        let e = err(&text);
+        assert!(e.starts_with("bad.ron:4:5:") && e.contains(what), "{e}");
+    }
+}

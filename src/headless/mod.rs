@@ -215,6 +215,12 @@ pub fn summary(run: &mut Run) -> String {
             String::new()
         }
     );
+    out.push_str(&format!(
+        "{}\n\n",
+        world
+            .resource::<crate::sim::version::ClusterVersion>()
+            .describe()
+    ));
     out.push_str(&pods_table(world));
     let cluster = crate::sim::read::read(world);
     for db in snapshot::database_snaps(&cluster) {

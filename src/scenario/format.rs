@@ -30,6 +30,13 @@ pub struct ClusterSpec {
     pub storage_classes: Vec<StorageClassSpec>,
     #[serde(default)]
     pub broken_images: Vec<String>,
+    /// The Kubernetes release, "MAJOR.MINOR" or "MAJOR.MINOR.PATCH"; None:
+    /// the newest modelled (sim::version::NEWEST).
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// Feature gates set against the release's defaults, by name.
+    #[serde(default)]
+    pub feature_gates: std::collections::BTreeMap<String, bool>,
 }
 
 /// One step: a trigger (`at`, `after` or `when`) and one of `do`, `expect`,

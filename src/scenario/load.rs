@@ -379,6 +379,17 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ));
         }
     }
+    crate::sim::version::ClusterVersion::resolve(
+        s.cluster.kubernetes_version.as_deref(),
+        &s.cluster.feature_gates,
+    )
+    .map_err(|e| match e {
+        crate::sim::version::VersionError::Version(m) => c.err(whole, "kubernetes_version", m),
+        crate::sim::version::VersionError::Gate(name, m) => {
+            let from = strip_comments(text).find("feature_gates").unwrap_or(0);
+            c.err(Some((from, text.len())), &format!("\"{name}\""), m)
+        }
+    })?;
     let mut classes: BTreeSet<String> = BTreeSet::new();
     for sc in &s.cluster.storage_classes {
         validate::dns_label("storage class name", &sc.name)

@@ -64,6 +64,15 @@ event_kinds! {
     NodeRecovered,
     NodeCordoned,
     NodeUncordoned,
+    /// A zone's disruption state changed (Normal, PartialDisruption,
+    /// FullDisruption): its NoExecute tainting rate changes with it.
+    ZoneStateChanged,
+    /// Every node of every zone is NotReady: evictions stop, taints removed.
+    FullDisruptionStarted,
+    /// Some node is Ready again after a full disruption.
+    FullDisruptionEnded,
+    /// The API server dropped a field whose feature gate is off.
+    FieldDropped,
     SetBlocked,
     SetScaled,
     SetUpdated,

@@ -13,6 +13,7 @@ pub mod read;
 pub mod snapshot;
 pub mod units;
 pub mod validate;
+pub mod version;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -147,6 +148,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<EventLog>()
         .init_resource::<model::Index>()
         .init_resource::<PauseRequest>()
+        .init_resource::<version::ClusterVersion>()
         .insert_resource(SimRng::new(0))
         .add_message::<SimCommand>();
     app.add_plugins((

@@ -19,6 +19,8 @@ pub struct Cluster<'w, 's> {
     pub log: ResMut<'w, EventLog>,
     pub index: ResMut<'w, Index>,
     pub commands: Commands<'w, 's>,
+    /// The release and feature gates the cluster runs.
+    pub version: Res<'w, super::version::ClusterVersion>,
 }
 
 impl Cluster<'_, '_> {

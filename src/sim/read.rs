@@ -27,6 +27,8 @@ pub struct Cluster {
     pub deployments: Vec<DeploymentRead>,
     /// The replicated databases, by set name.
     pub databases: Vec<DbRead>,
+    /// The release and feature gates the cluster runs.
+    pub version: super::version::ClusterVersion,
 }
 
 #[derive(Debug, Clone)]
@@ -239,6 +241,7 @@ pub fn read(world: &mut World) -> Cluster {
     deployments.sort_by(|a, b| a.deployment.spec.name.cmp(&b.deployment.spec.name));
     let databases = read_databases(world, &sets);
     let processes = read_processes(world, now_ms);
+    let version = world.resource::<super::version::ClusterVersion>().clone();
     Cluster {
         now_ms,
         nodes,
@@ -250,6 +253,7 @@ pub fn read(world: &mut World) -> Cluster {
         sets,
         deployments,
         databases,
+        version,
     }
 }
 

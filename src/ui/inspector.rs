@@ -178,6 +178,12 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
     out!(o, "Unschedulable: {}", s.cordoned);
     out!(
         o,
+        "Kubelet Version: v{}   (cluster: {})",
+        c.version.version,
+        c.version.describe()
+    );
+    out!(
+        o,
         "Conditions:    Ready={} since {}",
         condition_word(s.ready),
         super::clock(s.ready_since_ms)
@@ -374,6 +380,16 @@ mod tests {
         assert!(
             !pv.contains("(Attached") && !pv.contains("Network,"),
             "{pv}"
+        );
+    }
+
+    #[test]
+    fn a_node_shows_the_kubernetes_release_the_cluster_runs() {
+        let mut r = run();
+        let node = describe(r.world(), "node/node-a");
+        assert!(
+            node.contains("Kubelet Version: v1.37.0   (cluster: Kubernetes 1.37.0 (default); feature gates: MaxUnavailableStatefulSet on"),
+            "{node}"
         );
     }
 

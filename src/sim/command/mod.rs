@@ -417,10 +417,24 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
     let seq = world.resource_mut::<Index>().next_seq();
     let e = match spec {
         WorkloadSpec::StatefulSet(s) => {
+            let mut spec = s.clone();
+            let dropped = world
+                .resource::<crate::sim::version::ClusterVersion>()
+                .drop_disabled_fields(&mut spec);
+            if let Some(reason) = dropped {
+                world.resource_mut::<EventLog>().emit(
+                    now,
+                    SimEvent::new(
+                        EventKind::FieldDropped,
+                        format!("statefulset/{}", s.name),
+                        reason,
+                    ),
+                );
+            }
             let e = world
                 .spawn((
                     StatefulSet {
-                        spec: s.clone(),
+                        spec,
                         created_ms: now,
                         seq,
                         deleting: false,

@@ -5,6 +5,7 @@
 use crate::sim::model::{
     PodManagement, PodPhase, PodStatus, RetentionAction, StatefulSetSpec, UpdateStrategy,
 };
+pub use crate::sim::version::UpdatePath;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -99,6 +100,9 @@ pub struct Input<'a> {
     /// Claims of this set by name.
     pub claims: &'a BTreeMap<String, ObservedClaim>,
     pub now: u64,
+    /// How RollingUpdate picks pods: the release and its
+    /// MaxUnavailableStatefulSet gate decide (docs/semantics.md §3.9).
+    pub update_path: UpdatePath,
 }
 
 impl Input<'_> {
@@ -608,9 +612,7 @@ fn outdated_exists(inp: &Input, replicas: &[Option<&ObservedPod>]) -> bool {
         .any(|(i, p)| i >= partition && p.is_some_and(|p| p.revision != inp.update_revision))
 }
 
-/// updateStatefulSetAfterInvariantEstablished: delete up to
-/// (maxUnavailable − unavailable) outdated pods at or above the partition,
-/// highest ordinal first.
+/// The rolling update phase, by the release's update path.
 fn rolling_update(
     inp: &Input,
     replicas: &[Option<&ObservedPod>],
@@ -618,22 +620,174 @@ fn rolling_update(
     max_unavailable: &crate::sim::model::IntOrPercent,
     out: &mut Outcome,
 ) {
+    match inp.update_path {
+        UpdatePath::Legacy => legacy_rolling_update(inp, replicas, partition, out),
+        UpdatePath::Budget if inp.spec.pod_management == PodManagement::Parallel => {
+            parallel_budget_update(inp, replicas, partition, max_unavailable, out)
+        }
+        UpdatePath::Budget | UpdatePath::BudgetCountingOldPods => {
+            budget_update(inp, replicas, partition, max_unavailable, out)
+        }
+    }
+}
+
+/// Why a pod is unavailable, or None when it is available (isUnavailable).
+fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
+    match p {
+        Some(p) if inp.available(p) && !p.status.terminating() => None,
+        Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
+        None => Some(format!(
+            "{} is missing",
+            inp.spec.pod_name(inp.spec.ordinals_start + i as u32)
+        )),
+    }
+}
+
+/// MaxUnavailableStatefulSet off: the loop at the end of `updateStatefulSet`
+/// (stateful_set_control.go). From the highest ordinal down to the
+/// partition: the first outdated pod that is not terminating is deleted,
+/// available or not, and the pass ends; an updated pod that is not
+/// available stops it. Ordinals below the partition are not looked at.
+fn legacy_rolling_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    out: &mut Outcome,
+) {
+    for i in (partition as usize..replicas.len()).rev() {
+        if let Some(p) = replicas[i]
+            && p.revision != inp.update_revision
+            && !p.status.terminating()
+        {
+            let unready = match unavailable_state(inp, i, Some(p)) {
+                Some(state) => format!("; it is deleted although {state}"),
+                None => String::new(),
+            };
+            out.actions.push(Action::DeletePod {
+                name: p.name.to_string(),
+                cause: DeleteCause::Update,
+                reason: format!(
+                    "rolling update: {} runs revision {}, the update revision is {} (one pod at a time, highest ordinal first, down to partition {}: MaxUnavailableStatefulSet is off){unready}",
+                    p.name, p.revision, inp.update_revision, partition
+                ),
+            });
+            return;
+        }
+        if let Some(state) = unavailable_state(inp, i, replicas[i]) {
+            if outdated_exists(inp, replicas) {
+                out.blocked = Some(format!(
+                    "rolling update waits: {state}; MaxUnavailableStatefulSet is off, so the update goes one pod at a time and waits for each updated pod to be available"
+                ));
+            }
+            return;
+        }
+    }
+}
+
+/// MaxUnavailableStatefulSet on: `updateStatefulSetAfterInvariantEstablished`
+/// (stateful_set_control.go). Unavailable pods are counted over every
+/// in-range ordinal; up to (maxUnavailable − unavailable) outdated pods at
+/// or above the partition are deleted, highest ordinal first. Before 1.37
+/// (and under OrderedReady after) an unavailable pod of the old revision
+/// counts against the budget like any other (kubernetes#137409).
+fn budget_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    max_unavailable: &crate::sim::model::IntOrPercent,
+    out: &mut Outcome,
+) {
     let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
-    let unavailable: Vec<String> = replicas
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| match p {
-            Some(p) if inp.available(p) => None,
-            Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
-            None => Some(format!(
-                "{} is missing",
-                inp.spec.pod_name(inp.spec.ordinals_start + i as u32)
-            )),
-        })
+    let unavailable: Vec<String> = (0..replicas.len())
+        .filter_map(|i| unavailable_state(inp, i, replicas[i]))
         .collect();
     let outdated = outdated_exists(inp, replicas);
     if unavailable.len() as u32 >= max {
         if outdated {
+            let mut why = format!(
+                "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+                unavailable.len(),
+                unavailable.join(", "),
+                max
+            );
+            if inp.spec.pod_management == PodManagement::Parallel
+                && old_unavailable(inp, replicas).next().is_some()
+            {
+                why.push_str("; an unavailable pod of the old revision counts against the budget, so it is never replaced (kubernetes#137409, fixed in 1.37)");
+            }
+            out.blocked = Some(why);
+        }
+        return;
+    }
+    let budget = max - unavailable.len() as u32;
+    delete_outdated(inp, replicas, partition, budget, |_| true, max, out);
+}
+
+/// Outdated, not terminating, unavailable pods at any in-range ordinal:
+/// `unavailablePodsNeedingUpdate` of kubernetes#137666.
+fn old_unavailable<'p>(
+    inp: &'p Input,
+    replicas: &'p [Option<&'p ObservedPod<'p>>],
+) -> impl Iterator<Item = &'p ObservedPod<'p>> {
+    replicas.iter().flatten().copied().filter(|p| {
+        p.revision != inp.update_revision && !p.status.terminating() && !inp.available(p)
+    })
+}
+
+/// Deletes up to `budget` outdated, non-terminating pods at or above the
+/// partition that `pick` accepts, highest ordinal first.
+fn delete_outdated(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    mut budget: u32,
+    pick: impl Fn(&ObservedPod) -> bool,
+    max: u32,
+    out: &mut Outcome,
+) {
+    for i in (partition as usize..replicas.len()).rev() {
+        if budget == 0 {
+            break;
+        }
+        let Some(p) = replicas[i] else { continue };
+        if p.revision != inp.update_revision && !p.status.terminating() && pick(p) {
+            let unready = if inp.available(p) {
+                String::new()
+            } else {
+                format!("; it is {} already", inp.state(p))
+            };
+            out.actions.push(Action::DeletePod {
+                name: p.name.to_string(),
+                cause: DeleteCause::Update,
+                reason: format!(
+                    "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {}){unready}",
+                    p.name, p.revision, inp.update_revision, partition, max
+                ),
+            });
+            budget -= 1;
+        }
+    }
+}
+
+/// MaxUnavailableStatefulSet on, Parallel, from 1.37 (kubernetes#137666):
+/// outdated pods that are already unavailable are replaced first (phase 1,
+/// at most maxUnavailable a pass) and do not stop the update; then the
+/// budget left over the unavailable count goes to available outdated pods
+/// (phase 2).
+fn parallel_budget_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    max_unavailable: &crate::sim::model::IntOrPercent,
+    out: &mut Outcome,
+) {
+    let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
+    let unavailable: Vec<String> = (0..replicas.len())
+        .filter_map(|i| unavailable_state(inp, i, replicas[i]))
+        .collect();
+    let needing_update = old_unavailable(inp, replicas).count();
+    if unavailable.len() as u32 >= max && needing_update == 0 {
+        if outdated_exists(inp, replicas) {
             out.blocked = Some(format!(
                 "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
                 unavailable.len(),
@@ -643,23 +797,32 @@ fn rolling_update(
         }
         return;
     }
-    let mut to_delete = max - unavailable.len() as u32;
-    for i in (partition as usize..replicas.len()).rev() {
-        if to_delete == 0 {
-            break;
-        }
-        let Some(p) = replicas[i] else { continue };
-        if p.revision != inp.update_revision && !p.status.terminating() {
-            out.actions.push(Action::DeletePod {
-                name: p.name.to_string(),
-                cause: DeleteCause::Update,
-                reason: format!(
-                    "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {})",
-                    p.name, p.revision, inp.update_revision, partition, max
-                ),
-            });
-            to_delete -= 1;
-        }
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        max,
+        |p| !inp.available(p),
+        max,
+        out,
+    );
+    let budget = max.saturating_sub(unavailable.len() as u32);
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        budget,
+        |p| inp.available(p),
+        max,
+        out,
+    );
+    if out.actions.is_empty() && outdated_exists(inp, replicas) {
+        out.blocked = Some(format!(
+            "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+            unavailable.len(),
+            unavailable.join(", "),
+            max
+        ));
     }
 }
 
@@ -789,6 +952,7 @@ pub(super) mod tests {
             pods,
             claims: &claims,
             now: 100_000,
+            update_path: UpdatePath::default(),
         })
     }
 
@@ -1065,6 +1229,7 @@ pub(super) mod tests {
             pods: &[],
             claims: &claims,
             now: 0,
+            update_path: UpdatePath::default(),
         });
         assert!(out.actions.is_empty());
         assert!(out.blocked.unwrap().contains("stale claim"));
@@ -1086,6 +1251,7 @@ pub(super) mod tests {
             pods: &pods,
             claims: &claims,
             now: 0,
+            update_path: UpdatePath::default(),
         });
         assert_eq!(out.actions.len(), 2);
         assert!(out.actions.iter().all(|a| matches!(

@@ -373,6 +373,7 @@ impl Pass<'_, '_, '_, '_> {
             pods: &observed,
             claims: &claims,
             now: self.now,
+            update_path: self.cluster.version.update_path(),
         });
         Decision {
             out,
