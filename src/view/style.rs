@@ -76,15 +76,29 @@ pub fn pod_status_line(p: &PodView) -> String {
     if p.orphan {
         return "NO API object".into();
     }
-    let (long, short) = match p.phase {
+    // kubectl's STATUS word where it says more than the phase
+    // (CrashLoopBackOff, ImagePullBackOff, Init:1/2, Evicted).
+    let status_word = |phase_word: &str| p.status != phase_word && !p.status.is_empty();
+    let (long, short): (&str, &str) = match p.phase {
         PodPhase::Running if p.ready => ("Running, Ready", "Ready"),
+        PodPhase::Running if status_word("Running") => (&p.status, &p.status),
         PodPhase::Running => ("Running, NOT Ready", "NOT Ready"),
+        PodPhase::ContainerCreating if status_word("ContainerCreating") => {
+            (&p.status, &p.status)
+        }
         PodPhase::ContainerCreating => ("ContainerCreating", "Creating"),
         PodPhase::Pending => ("Pending", "Pending"),
         PodPhase::Terminating => ("Terminating", "Terminating"),
-        PodPhase::Failed => ("Failed", "Failed"),
+        PodPhase::Failed => (&p.status, &p.status),
         PodPhase::Succeeded => ("Succeeded", "Succeeded"),
         PodPhase::Absent => ("Absent", "Absent"),
+    };
+    let with_restarts;
+    let long = if p.restarts > 0 {
+        with_restarts = format!("{long} ({} restarts)", p.restarts);
+        with_restarts.as_str()
+    } else {
+        long
     };
     let Some(r) = p
         .revision
@@ -310,6 +324,11 @@ mod tests {
             node: Some("node-b".into()),
             phase,
             ready,
+            status: match (phase, ready) {
+                (PodPhase::ContainerCreating, _) => "ContainerCreating".into(),
+                (p, _) => p.name().into(),
+            },
+            restarts: 0,
             revision: Some(2),
             updated: true,
             image: "nginx".into(),

@@ -623,7 +623,8 @@ fn rolling_update(
         .iter()
         .enumerate()
         .filter_map(|(i, p)| match p {
-            Some(p) if inp.available(p) => None,
+            // isUnavailable: a Terminating pod counts, though it stays Ready.
+            Some(p) if !p.status.unavailable(inp.now, inp.min_ready_ms()) => None,
             Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
             None => Some(format!(
                 "{} is missing",
