@@ -232,8 +232,10 @@ fn no_row_is_lost_across_deletion_rescheduling_and_scale_down_and_up() {
         3,
         10.0,
         r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: DeletePod(pod: "mysql-2")),
+           (when: PodStatus(pod: "mysql-2", status: "Running"), timeout: 120.0, note: "a new mysql-2 runs (a Terminating pod stays Ready, so Ready(count: 3) would not wait)"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: CordonNode(of: "mysql-1")),
            (after: 0.0, do: DeletePod(pod: "mysql-1")),
+           (when: PodStatus(pod: "mysql-1", status: "Running"), timeout: 120.0, note: "a new mysql-1 runs"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: Scale(set: "mysql", replicas: 1)),
            (when: SetStatus(set: "mysql", replicas: 1), timeout: 120.0, do: Write(rows: 500)),
            (after: 20.0, do: Scale(set: "mysql", replicas: 3)),
@@ -638,8 +640,9 @@ fn a_replica_whose_volume_was_initialised_skips_the_clone_even_with_no_rows() {
 fn a_readiness_blip_on_the_primary_keeps_replication_and_pooled_writes_but_new_lookups_fail() {
     let mut r = run(&mysql(
         3,
-        10.0,
-        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: BreakReadiness(pod: "mysql-0")),
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: SetWriteRate(per_second: 10.0)),
+           (after: 5.0, do: BreakReadiness(pod: "mysql-0")),
            (after: 20.0, expect: PodReady(pod: "mysql-0", ready: false)),
            (after: 0.0, expect: WritesFailed(min: 0)),
            (after: 0.0, do: RestoreReadiness(pod: "mysql-0")),
@@ -672,7 +675,9 @@ fn a_replica_that_starts_during_a_primary_readiness_blip_cannot_connect_until_it
     ));
     assert_no_failures(&r);
     let restored = *times_of(&r, PodReady, "pod/mysql-0").last().unwrap();
-    let again = *times_of(&r, ReplicationStarted, "pod/mysql-1").last().unwrap();
+    let again = *times_of(&r, ReplicationStarted, "pod/mysql-1")
+        .last()
+        .unwrap();
     assert!(
         again >= restored,
         "mysql-1 reconnected at {again}, before mysql-0 had its DNS record back at {restored}"
@@ -709,7 +714,11 @@ fn the_primary_crash_restarts_mysql_0_in_place_and_replication_resumes() {
            (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0))"#,
     ));
     assert_no_failures(&r);
-    assert_eq!(times_of(&r, PodCreated, "pod/mysql-0").len(), 1, "same pod object");
+    assert_eq!(
+        times_of(&r, PodCreated, "pod/mysql-0").len(),
+        1,
+        "same pod object"
+    );
     assert_eq!(times_of(&r, ContainerRestarted, "pod/mysql-0").len(), 1);
     assert!(!times_of(&r, ReplicationBroken, "pod/mysql-1").is_empty());
     let snap = snapshot(&mut r);

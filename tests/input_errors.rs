@@ -126,3 +126,21 @@ fn random_garbage_never_panics() {
         let _ = load_str("fuzz.ron", &b);
     }
 }
+
+#[test]
+fn crash_times_must_be_between_1_and_100() {
+    for times in [0, 101] {
+        let text = format!(
+            "(name: \"x\", {GOOD_CLUSTER},\n workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))],\n steps: [\n  (at: 1.0, do: CrashPod(pod: \"web-0\", times: {times})),\n])"
+        );
+        let e = err(&text);
+        assert!(
+            e.starts_with("bad.ron:4:") && e.contains("times must be between 1 and 100"),
+            "{e}"
+        );
+    }
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, do: KubeletEvict(pod: \"db-0\"))])"
+    ));
+    assert!(e.contains("unknown pod \"db-0\""), "{e}");
+}

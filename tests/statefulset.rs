@@ -433,7 +433,11 @@ fn crash_loop_backs_off_10_then_20_then_40_seconds_shown_as_crash_loop_back_off(
         .map(|(c, r)| (r - c) / 1000)
         .collect();
     assert_eq!(waits, [0, 10, 20, 40], "kubelet restart back-off");
-    assert_eq!(times_of(&r, BackOff, "pod/web-0").len(), 3, "one BackOff per wait");
+    assert_eq!(
+        times_of(&r, BackOff, "pod/web-0").len(),
+        3,
+        "one BackOff per wait"
+    );
     // The controller never replaced it.
     assert_eq!(times_of(&r, PodCreated, "pod/web-0").len(), 1);
     assert_eq!(pod_snap(&mut r, "web-0")["restarts"], 4);
@@ -444,16 +448,25 @@ fn kubelet_evict_fails_the_pod_and_the_controller_deletes_and_recreates_it() {
     let r = run(&set_scenario(
         "replicas: 2",
         r#"(when: Ready(set: "web", count: 2), do: KubeletEvict(pod: "web-1")),
-           (after: 0.0, expect: PodStatus(pod: "web-1", status: "Evicted")),
-           (after: 0.0, expect: PodPhase(pod: "web-1", phase: Failed)),
-           (when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodRestarts(pod: "web-0", min: 0))"#,
+           (when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodRestarts(pod: "web-1", min: 0))"#,
     ));
     assert_no_failures(&r);
+    // Failed (reason Evicted): the controller deletes it in the same instant,
+    // and its kubelet has no container left to stop.
     let failed = time_of(&r, PodFailed, "pod/web-1").unwrap();
-    assert!(events(&r, PodFailed)[0].reason.contains("reason Evicted"));
+    assert!(events(&r, PodFailed)[0].reason.contains("phase Failed, reason Evicted"));
+    assert!(
+        events(&r, PodTerminating)
+            .iter()
+            .any(|e| e.object == "pod/web-1" && e.reason.contains("is Failed"))
+    );
     let deleted = time_of(&r, PodDeleted, "pod/web-1").unwrap();
     assert!(deleted >= failed);
-    assert_eq!(times_of(&r, PodCreated, "pod/web-1").len(), 2, "a new pod object");
+    assert_eq!(
+        times_of(&r, PodCreated, "pod/web-1").len(),
+        2,
+        "a new pod object"
+    );
     assert!(time_of(&r, ContainerRestarted, "pod/web-1").is_none());
 }
 
@@ -475,16 +488,28 @@ fn status_column_shows_container_creating_then_running_and_terminating_on_delete
 
 #[test]
 fn terminating_pod_stays_ready_until_its_container_exits_but_leaves_dns() {
-    let mut r = run(&set_scenario(
+    // web-0 is Ready at 6 s and deleted then; its container takes 10 s to
+    // stop. At 12 s it is still Terminating.
+    let text = set_scenario(
         "replicas: 1, template: (image: \"nginx:1\", stop_seconds: 10.0)",
         r#"(when: Ready(set: "web", count: 1), do: DeletePod(pod: "web-0")),
            (after: 5.0, expect: PodReady(pod: "web-0", ready: true)),
            (after: 0.0, expect: PodStatus(pod: "web-0", status: "Terminating"))"#,
-    ));
+    );
+    let mut r = run_until(&text, 12);
     assert_no_failures(&r);
     let web0 = pod_snap(&mut r, "web-0");
-    assert_eq!(web0["ready"], true);
-    assert_eq!(web0["dns"], serde_json::Value::Null, "out of DNS: Terminating");
+    assert_eq!(web0["terminating"], true);
+    assert_eq!(web0["ready"], true, "Ready until its container exits");
+    assert_eq!(
+        web0["dns"],
+        serde_json::Value::Null,
+        "out of DNS: Terminating"
+    );
+    // Once the container has exited the deletion is confirmed, 10 s after SIGTERM.
+    let r = run(&text);
+    let t = time_of(&r, PodTerminating, "pod/web-0").unwrap();
+    assert_eq!(time_of(&r, PodDeleted, "pod/web-0"), Some(t + 10_000));
 }
 
 #[test]

@@ -158,7 +158,10 @@ impl Cluster {
             .sets
             .iter()
             .find(|s| s.set.spec.name == set)
-            .map_or_else(|| set.to_string(), |s| s.set.spec.service_name().to_string());
+            .map_or_else(
+                || set.to_string(),
+                |s| s.set.spec.service_name().to_string(),
+            );
         let endpoints = self
             .pods
             .iter()

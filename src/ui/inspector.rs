@@ -123,7 +123,10 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
             out!(o, "DNS:           {d}");
         }
         (Some(d), false) => {
-            out!(o, "DNS:           {d} (no address: not Ready, or Terminating)");
+            out!(
+                o,
+                "DNS:           {d} (no address: not Ready, or Terminating)"
+            );
         }
         (None, _) => {
             out!(

@@ -83,9 +83,7 @@ pub fn pod_status_line(p: &PodView) -> String {
         PodPhase::Running if p.ready => ("Running, Ready", "Ready"),
         PodPhase::Running if status_word("Running") => (&p.status, &p.status),
         PodPhase::Running => ("Running, NOT Ready", "NOT Ready"),
-        PodPhase::ContainerCreating if status_word("ContainerCreating") => {
-            (&p.status, &p.status)
-        }
+        PodPhase::ContainerCreating if status_word("ContainerCreating") => (&p.status, &p.status),
         PodPhase::ContainerCreating => ("ContainerCreating", "Creating"),
         PodPhase::Pending => ("Pending", "Pending"),
         PodPhase::Terminating => ("Terminating", "Terminating"),

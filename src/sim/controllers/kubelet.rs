@@ -186,12 +186,11 @@ fn pod_step(v: &PodView, now: u64) -> PodStep {
             },
             None => PodStep::Create,
         },
-        (false, false, Some(c)) => match c.stage {
-            ProcessStage::Running if v.crashes_left > 0 => PodStep::Crash,
-            ProcessStage::Running => match c.init {
-                Some(i) => PodStep::Initializing(i),
-                None => PodStep::Report(readiness(v, &c, now)),
-            },
+        (false, false, Some(c)) => match (c.stage, c.init) {
+            (ProcessStage::Stopping { .. }, _) => PodStep::Nothing,
+            (_, Some(i)) => PodStep::Initializing(i),
+            (ProcessStage::Running, None) if v.crashes_left > 0 => PodStep::Crash,
+            (ProcessStage::Running, None) => PodStep::Report(readiness(v, &c, now)),
             _ => PodStep::Nothing,
         },
     }
@@ -740,8 +739,12 @@ impl NodePass {
             &pod.uid[..8.min(pod.uid.len())]
         );
         cluster.emit(
-            SimEvent::new(EventKind::ContainerRestarted, format!("pod/{}", pod.name), why)
-                .node(self.name.clone()),
+            SimEvent::new(
+                EventKind::ContainerRestarted,
+                format!("pod/{}", pod.name),
+                why,
+            )
+            .node(self.name.clone()),
         );
     }
 
@@ -859,6 +862,12 @@ impl NodePass {
             st.phase = PodPhase::ContainerCreating;
             cluster.touch();
         }
+        // Init containers are reported from the start (waiting:
+        // PodInitializing), so kubectl shows Init:0/n, not ContainerCreating.
+        if pod.init_containers > 0 && st.init.is_none() && st.phase == PodPhase::ContainerCreating {
+            st.init = Some((0, pod.init_containers));
+            cluster.touch();
+        }
         if st.waiting != waiting {
             if let Some(w) = &waiting
                 && w.starts_with("ErrImagePull")
@@ -968,10 +977,7 @@ mod tests {
         // and the back-off becomes 10 s.
         let mut v = view(None);
         v.exited_ms = Some(1_000);
-        assert_eq!(
-            pod_step(&v, 1_000),
-            PodStep::Restart { backoff_ms: 10_000 }
-        );
+        assert_eq!(pod_step(&v, 1_000), PodStep::Restart { backoff_ms: 10_000 });
         // A pod being deleted is not restarted: its deletion is confirmed.
         v.deleting = true;
         assert_eq!(pod_step(&v, 1_000), PodStep::ConfirmDeletion);
@@ -1031,10 +1037,7 @@ mod tests {
             exited_ms: Some(5_000),
             waiting_until: None,
         };
-        assert_eq!(
-            pod_step(&v, 5_000),
-            PodStep::BackOff { until_ms: 25_000 }
-        );
+        assert_eq!(pod_step(&v, 5_000), PodStep::BackOff { until_ms: 25_000 });
         assert_eq!(
             pod_step(&v, 25_000),
             PodStep::Restart { backoff_ms: 40_000 }

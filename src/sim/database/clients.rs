@@ -21,7 +21,11 @@ pub(super) fn serve(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &
         let positions = replicating_positions(q, pass);
         record_lag(db, positions, pass.now);
     }
-    let target = pool_target(db.pool, pass.alive.map(|a| (a, pass.infos[a].entity)), pass.endpoint);
+    let target = pool_target(
+        db.pool,
+        pass.alive.map(|a| (a, pass.infos[a].entity)),
+        pass.endpoint,
+    );
     db.pool = target.map(|t| pass.infos[t].entity);
     let due = due_writes(db, pass.now, new_second);
     if due > 0 {
@@ -208,7 +212,10 @@ mod tests {
         // The container crashed and restarted: the old connections broke;
         // new ones go through DNS once it is Ready again.
         assert_eq!(pool_target(Some(server), Some((0, restarted)), None), None);
-        assert_eq!(pool_target(Some(server), Some((0, restarted)), Some(0)), Some(0));
+        assert_eq!(
+            pool_target(Some(server), Some((0, restarted)), Some(0)),
+            Some(0)
+        );
     }
 
     #[test]

@@ -582,8 +582,7 @@ mod tests {
     }
 
     #[test]
-    fn a_readiness_blip_on_the_primary_keeps_established_replication_but_refuses_new_connections()
-    {
+    fn a_readiness_blip_on_the_primary_keeps_established_replication_but_refuses_new_connections() {
         // DNS has no record (not Ready), but the server still runs.
         let mut f = facts();
         f.primary_up = false;

@@ -191,7 +191,9 @@ pub(super) fn start_new(
         let (base, initialized) = i
             .volume
             .and_then(|v| q.data.get(v).ok())
-            .map_or((0, false), |d| (d.max_seq(), d.initialized || d.max_seq() > 0));
+            .map_or((0, false), |d| {
+                (d.max_seq(), d.initialized || d.max_seq() > 0)
+            });
         let writer = dbs.writers.len() as u32;
         dbs.writers.push(format!("{} on {}", i.pod, i.node));
         let role = initial_role(i.ordinal, pass.start(), initialized);
@@ -276,7 +278,11 @@ pub(super) mod tests {
     #[test]
     fn replica_whose_volume_was_ever_initialised_skips_the_clone_even_with_no_rows() {
         assert_eq!(initial_role(2, 0, false), Role::CloneFirst);
-        assert_eq!(initial_role(2, 0, true), Role::Resume, "0 rows, but a data directory");
+        assert_eq!(
+            initial_role(2, 0, true),
+            Role::Resume,
+            "0 rows, but a data directory"
+        );
         assert_eq!(initial_role(0, 0, true), Role::Primary);
     }
 

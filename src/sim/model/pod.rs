@@ -130,7 +130,10 @@ impl RestartBackOff {
     }
     /// The container waits in CrashLoopBackOff now.
     pub fn waiting(&self, now: u64) -> bool {
-        matches!(self.exited_ms.map(|e| self.decide(e, now)), Some(Restart::Wait { .. }))
+        matches!(
+            self.exited_ms.map(|e| self.decide(e, now)),
+            Some(Restart::Wait { .. })
+        )
     }
 }
 
@@ -429,7 +432,11 @@ mod tests {
         st.reason = Some("Evicted".into());
         assert_eq!(st.status_column(0), "Evicted");
         st.deletion_ms = Some(1);
-        assert_eq!(st.status_column(0), "Evicted", "a finished pod is not Terminating");
+        assert_eq!(
+            st.status_column(0),
+            "Evicted",
+            "a finished pod is not Terminating"
+        );
     }
 
     #[test]
@@ -442,7 +449,10 @@ mod tests {
         };
         assert!(!st.unavailable(1_000, 0));
         st.deletion_ms = Some(500);
-        assert!(st.available(1_000, 0), "still Ready and available as a status count");
+        assert!(
+            st.available(1_000, 0),
+            "still Ready and available as a status count"
+        );
         assert!(st.unavailable(1_000, 0), "isUnavailable: Terminating");
         assert!(!st.serving(), "out of endpoints and DNS");
     }
