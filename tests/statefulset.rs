@@ -454,7 +454,11 @@ fn kubelet_evict_fails_the_pod_and_the_controller_deletes_and_recreates_it() {
     // Failed (reason Evicted): the controller deletes it in the same instant,
     // and its kubelet has no container left to stop.
     let failed = time_of(&r, PodFailed, "pod/web-1").unwrap();
-    assert!(events(&r, PodFailed)[0].reason.contains("phase Failed, reason Evicted"));
+    assert!(
+        events(&r, PodFailed)[0]
+            .reason
+            .contains("phase Failed, reason Evicted")
+    );
     assert!(
         events(&r, PodTerminating)
             .iter()

@@ -91,12 +91,18 @@ pub fn pod_status_line(p: &PodView) -> String {
         PodPhase::Succeeded => ("Succeeded", "Succeeded"),
         PodPhase::Absent => ("Absent", "Absent"),
     };
-    let with_restarts;
-    let long = if p.restarts > 0 {
-        with_restarts = format!("{long} ({} restarts)", p.restarts);
-        with_restarts.as_str()
-    } else {
-        long
+    // The RESTARTS column, when there were any: "Ready, 1 restart", "NOT Ready ×3".
+    let (long_r, short_r);
+    let (long, short) = match p.restarts {
+        0 => (long, short),
+        n => {
+            long_r = match n {
+                1 => format!("{long}, 1 restart"),
+                n => format!("{long}, {n} restarts"),
+            };
+            short_r = format!("{short} ×{n}");
+            (long_r.as_str(), short_r.as_str())
+        }
     };
     let Some(r) = p
         .revision
@@ -336,6 +342,21 @@ mod tests {
             dns: Some("web-1.web.default.svc.cluster.local".into()),
             db: None,
         }
+    }
+
+    #[test]
+    fn a_card_shows_kubectls_status_word_and_the_restarts() {
+        let mut p = pod(PodPhase::Running, false);
+        p.status = "CrashLoopBackOff".into();
+        p.restarts = 2;
+        let line = pod_status_line(&p);
+        assert!(line.starts_with("CrashLoopBackOff ×2"), "{line}");
+        let mut p = pod(PodPhase::Running, true);
+        p.restarts = 1;
+        assert_eq!(pod_status_line(&p), "Ready ×1, rev 2");
+        let mut p = pod(PodPhase::ContainerCreating, false);
+        p.status = "Init:1/2".into();
+        assert_eq!(pod_status_line(&p), "Init:1/2, rev 2");
     }
 
     #[test]

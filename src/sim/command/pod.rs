@@ -119,6 +119,7 @@ pub(super) fn kubelet_evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
         st.ready = false;
         st.ready_since_ms = None;
         st.init = None;
+        st.backoff.exited_ms = None;
     }
     cx.emit(
         SimEvent::new(

@@ -191,6 +191,15 @@ pub(super) fn step_replicas(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pas
         let Ok((_, _, Some(srv))) = q.procs.get(i.entity) else {
             continue;
         };
+        // Waiting for a clone source and cloning happen in the init
+        // container clone-mysql; everything else needs mysqld running.
+        let in_init = matches!(
+            srv.state,
+            ReplState::WaitingForCloneSource | ReplState::Cloning { .. }
+        );
+        if !i.running && !in_init {
+            continue;
+        }
         let source = clone_source(&srv.state, i.ordinal, pass.spec)
             .map(|name| source_facts(name, cluster, q, pass));
         let facts = ReplicaFacts {
@@ -287,10 +296,17 @@ fn apply_step(
                 SimEvent::new(
                     EventKind::ReplicationBroken,
                     format!("pod/{}", i.pod),
-                    format!(
-                        "lost {} ({}); still serving stale reads, retrying every 10s",
-                        pass.primary_dns, pass.endpoint_why
-                    ),
+                    match pass.alive {
+                        // The server it was connected to is gone.
+                        None => format!(
+                            "lost {}: its connection broke, no server of {} answers now ({}); still serving stale reads, retrying every 10s",
+                            pass.primary_dns, pass.primary_name, pass.endpoint_why
+                        ),
+                        Some(_) => format!(
+                            "lost {} ({}); still serving stale reads, retrying every 10s",
+                            pass.primary_dns, pass.endpoint_why
+                        ),
+                    },
                 )
                 .node(i.node.clone()),
             );

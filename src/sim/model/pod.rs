@@ -232,6 +232,10 @@ impl PodStatus {
     }
     /// The container's state.waiting.reason, if it waits.
     fn waiting_reason(&self, now: u64) -> Option<&'static str> {
+        // A finished pod's containers are never restarted.
+        if self.terminal() {
+            return None;
+        }
         if self.backoff.waiting(now) {
             return Some("CrashLoopBackOff");
         }
