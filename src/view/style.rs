@@ -91,16 +91,14 @@ pub fn pod_status_line(p: &PodView) -> String {
         PodPhase::Succeeded => ("Succeeded", "Succeeded"),
         PodPhase::Absent => ("Absent", "Absent"),
     };
-    // The RESTARTS column, when there were any: "Ready, 1 restart", "NOT Ready ×3".
+    // The RESTARTS column, when there were any: "Ready, restarts 1".
+    let base_short = short;
     let (long_r, short_r);
     let (long, short) = match p.restarts {
         0 => (long, short),
         n => {
-            long_r = match n {
-                1 => format!("{long}, 1 restart"),
-                n => format!("{long}, {n} restarts"),
-            };
-            short_r = format!("{short} ×{n}");
+            long_r = format!("{long}, restarts {n}");
+            short_r = format!("{short}, restarts {n}");
             (long_r.as_str(), short_r.as_str())
         }
     };
@@ -124,7 +122,11 @@ pub fn pod_status_line(p: &PodView) -> String {
             }
         }
     }
-    format!("{short} r{r}{}", old[1])
+    // Restarts matter more than the revision number.
+    if p.restarts > 0 && short.chars().count() <= STATUS_MAX {
+        return short.to_string();
+    }
+    format!("{base_short} r{r}{}", old[1])
 }
 
 /// Characters that fit on a card's status line.
@@ -349,11 +351,13 @@ mod tests {
         let mut p = pod(PodPhase::Running, false);
         p.status = "CrashLoopBackOff".into();
         p.restarts = 2;
-        let line = pod_status_line(&p);
-        assert!(line.starts_with("CrashLoopBackOff ×2"), "{line}");
+        assert_eq!(pod_status_line(&p), "CrashLoopBackOff r2");
+        let mut p = pod(PodPhase::Running, false);
+        p.restarts = 1;
+        assert_eq!(pod_status_line(&p), "NOT Ready, restarts 1");
         let mut p = pod(PodPhase::Running, true);
         p.restarts = 1;
-        assert_eq!(pod_status_line(&p), "Ready ×1, rev 2");
+        assert_eq!(pod_status_line(&p), "Ready, restarts 1, rev 2");
         let mut p = pod(PodPhase::ContainerCreating, false);
         p.status = "Init:1/2".into();
         assert_eq!(pod_status_line(&p), "Init:1/2, rev 2");
