@@ -232,8 +232,10 @@ fn no_row_is_lost_across_deletion_rescheduling_and_scale_down_and_up() {
         3,
         10.0,
         r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: DeletePod(pod: "mysql-2")),
+           (when: PodStatus(pod: "mysql-2", status: "Running"), timeout: 120.0, note: "a new mysql-2 runs (a Terminating pod stays Ready, so Ready(count: 3) would not wait)"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: CordonNode(of: "mysql-1")),
            (after: 0.0, do: DeletePod(pod: "mysql-1")),
+           (when: PodStatus(pod: "mysql-1", status: "Running"), timeout: 120.0, note: "a new mysql-1 runs"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: Scale(set: "mysql", replicas: 1)),
            (when: SetStatus(set: "mysql", replicas: 1), timeout: 120.0, do: Write(rows: 500)),
            (after: 20.0, do: Scale(set: "mysql", replicas: 3)),
@@ -592,5 +594,135 @@ fn with_ordinals_start_1_the_primary_is_mysql_1_and_replicas_clone_down_from_it(
     );
     for (claim, n) in rows_by_claim(&snap) {
         assert_eq!(n, written, "{claim}");
+    }
+}
+
+#[test]
+fn a_cloning_replica_is_pending_in_its_init_container_not_running() {
+    // 2,000 rows on mysql-0: mysql-1's clone takes 2 s + 4 s.
+    let r = run(&mysql(
+        2,
+        0.0,
+        r#"(when: PodReady(pod: "mysql-0", ready: true), timeout: 60.0, do: Write(rows: 2000)),
+           (when: EventSeen((kind: "CloneStarted", object: "pod/mysql-1")), timeout: 60.0, expect: PodStatus(pod: "mysql-1", status: "Init:1/2")),
+           (after: 0.0, expect: PodPhase(pod: "mysql-1", phase: Pending)),
+           (after: 1.0, expect: PodStatus(pod: "mysql-1", status: "Init:1/2")),
+           (when: Ready(set: "mysql", count: 2), timeout: 60.0, expect: RowsOn(pod: "mysql-1", rows: 2000))"#,
+    ));
+    assert_no_failures(&r);
+    let clone_done = time_of(&r, CloneFinished, "pod/mysql-1").unwrap();
+    let started = time_of(&r, PodStarted, "pod/mysql-1").unwrap();
+    assert_eq!(
+        started, clone_done,
+        "mysqld (the main container) starts when clone-mysql exits"
+    );
+}
+
+#[test]
+fn a_replica_whose_volume_was_initialised_skips_the_clone_even_with_no_rows() {
+    // No row is ever written: data-mysql-2 holds a data directory but 0 rows.
+    let r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: Scale(set: "mysql", replicas: 2)),
+           (when: SetStatus(set: "mysql", replicas: 2), timeout: 120.0, do: Scale(set: "mysql", replicas: 3)),
+           (when: Ready(set: "mysql", count: 3), timeout: 120.0, expect: EventSeen((kind: "CloneFinished", object: "pod/mysql-2", detail: "skipped")))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(
+        times_of(&r, CloneStarted, "pod/mysql-2").len(),
+        1,
+        "cloned the first time only, although the volume holds no rows"
+    );
+}
+
+#[test]
+fn a_readiness_blip_on_the_primary_keeps_replication_and_pooled_writes_but_new_lookups_fail() {
+    let mut r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: SetWriteRate(per_second: 10.0)),
+           (after: 5.0, do: BreakReadiness(pod: "mysql-0")),
+           (after: 20.0, expect: PodReady(pod: "mysql-0", ready: false)),
+           (after: 0.0, expect: WritesFailed(min: 0)),
+           (after: 0.0, do: RestoreReadiness(pod: "mysql-0")),
+           (after: 5.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0))"#,
+    ));
+    assert_no_failures(&r);
+    assert!(
+        events(&r, ReplicationBroken).is_empty(),
+        "established replication survives the blip"
+    );
+    assert!(
+        events(&r, WritesFailed).is_empty(),
+        "the clients' pooled connections survive the blip"
+    );
+    let snap = snapshot(&mut r);
+    assert_eq!(db(&snap)["failed"], 0);
+}
+
+#[test]
+fn a_replica_that_starts_during_a_primary_readiness_blip_cannot_connect_until_it_passes() {
+    // A new connection needs the DNS record, which a not-Ready primary lacks.
+    let r = run(&mysql(
+        2,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: BreakReadiness(pod: "mysql-0")),
+           (after: 1.0, do: CrashPod(pod: "mysql-1")),
+           (after: 30.0, do: RestoreReadiness(pod: "mysql-0")),
+           (when: PodReady(pod: "mysql-1", ready: true), timeout: 60.0, expect: NoInvariantBroken)"#,
+    ));
+    assert_no_failures(&r);
+    let restored = *times_of(&r, PodReady, "pod/mysql-0").last().unwrap();
+    let again = *times_of(&r, ReplicationStarted, "pod/mysql-1")
+        .last()
+        .unwrap();
+    assert!(
+        again >= restored,
+        "mysql-1 reconnected at {again}, before mysql-0 had its DNS record back at {restored}"
+    );
+}
+
+#[test]
+fn the_mysql_read_service_balances_over_ready_pods_only() {
+    let mut r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: BreakReadiness(pod: "mysql-2")),
+           (after: 5.0, expect: PodReady(pod: "mysql-2", ready: false))"#,
+    ));
+    assert_no_failures(&r);
+    let snap = snapshot(&mut r);
+    assert_eq!(db(&snap)["read_service"], "mysql-read");
+    assert_eq!(
+        db(&snap)["read_endpoints"],
+        serde_json::json!(["mysql-0", "mysql-1"]),
+        "the tutorial's Break the Readiness probe: mysql-2 leaves mysql-read"
+    );
+}
+
+#[test]
+fn the_primary_crash_restarts_mysql_0_in_place_and_replication_resumes() {
+    let mut r = run(&mysql(
+        3,
+        10.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: CrashPod(pod: "mysql-0")),
+           (after: 1.0, expect: WritesFailed(min: 1)),
+           (when: PodReady(pod: "mysql-0", ready: true), timeout: 60.0, expect: PodRestarts(pod: "mysql-0", min: 1)),
+           (after: 15.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(
+        times_of(&r, PodCreated, "pod/mysql-0").len(),
+        1,
+        "same pod object"
+    );
+    assert_eq!(times_of(&r, ContainerRestarted, "pod/mysql-0").len(), 1);
+    assert!(!times_of(&r, ReplicationBroken, "pod/mysql-1").is_empty());
+    let snap = snapshot(&mut r);
+    for (_, n) in rows_by_claim(&snap) {
+        assert_eq!(n, db(&snap)["written"].as_u64().unwrap());
     }
 }

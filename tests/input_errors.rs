@@ -153,3 +153,21 @@ fn an_unsupported_kubernetes_version_is_a_load_error_with_line_and_column() {
         assert!(e.starts_with("bad.ron:4:5:") && e.contains(what), "{e}");
     }
 }
+
+#[test]
+fn crash_times_must_be_between_1_and_100() {
+    for times in [0, 101] {
+        let text = format!(
+            "(name: \"x\", {GOOD_CLUSTER},\n workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))],\n steps: [\n  (at: 1.0, do: CrashPod(pod: \"web-0\", times: {times})),\n])"
+        );
+        let e = err(&text);
+        assert!(
+            e.starts_with("bad.ron:4:") && e.contains("times must be between 1 and 100"),
+            "{e}"
+        );
+    }
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, do: KubeletEvict(pod: \"db-0\"))])"
+    ));
+    assert!(e.contains("unknown pod \"db-0\""), "{e}");
+}

@@ -148,14 +148,7 @@ pub fn pods_table(world: &mut World) -> String {
         .query::<(&Pod, &PodStatus)>()
         .iter(world)
         .map(|(p, s)| {
-            let status = match (&s.waiting, s.shown_phase()) {
-                (Some(w), PodPhase::ContainerCreating | PodPhase::Pending)
-                    if w.starts_with("ErrImagePull") =>
-                {
-                    "ErrImagePull".to_string()
-                }
-                (_, ph) => ph.name().to_string(),
-            };
+            let status = s.status_column(now);
             (
                 p.name.clone(),
                 [

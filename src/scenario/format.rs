@@ -180,6 +180,17 @@ pub enum Check {
         set: Option<String>,
         min: u64,
     },
+    /// The pod's STATUS column, as `kubectl get pods` shows it, is exactly
+    /// `status` ("CrashLoopBackOff", "Init:1/2", "ImagePullBackOff", …).
+    PodStatus {
+        pod: String,
+        status: String,
+    },
+    /// The kubelet restarted the pod's container at least `min` times.
+    PodRestarts {
+        pod: String,
+        min: u32,
+    },
 }
 
 impl Check {
@@ -201,6 +212,8 @@ impl Check {
             Check::InvariantBroken => "InvariantBroken",
             Check::Ready { .. } => "Ready",
             Check::WritesFailed { .. } => "WritesFailed",
+            Check::PodStatus { .. } => "PodStatus",
+            Check::PodRestarts { .. } => "PodRestarts",
         }
     }
 
@@ -244,6 +257,11 @@ impl Check {
                 PodPhase::Absent => format!("{pod} does not exist"),
                 p => format!("{pod} is {}", p.name()),
             },
+            Check::PodStatus { pod, status } => format!("{pod} shows {status}"),
+            Check::PodRestarts { pod, min: 1 } => format!("{pod} was restarted"),
+            Check::PodRestarts { pod, min } => {
+                format!("{pod} was restarted at least {min} times")
+            }
             Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
             Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),
             Check::PodOnNode { pod, node: Some(n) } => format!("{pod} is on {n}"),

@@ -688,7 +688,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | ForceDeletePod { pod }
                 | BreakReadiness { pod }
                 | RestoreReadiness { pod }
-                | CrashPod { pod } => check_pod(pod)?,
+                | KubeletEvict { pod } => check_pod(pod)?,
+                CrashPod { pod, times } => {
+                    check_pod(pod)?;
+                    validate::crash_times(*times).map_err(|m| step_err("times", m))?;
+                }
                 AddNode {
                     name,
                     zone,
@@ -727,6 +731,8 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         for chk in [&st.when, &st.expect].into_iter().flatten() {
             match chk {
                 Check::PodPhase { pod, .. }
+                | Check::PodStatus { pod, .. }
+                | Check::PodRestarts { pod, .. }
                 | Check::PodReady { pod, .. }
                 | Check::PodRevision { pod, .. }
                 | Check::ReplicaLag { pod, .. }

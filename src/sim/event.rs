@@ -95,6 +95,12 @@ event_kinds! {
     CommandRejected,
     Note,
     Pause,
+    /// The kubelet started a new container in the same pod after its
+    /// container exited (restartPolicy Always).
+    ContainerRestarted,
+    /// The kubelet waits before restarting an exited container
+    /// (CrashLoopBackOff).
+    BackOff,
 }
 
 impl EventKind {

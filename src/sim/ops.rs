@@ -124,7 +124,12 @@ pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
         "Terminating".to_string()
     } else {
         match st.phase {
+            PodPhase::Running if st.backoff.waiting(now) => format!(
+                "Running but not Ready: its container crashed and waits to restart (CrashLoopBackOff, {} restarts)",
+                st.restarts
+            ),
             PodPhase::Running if !st.ready => "Running but not Ready".to_string(),
+            _ if st.init.is_some() => format!("Pending ({})", st.status_column(now)),
             PodPhase::Running if !st.available(now, min_ready_ms) => format!(
                 "Ready for less than minReadySeconds={}",
                 min_ready_ms / 1000

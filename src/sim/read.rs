@@ -152,6 +152,30 @@ impl Cluster {
     pub fn database(&self, set: &str) -> Option<&DbRead> {
         self.databases.iter().find(|d| d.set == set)
     }
+    /// The tutorial's read Service of a database's set (`mysql-read`: a
+    /// ClusterIP Service selecting every pod of the set) and its endpoints:
+    /// the pods that are Ready and not Terminating, by name.
+    pub fn read_service(&self, set: &str) -> (String, Vec<String>) {
+        let service = self
+            .sets
+            .iter()
+            .find(|s| s.set.spec.name == set)
+            .map_or_else(
+                || set.to_string(),
+                |s| s.set.spec.service_name().to_string(),
+            );
+        let endpoints = self
+            .pods
+            .iter()
+            .filter(|p| {
+                p.pod.owner.kind == OwnerKind::StatefulSet
+                    && p.pod.owner.name == set
+                    && p.status.serving()
+            })
+            .map(|p| p.pod.name.clone())
+            .collect();
+        (format!("{service}-read"), endpoints)
+    }
     /// The database server of a pod (by uid), preferring a live process to
     /// one that is stopping.
     pub fn server(&self, pod_uid: &str) -> Option<&ServerRead> {

@@ -105,24 +105,28 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
         "Node:          {}",
         s.node.as_deref().unwrap_or("<none>")
     );
-    let status = if s.terminating() {
-        "Terminating".to_string()
-    } else {
-        s.phase.name().to_string()
-    };
-    out!(o, "Status:        {status}");
+    // As `kubectl describe pod` (the API phase) and `kubectl get pods`
+    // (the STATUS column) show them.
+    out!(o, "Status:        {}", s.api_phase().name());
+    out!(o, "STATUS column: {}", s.status_column(c.now_ms));
+    if let Some(r) = &s.reason {
+        out!(o, "Reason:        {r}");
+    }
     out!(o, "Ready:         {}", s.ready);
     if let Some(w) = &s.waiting {
         out!(o, "Waiting:       {w}");
     }
     out!(o, "Image:         {}", p.template.image);
     out!(o, "Restarts:      {}", s.restarts);
-    match (&p.dns, s.ready) {
+    match (&p.dns, s.serving()) {
         (Some(d), true) => {
             out!(o, "DNS:           {d}");
         }
         (Some(d), false) => {
-            out!(o, "DNS:           {d} (no address: not Ready)");
+            out!(
+                o,
+                "DNS:           {d} (no address: not Ready, or Terminating)"
+            );
         }
         (None, _) => {
             out!(

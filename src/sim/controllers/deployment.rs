@@ -232,6 +232,7 @@ impl Pass<'_, '_, '_, '_, '_> {
             created_ms: self.cluster.now(),
             seq,
             dns: None,
+            init_containers: 0,
         };
         let e = self
             .cluster

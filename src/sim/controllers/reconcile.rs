@@ -634,7 +634,8 @@ fn rolling_update(
 /// Why a pod is unavailable, or None when it is available (isUnavailable).
 fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
     match p {
-        Some(p) if inp.available(p) && !p.status.terminating() => None,
+        // isUnavailable: a Terminating pod counts, though it stays Ready.
+        Some(p) if !p.status.unavailable(inp.now, inp.min_ready_ms()) => None,
         Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
         None => Some(format!(
             "{} is missing",

@@ -685,6 +685,8 @@ fn set_pod(
             .collect(),
         created_ms: now,
         seq,
+        // The MySQL tutorial's pods run init-mysql and clone-mysql first.
+        init_containers: if spec.database.is_some() { 2 } else { 0 },
     }
 }
 

@@ -29,6 +29,9 @@ pub struct VolumeData {
     pub ranges: Vec<RowRange>,
     /// Divergence already reported.
     pub diverged: bool,
+    /// A MySQL server once created its data directory here (the tutorial's
+    /// clone-mysql checks for /var/lib/mysql/mysql, not for rows).
+    pub initialized: bool,
 }
 
 impl VolumeData {
@@ -124,6 +127,9 @@ pub struct DbState {
     /// Largest replica lag seen at a database tick (replicas past their clone).
     pub max_lag_rows: u64,
     pub max_lag_ms: u64,
+    /// The server the clients' connection pool is connected to: pooled
+    /// connections stay open while that server runs, DNS record or not.
+    pub pool: Option<Entity>,
 }
 
 impl DbState {

@@ -150,6 +150,8 @@ pub mod limits {
     pub const MAX_NAME_LEN: usize = 63;
     pub const MAX_WRITE_RATE: f64 = 10_000.0;
     pub const MAX_WRITE_ROWS: u64 = 10_000_000;
+    /// Crashes one `CrashPod` may ask for.
+    pub const MAX_CRASHES: u32 = 100;
 }
 
 /// Checks a DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric.
