@@ -9,6 +9,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::{K8sRecord, container_name};
 use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -597,7 +598,19 @@ impl NodePass {
                     st.ready = false;
                     st.ready_since_ms = None;
                 }
-                cluster.touch();
+                let why = format!(
+                    "the kubelet on {} sends SIGTERM to {}'s container; it exits after {}s (terminationGracePeriodSeconds {}s)",
+                    self.name,
+                    pod.name,
+                    (until_ms - cluster.now()) / 1000,
+                    pod.template.grace_seconds
+                );
+                let container = container_name(&pod.template.image);
+                cluster.emit(
+                    SimEvent::new(EventKind::ContainerStopping, format!("pod/{}", pod.name), why)
+                        .node(self.name.clone())
+                        .k8s(K8sRecord::killing(&pod.name, container)),
+                );
             }
             (PodStep::ConfirmDeletion, _) => {
                 let reason = format!(
@@ -644,7 +657,10 @@ impl NodePass {
             st.waiting = None;
             p.ready_at_ms = at;
             let why = format!("container {} started on {}", pod.template.image, self.name);
-            cluster.emit(event(EventKind::PodStarted, why));
+            let container = container_name(&pod.template.image);
+            cluster.emit(
+                event(EventKind::PodStarted, why).k8s(K8sRecord::started(&pod.name, container)),
+            );
         }
         if let Some(t) = r.wake {
             cluster.wake.at_noting(t, &mut self.deadline);
@@ -760,9 +776,13 @@ impl NodePass {
             p.pod,
             &p.pod_uid[..8.min(p.pod_uid.len())]
         );
+        // killContainer restores the pod from the container's labels and
+        // records Killing on it, though the object is gone.
+        let record = K8sRecord::killing(&p.pod, container_name(&p.image));
         cluster.emit(
             SimEvent::new(EventKind::ProcessStopped, format!("pod/{}", p.pod), reason)
-                .node(self.name.clone()),
+                .node(self.name.clone())
+                .k8s(record),
         );
     }
 
