@@ -276,7 +276,7 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
                 a.node,
                 attach_word(a.state),
                 if a.forgotten {
-                    ", forgotten by the control plane"
+                    ", force-detached: the stale mount there is fenced (I/O errors)"
                 } else {
                     ""
                 }
@@ -321,6 +321,7 @@ fn storage_word(k: StorageKind) -> &'static str {
         StorageKind::Network => "network storage (attachable on any node)",
         StorageKind::Zonal => "zonal disk (any node of its zone)",
         StorageKind::Local => "local disk (one node only)",
+        StorageKind::Shared => "shared file storage (ReadWriteMany: any nodes at once, no fencing)",
     }
 }
 

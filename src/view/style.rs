@@ -246,7 +246,7 @@ fn attach_word(l: &AttachLook) -> &'static str {
         AttachLook::Attaching => "attaching",
         AttachLook::Attached => "on",
         AttachLook::Detaching => "detaching",
-        AttachLook::StillMounted => "still mounted",
+        AttachLook::StillMounted => "fenced mount",
     }
 }
 

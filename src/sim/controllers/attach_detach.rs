@@ -85,7 +85,8 @@ enum AttStep {
         deadline: u64,
     },
     /// maxWaitForUnmountDuration is over: force-detach. On a node that was
-    /// only cut off the machine keeps it mounted: the attachment is forgotten.
+    /// only cut off the machine keeps a fenced mount: the attachment is kept
+    /// as `forgotten` (no longer attached) until the machine unmounts it.
     ForceDetach {
         partitioned: bool,
     },
@@ -150,10 +151,14 @@ fn unwanted_step(a: &Attachment, node: Option<NodeView>, now: u64) -> AttStep {
 }
 
 /// Why a volume was force-detached from `node` after maxWaitForUnmountDuration.
+/// The detach happens at the storage API, so a node that was only cut off
+/// keeps a mount whose I/O now fails: the disk is fenced, never attached to
+/// two nodes at once (operation_generator.go `GenerateDetachVolumeFunc` →
+/// the volume plugin's `Detach`).
 fn force_detach_reason(node: &str, partitioned: bool) -> String {
     if partitioned {
         format!(
-            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration); the node was only cut off and still has it mounted"
+            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration) at the storage API; {node} was only cut off: its process still has the disk mounted, but the mount is fenced and every write there fails with an I/O error"
         )
     } else {
         format!(
@@ -318,16 +323,16 @@ struct Desired<'w, 's> {
 
 impl Desired<'_, '_> {
     /// The node and volumes a pod wants attached: none unless it is scheduled
-    /// to a node that exists and is not terminated.
+    /// and not terminated. A pod whose node object was deleted still wants
+    /// them there until pod GC deletes the pod: the desired state refuses to
+    /// drop a node that still has volumes (desired_state_of_world.go
+    /// `DeleteNode`), so the detach clock starts only then.
     fn pod_wants(&self, p: &Pod, s: &PodStatus, index: &Index) -> (String, Vec<String>) {
         let none = (String::new(), Vec::new());
         if p.claims.is_empty() || s.terminal() {
             return none;
         }
         let Some(n) = &s.node else { return none };
-        if !index.nodes.contains_key(n) {
-            return none;
-        }
         let vols = p
             .claims
             .iter()
@@ -635,9 +640,13 @@ impl VolumePass<'_> {
     }
 
     fn reconcile(&mut self, cluster: &mut Cluster, actual: &mut Actual) {
-        let Ok((_, _, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
+        let Ok((_, vol, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
             return;
         };
+        if !vol.kind.is_block() {
+            // Shared file storage is mounted, never attached: nothing to do.
+            return;
+        }
         let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
         // A node no pod wants the volume on any more may report again later.
         if !vs.multi_attach_reported.is_empty() {
@@ -801,6 +810,11 @@ impl VolumePass<'_> {
         let now = cluster.now();
         let vname = self.name;
         let index = &cluster.index;
+        if !index.nodes.contains_key(node) {
+            // A deleted node is kept in the desired state only for what is
+            // attached there already; nothing new is attached to it.
+            return None;
+        }
         let mine = match index.attachment(vname, node) {
             None => Mine::None,
             Some(e) if held.atts.get(e).is_ok_and(|(_, a, _)| !a.forgotten) => Mine::Live,

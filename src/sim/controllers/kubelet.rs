@@ -327,6 +327,7 @@ struct Machines<'w, 's> {
 struct Storage<'w, 's> {
     claims: Query<'w, 's, &'static ClaimStatus>,
     volumes: Query<'w, 's, &'static VolumeStatus>,
+    volume_specs: Query<'w, 's, &'static Volume>,
     attachments: Query<'w, 's, &'static Attachment>,
     changed_attachments: Query<'w, 's, &'static Attachment, Changed<Attachment>>,
     changed_claims: Query<'w, 's, (), Changed<ClaimStatus>>,
@@ -345,6 +346,16 @@ impl Storage<'_, '_> {
             let Some(v) = &cs.volume else {
                 return Err(format!("waiting for claim {c} to be bound to a volume"));
             };
+            let shared = index
+                .volumes
+                .get(v)
+                .and_then(|&e| self.volume_specs.get(e).ok())
+                .is_some_and(|vol| !vol.kind.is_block());
+            if shared {
+                // Shared file storage is mounted directly: no attach step.
+                vols.push(v.clone());
+                continue;
+            }
             let attached = index
                 .attachment(v, node)
                 .and_then(|e| self.attachments.get(e).ok())

@@ -148,8 +148,10 @@ pub struct Attachment {
     pub state: AttachState,
     /// When the controller first wanted it detached (for the 6-minute force-detach).
     pub detach_requested_ms: Option<u64>,
-    /// The control plane force-detached it but the machine still has it
-    /// mounted (it was only partitioned): a second attachment can now happen.
+    /// Force-detached at the storage API while the machine, only cut off,
+    /// still has it mounted: the mount is fenced (its I/O fails) and the
+    /// volume can be attached elsewhere. Kept until the machine unmounts it,
+    /// so the stale mount can be shown; it is not an attachment any more.
     pub forgotten: bool,
     /// Why a detach was started early (out-of-service), logged when it completes.
     pub detach_reason: Option<String>,
