@@ -27,7 +27,10 @@ fn with_kind<'a>(r: &'a Run, kind: EventKind, object: &str) -> Vec<&'a SimEvent>
 
 /// (type, reason, object, message) of an event's Kubernetes record.
 fn record(e: &SimEvent) -> (K8sType, &str, &str, &str) {
-    let k = e.k8s.as_ref().unwrap_or_else(|| panic!("no k8s record on {e:?}"));
+    let k = e
+        .k8s
+        .as_ref()
+        .unwrap_or_else(|| panic!("no k8s record on {e:?}"));
     (k.kind, &k.reason, &k.object, &k.message)
 }
 
@@ -73,7 +76,12 @@ fn events_kubernetes_records_carry_its_type_reason_object_and_message() {
     let killing = one(&r, ContainerStopping, "pod/web-1");
     assert_eq!(
         record(killing),
-        (K8sType::Normal, "Killing", "pod/web-1", "Stopping container nginx")
+        (
+            K8sType::Normal,
+            "Killing",
+            "pod/web-1",
+            "Stopping container nginx"
+        )
     );
     // Sim-only events carry none, and the JSON line says which is which.
     assert!(events(&r, SetBlocked).iter().all(|e| e.k8s.is_none()));
@@ -95,8 +103,16 @@ fn multi_attach_is_recorded_once_per_volume_and_node() {
     let r = run(&text);
     assert_no_failures(&r);
     let errs = with_kind(&r, VolumeMultiAttachError, "pod/web-1");
-    assert_eq!(errs.len(), 1, "one record for 6 minutes of waiting: {errs:?}");
-    assert!(errs[0].reason.contains("force-detach in 6m00s"), "{}", errs[0].reason);
+    assert_eq!(
+        errs.len(),
+        1,
+        "one record for 6 minutes of waiting: {errs:?}"
+    );
+    assert!(
+        errs[0].reason.contains("force-detach in 6m00s"),
+        "{}",
+        errs[0].reason
+    );
     assert_eq!(
         record(errs[0]),
         (
@@ -111,7 +127,10 @@ fn multi_attach_is_recorded_once_per_volume_and_node() {
     let not_ready = events(&r, NodeNotReady)[0];
     assert_eq!(
         record(not_ready).3,
-        format!("Node {} status is now: NodeNotReady", not_ready.node.as_deref().unwrap_or(""))
+        format!(
+            "Node {} status is now: NodeNotReady",
+            not_ready.node.as_deref().unwrap_or("")
+        )
     );
 }
 
@@ -129,7 +148,10 @@ fn when_scaled_delete_with_a_quick_scale_up_gives_the_pod_a_new_empty_claim() {
     assert_no_failures(&r);
     let gone = one(&r, PodDeleted, "pod/web-2").t_ms;
     let collected = one(&r, ClaimDeleted, "pvc/www-web-2");
-    assert_eq!(collected.t_ms, gone, "the garbage collector follows the owner pod");
+    assert_eq!(
+        collected.t_ms, gone,
+        "the garbage collector follows the owner pod"
+    );
     let made = times_of(&r, ClaimCreated, "pvc/www-web-2");
     assert_eq!(made.len(), 2, "a new claim: {made:?}");
     assert!(made[1] >= gone);
@@ -138,7 +160,9 @@ fn when_scaled_delete_with_a_quick_scale_up_gives_the_pod_a_new_empty_claim() {
     assert!(recreated[1] >= made[1], "the pod waits for its new claim");
     let blocked = events(&r, SetBlocked);
     assert!(
-        blocked.iter().any(|e| e.reason.contains("still owned by the earlier pod")),
+        blocked
+            .iter()
+            .any(|e| e.reason.contains("still owned by the earlier pod")),
         "{blocked:?}"
     );
     // A new claim binds a new, empty volume: the old one was deleted with its data.

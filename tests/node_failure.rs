@@ -505,4 +505,3 @@ fn force_deleting_a_pod_on_a_partitioned_node_is_reported_as_split_brain() {
     // Both processes exist: the old one is killed only when the partition heals.
     assert!(events(&r, ProcessStopped).is_empty());
 }
-

@@ -106,16 +106,25 @@ impl K8sRecord {
     /// `FitError.Error`, `sortReasonsHistogram`;
     /// pkg/scheduler/framework/preemption/preemption.go.)
     pub fn failed_scheduling(pod: &str, nodes: usize, histogram: &[(u32, String, bool)]) -> Self {
-        let mut parts: Vec<String> = histogram.iter().map(|(n, r, _)| format!("{n} {r}")).collect();
+        let mut parts: Vec<String> = histogram
+            .iter()
+            .map(|(n, r, _)| format!("{n} {r}"))
+            .collect();
         parts.sort();
         let (helps, not): (Vec<_>, Vec<_>) = histogram.iter().partition(|h| h.2);
         let count = |v: &[&(u32, String, bool)]| v.iter().map(|h| h.0).sum::<u32>();
         let mut pre: Vec<String> = Vec::new();
         if !helps.is_empty() {
-            pre.push(format!("{} No preemption victims found for incoming pod", count(&helps)));
+            pre.push(format!(
+                "{} No preemption victims found for incoming pod",
+                count(&helps)
+            ));
         }
         if !not.is_empty() {
-            pre.push(format!("{} Preemption is not helpful for scheduling", count(&not)));
+            pre.push(format!(
+                "{} Preemption is not helpful for scheduling",
+                count(&not)
+            ));
         }
         pre.sort();
         K8sRecord::warning(
@@ -260,8 +269,14 @@ pub fn k8s_record(ev: &SimEvent) -> Option<K8sRecord> {
         EventKind::NodeCordoned => node_status("NodeNotSchedulable"),
         EventKind::NodeUncordoned => node_status("NodeSchedulable"),
         // node_lifecycle_controller.go (node added / deleted handlers).
-        EventKind::NodeAdded => node_event("RegisteredNode", format!("Registered Node {name} in Controller")),
-        EventKind::NodeDeleted => node_event("RemovingNode", format!("Removing Node {name} from Controller")),
+        EventKind::NodeAdded => node_event(
+            "RegisteredNode",
+            format!("Registered Node {name} in Controller"),
+        ),
+        EventKind::NodeDeleted => node_event(
+            "RemovingNode",
+            format!("Removing Node {name} from Controller"),
+        ),
         _ => return None,
     })
 }
@@ -277,7 +292,10 @@ mod tests {
         assert_eq!(r.object, "statefulset/web");
         assert_eq!(r.message, "create Pod web-0 in StatefulSet web successful");
         let r = K8sRecord::stateful_claim("create", "web", "www-web-0", "web-0");
-        assert_eq!(r.message, "create Claim www-web-0 Pod web-0 in StatefulSet web success");
+        assert_eq!(
+            r.message,
+            "create Claim www-web-0 Pod web-0 in StatefulSet web success"
+        );
         let r = K8sRecord::stateful_pod("delete", "web", "web-2");
         assert_eq!(r.reason, "SuccessfulDelete");
         assert_eq!(r.message, "delete Pod web-2 in StatefulSet web successful");
@@ -303,7 +321,10 @@ mod tests {
             "Multi-Attach error for volume \"pv-www-web-1\" Volume is already exclusively attached to one node and can't be attached to another"
         );
         let r = K8sRecord::multi_attach("b", "v", &["a"]);
-        assert_eq!(r.message, "Multi-Attach error for volume \"v\" Volume is already used by pod(s) a");
+        assert_eq!(
+            r.message,
+            "Multi-Attach error for volume \"v\" Volume is already used by pod(s) a"
+        );
     }
 
     #[test]
@@ -324,8 +345,15 @@ mod tests {
 
     #[test]
     fn sim_only_events_have_no_kubernetes_record() {
-        for kind in [EventKind::SetBlocked, EventKind::CloneStarted, EventKind::RolloutComplete] {
-            assert_eq!(k8s_record(&SimEvent::new(kind, "statefulset/web", "x")), None);
+        for kind in [
+            EventKind::SetBlocked,
+            EventKind::CloneStarted,
+            EventKind::RolloutComplete,
+        ] {
+            assert_eq!(
+                k8s_record(&SimEvent::new(kind, "statefulset/web", "x")),
+                None
+            );
         }
     }
 

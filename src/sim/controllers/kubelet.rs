@@ -618,9 +618,13 @@ impl NodePass {
                 );
                 let container = container_name(&pod.template.image);
                 cluster.emit(
-                    SimEvent::new(EventKind::ContainerStopping, format!("pod/{}", pod.name), why)
-                        .node(self.name.clone())
-                        .k8s(K8sRecord::killing(&pod.name, container)),
+                    SimEvent::new(
+                        EventKind::ContainerStopping,
+                        format!("pod/{}", pod.name),
+                        why,
+                    )
+                    .node(self.name.clone())
+                    .k8s(K8sRecord::killing(&pod.name, container)),
                 );
             }
             (PodStep::ConfirmDeletion, _) => {

@@ -1182,7 +1182,15 @@ pub(super) mod tests {
     ) -> Outcome {
         let claims: BTreeMap<String, ObservedClaim> = claims
             .into_iter()
-            .map(|(o, c)| (format!("www-web-{o}"), ObservedClaim { ordinal: Some(o), ..c }))
+            .map(|(o, c)| {
+                (
+                    format!("www-web-{o}"),
+                    ObservedClaim {
+                        ordinal: Some(o),
+                        ..c
+                    },
+                )
+            })
             .collect();
         reconcile(&Input {
             spec,
@@ -1204,7 +1212,9 @@ pub(super) mod tests {
     #[test]
     fn when_scaled_delete_makes_the_condemned_pod_own_its_claim() {
         let s = when_scaled_delete(2);
-        let pods: Vec<_> = (0..3).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
         let claims = (0..3).map(|o| (o, ObservedClaim::default())).collect();
         let out = run_claims(&s, &pods, claims);
         assert_eq!(
@@ -1216,14 +1226,18 @@ pub(super) mod tests {
             }
         );
         assert!(
-            out.actions.iter().any(|a| matches!(a, Action::DeletePod { name, .. } if name == "web-2"))
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::DeletePod { name, .. } if name == "web-2"))
         );
     }
 
     #[test]
     fn scale_up_while_the_condemned_pod_terminates_leaves_its_ownership_alone() {
         let s = when_scaled_delete(3);
-        let mut pods: Vec<_> = (0..3).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let mut pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
         let mut st = PodStatus::new();
         st.phase = PodPhase::Running;
         st.deletion_ms = Some(1);
@@ -1232,10 +1246,17 @@ pub(super) mod tests {
             owner_pod_uid: Some("uid-web-2".into()),
             ..Default::default()
         };
-        let claims = vec![(0, ObservedClaim::default()), (1, ObservedClaim::default()), (2, owned)];
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
         let out = run_claims(&s, &pods, claims);
         assert!(
-            !out.actions.iter().any(|a| matches!(a, Action::SetClaimOwners { .. } | Action::DeleteClaim { .. })),
+            !out.actions.iter().any(|a| matches!(
+                a,
+                Action::SetClaimOwners { .. } | Action::DeleteClaim { .. }
+            )),
             "{:?}",
             out.actions
         );
@@ -1244,12 +1265,18 @@ pub(super) mod tests {
     #[test]
     fn scale_up_before_the_pod_is_deleted_takes_the_claim_back_from_it() {
         let s = when_scaled_delete(3);
-        let pods: Vec<_> = (0..3).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
         let owned = ObservedClaim {
             owner_pod_uid: Some("uid-web-2".into()),
             ..Default::default()
         };
-        let claims = vec![(0, ObservedClaim::default()), (1, ObservedClaim::default()), (2, owned)];
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
         let out = run_claims(&s, &pods, claims);
         assert_eq!(
             out.actions,
@@ -1264,12 +1291,18 @@ pub(super) mod tests {
     #[test]
     fn a_claim_owned_by_a_gone_pod_is_garbage_collected_and_its_ordinal_waits_for_a_new_claim() {
         let s = when_scaled_delete(3);
-        let pods: Vec<_> = (0..2).map(|o| pod(o, "r1", PodPhase::Running, true)).collect();
+        let pods: Vec<_> = (0..2)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
         let owned = ObservedClaim {
             owner_pod_uid: Some("uid-web-2".into()),
             ..Default::default()
         };
-        let claims = vec![(0, ObservedClaim::default()), (1, ObservedClaim::default()), (2, owned)];
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
         let out = run_claims(&s, &pods, claims);
         assert!(
             matches!(&out.actions[..], [Action::DeleteClaim { name, when_deleted: false, .. }] if name == "www-web-2"),
@@ -1277,7 +1310,10 @@ pub(super) mod tests {
             out.actions
         );
         let blocked = out.blocked.expect("web-2 waits");
-        assert!(blocked.contains("still owned by the earlier pod"), "{blocked}");
+        assert!(
+            blocked.contains("still owned by the earlier pod"),
+            "{blocked}"
+        );
     }
 
     #[test]

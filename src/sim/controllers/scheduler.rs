@@ -114,11 +114,17 @@ fn schedule_pods(
                     infos.len(),
                     &format!("persistentvolumeclaim \"{c}\" not found"),
                 ),
-                None => K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails)),
+                None => {
+                    K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails))
+                }
             };
             cluster.emit(
-                SimEvent::new(EventKind::PodUnschedulable, format!("pod/{}", pod.name), msg)
-                    .k8s(record),
+                SimEvent::new(
+                    EventKind::PodUnschedulable,
+                    format!("pod/{}", pod.name),
+                    msg,
+                )
+                .k8s(record),
             );
         }
     }
