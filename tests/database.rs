@@ -20,6 +20,15 @@ fn mysql(replicas: u32, write_rate: f64, steps: &str) -> String {
     mysql_with("mysql", replicas, write_rate, "", steps)
 }
 
+/// The scenario with a shared (NFS-like) storage class as its default.
+fn shared_storage(text: &str) -> String {
+    text.replacen(
+        "cluster: (",
+        r#"cluster: (storage_classes: [(name: "nfs", kind: Shared)], "#,
+        1,
+    )
+}
+
 fn snapshot(r: &mut Run) -> Value {
     serde_json::from_str(&r.snapshot_json()).expect("snapshot is JSON")
 }
@@ -456,8 +465,8 @@ fn primary_node_failure_makes_no_failover_and_the_primary_returns_with_its_data(
 }
 
 #[test]
-fn split_brain_force_delete_of_a_partitioned_primary_makes_histories_diverge() {
-    let mut r = run(&mysql(
+fn split_brain_on_block_storage_fences_the_old_primary_so_its_writes_fail_and_nothing_diverges() {
+    let r = run(&mysql(
         2,
         10.0,
         r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: PartitionNode(of: "mysql-0")),
@@ -467,6 +476,39 @@ fn split_brain_force_delete_of_a_partitioned_primary_makes_histories_diverge() {
            (after: 0.0, expect: InvariantBroken)"#,
     ));
     assert_no_failures(&r);
+    let fence = events(&r, VolumeDetached)
+        .into_iter()
+        .find(|e| e.detail.as_deref() == Some("force"))
+        .expect("the force-detach")
+        .t_ms;
+    let io = events(&r, WritesFailed)
+        .into_iter()
+        .find(|e| e.object == "pod/mysql-0")
+        .expect("the old primary's writes fail");
+    assert!(
+        (fence..=fence + 1_000).contains(&io.t_ms),
+        "from the first write after its disk is fenced at {fence}: {}",
+        io.t_ms
+    );
+    assert!(io.reason.contains("I/O error"), "{}", io.reason);
+    assert!(events(&r, DataDiverged).is_empty());
+}
+
+#[test]
+fn split_brain_on_shared_storage_makes_histories_diverge() {
+    // The first declared class is the default: NFS-like shared storage.
+    let mut r = run(&shared_storage(&mysql(
+        2,
+        10.0,
+        r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: PartitionNode(of: "mysql-0")),
+           (after: 60.0, do: ForceDeletePod(pod: "mysql-0")),
+           (when: PodReady(pod: "mysql-0", ready: true), timeout: 600.0, note: "a second mysql-0"),
+           (after: 30.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 0.0, expect: InvariantBroken)"#,
+    )));
+    assert_no_failures(&r);
+    // Shared storage has no attach step: no Multi-Attach wait at all.
+    assert!(events(&r, VolumeMultiAttachError).is_empty());
     let div = events(&r, DataDiverged);
     assert_eq!(div.len(), 1, "{div:?}");
     let reason = &div[0].reason;

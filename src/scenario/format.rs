@@ -226,6 +226,8 @@ impl Check {
             Check::EventOrder(refs) => refs.iter().map(|r| r.kind.as_str()).collect(),
             Check::EventSeen(r) => vec![r.kind.as_str()],
             Check::PodPhase { .. }
+            | Check::PodStatus { .. }
+            | Check::PodRestarts { .. }
             | Check::PodReady { .. }
             | Check::PodOnNode { .. }
             | Check::PodRevision { .. }

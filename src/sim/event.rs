@@ -1,5 +1,6 @@
 //! SimEvent: what happened in the simulated cluster and why, and the ordered log of them.
 
+use super::k8s_event::{K8sRecord, k8s_record};
 use bevy::prelude::*;
 use serde::Serialize;
 
@@ -101,6 +102,8 @@ event_kinds! {
     /// The kubelet waits before restarting an exited container
     /// (CrashLoopBackOff).
     BackOff,
+    /// The kubelet sent SIGTERM to a deleted pod's container (Killing).
+    ContainerStopping,
 }
 
 impl EventKind {
@@ -126,6 +129,10 @@ pub struct SimEvent {
     pub revision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The event as Kubernetes itself records it, for events it records
+    /// (k8s_event.rs); None for what only the simulator logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<K8sRecord>,
 }
 
 impl SimEvent {
@@ -139,6 +146,7 @@ impl SimEvent {
             volume: None,
             revision: None,
             detail: None,
+            k8s: None,
         }
     }
     pub fn node(mut self, node: impl Into<String>) -> Self {
@@ -159,6 +167,12 @@ impl SimEvent {
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
+        self
+    }
+    /// Attaches the Kubernetes record (for an emitter that knows more than
+    /// the line's fields; otherwise `k8s_record` derives it when logged).
+    pub fn k8s(mut self, r: K8sRecord) -> Self {
+        self.k8s = Some(r);
         self
     }
 
@@ -194,6 +208,9 @@ impl EventLog {
     pub fn emit(&mut self, now: u64, mut ev: SimEvent) {
         ev.t_ms = now;
         self.last_ms = Some(now);
+        if ev.k8s.is_none() {
+            ev.k8s = k8s_record(&ev);
+        }
         self.events.push(ev);
         self.activity += 1;
     }

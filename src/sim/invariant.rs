@@ -172,7 +172,8 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
     let added_atts = w.new_atts.iter().count();
     for (e, a) in w.changed_atts.iter() {
         changed = true;
-        if a.state == AttachState::Attached {
+        // A fenced attachment (`forgotten`) is detached at the storage API.
+        if a.state == AttachState::Attached && !a.forgotten {
             seen.attached.insert(e, a.volume.clone(), a.node.clone());
         } else {
             seen.attached.remove(e);

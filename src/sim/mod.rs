@@ -7,6 +7,7 @@ pub mod controllers;
 pub mod database;
 pub mod event;
 pub mod invariant;
+pub mod k8s_event;
 pub mod model;
 pub mod ops;
 pub mod read;

@@ -252,7 +252,16 @@ pub fn volume_label(v: &VolumeView) -> String {
     if v.diverged {
         s.push_str("  DIVERGED");
     }
-    match v.attached.as_slice() {
+    // A fenced mount is no attachment: the storage API took the disk away.
+    let (fenced, live): (Vec<_>, Vec<_>) = v
+        .attached
+        .iter()
+        .partition(|(_, l)| *l == AttachLook::StillMounted);
+    for (node, _) in &fenced {
+        s.push_str(&format!("  fenced on {node}"));
+    }
+    match live.as_slice() {
+        [] if !fenced.is_empty() => {}
         [] => s.push_str("  (detached)"),
         [(_, AttachLook::Attached)] => {}
         [(_, l)] => s.push_str(&format!("  ({})", attach_word(l))),
@@ -266,7 +275,7 @@ fn attach_word(l: &AttachLook) -> &'static str {
         AttachLook::Attaching => "attaching",
         AttachLook::Attached => "on",
         AttachLook::Detaching => "detaching",
-        AttachLook::StillMounted => "still mounted",
+        AttachLook::StillMounted => "fenced mount",
     }
 }
 
@@ -452,6 +461,12 @@ mod tests {
         assert_eq!(volume_label(&v), "www-web-0  12,345 rows");
         v.attached.push(("node-b".into(), AttachLook::StillMounted));
         assert_eq!(volume_colour(&v), VOL_ERROR);
+        assert!(
+            volume_label(&v).ends_with("fenced on node-b"),
+            "{}",
+            volume_label(&v)
+        );
+        v.attached.push(("node-c".into(), AttachLook::Attached));
         assert!(volume_label(&v).ends_with("on 2 nodes!"));
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::{K8sRecord, container_name};
 use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -359,6 +360,7 @@ struct Machines<'w, 's> {
 struct Storage<'w, 's> {
     claims: Query<'w, 's, &'static ClaimStatus>,
     volumes: Query<'w, 's, &'static VolumeStatus>,
+    volume_specs: Query<'w, 's, &'static Volume>,
     attachments: Query<'w, 's, &'static Attachment>,
     changed_attachments: Query<'w, 's, &'static Attachment, Changed<Attachment>>,
     changed_claims: Query<'w, 's, (), Changed<ClaimStatus>>,
@@ -377,6 +379,16 @@ impl Storage<'_, '_> {
             let Some(v) = &cs.volume else {
                 return Err(format!("waiting for claim {c} to be bound to a volume"));
             };
+            let shared = index
+                .volumes
+                .get(v)
+                .and_then(|&e| self.volume_specs.get(e).ok())
+                .is_some_and(|vol| !vol.kind.is_block());
+            if shared {
+                // Shared file storage is mounted directly: no attach step.
+                vols.push(v.clone());
+                continue;
+            }
             let attached = index
                 .attachment(v, node)
                 .and_then(|e| self.attachments.get(e).ok())
@@ -631,7 +643,23 @@ impl NodePass {
                 // once because it has a deletion timestamp (`serving`).
                 p.stage = ProcessStage::Stopping { until_ms };
                 self.wake(cluster, until_ms);
-                cluster.touch();
+                let why = format!(
+                    "the kubelet on {} sends SIGTERM to {}'s container; it exits after {}s (terminationGracePeriodSeconds {}s)",
+                    self.name,
+                    pod.name,
+                    (until_ms - cluster.now()) / 1000,
+                    pod.template.grace_seconds
+                );
+                let container = container_name(&pod.template.image);
+                cluster.emit(
+                    SimEvent::new(
+                        EventKind::ContainerStopping,
+                        format!("pod/{}", pod.name),
+                        why,
+                    )
+                    .node(self.name.clone())
+                    .k8s(K8sRecord::killing(&pod.name, container)),
+                );
             }
             (PodStep::ConfirmDeletion, _) => {
                 let reason = format!(
@@ -806,7 +834,10 @@ impl NodePass {
                     pod.template.image, self.name
                 ),
             };
-            cluster.emit(event(EventKind::PodStarted, why));
+            let container = container_name(&pod.template.image);
+            cluster.emit(
+                event(EventKind::PodStarted, why).k8s(K8sRecord::started(&pod.name, container)),
+            );
         }
         if let Some(t) = r.wake {
             cluster.wake.at_noting(t, &mut self.deadline);
@@ -914,9 +945,13 @@ impl NodePass {
             p.pod,
             &p.pod_uid[..8.min(p.pod_uid.len())]
         );
+        // killContainer restores the pod from the container's labels and
+        // records Killing on it, though the object is gone.
+        let record = K8sRecord::killing(&p.pod, container_name(&p.image));
         cluster.emit(
             SimEvent::new(EventKind::ProcessStopped, format!("pod/{}", p.pod), reason)
-                .node(self.name.clone()),
+                .node(self.name.clone())
+                .k8s(record),
         );
     }
 

@@ -8,6 +8,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::prelude::*;
@@ -373,7 +374,8 @@ fn mark_pods_not_ready(
                     node.name
                 ),
             )
-            .node(node.name.clone()),
+            .node(node.name.clone())
+            .k8s(K8sRecord::pod_node_not_ready(&p.name)),
         );
     }
 }

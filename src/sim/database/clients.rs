@@ -3,7 +3,7 @@
 //! nothing does they are refused and counted. Clients across a partition keep
 //! writing to an old primary that still runs there (split brain).
 
-use super::servers::Pass;
+use super::servers::{Pass, ServerInfo};
 use super::{DbQueries, DbState, HISTORY_CAP, ReplState, VolumeData};
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::ops::Cluster;
@@ -136,6 +136,10 @@ fn write(
         if i.ordinal != pass.start() || !i.partitioned || !i.running || target == Some(n) {
             continue;
         }
+        if i.fenced {
+            fenced_writes_fail(cluster, q, i);
+            continue;
+        }
         if let Some(v) = i.volume
             && let Ok(mut d) = q.data.get_mut(v)
             && let Ok((_, _, Some(srv))) = q.procs.get(i.entity)
@@ -143,6 +147,29 @@ fn write(
             cut_off_write(&mut d, srv.base, srv.writer, due);
         }
     }
+}
+
+/// An old primary across a partition whose disk was force-detached under it:
+/// the clients still reaching it get I/O errors (logged once per server).
+fn fenced_writes_fail(cluster: &mut Cluster, q: &mut DbQueries, i: &ServerInfo) {
+    let Ok((_, _, Some(mut srv))) = q.procs.get_mut(i.entity) else {
+        return;
+    };
+    if srv.io_errors {
+        return;
+    }
+    srv.io_errors = true;
+    cluster.emit(
+        SimEvent::new(
+            EventKind::WritesFailed,
+            format!("pod/{}", i.pod),
+            format!(
+                "the old {} on {} still runs and clients across the partition still reach it, but its disk was force-detached at the storage API: the mount is fenced, every write fails with an I/O error, and nothing it accepted after that reaches the disk",
+                i.pod, i.node
+            ),
+        )
+        .node(i.node.clone()),
+    );
 }
 
 /// Appends `due` rows after the volume's last row through `writer`, and

@@ -21,6 +21,9 @@ pub(super) struct ServerInfo {
     pub partitioned: bool,
     /// The volume it mounted first: its data.
     pub volume: Option<Entity>,
+    /// That volume was force-detached from its node under it: the mount is
+    /// fenced and its writes fail.
+    pub fenced: bool,
 }
 
 /// What one database's pass works from, gathered once at its start.
@@ -109,6 +112,12 @@ fn server_infos(set: &str, q: &DbQueries, index: &Index) -> Vec<ServerInfo> {
                     .volumes
                     .first()
                     .and_then(|v| index.volumes.get(v).copied()),
+                fenced: p.volumes.first().is_some_and(|v| {
+                    index
+                        .attachment(v, &p.node)
+                        .and_then(|a| q.attachments.get(a).ok())
+                        .is_some_and(|a| a.forgotten)
+                }),
             }
         })
         .collect();
@@ -231,6 +240,7 @@ pub(super) fn start_new(
             state,
             position: base,
             last_change_ms: pass.now,
+            io_errors: false,
         });
         cluster.touch();
     }
@@ -264,6 +274,7 @@ pub(super) mod tests {
             connected: true,
             partitioned: false,
             volume: None,
+            fenced: false,
         }
     }
 

@@ -94,6 +94,8 @@ pub struct DbServer {
     /// Last row applied (replicas) or written (primary).
     pub position: u64,
     pub last_change_ms: u64,
+    /// Its writes fail with I/O errors (its disk was fenced); logged once.
+    pub io_errors: bool,
 }
 
 /// Where a server is in its life: the primary, or a replica waiting for its
