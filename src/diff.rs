@@ -4,6 +4,7 @@
 //! the same; 1: they diverged; 2: bad input.
 
 use crate::headless;
+use bevy::prelude::World;
 use crate::scenario::Loaded;
 use crate::scenario::outcome::{self, Outcome, Tracker};
 use crate::sim::event::SimEvent;
@@ -20,9 +21,14 @@ pub struct Side {
 pub fn play(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Side {
     let file = loaded.file.clone();
     let mut tracker = Tracker::default();
-    let (mut run, _) = headless::run_with(loaded, seed, until_ms, None, &mut |w| {
-        tracker.observe(w);
-    });
+    let mut observe = |w: &World| tracker.observe(w);
+    let out = headless::Output {
+        observe: Some(&mut observe),
+        ..Default::default()
+    };
+    let Ok(mut run) = headless::run_with(loaded, seed, until_ms, out) else {
+        unreachable!("a run without a stream does no I/O");
+    };
     let events = run.log().events.clone();
     let outcome = tracker.finish(run.world());
     Side {

@@ -109,8 +109,8 @@ fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
     Ok(statefulset_sim::sim::units::secs_to_ms(s))
 }
 
-/// Writes a file without ever clobbering the scenario it came from.
-fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
+/// Refuses an output path that is the scenario file itself.
+fn refuse_clobber(path: &Path, input: &Path) -> Result<(), ExitCode> {
     if let (Ok(a), Ok(b)) = (path.canonicalize(), input.canonicalize())
         && a == b
     {
@@ -120,10 +120,51 @@ fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
         );
         return Err(ExitCode::from(2));
     }
+    Ok(())
+}
+
+/// Writes a file without ever clobbering the scenario it came from.
+fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
+    refuse_clobber(path, input)?;
     std::fs::write(path, text).map_err(|e| {
         eprintln!("error: cannot write {}: {e}", path.display());
         ExitCode::from(2)
     })
+}
+
+/// A headless run whose event log streams to `out` as it goes (through a
+/// temporary file beside it, renamed when the run ends, so a failed run never
+/// leaves a half-written log in the place of an earlier one).
+fn run_streaming(
+    loaded: Loaded,
+    seed: Option<u64>,
+    until: Option<u64>,
+    at: Option<u64>,
+    out: &Path,
+    input: &Path,
+) -> Result<headless::Run, ExitCode> {
+    refuse_clobber(out, input)?;
+    let fail = |e: std::io::Error| {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        ExitCode::from(2)
+    };
+    let mut tmp_name = out.as_os_str().to_owned();
+    tmp_name.push(".partial");
+    let tmp = PathBuf::from(tmp_name);
+    let file = std::fs::File::create(&tmp).map_err(fail)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let output = headless::Output {
+        events: Some(&mut w),
+        progress: true,
+        at_ms: at,
+        observe: None,
+    };
+    let run = headless::run_with(loaded, seed, until, output).map_err(fail)?;
+    use std::io::Write;
+    w.flush().map_err(fail)?;
+    drop(w);
+    std::fs::rename(&tmp, out).map_err(fail)?;
+    Ok(run)
 }
 
 fn main() -> ExitCode {
@@ -208,10 +249,24 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             eprintln!("error: --at must not be after --until");
             return Err(ExitCode::from(2));
         }
-        let (mut run, at_state) = headless::run_with(loaded, cli.seed, until, at, &mut |_| {});
-        if let Some(out) = &cli.events_out {
-            write_out(out, path, &run.events_jsonl())?;
-        }
+        let mut run = match &cli.events_out {
+            Some(out) => run_streaming(loaded, cli.seed, until, at, out, path)?,
+            None => headless::run_with(
+                loaded,
+                cli.seed,
+                until,
+                headless::Output {
+                    progress: true,
+                    at_ms: at,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            })?,
+        };
+        let at_state = run.at_state.take();
         if let Some(out) = &cli.state_out {
             let json = match (at, at_state) {
                 (None, _) => run.snapshot_json(),

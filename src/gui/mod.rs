@@ -36,9 +36,15 @@ pub struct GuiOptions {
     pub compare: bool,
 }
 
-/// The title bar: the lesson's name and its file.
+/// The title bar: the lesson's name, its file and the Kubernetes release.
 pub fn window_title(host: &SimHost) -> String {
-    format!("statefulset-sim: {} ({})", host.name, host.file)
+    let version = host.world.resource::<crate::sim::version::ClusterVersion>();
+    format!(
+        "statefulset-sim: {} ({}) — {}",
+        host.name,
+        host.file,
+        version.title()
+    )
 }
 
 /// The order of the GUI's per-frame work: the one ordering enum of the

@@ -7,12 +7,14 @@ pub mod controllers;
 pub mod database;
 pub mod event;
 pub mod invariant;
+pub mod k8s_event;
 pub mod model;
 pub mod ops;
 pub mod read;
 pub mod snapshot;
 pub mod units;
 pub mod validate;
+pub mod version;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -147,6 +149,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<EventLog>()
         .init_resource::<model::Index>()
         .init_resource::<PauseRequest>()
+        .init_resource::<version::ClusterVersion>()
         .insert_resource(SimRng::new(0))
         .add_message::<SimCommand>();
     app.add_plugins((

@@ -4,6 +4,7 @@
 use super::UiState;
 use crate::scenario::Lesson;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::k8s_event;
 use crate::view::Selection;
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -114,10 +115,27 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
                     ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
                     ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
                     ui.label(egui::RichText::new(&e.object).monospace());
+                    // Which lines Kubernetes itself records, and which only
+                    // the simulator explains.
+                    if e.k8s.is_some() {
+                        ui.label(egui::RichText::new("k8s").small().strong())
+                            .on_hover_text("Kubernetes records this event too");
+                    } else {
+                        ui.label(egui::RichText::new("sim").small().weak())
+                            .on_hover_text("only the simulator logs this");
+                    }
                 })
                 .response
                 .on_hover_text(displayed(e, lesson));
                 ui.label(egui::RichText::new(displayed(e, lesson)).small());
+                if let Some(k) = &e.k8s {
+                    ui.label(
+                        egui::RichText::new(k8s_line(k))
+                            .small()
+                            .monospace()
+                            .color(egui::Color32::from_rgb(110, 150, 200)),
+                    );
+                }
             }
         });
 }
@@ -272,6 +290,16 @@ pub fn timeline(
         }
     }
     seek
+}
+
+/// A Kubernetes record as `kubectl get events` prints it:
+/// "Normal  SuccessfulCreate  statefulset/web  create Pod web-0 …".
+fn k8s_line(k: &k8s_event::K8sRecord) -> String {
+    let kind = match k.kind {
+        k8s_event::K8sType::Normal => "Normal",
+        k8s_event::K8sType::Warning => "Warning",
+    };
+    format!("{kind}  {}  {}  {}", k.reason, k.object, k.message)
 }
 
 /// A reason as the panel shows it. A lesson step's reason quotes its check
