@@ -1367,6 +1367,7 @@ pub(super) mod tests {
             pods,
             claims: &claims,
             now: 100_000,
+            update_path: UpdatePath::default(),
         })
     }
 
