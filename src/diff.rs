@@ -4,11 +4,11 @@
 //! the same; 1: they diverged; 2: bad input.
 
 use crate::headless;
-use bevy::prelude::World;
 use crate::scenario::Loaded;
 use crate::scenario::outcome::{self, Outcome, Tracker};
 use crate::sim::event::SimEvent;
 use crate::sim::units;
+use bevy::prelude::World;
 
 /// One of the two runs.
 pub struct Side {
