@@ -4,13 +4,10 @@
 use crate::scenario::{self, Lesson, Loaded, StepResult};
 use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::*;
-use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot, units};
+use crate::sim::{SimClock, snapshot, units};
 use bevy::prelude::*;
 
-/// Once the last step has run, stop after this long without an event.
-pub const QUIET_MS: u64 = 600_000;
-/// Never simulate past this.
-pub const HARD_CAP_MS: u64 = 7 * 24 * 3600 * 1000;
+pub use crate::scenario::run::{HARD_CAP_MS, QUIET_MS};
 
 /// A finished headless run.
 pub struct Run {
@@ -46,50 +43,7 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
     let mut app = crate::scenario::core_app();
     let world = app.world_mut();
     scenario::install(world, loaded, seed, false);
-    let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
-    loop {
-        settle_all(world);
-        world.resource_mut::<PauseRequest>().0 = None;
-        let next = world.resource::<Wake>().next_ms;
-        let done = world.resource::<Lesson>().finished();
-        let Some(next) = next else { break };
-        if next > cap {
-            break;
-        }
-        if until_ms.is_none() && done {
-            let last_event = world
-                .resource::<EventLog>()
-                .events
-                .last()
-                .map_or(0, |e| e.t_ms);
-            if next.saturating_sub(last_event) > QUIET_MS {
-                break;
-            }
-        }
-        world.resource_mut::<SimClock>().now_ms = next;
-    }
-    if let Some(u) = until_ms {
-        let mut clock = world.resource_mut::<SimClock>();
-        clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
-    }
-    let lesson = world.resource::<Lesson>().clone();
-    let mut failures = lesson.failures();
-    for (i, r) in lesson.results.iter().enumerate() {
-        if *r == StepResult::Pending && until_ms.is_none() {
-            let step = &lesson.loaded.scenario.steps[i];
-            let why = match &step.when {
-                Some(w) => {
-                    let actual = crate::scenario::player::eval(world, w)
-                        .err()
-                        .unwrap_or_default();
-                    format!("`when: {}` never held ({actual})", w.as_written())
-                }
-                None => "it was never reached".to_string(),
-            };
-            failures.push((i, format!("{}: never fired: {why}", lesson.step_label(i))));
-        }
-    }
-    failures.sort_by_key(|f| f.0);
+    let failures = scenario::run::play(world, until_ms);
     Run { app, failures }
 }
 

@@ -68,6 +68,8 @@ enum Cmd {
     },
     /// List the lessons in a folder (default: scenarios/) with their summaries.
     List { dir: Option<PathBuf> },
+    /// Seeded fault campaigns on a scenario: find, shrink and save what breaks.
+    Explore(statefulset_sim::explore::cli::ExploreArgs),
 }
 
 fn load(path: &Path) -> Result<Loaded, ExitCode> {
@@ -161,6 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
         None => {}
     }
     if cli.headless {

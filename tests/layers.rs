@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sim", 0),
     ("scenario", 1),
     ("headless", 2),
+    ("explore", 2),
     ("gui", 2),
     ("view", 3),
     ("ui", 4),

@@ -173,6 +173,16 @@ pub enum Check {
         set: Option<String>,
         min: u64,
     },
+    /// The StatefulSet has settled: every replica Running and Ready, the
+    /// rollout complete (currentRevision = updateRevision), and, with a
+    /// database, every replica replicating and caught up with the primary.
+    Converged { set: String },
+    /// Every write the database's primary acknowledged is on the primary's
+    /// volume (a final read, Jepsen's set-full check).
+    NoWriteLost {
+        #[serde(default)]
+        set: Option<String>,
+    },
 }
 
 impl Check {
@@ -194,6 +204,8 @@ impl Check {
             Check::InvariantBroken => "InvariantBroken",
             Check::Ready { .. } => "Ready",
             Check::WritesFailed { .. } => "WritesFailed",
+            Check::Converged { .. } => "Converged",
+            Check::NoWriteLost { .. } => "NoWriteLost",
         }
     }
 
@@ -283,6 +295,15 @@ impl Check {
             }
             Check::WritesFailed { set: None, min } => {
                 format!("at least {min} writes were refused")
+            }
+            Check::Converged { set } => {
+                format!("{set} has converged (all Ready, rollout complete, replicas caught up)")
+            }
+            Check::NoWriteLost { set: Some(s) } => {
+                format!("every write {s}'s primary acknowledged is on its volume")
+            }
+            Check::NoWriteLost { set: None } => {
+                "every write the primary acknowledged is on its volume".to_string()
             }
         }
     }

@@ -4,6 +4,8 @@
 pub mod format;
 pub mod load;
 pub mod player;
+pub mod run;
+pub mod settled;
 
 pub use format::{Check, Scenario, Step};
 pub use load::{Diagnostic, Loaded, load_file, load_str};
