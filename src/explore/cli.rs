@@ -221,7 +221,8 @@ pub fn fault_line(f: &Fault) -> String {
     let cmd = crate::scenario::load::ron_options()
         .to_string(&f.cmd)
         .unwrap_or_default();
-    format!("after {:.0} s: {cmd}", f.after_s)
+    // `of` is never set by the generator: leave it out.
+    format!("after {:.0} s: {}", f.after_s, cmd.replace(",of:None", ""))
 }
 
 fn finding_text(f: &super::Finding, path: &std::path::Path) -> String {
