@@ -13,7 +13,9 @@ use std::path::Path;
 use std::time::Instant;
 
 fn campaign(lesson: &str, opts: Options) -> Campaign {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(lesson);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(lesson);
     Campaign::new(&load_file(&p).expect("shipped lesson loads"), opts)
 }
 
@@ -76,7 +78,9 @@ fn bench(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("explore");
     g.sample_size(20);
     let faults = sandbox.draw(7);
-    g.bench_function("one_sandbox_run", |b| b.iter(|| black_box(sandbox.run(&faults))));
+    g.bench_function("one_sandbox_run", |b| {
+        b.iter(|| black_box(sandbox.run(&faults)))
+    });
     g.finish();
 }
 

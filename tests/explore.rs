@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::Instant;
 
 fn lesson(name: &str) -> statefulset_sim::scenario::Loaded {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
     load_file(&p).expect("shipped lesson loads")
 }
 
@@ -87,7 +89,11 @@ fn a_force_delete_campaign_finds_a_second_live_identity_and_shrinks_it_to_three_
 #[test]
 fn the_written_scenario_reproduces_the_failure_byte_for_byte() {
     let c = split_brain_campaign(
-        vec![FaultKind::Partition, FaultKind::ForceDelete, FaultKind::Recover],
+        vec![
+            FaultKind::Partition,
+            FaultKind::ForceDelete,
+            FaultKind::Recover,
+        ],
         60,
         false,
     );
@@ -97,7 +103,10 @@ fn the_written_scenario_reproduces_the_failure_byte_for_byte() {
     std::fs::write(&path, &f.text).expect("written");
     // The file loads like any lesson, and fails the same way.
     let replay = c.replay(&path, &f).expect("the written scenario loads");
-    assert_eq!(replay.first().map(|(p, _)| p), Some(Property::OneProcessPerIdentity));
+    assert_eq!(
+        replay.first().map(|(p, _)| p),
+        Some(Property::OneProcessPerIdentity)
+    );
     // Twice from the file: the same log, byte for byte, and the same
     // failed expectation, the run's last check of safety.
     let run = |p: &Path| headless::run(load_file(p).expect("loads"), None, None);
@@ -124,7 +133,11 @@ fn the_written_scenario_reproduces_the_failure_byte_for_byte() {
 fn without_force_delete_partition_and_delete_claim_no_safety_property_fails_in_2000_runs() {
     let start = Instant::now();
     let c = split_brain_campaign(
-        all_but(&[FaultKind::ForceDelete, FaultKind::Partition, FaultKind::DeleteClaim]),
+        all_but(&[
+            FaultKind::ForceDelete,
+            FaultKind::Partition,
+            FaultKind::DeleteClaim,
+        ]),
         2000,
         false,
     );
@@ -136,7 +149,14 @@ fn without_force_delete_partition_and_delete_claim_no_safety_property_fails_in_2
     );
     r.failed.remove(&Property::ConvergesAfterHealing);
     r.failed.remove(&Property::ScenarioExpectations);
-    assert!(r.failed.is_empty(), "safety failed: {:?}", r.findings.iter().map(|f| (&f.message, &f.shrunk)).collect::<Vec<_>>());
+    assert!(
+        r.failed.is_empty(),
+        "safety failed: {:?}",
+        r.findings
+            .iter()
+            .map(|f| (&f.message, &f.shrunk))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(r.runs, 2000);
     // The campaign reached the states that matter.
     let runs_with = |k| r.coverage.kinds.get(&k).map_or(0, |x| x.0);
@@ -146,7 +166,11 @@ fn without_force_delete_partition_and_delete_claim_no_safety_property_fails_in_2
 #[test]
 fn a_planted_bug_that_skips_the_at_most_one_check_is_found_and_shrunk() {
     let c = split_brain_campaign(
-        all_but(&[FaultKind::ForceDelete, FaultKind::Partition, FaultKind::DeleteClaim]),
+        all_but(&[
+            FaultKind::ForceDelete,
+            FaultKind::Partition,
+            FaultKind::DeleteClaim,
+        ]),
         300,
         true,
     );
@@ -179,13 +203,16 @@ fn an_acknowledged_write_lost_on_the_mysql_model_is_found_and_shrunk() {
     let f = finding(&r, Property::NoAcknowledgedWriteLost);
     assert!(f.shrunk.len() <= 3, "{:?}", f.shrunk);
     assert!(
-        f.shrunk.iter().any(|x| x.kind() == Some(FaultKind::DeleteClaim))
+        f.shrunk
+            .iter()
+            .any(|x| x.kind() == Some(FaultKind::DeleteClaim))
             && f.shrunk.iter().any(|x| x.kind() == Some(FaultKind::Write)),
         "{:?}",
         f.shrunk
     );
     assert!(
-        f.message.contains("acknowledged rows are not on the primary's volume"),
+        f.message
+            .contains("acknowledged rows are not on the primary's volume"),
         "{}",
         f.message
     );
@@ -217,22 +244,45 @@ fn explore_exits_1_with_the_shrunk_scenario_path_0_when_nothing_fails_2_on_bad_i
     let dir = temp_path("cli-out");
     let dir_s = dir.display().to_string();
     let (code, out, _) = cli(&[
-        "explore", "scenarios/10-split-brain.ron", "--cluster-only", "--runs", "40",
-        "--faults", "partition,force-delete", "--out", &dir_s,
+        "explore",
+        "scenarios/10-split-brain.ron",
+        "--cluster-only",
+        "--runs",
+        "40",
+        "--faults",
+        "partition,force-delete",
+        "--out",
+        &dir_s,
     ]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("FAILED safety: one running process per identity"), "{out}");
-    assert!(out.contains("replayed from the file: fails the same way"), "{out}");
+    assert!(
+        out.contains("FAILED safety: one running process per identity"),
+        "{out}"
+    );
+    assert!(
+        out.contains("replayed from the file: fails the same way"),
+        "{out}"
+    );
     let written = out
         .lines()
         .find_map(|l| l.strip_prefix("Written to "))
         .expect("the path is printed");
     assert!(Path::new(written).exists());
     let (code, out, _) = cli(&[
-        "explore", "scenarios/00-sandbox.ron", "--runs", "5", "--faults", "cordon", "--out", &dir_s,
+        "explore",
+        "scenarios/00-sandbox.ron",
+        "--runs",
+        "5",
+        "--faults",
+        "cordon",
+        "--out",
+        &dir_s,
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("No property failed") && out.contains("cordon"), "{out}");
+    assert!(
+        out.contains("No property failed") && out.contains("cordon"),
+        "{out}"
+    );
     let (code, _, err) = cli(&["explore", "scenarios/00-sandbox.ron", "--faults", "meteor"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown fault kind \"meteor\""), "{err}");

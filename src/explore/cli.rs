@@ -69,14 +69,23 @@ pub fn options(a: &ExploreArgs) -> Result<Options, String> {
         }
     };
     if !(1..=MAX_FAULTS).contains(&a.max_faults) {
-        return Err(format!("--max-faults must be between 1 and {MAX_FAULTS}, got {}", a.max_faults));
+        return Err(format!(
+            "--max-faults must be between 1 and {MAX_FAULTS}, got {}",
+            a.max_faults
+        ));
     }
     if !(1..=MAX_RUNS).contains(&a.runs) {
-        return Err(format!("--runs must be between 1 and {MAX_RUNS}, got {}", a.runs));
+        return Err(format!(
+            "--runs must be between 1 and {MAX_RUNS}, got {}",
+            a.runs
+        ));
     }
     let max_s = crate::sim::model::limits::MAX_SECONDS;
     if !(1.0..=max_s).contains(&a.until) {
-        return Err(format!("--until must be between 1 and {max_s} seconds, got {}", a.until));
+        return Err(format!(
+            "--until must be between 1 and {max_s} seconds, got {}",
+            a.until
+        ));
     }
     Ok(Options {
         runs: a.runs,
@@ -128,7 +137,9 @@ pub fn run(a: &ExploreArgs) -> u8 {
             .scenario
             .file_stem()
             .map_or("scenario".into(), |s| s.to_string_lossy().to_string());
-        let path = a.out.join(format!("{stem}-{}-seed{}.ron", f.property.slug(), f.seed));
+        let path = a
+            .out
+            .join(format!("{stem}-{}-seed{}.ron", f.property.slug(), f.seed));
         if let Err(e) = std::fs::write(&path, &f.text) {
             eprintln!("error: cannot write {}: {e}", path.display());
             return 2;
@@ -139,7 +150,9 @@ pub fn run(a: &ExploreArgs) -> u8 {
             Ok(o) if o.first().is_some_and(|(p, _)| p == f.property) => {
                 out.push_str("  replayed from the file: fails the same way\n")
             }
-            Ok(_) => out.push_str("  WARNING: replayed from the file, it does not fail the same way\n"),
+            Ok(_) => {
+                out.push_str("  WARNING: replayed from the file, it does not fail the same way\n")
+            }
             Err(e) => out.push_str(&format!("  WARNING: the written file does not load: {e}\n")),
         }
         written.push(path);
@@ -187,25 +200,46 @@ pub fn summary(c: &Campaign, r: &Report) -> String {
         r.coverage.events,
         r.coverage.simulated_ms as f64 / 3.6e6
     ));
-    out.push_str(&format!("{:<44} {:>12}   {}\n", "PROPERTY", "FAILED RUNS", "FIRST SEED"));
+    out.push_str(&format!(
+        "{:<44} {:>12}   {}\n",
+        "PROPERTY", "FAILED RUNS", "FIRST SEED"
+    ));
     for p in Property::ALL {
-        if p == Property::NoAcknowledgedWriteLost && !c.base.targets.sets.iter().any(|s| s.database) {
+        if p == Property::NoAcknowledgedWriteLost && !c.base.targets.sets.iter().any(|s| s.database)
+        {
             continue;
         }
-        if matches!(p, Property::OneProcessPerIdentity | Property::VolumeOnOneNode | Property::ClaimKeptUnderRetain | Property::ControllersSettle) && c.base.expects_breach {
-            out.push_str(&format!("{:<44} {:>12}\n", p.words(), "not checked (the scenario expects a breach)"));
+        if matches!(
+            p,
+            Property::OneProcessPerIdentity
+                | Property::VolumeOnOneNode
+                | Property::ClaimKeptUnderRetain
+                | Property::ControllersSettle
+        ) && c.base.expects_breach
+        {
+            out.push_str(&format!(
+                "{:<44} {:>12}\n",
+                p.words(),
+                "not checked (the scenario expects a breach)"
+            ));
             continue;
         }
         let t = r.failed.get(&p).cloned().unwrap_or_default();
         let seed = t.first_seed.map_or(String::new(), |s| s.to_string());
         out.push_str(&format!("{:<44} {:>12}   {seed}\n", p.words(), t.runs));
     }
-    out.push_str(&format!("\n{:<44} {:>12}   {}\n", "FAULT KIND", "RUNS", "FAULTS"));
+    out.push_str(&format!(
+        "\n{:<44} {:>12}   {}\n",
+        "FAULT KIND", "RUNS", "FAULTS"
+    ));
     for k in &c.opts.kinds {
         let (runs, n) = r.coverage.kinds.get(k).copied().unwrap_or_default();
         out.push_str(&format!("{:<44} {runs:>12}   {n}\n", k.name()));
     }
-    out.push_str(&format!("\n{:<72} {:>6}\n", "SOMETIMES (runs in which it happened)", "RUNS"));
+    out.push_str(&format!(
+        "\n{:<72} {:>6}\n",
+        "SOMETIMES (runs in which it happened)", "RUNS"
+    ));
     for f in Fact::ALL {
         let n = r.coverage.facts.get(&f).copied().unwrap_or(0);
         out.push_str(&format!("{:<72} {n:>6}\n", f.words()));

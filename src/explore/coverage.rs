@@ -43,7 +43,9 @@ impl Fact {
     /// The fact in words.
     pub fn words(self) -> &'static str {
         match self {
-            Fact::ForceDeleteOnLiveNode => "a StatefulSet pod force-deleted while its node was alive (up or cut off)",
+            Fact::ForceDeleteOnLiveNode => {
+                "a StatefulSet pod force-deleted while its node was alive (up or cut off)"
+            }
             Fact::ForceDeleteOnCutOffNode => "  of which, while its node was cut off",
             Fact::MultiAttachWait => "a Multi-Attach wait",
             Fact::ForceDetach => "a volume force-detached",
@@ -108,7 +110,10 @@ impl Facts {
     pub fn observe(&mut self, events: &[SimEvent]) {
         for e in events {
             let node = e.node.clone().unwrap_or_default();
-            let named = e.object.strip_prefix("node/").map_or(node.clone(), String::from);
+            let named = e
+                .object
+                .strip_prefix("node/")
+                .map_or(node.clone(), String::from);
             match e.kind {
                 EventKind::NodeFailed => _ = self.machines.insert(named, Machine::Dead),
                 EventKind::NodePartitioned => _ = self.machines.insert(named, Machine::CutOff),
@@ -221,8 +226,15 @@ mod tests {
         assert!(facts(&dead).is_empty());
         let up = [ev(EventKind::PodForceDeleted, "pod/web-0", Some("node-b"))];
         assert_eq!(facts(&up), [Fact::ForceDeleteOnLiveNode]);
-        let deployment_pod = [ev(EventKind::PodForceDeleted, "pod/api-7c9d-12345", Some("node-b"))];
-        assert!(facts(&deployment_pod).is_empty(), "no identity, no split brain");
+        let deployment_pod = [ev(
+            EventKind::PodForceDeleted,
+            "pod/api-7c9d-12345",
+            Some("node-b"),
+        )];
+        assert!(
+            facts(&deployment_pod).is_empty(),
+            "no identity, no split brain"
+        );
     }
 
     #[test]

@@ -107,17 +107,33 @@ impl FaultKind {
     /// What the fault does, for the notes of a written scenario.
     pub fn explain(self) -> &'static str {
         match self {
-            FaultKind::Fail => "the machine dies: its containers stop; the control plane only sees missing heartbeats",
-            FaultKind::Partition => "the machine is cut off from the control plane but keeps running its containers and mounted volumes",
+            FaultKind::Fail => {
+                "the machine dies: its containers stop; the control plane only sees missing heartbeats"
+            }
+            FaultKind::Partition => {
+                "the machine is cut off from the control plane but keeps running its containers and mounted volumes"
+            }
             FaultKind::Recover => "the machine is back and connected",
-            FaultKind::ForceDelete => "kubectl delete pod --force --grace-period=0: the object goes at once, without the kubelet confirming that the container stopped",
-            FaultKind::DeletePod => "kubectl delete pod: graceful deletion, confirmed by the kubelet",
-            FaultKind::DeleteNode => "kubectl delete node: pod GC force-deletes its pods 40 s later",
-            FaultKind::OutOfService => "the out-of-service taint: pods are evicted, force-deleted while the node is NotReady, and their volumes detached at once",
-            FaultKind::Crash => "the container exits with an error: phase Failed, and the controller recreates the pod",
+            FaultKind::ForceDelete => {
+                "kubectl delete pod --force --grace-period=0: the object goes at once, without the kubelet confirming that the container stopped"
+            }
+            FaultKind::DeletePod => {
+                "kubectl delete pod: graceful deletion, confirmed by the kubelet"
+            }
+            FaultKind::DeleteNode => {
+                "kubectl delete node: pod GC force-deletes its pods 40 s later"
+            }
+            FaultKind::OutOfService => {
+                "the out-of-service taint: pods are evicted, force-deleted while the node is NotReady, and their volumes detached at once"
+            }
+            FaultKind::Crash => {
+                "the container exits with an error: phase Failed, and the controller recreates the pod"
+            }
             FaultKind::Scale => "spec.replicas changes",
             FaultKind::SetImage => "the pod template changes: a new revision and a rolling update",
-            FaultKind::DeleteClaim => "kubectl delete pvc: the claim goes once no pod uses it, its volume and data with it",
+            FaultKind::DeleteClaim => {
+                "kubectl delete pvc: the claim goes once no pod uses it, its volume and data with it"
+            }
             FaultKind::BreakReadiness => "the readiness probe starts failing",
             FaultKind::Cordon => "the node is cordoned: no new pods go there",
             FaultKind::Write => "clients write rows to the database's primary",
@@ -286,12 +302,30 @@ fn node(t: &Targets, rng: &mut ChaCha8Rng) -> Option<String> {
 /// A command of `kind` aimed at something `t` has (`t.offers(kind)`).
 fn command(t: &Targets, kind: FaultKind, rng: &mut ChaCha8Rng) -> SimCommand {
     match kind {
-        FaultKind::Fail => SimCommand::FailNode { node: node(t, rng), of: None },
-        FaultKind::Partition => SimCommand::PartitionNode { node: node(t, rng), of: None },
-        FaultKind::Recover => SimCommand::RecoverNode { node: node(t, rng), of: None },
-        FaultKind::DeleteNode => SimCommand::DeleteNode { node: node(t, rng), of: None },
-        FaultKind::OutOfService => SimCommand::TaintOutOfService { node: node(t, rng), of: None },
-        FaultKind::Cordon => SimCommand::CordonNode { node: node(t, rng), of: None },
+        FaultKind::Fail => SimCommand::FailNode {
+            node: node(t, rng),
+            of: None,
+        },
+        FaultKind::Partition => SimCommand::PartitionNode {
+            node: node(t, rng),
+            of: None,
+        },
+        FaultKind::Recover => SimCommand::RecoverNode {
+            node: node(t, rng),
+            of: None,
+        },
+        FaultKind::DeleteNode => SimCommand::DeleteNode {
+            node: node(t, rng),
+            of: None,
+        },
+        FaultKind::OutOfService => SimCommand::TaintOutOfService {
+            node: node(t, rng),
+            of: None,
+        },
+        FaultKind::Cordon => SimCommand::CordonNode {
+            node: node(t, rng),
+            of: None,
+        },
         FaultKind::ForceDelete => SimCommand::ForceDeletePod { pod: pod(t, rng) },
         FaultKind::DeletePod => SimCommand::DeletePod { pod: pod(t, rng) },
         FaultKind::Crash => SimCommand::CrashPod { pod: pod(t, rng) },
@@ -345,30 +379,62 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
             .unwrap_or(0)
     };
     let earlier_nodes = |n: &Option<String>| -> Vec<Option<String>> {
-        t.nodes[..node_idx(n)].iter().map(|x| Some(x.clone())).collect()
+        t.nodes[..node_idx(n)]
+            .iter()
+            .map(|x| Some(x.clone()))
+            .collect()
     };
     let lower_pods = |pod: &str| -> Vec<String> {
         let Some((set, ord)) = pod.rsplit_once('-') else {
             return Vec::new();
         };
-        let (Ok(ord), Some(s)) = (ord.parse::<u32>(), t.sets.iter().find(|s| s.name == set))
-        else {
+        let (Ok(ord), Some(s)) = (ord.parse::<u32>(), t.sets.iter().find(|s| s.name == set)) else {
             return Vec::new();
         };
         (s.start..ord).map(|o| format!("{set}-{o}")).collect()
     };
     use SimCommand as C;
     match &f.cmd {
-        C::FailNode { node, .. } => earlier_nodes(node).into_iter().map(|node| C::FailNode { node, of: None }).collect(),
-        C::PartitionNode { node, .. } => earlier_nodes(node).into_iter().map(|node| C::PartitionNode { node, of: None }).collect(),
-        C::RecoverNode { node, .. } => earlier_nodes(node).into_iter().map(|node| C::RecoverNode { node, of: None }).collect(),
-        C::DeleteNode { node, .. } => earlier_nodes(node).into_iter().map(|node| C::DeleteNode { node, of: None }).collect(),
-        C::TaintOutOfService { node, .. } => earlier_nodes(node).into_iter().map(|node| C::TaintOutOfService { node, of: None }).collect(),
-        C::CordonNode { node, .. } => earlier_nodes(node).into_iter().map(|node| C::CordonNode { node, of: None }).collect(),
-        C::ForceDeletePod { pod } => lower_pods(pod).into_iter().map(|pod| C::ForceDeletePod { pod }).collect(),
-        C::DeletePod { pod } => lower_pods(pod).into_iter().map(|pod| C::DeletePod { pod }).collect(),
-        C::CrashPod { pod } => lower_pods(pod).into_iter().map(|pod| C::CrashPod { pod }).collect(),
-        C::BreakReadiness { pod } => lower_pods(pod).into_iter().map(|pod| C::BreakReadiness { pod }).collect(),
+        C::FailNode { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::FailNode { node, of: None })
+            .collect(),
+        C::PartitionNode { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::PartitionNode { node, of: None })
+            .collect(),
+        C::RecoverNode { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::RecoverNode { node, of: None })
+            .collect(),
+        C::DeleteNode { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::DeleteNode { node, of: None })
+            .collect(),
+        C::TaintOutOfService { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::TaintOutOfService { node, of: None })
+            .collect(),
+        C::CordonNode { node, .. } => earlier_nodes(node)
+            .into_iter()
+            .map(|node| C::CordonNode { node, of: None })
+            .collect(),
+        C::ForceDeletePod { pod } => lower_pods(pod)
+            .into_iter()
+            .map(|pod| C::ForceDeletePod { pod })
+            .collect(),
+        C::DeletePod { pod } => lower_pods(pod)
+            .into_iter()
+            .map(|pod| C::DeletePod { pod })
+            .collect(),
+        C::CrashPod { pod } => lower_pods(pod)
+            .into_iter()
+            .map(|pod| C::CrashPod { pod })
+            .collect(),
+        C::BreakReadiness { pod } => lower_pods(pod)
+            .into_iter()
+            .map(|pod| C::BreakReadiness { pod })
+            .collect(),
         C::Scale { set, replicas } => {
             let orig = t
                 .sets
@@ -384,7 +450,10 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
             };
             v.retain(|r| r != replicas);
             v.into_iter()
-                .map(|replicas| C::Scale { set: set.clone(), replicas })
+                .map(|replicas| C::Scale {
+                    set: set.clone(),
+                    replicas,
+                })
                 .collect()
         }
         C::SetImage { set, image } => {
@@ -395,7 +464,10 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
             let at = images.iter().position(|i| i == image).unwrap_or(0);
             images[..at]
                 .iter()
-                .map(|image| C::SetImage { set: set.clone(), image: image.clone() })
+                .map(|image| C::SetImage {
+                    set: set.clone(),
+                    image: image.clone(),
+                })
                 .collect()
         }
         C::DeleteClaim { claim } => {
@@ -409,13 +481,18 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
                 .map_or(0, |s| s.start);
             let ord: u32 = ord.parse().unwrap_or(start);
             (start..ord)
-                .map(|o| C::DeleteClaim { claim: format!("{prefix}-{o}") })
+                .map(|o| C::DeleteClaim {
+                    claim: format!("{prefix}-{o}"),
+                })
                 .collect()
         }
         C::Write { rows, set } => WRITE_ROWS
             .iter()
             .filter(|r| *r < rows)
-            .map(|&rows| C::Write { rows, set: set.clone() })
+            .map(|&rows| C::Write {
+                rows,
+                set: set.clone(),
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -435,11 +512,15 @@ pub fn heal(t: &Targets, faults: &[Fault]) -> Vec<SimCommand> {
     for f in faults {
         match &f.cmd {
             SimCommand::FailNode { node, .. } | SimCommand::PartitionNode { node, .. } => {
-                add(SimCommand::RecoverNode { node: node.clone(), of: None })
+                add(SimCommand::RecoverNode {
+                    node: node.clone(),
+                    of: None,
+                })
             }
-            SimCommand::TaintOutOfService { node, .. } => {
-                add(SimCommand::UntaintOutOfService { node: node.clone(), of: None })
-            }
+            SimCommand::TaintOutOfService { node, .. } => add(SimCommand::UntaintOutOfService {
+                node: node.clone(),
+                of: None,
+            }),
             SimCommand::DeleteNode { node, .. } => {
                 if let Some(n) = t.node_specs.iter().find(|n| Some(&n.name) == node.as_ref()) {
                     add(SimCommand::AddNode {
@@ -450,9 +531,10 @@ pub fn heal(t: &Targets, faults: &[Fault]) -> Vec<SimCommand> {
                     })
                 }
             }
-            SimCommand::CordonNode { node, .. } => {
-                add(SimCommand::UncordonNode { node: node.clone(), of: None })
-            }
+            SimCommand::CordonNode { node, .. } => add(SimCommand::UncordonNode {
+                node: node.clone(),
+                of: None,
+            }),
             SimCommand::BreakReadiness { pod } => {
                 add(SimCommand::RestoreReadiness { pod: pod.clone() })
             }
@@ -506,10 +588,10 @@ mod tests {
         let t = targets();
         for seed in 0..200 {
             let f = draw(&t, &[FaultKind::Fail, FaultKind::Recover], 6, 100.0, seed);
-            assert!(f.iter().all(|f| matches!(
-                f.kind(),
-                Some(FaultKind::Fail | FaultKind::Recover)
-            )));
+            assert!(
+                f.iter()
+                    .all(|f| matches!(f.kind(), Some(FaultKind::Fail | FaultKind::Recover)))
+            );
             let total: f64 = f.iter().skip(1).map(|f| f.after_s).sum::<f64>() + f[0].after_s;
             assert!(f.len() == 1 || total <= 100.0, "seed {seed}: {total}");
         }
@@ -520,15 +602,30 @@ mod tests {
         let f = |cmd| Fault { after_s: 1.0, cmd };
         let node = |n: &str| Some(n.to_string());
         let faults = [
-            f(SimCommand::PartitionNode { node: node("node-a"), of: None }),
-            f(SimCommand::FailNode { node: node("node-a"), of: None }),
-            f(SimCommand::TaintOutOfService { node: node("node-b"), of: None }),
+            f(SimCommand::PartitionNode {
+                node: node("node-a"),
+                of: None,
+            }),
+            f(SimCommand::FailNode {
+                node: node("node-a"),
+                of: None,
+            }),
+            f(SimCommand::TaintOutOfService {
+                node: node("node-b"),
+                of: None,
+            }),
         ];
         assert_eq!(
             heal(&targets(), &faults),
             [
-                SimCommand::RecoverNode { node: node("node-a"), of: None },
-                SimCommand::UntaintOutOfService { node: node("node-b"), of: None },
+                SimCommand::RecoverNode {
+                    node: node("node-a"),
+                    of: None
+                },
+                SimCommand::UntaintOutOfService {
+                    node: node("node-b"),
+                    of: None
+                },
             ]
         );
     }
@@ -544,10 +641,28 @@ mod tests {
                 SimCommand::ForceDeletePod { pod: "db-1".into() }
             ]
         );
-        assert!(simpler(&t, &f(SimCommand::FailNode { node: Some("node-a".into()), of: None })).is_empty());
+        assert!(
+            simpler(
+                &t,
+                &f(SimCommand::FailNode {
+                    node: Some("node-a".into()),
+                    of: None
+                })
+            )
+            .is_empty()
+        );
         assert_eq!(
-            simpler(&t, &f(SimCommand::Scale { set: "db".into(), replicas: 0 }))[0],
-            SimCommand::Scale { set: "db".into(), replicas: 3 }
+            simpler(
+                &t,
+                &f(SimCommand::Scale {
+                    set: "db".into(),
+                    replicas: 0
+                })
+            )[0],
+            SimCommand::Scale {
+                set: "db".into(),
+                replicas: 3
+            }
         );
     }
 }

@@ -12,9 +12,9 @@ pub mod plan;
 pub mod shrink;
 
 use crate::scenario::{self, Loaded};
+use crate::sim::SimClock;
 use crate::sim::controllers::statefulset::PlantedBugSkipAtMostOne;
 use crate::sim::event::{EventKind, EventLog};
-use crate::sim::SimClock;
 use coverage::{Coverage, facts};
 use fault::{Fault, FaultKind};
 use plan::{Base, Roles};
@@ -82,13 +82,27 @@ impl Property {
     /// What a failure of the property teaches, for the written scenario.
     pub fn lesson(self) -> &'static str {
         match self {
-            Property::OneProcessPerIdentity => "A force delete (by an operator, or by pod GC after a node is deleted or tainted out-of-service) releases a pod's identity without the kubelet confirming that its container stopped. If the machine is only cut off, or still up, a second container with the same identity starts while the first runs on: split brain. This is a failure of the operations, not of Kubernetes: only force-delete when you know the machine is off.",
-            Property::VolumeOnOneNode => "A ReadWriteOnce volume ended up attached to two nodes: the attach/detach controller force-detached it (after 6 minutes, or at once under the out-of-service taint) while the old machine still had it mounted.",
-            Property::ClaimKeptUnderRetain => "A claim was deleted although the StatefulSet's retention policy is Retain.",
-            Property::ControllersSettle => "The controllers did not settle at one instant (a livelock).",
-            Property::NoAcknowledgedWriteLost => "Rows the primary acknowledged to its clients are gone from its volume: the primary's claim, and with it the volume and its data, was deleted, and the primary came back on a new, empty volume. Nothing in Kubernetes protects data from a claim deletion; backups and the Retain policy do.",
-            Property::ConvergesAfterHealing => "After every fault was healed the StatefulSet did not converge. Some states need an operator: a rollout stuck on a broken pod waits for that pod to be deleted (OrderedReady), a pod whose local volume was on a deleted node waits for its claim to be deleted.",
-            Property::ScenarioExpectations => "An expectation the scenario states did not hold under these faults.",
+            Property::OneProcessPerIdentity => {
+                "A force delete (by an operator, or by pod GC after a node is deleted or tainted out-of-service) releases a pod's identity without the kubelet confirming that its container stopped. If the machine is only cut off, or still up, a second container with the same identity starts while the first runs on: split brain. This is a failure of the operations, not of Kubernetes: only force-delete when you know the machine is off."
+            }
+            Property::VolumeOnOneNode => {
+                "A ReadWriteOnce volume ended up attached to two nodes: the attach/detach controller force-detached it (after 6 minutes, or at once under the out-of-service taint) while the old machine still had it mounted."
+            }
+            Property::ClaimKeptUnderRetain => {
+                "A claim was deleted although the StatefulSet's retention policy is Retain."
+            }
+            Property::ControllersSettle => {
+                "The controllers did not settle at one instant (a livelock)."
+            }
+            Property::NoAcknowledgedWriteLost => {
+                "Rows the primary acknowledged to its clients are gone from its volume: the primary's claim, and with it the volume and its data, was deleted, and the primary came back on a new, empty volume. Nothing in Kubernetes protects data from a claim deletion; backups and the Retain policy do."
+            }
+            Property::ConvergesAfterHealing => {
+                "After every fault was healed the StatefulSet did not converge. Some states need an operator: a rollout stuck on a broken pod waits for that pod to be deleted (OrderedReady), a pod whose local volume was on a deleted node waits for its claim to be deleted."
+            }
+            Property::ScenarioExpectations => {
+                "An expectation the scenario states did not hold under these faults."
+            }
         }
     }
 }
@@ -195,7 +209,12 @@ impl Campaign {
     }
 
     fn set_names(&self) -> Vec<String> {
-        self.base.targets.sets.iter().map(|s| s.name.clone()).collect()
+        self.base
+            .targets
+            .sets
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// The faults of the run with this seed.
@@ -343,7 +362,11 @@ impl Campaign {
                 "Found by `statefulset-sim explore {} --seed {} --runs 1{}`,",
                 self.file,
                 f.seed,
-                if self.opts.cluster_only { " --cluster-only" } else { "" }
+                if self.opts.cluster_only {
+                    " --cluster-only"
+                } else {
+                    ""
+                }
             ),
             format!(
                 "shrunk by delta debugging from {} to {} fault(s) in {} runs.",
@@ -354,7 +377,8 @@ impl Campaign {
             format!("Property that fails: {}.", f.property.words()),
             format!("How: {}", f.message),
             "The last steps heal every fault and check what every explore run checks;".into(),
-            "the one that fails is the finding. Replay: statefulset-sim THIS_FILE --headless".into(),
+            "the one that fails is the finding. Replay: statefulset-sim THIS_FILE --headless"
+                .into(),
         ];
         plan::to_ron(&s, &header)
     }
@@ -366,7 +390,11 @@ fn classify(out: &mut Outcome, log: &EventLog, roles: &Roles, failures: &[(usize
         let p = if Some(*i) == roles.safety {
             // Which invariant: the breaches logged, each under its own
             // property (a split brain often brings a double attach).
-            for e in log.events.iter().filter(|e| e.kind == EventKind::InvariantBroken) {
+            for e in log
+                .events
+                .iter()
+                .filter(|e| e.kind == EventKind::InvariantBroken)
+            {
                 let p = match e.object.split_once('/').map(|(k, _)| k) {
                     Some("pod") => Property::OneProcessPerIdentity,
                     Some("pv") => Property::VolumeOnOneNode,

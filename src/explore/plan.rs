@@ -63,7 +63,11 @@ impl Base {
     }
 
     /// The run's scenario for these faults, and what its steps are for.
-    pub fn assemble(&self, faults: &[Fault], note: &dyn Fn(usize, &Fault) -> String) -> (Scenario, Roles) {
+    pub fn assemble(
+        &self,
+        faults: &[Fault],
+        note: &dyn Fn(usize, &Fault) -> String,
+    ) -> (Scenario, Roles) {
         let mut s = self.scenario.clone();
         let mut roles = Roles::default();
         if s.steps.is_empty() {
@@ -95,7 +99,9 @@ impl Base {
         }
         for t in &self.targets.sets {
             roles.converge.push(s.steps.len());
-            let c = Check::Converged { set: t.name.clone() };
+            let c = Check::Converged {
+                set: t.name.clone(),
+            };
             s.steps.push(Step {
                 when: Some(c.clone()),
                 timeout: Some(LIVENESS_S),
@@ -205,8 +211,14 @@ pub fn to_ron(s: &Scenario, header: &[String]) -> String {
     out.push_str(&format!("    name: {},\n", ron(&s.name)));
     out.push_str(&format!("    summary: {},\n", ron(&s.summary)));
     out.push_str(&format!("    seed: {},\n", s.seed));
-    out.push_str(&format!("    cluster: {},\n", indent(&ron_pretty(&s.cluster), "    ")));
-    out.push_str(&format!("    workloads: {},\n", indent(&ron_pretty(&s.workloads), "    ")));
+    out.push_str(&format!(
+        "    cluster: {},\n",
+        indent(&ron_pretty(&s.cluster), "    ")
+    ));
+    out.push_str(&format!(
+        "    workloads: {},\n",
+        indent(&ron_pretty(&s.workloads), "    ")
+    ));
     out.push_str("    steps: [\n");
     for st in &s.steps {
         out.push_str(&format!("        {},\n", step_line(st)));

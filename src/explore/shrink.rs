@@ -180,9 +180,9 @@ mod tests {
     fn shrinking_simplifies_arguments_and_stops_at_the_budget() {
         let mut fails = |f: &[Fault]| !f.is_empty();
         let simpler = |f: &Fault| match &f.cmd {
-            SimCommand::DeletePod { pod } if pod != "p-0" => vec![SimCommand::DeletePod {
-                pod: "p-0".into(),
-            }],
+            SimCommand::DeletePod { pod } if pod != "p-0" => {
+                vec![SimCommand::DeletePod { pod: "p-0".into() }]
+            }
             _ => Vec::new(),
         };
         let s = Shrinker::new(&mut fails, &simpler, 1000).shrink(vec![fault(2.0, "p-3")]);

@@ -176,7 +176,9 @@ pub enum Check {
     /// The StatefulSet has settled: every replica Running and Ready, the
     /// rollout complete (currentRevision = updateRevision), and, with a
     /// database, every replica replicating and caught up with the primary.
-    Converged { set: String },
+    Converged {
+        set: String,
+    },
     /// Every write the database's primary acknowledged is on the primary's
     /// volume (a final read, Jepsen's set-full check).
     NoWriteLost {

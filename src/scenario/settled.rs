@@ -50,7 +50,11 @@ fn first_stuck_pod(world: &World, spec: &StatefulSetSpec) -> Option<String> {
     let index = world.resource::<Index>();
     for ord in spec.ordinals_start..spec.end_ordinal() {
         let name = spec.pod_name(ord);
-        let Some(st) = index.pods.get(&name).and_then(|&e| world.get::<PodStatus>(e)) else {
+        let Some(st) = index
+            .pods
+            .get(&name)
+            .and_then(|&e| world.get::<PodStatus>(e))
+        else {
             return Some(format!("{name} does not exist"));
         };
         if !st.running_and_ready() || st.terminating() {
@@ -93,7 +97,11 @@ fn replicas_behind(world: &World, set: &str) -> Vec<String> {
             ReplState::Replicating if s.position >= target => None,
             ReplState::Replicating => Some((
                 p.pod.clone(),
-                format!("{} is {} rows behind the primary", p.pod, target - s.position),
+                format!(
+                    "{} is {} rows behind the primary",
+                    p.pod,
+                    target - s.position
+                ),
             )),
             other => Some((p.pod.clone(), format!("{} is {}", p.pod, other.label()))),
         })

@@ -238,13 +238,30 @@ mod tests {
         let mut d = VolumeData::default();
         primary_write(&mut db, &mut d, 0, 3, 1_000);
         primary_write(&mut db, &mut d, 0, 2, 2_000);
-        assert_eq!(db.acked, [RowRange { writer: 0, from: 1, to: 5 }]);
-        assert!(db.lost_from(&d).is_empty(), "every acknowledged row is there");
+        assert_eq!(
+            db.acked,
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
+        assert!(
+            db.lost_from(&d).is_empty(),
+            "every acknowledged row is there"
+        );
         // The claim was deleted and recreated: a new, empty volume, where a
         // new primary (writer 1) starts numbering again.
         let mut fresh = VolumeData::default();
         primary_write(&mut db, &mut fresh, 1, 2, 3_000);
-        assert_eq!(db.lost_from(&fresh), [RowRange { writer: 0, from: 1, to: 5 }]);
+        assert_eq!(
+            db.lost_from(&fresh),
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
         // Rows of the same numbers by another writer do not count.
         let mut other = VolumeData::default();
         other.append(2, 1, 7);

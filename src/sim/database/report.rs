@@ -91,7 +91,10 @@ pub fn final_read(world: &World, set: &str) -> Option<FinalRead> {
     let (lost, missing) = match (data, &volume) {
         (Some(d), _) => (db.lost_from(d), None),
         (None, Some(v)) => (db.acked.clone(), Some(format!("volume {v} is gone"))),
-        (None, None) => (db.acked.clone(), Some(format!("claim {claim} has no volume"))),
+        (None, None) => (
+            db.acked.clone(),
+            Some(format!("claim {claim} has no volume")),
+        ),
     };
     Some(FinalRead {
         acked_rows,

@@ -160,12 +160,20 @@ impl DbState {
             mine.sort_by_key(|r| r.from);
             for r in mine {
                 if r.from > next {
-                    lost.push(RowRange { writer: a.writer, from: next, to: r.from - 1 });
+                    lost.push(RowRange {
+                        writer: a.writer,
+                        from: next,
+                        to: r.from - 1,
+                    });
                 }
                 next = next.max(r.to + 1);
             }
             if next <= a.to {
-                lost.push(RowRange { writer: a.writer, from: next, to: a.to });
+                lost.push(RowRange {
+                    writer: a.writer,
+                    from: next,
+                    to: a.to,
+                });
             }
         }
         lost
