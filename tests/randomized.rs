@@ -219,7 +219,8 @@ fn breaches_in_model(world: &mut bevy::prelude::World) -> Vec<String> {
         .collect();
     let mut per_volume: BTreeMap<String, u32> = BTreeMap::new();
     for a in world.query::<&Attachment>().iter(world) {
-        if a.state == AttachState::Attached {
+        // A fenced mount (`forgotten`) was detached at the storage API.
+        if a.state == AttachState::Attached && !a.forgotten {
             *per_volume.entry(a.volume.clone()).or_default() += 1;
         }
     }

@@ -30,6 +30,13 @@ pub struct ClusterSpec {
     pub storage_classes: Vec<StorageClassSpec>,
     #[serde(default)]
     pub broken_images: Vec<String>,
+    /// The Kubernetes release, "MAJOR.MINOR" or "MAJOR.MINOR.PATCH"; None:
+    /// the newest modelled (sim::version::NEWEST).
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// Feature gates set against the release's defaults, by name.
+    #[serde(default)]
+    pub feature_gates: std::collections::BTreeMap<String, bool>,
 }
 
 /// One step: a trigger (`at`, `after` or `when`) and one of `do`, `expect`,
@@ -185,6 +192,17 @@ pub enum Check {
         #[serde(default)]
         set: Option<String>,
     },
+    /// The pod's STATUS column, as `kubectl get pods` shows it, is exactly
+    /// `status` ("CrashLoopBackOff", "Init:1/2", "ImagePullBackOff", …).
+    PodStatus {
+        pod: String,
+        status: String,
+    },
+    /// The kubelet restarted the pod's container at least `min` times.
+    PodRestarts {
+        pod: String,
+        min: u32,
+    },
 }
 
 impl Check {
@@ -208,6 +226,38 @@ impl Check {
             Check::WritesFailed { .. } => "WritesFailed",
             Check::Converged { .. } => "Converged",
             Check::NoWriteLost { .. } => "NoWriteLost",
+            Check::PodStatus { .. } => "PodStatus",
+            Check::PodRestarts { .. } => "PodRestarts",
+        }
+    }
+
+    /// The event kinds this check looks for in the event log, by name. A
+    /// headless run that streams its log to a file keeps only events of
+    /// these kinds (and breaches) in memory, so a check that reads the log
+    /// must list what it reads here (the match has no catch-all on purpose).
+    pub fn kinds_in_log(&self) -> Vec<&str> {
+        match self {
+            Check::EventOrder(refs) => refs.iter().map(|r| r.kind.as_str()).collect(),
+            Check::EventSeen(r) => vec![r.kind.as_str()],
+            Check::PodPhase { .. }
+            | Check::PodStatus { .. }
+            | Check::PodRestarts { .. }
+            | Check::PodReady { .. }
+            | Check::PodOnNode { .. }
+            | Check::PodRevision { .. }
+            | Check::ClaimExists { .. }
+            | Check::VolumeAttached { .. }
+            | Check::SetStatus { .. }
+            | Check::ReplicaLag { .. }
+            | Check::RowsOn { .. }
+            | Check::Ready { .. }
+            | Check::WritesFailed { .. }
+            // These read the world's state, not the log.
+            | Check::Converged { .. }
+            | Check::NoWriteLost { .. }
+            // Breaches are counted by the invariant checker, not the log.
+            | Check::NoInvariantBroken
+            | Check::InvariantBroken => Vec::new(),
         }
     }
 
@@ -226,6 +276,11 @@ impl Check {
                 PodPhase::Absent => format!("{pod} does not exist"),
                 p => format!("{pod} is {}", p.name()),
             },
+            Check::PodStatus { pod, status } => format!("{pod} shows {status}"),
+            Check::PodRestarts { pod, min: 1 } => format!("{pod} was restarted"),
+            Check::PodRestarts { pod, min } => {
+                format!("{pod} was restarted at least {min} times")
+            }
             Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
             Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),
             Check::PodOnNode { pod, node: Some(n) } => format!("{pod} is on {n}"),

@@ -379,6 +379,17 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ));
         }
     }
+    crate::sim::version::ClusterVersion::resolve(
+        s.cluster.kubernetes_version.as_deref(),
+        &s.cluster.feature_gates,
+    )
+    .map_err(|e| match e {
+        crate::sim::version::VersionError::Version(m) => c.err(whole, "kubernetes_version", m),
+        crate::sim::version::VersionError::Gate(name, m) => {
+            let from = strip_comments(text).find("feature_gates").unwrap_or(0);
+            c.err(Some((from, text.len())), &format!("\"{name}\""), m)
+        }
+    })?;
     let mut classes: BTreeSet<String> = BTreeSet::new();
     for sc in &s.cluster.storage_classes {
         validate::dns_label("storage class name", &sc.name)
@@ -677,7 +688,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | ForceDeletePod { pod }
                 | BreakReadiness { pod }
                 | RestoreReadiness { pod }
-                | CrashPod { pod } => check_pod(pod)?,
+                | KubeletEvict { pod } => check_pod(pod)?,
+                CrashPod { pod, times } => {
+                    check_pod(pod)?;
+                    validate::crash_times(*times).map_err(|m| step_err("times", m))?;
+                }
                 AddNode {
                     name,
                     zone,
@@ -716,6 +731,8 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         for chk in [&st.when, &st.expect].into_iter().flatten() {
             match chk {
                 Check::PodPhase { pod, .. }
+                | Check::PodStatus { pod, .. }
+                | Check::PodRestarts { pod, .. }
                 | Check::PodReady { pod, .. }
                 | Check::PodRevision { pod, .. }
                 | Check::ReplicaLag { pod, .. }

@@ -41,11 +41,7 @@ fn run_loop(world: &mut World, until_ms: Option<u64>, script_only: bool) -> Vec<
             break;
         }
         if until_ms.is_none() && done {
-            let last_event = world
-                .resource::<EventLog>()
-                .events
-                .last()
-                .map_or(0, |e| e.t_ms);
+            let last_event = world.resource::<EventLog>().last_ms().unwrap_or(0);
             if next.saturating_sub(last_event) > QUIET_MS {
                 break;
             }
@@ -60,7 +56,7 @@ fn run_loop(world: &mut World, until_ms: Option<u64>, script_only: bool) -> Vec<
 }
 
 /// The failures so far; with `to_the_end`, steps still pending count too.
-fn failures(world: &mut World, to_the_end: bool) -> Vec<(usize, String)> {
+pub fn failures(world: &mut World, to_the_end: bool) -> Vec<(usize, String)> {
     let lesson = world.resource::<Lesson>().clone();
     let mut failures = lesson.failures();
     for (i, r) in lesson.results.iter().enumerate() {

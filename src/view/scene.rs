@@ -37,6 +37,10 @@ pub struct PodView {
     pub node: Option<String>,
     pub phase: PodPhase,
     pub ready: bool,
+    /// The STATUS column as `kubectl get pods` shows it.
+    pub status: String,
+    /// Container restarts by the kubelet.
+    pub restarts: u32,
     /// Revision number (1, 2, …) and whether it is the set's update revision.
     pub revision: Option<u64>,
     pub updated: bool,
@@ -249,13 +253,15 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
                 node: s.node.clone(),
                 phase: s.shown_phase(),
                 ready: s.ready,
+                status: s.status_column(c.now_ms),
+                restarts: s.restarts,
                 revision,
                 updated,
                 image: p.template.image.clone(),
                 waiting: s.waiting.clone(),
                 orphan: false,
                 claims: p.claims.clone(),
-                dns: if s.ready { p.dns.clone() } else { None },
+                dns: if s.serving() { p.dns.clone() } else { None },
                 db: c.server(&p.uid).map(db_view),
             }
         })
@@ -270,6 +276,8 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
             node: Some(p.node.clone()),
             phase: PodPhase::Running,
             ready: false,
+            status: "Running".into(),
+            restarts: 0,
             revision: None,
             updated: false,
             image: String::new(),

@@ -9,6 +9,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::prelude::*;
@@ -83,7 +84,7 @@ fn schedule_pods(
             owner: &pod.owner,
             affinities: &affinities,
         };
-        let fails = match missing_claim {
+        let fails = match &missing_claim {
             Some(c) => BTreeMap::from([(
                 format!("persistentvolumeclaim \"{c}\" not found"),
                 infos.len() as u32,
@@ -107,11 +108,24 @@ fn schedule_pods(
         let msg = unschedulable_message(&infos, &fails, &affinities);
         if st.waiting.as_deref() != Some(msg.as_str()) {
             st.waiting = Some(msg.clone());
-            cluster.emit(SimEvent::new(
-                EventKind::PodUnschedulable,
-                format!("pod/{}", pod.name),
-                msg,
-            ));
+            let record = match &missing_claim {
+                Some(c) => K8sRecord::failed_scheduling_prefilter(
+                    &pod.name,
+                    infos.len(),
+                    &format!("persistentvolumeclaim \"{c}\" not found"),
+                ),
+                None => {
+                    K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails))
+                }
+            };
+            cluster.emit(
+                SimEvent::new(
+                    EventKind::PodUnschedulable,
+                    format!("pod/{}", pod.name),
+                    msg,
+                )
+                .k8s(record),
+            );
         }
     }
 }
@@ -200,6 +214,32 @@ fn misfit(n: &NodeInfo, req: &Request) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The filter reasons as the upstream plugins word them, with their node
+/// counts, and whether preemption could help on those nodes (only a
+/// resource shortage is `Unschedulable`; cordon, taints and volume affinity
+/// are `UnschedulableAndUnresolvable`). (plugins nodeunschedulable
+/// `ErrReasonUnschedulable`, tainttoleration `Filter`, volumebinding
+/// `ErrReasonNodeConflict`, noderesources `Fit`.)
+fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
+    fails
+        .iter()
+        .map(|(ours, &n)| {
+            let upstream = if ours.starts_with("node(s) were unschedulable") {
+                "node(s) were unschedulable".to_string()
+            } else if let Some(key) = ours
+                .strip_prefix("node(s) had untolerated taint {")
+                .and_then(|k| k.strip_suffix('}'))
+            {
+                // "{key: value}"; the simulator's taints have no value.
+                format!("node(s) had untolerated taint {{{key}: }}")
+            } else {
+                ours.clone()
+            };
+            (n, upstream, ours.starts_with("Insufficient"))
+        })
+        .collect()
 }
 
 /// The node for the pod: among those that fit, the fewest pods of its owner

@@ -115,6 +115,11 @@ pub struct DbSnap {
     pub max_lag_rows: u64,
     pub max_lag_seconds: f64,
     pub servers: Vec<DbServerSnap>,
+    /// The tutorial's Service for reads (`mysql-read`), which balances
+    /// reads over every Ready pod of the set, primary and replicas.
+    pub read_service: String,
+    /// Its endpoints now: the Ready, not Terminating pods, by name.
+    pub read_endpoints: Vec<String>,
 }
 
 /// One server's replication figures, for the snapshot.

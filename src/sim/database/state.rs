@@ -29,6 +29,9 @@ pub struct VolumeData {
     pub ranges: Vec<RowRange>,
     /// Divergence already reported.
     pub diverged: bool,
+    /// A MySQL server once created its data directory here (the tutorial's
+    /// clone-mysql checks for /var/lib/mysql/mysql, not for rows).
+    pub initialized: bool,
 }
 
 impl VolumeData {
@@ -91,6 +94,8 @@ pub struct DbServer {
     /// Last row applied (replicas) or written (primary).
     pub position: u64,
     pub last_change_ms: u64,
+    /// Its writes fail with I/O errors (its disk was fenced); logged once.
+    pub io_errors: bool,
 }
 
 /// Where a server is in its life: the primary, or a replica waiting for its
@@ -124,6 +129,9 @@ pub struct DbState {
     /// Largest replica lag seen at a database tick (replicas past their clone).
     pub max_lag_rows: u64,
     pub max_lag_ms: u64,
+    /// The server the clients' connection pool is connected to: pooled
+    /// connections stay open while that server runs, DNS record or not.
+    pub pool: Option<Entity>,
     /// Rows the primary acknowledged to its clients, by writer, in runs:
     /// what a final read must find on the primary's volume (Jepsen's
     /// set-full check). Writes across a partition to a cut-off old primary
