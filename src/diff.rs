@@ -21,7 +21,9 @@ pub struct Side {
 pub fn play(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Side {
     let file = loaded.file.clone();
     let mut tracker = Tracker::default();
-    let mut observe = |w: &World| tracker.observe(w);
+    let mut observe = |w: &World| {
+        tracker.observe(w);
+    };
     let out = headless::Output {
         observe: Some(&mut observe),
         ..Default::default()
