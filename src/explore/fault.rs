@@ -328,7 +328,10 @@ fn command(t: &Targets, kind: FaultKind, rng: &mut ChaCha8Rng) -> SimCommand {
         },
         FaultKind::ForceDelete => SimCommand::ForceDeletePod { pod: pod(t, rng) },
         FaultKind::DeletePod => SimCommand::DeletePod { pod: pod(t, rng) },
-        FaultKind::Crash => SimCommand::CrashPod { pod: pod(t, rng) },
+        FaultKind::Crash => SimCommand::CrashPod {
+            pod: pod(t, rng),
+            times: 1,
+        },
         FaultKind::BreakReadiness => SimCommand::BreakReadiness { pod: pod(t, rng) },
         FaultKind::Scale => {
             let n_sets = t.sets.len();
@@ -427,9 +430,9 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
             .into_iter()
             .map(|pod| C::DeletePod { pod })
             .collect(),
-        C::CrashPod { pod } => lower_pods(pod)
+        C::CrashPod { pod, times } => lower_pods(pod)
             .into_iter()
-            .map(|pod| C::CrashPod { pod })
+            .map(|pod| C::CrashPod { pod, times })
             .collect(),
         C::BreakReadiness { pod } => lower_pods(pod)
             .into_iter()
