@@ -432,7 +432,7 @@ pub fn simpler(t: &Targets, f: &Fault) -> Vec<SimCommand> {
             .collect(),
         C::CrashPod { pod, times } => lower_pods(pod)
             .into_iter()
-            .map(|pod| C::CrashPod { pod, times })
+            .map(|pod| C::CrashPod { pod, times: *times })
             .collect(),
         C::BreakReadiness { pod } => lower_pods(pod)
             .into_iter()
