@@ -44,7 +44,7 @@ fn run(text: &str) -> usize {
     let mut sink = std::io::sink();
     let out = Output {
         events: Some(&mut sink),
-        progress: false,
+        ..Default::default()
     };
     let r = headless::run_with(loaded, None, None, out).expect("a sink cannot fail");
     assert!(r.failures.is_empty(), "{:?}", r.failures);

@@ -22,7 +22,7 @@ fn streamed(path: &Path) -> (Vec<u8>, headless::Run) {
     let mut bytes = Vec::new();
     let out = Output {
         events: Some(&mut bytes),
-        progress: false,
+        ..Default::default()
     };
     let run = headless::run_with(loaded, None, None, out).expect("writing to memory cannot fail");
     (bytes, run)
