@@ -8,6 +8,7 @@
 //! Only this file, at the top, puts the GUI's layers together.
 
 pub mod diff;
+pub mod explore;
 pub mod headless;
 pub mod scenario;
 pub mod sim;

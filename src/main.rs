@@ -77,6 +77,8 @@ enum Cmd {
     },
     /// List the lessons in a folder (default: scenarios/) with their summaries.
     List { dir: Option<PathBuf> },
+    /// Seeded fault campaigns on a scenario: find, shrink and save what breaks.
+    Explore(statefulset_sim::explore::cli::ExploreArgs),
     /// Play two scenarios headless; print where their event logs first
     /// diverge and an outcome table. Exit 0: same, 1: diverged, 2: bad input.
     Diff {
@@ -223,6 +225,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
         Some(Cmd::Diff { a, b, seed, until }) => {
             let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
             let (la, lb) = (load(a)?, load(b)?);

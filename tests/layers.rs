@@ -10,6 +10,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("sim", 0),
     ("scenario", 1),
     ("headless", 2),
+    ("explore", 2),
     // `statefulset-sim diff` plays its two runs with the headless runner.
     ("diff", 3),
     ("gui", 2),

@@ -9,10 +9,7 @@ use bevy::prelude::*;
 
 mod progress;
 
-/// Once the last step has run, stop after this long without an event.
-pub const QUIET_MS: u64 = 600_000;
-/// Never simulate past this.
-pub const HARD_CAP_MS: u64 = 7 * 24 * 3600 * 1000;
+pub use crate::scenario::run::{HARD_CAP_MS, QUIET_MS};
 
 /// A finished headless run.
 pub struct Run {
@@ -137,24 +134,7 @@ pub fn run_with(
     if let Some(a) = out.at_ms.filter(|a| *a <= end && at_snapshot.is_none()) {
         at_snapshot = Some(snapshot_at(world, a));
     }
-    let lesson = world.resource::<Lesson>().clone();
-    let mut failures = lesson.failures();
-    for (i, r) in lesson.results.iter().enumerate() {
-        if *r == StepResult::Pending && until_ms.is_none() {
-            let step = &lesson.loaded.scenario.steps[i];
-            let why = match &step.when {
-                Some(w) => {
-                    let actual = crate::scenario::player::eval(world, w)
-                        .err()
-                        .unwrap_or_default();
-                    format!("`when: {}` never held ({actual})", w.as_written())
-                }
-                None => "it was never reached".to_string(),
-            };
-            failures.push((i, format!("{}: never fired: {why}", lesson.step_label(i))));
-        }
-    }
-    failures.sort_by_key(|f| f.0);
+    let failures = crate::scenario::run::failures(world, until_ms.is_none());
     Ok(Run {
         app,
         failures,

@@ -180,6 +180,18 @@ pub enum Check {
         set: Option<String>,
         min: u64,
     },
+    /// The StatefulSet has settled: every replica Running and Ready, the
+    /// rollout complete (currentRevision = updateRevision), and, with a
+    /// database, every replica replicating and caught up with the primary.
+    Converged {
+        set: String,
+    },
+    /// Every write the database's primary acknowledged is on the primary's
+    /// volume (a final read, Jepsen's set-full check).
+    NoWriteLost {
+        #[serde(default)]
+        set: Option<String>,
+    },
     /// The pod's STATUS column, as `kubectl get pods` shows it, is exactly
     /// `status` ("CrashLoopBackOff", "Init:1/2", "ImagePullBackOff", …).
     PodStatus {
@@ -212,6 +224,8 @@ impl Check {
             Check::InvariantBroken => "InvariantBroken",
             Check::Ready { .. } => "Ready",
             Check::WritesFailed { .. } => "WritesFailed",
+            Check::Converged { .. } => "Converged",
+            Check::NoWriteLost { .. } => "NoWriteLost",
             Check::PodStatus { .. } => "PodStatus",
             Check::PodRestarts { .. } => "PodRestarts",
         }
@@ -238,6 +252,9 @@ impl Check {
             | Check::RowsOn { .. }
             | Check::Ready { .. }
             | Check::WritesFailed { .. }
+            // These read the world's state, not the log.
+            | Check::Converged { .. }
+            | Check::NoWriteLost { .. }
             // Breaches are counted by the invariant checker, not the log.
             | Check::NoInvariantBroken
             | Check::InvariantBroken => Vec::new(),
@@ -335,6 +352,15 @@ impl Check {
             }
             Check::WritesFailed { set: None, min } => {
                 format!("at least {min} writes were refused")
+            }
+            Check::Converged { set } => {
+                format!("{set} has converged (all Ready, rollout complete, replicas caught up)")
+            }
+            Check::NoWriteLost { set: Some(s) } => {
+                format!("every write {s}'s primary acknowledged is on its volume")
+            }
+            Check::NoWriteLost { set: None } => {
+                "every write the primary acknowledged is on its volume".to_string()
             }
         }
     }

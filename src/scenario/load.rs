@@ -765,6 +765,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 Check::SetStatus { set, .. } => check_set(set, true)?,
                 Check::Ready { set, .. } => check_set(set, true)?,
                 Check::WritesFailed { set: Some(x), .. } => check_set(x, false)?,
+                Check::Converged { set } | Check::NoWriteLost { set: Some(set) } => {
+                    check_set(set, false)?
+                }
                 Check::EventOrder(refs) => {
                     for e in refs {
                         if EventKind::parse(&e.kind).is_none() {

@@ -5,6 +5,8 @@ pub mod format;
 pub mod load;
 pub mod outcome;
 pub mod player;
+pub mod run;
+pub mod settled;
 pub mod save;
 pub mod tape;
 

@@ -419,7 +419,18 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             if inv.total == 0 {
                 Ok(())
             } else {
-                Err(format!("{} invariant breach(es) were reported", inv.total))
+                // The first breach says which invariant and where.
+                let first = world
+                    .resource::<EventLog>()
+                    .events
+                    .iter()
+                    .find(|e| e.kind == EventKind::InvariantBroken)
+                    .map(|e| format!(", the first: {}", e.reason))
+                    .unwrap_or_default();
+                Err(format!(
+                    "{} invariant breach(es) were reported{first}",
+                    inv.total
+                ))
             }
         }
         Check::InvariantBroken => {
@@ -461,6 +472,8 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
                 None => Err("no database".into()),
             }
         }
+        Check::Converged { set } => super::settled::converged(world, set),
+        Check::NoWriteLost { set } => super::settled::no_write_lost(world, set.as_deref()),
     }
 }
 

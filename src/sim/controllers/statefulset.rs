@@ -28,6 +28,15 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
+/// A planted bug, for testing that `statefulset-sim explore` finds and
+/// shrinks a controller bug (tests/explore.rs); no scenario or CLI flag sets
+/// it. While the resource says true, the controller force-deletes a
+/// terminating pod instead of waiting for its object to go: it skips the
+/// at-most-one-pod-per-identity rule.
+#[doc(hidden)]
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct PlantedBugSkipAtMostOne(pub bool);
+
 /// Characters of template hash in a ControllerRevision name.
 const REVISION_HASH_LEN: usize = 10;
 
@@ -250,6 +259,7 @@ fn statefulset_controller(
     mut claim_q: ClaimQueries,
     watch: Watch,
     mut mem: Local<SetsMemory>,
+    planted: Option<Res<PlantedBugSkipAtMostOne>>,
 ) {
     let now = cluster.now();
     let seen = watch.seen(&mut pod_q, &mut claim_q, &mut mem);
@@ -265,6 +275,7 @@ fn statefulset_controller(
         claims: &mut claim_q.p1(),
         nodes: &watch.nodes,
         now,
+        planted: planted.is_some_and(|p| p.0),
     };
     for (_, set_e) in order {
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
@@ -292,6 +303,8 @@ struct Pass<'a, 'w, 's, 'q> {
     claims: &'a mut Query<'q, 'q, ClaimItem>,
     nodes: &'a Query<'q, 'q, &'static NodeState>,
     now: u64,
+    /// `PlantedBugSkipAtMostOne`.
+    planted: bool,
 }
 
 /// What one set's decision saw besides its outcome.
@@ -326,6 +339,9 @@ impl Pass<'_, '_, '_, '_> {
             }
             _ => pods_by_ordinal(owned, self.pods),
         };
+        if self.planted {
+            self.planted_skip_at_most_one(&by_ordinal);
+        }
         let Decision {
             mut out,
             pods_left,
@@ -484,6 +500,24 @@ impl Pass<'_, '_, '_, '_> {
                 .revision(revision)
                 .k8s(K8sRecord::stateful_pod("create", &spec.name, &name)),
         );
+    }
+
+    /// The planted bug: terminating pods are force-deleted at once, so the
+    /// next pass replaces them while their containers may still run.
+    fn planted_skip_at_most_one(&mut self, by_ordinal: &[Entity]) {
+        for &e in by_ordinal {
+            if let Ok((p, s)) = self.pods.get(e)
+                && s.terminating()
+            {
+                let (pod, node) = (p.clone(), s.node.clone());
+                self.cluster.force_delete_pod(
+                    e,
+                    &pod,
+                    node,
+                    "planted bug: the controller does not wait for a terminating pod to go",
+                );
+            }
+        }
     }
 
     /// Graceful deletion; an own write when the pod exists.

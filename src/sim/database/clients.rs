@@ -178,6 +178,7 @@ pub(super) fn primary_write(db: &mut DbState, d: &mut VolumeData, writer: u32, d
     let from = d.max_seq() + 1;
     let to = from + due - 1;
     d.append(writer, from, to);
+    db.acknowledge(writer, from, to);
     db.written += due;
     db.primary_pos = to;
     db.history.push_back((to, now));
@@ -300,6 +301,44 @@ mod tests {
         assert_eq!((db.written, db.primary_pos), (5, 5));
         assert_eq!(db.history, [(3, 1_000), (5, 2_000)]);
         assert_eq!(db.lag_ms(3, 2_500), 500, "row 4 was written at 2s");
+    }
+
+    use crate::sim::database::RowRange;
+
+    #[test]
+    fn acknowledged_writes_are_lost_when_the_primary_volume_lacks_them() {
+        let mut db = DbState::default();
+        let mut d = VolumeData::default();
+        primary_write(&mut db, &mut d, 0, 3, 1_000);
+        primary_write(&mut db, &mut d, 0, 2, 2_000);
+        assert_eq!(
+            db.acked,
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
+        assert!(
+            db.lost_from(&d).is_empty(),
+            "every acknowledged row is there"
+        );
+        // The claim was deleted and recreated: a new, empty volume, where a
+        // new primary (writer 1) starts numbering again.
+        let mut fresh = VolumeData::default();
+        primary_write(&mut db, &mut fresh, 1, 2, 3_000);
+        assert_eq!(
+            db.lost_from(&fresh),
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
+        // Rows of the same numbers by another writer do not count.
+        let mut other = VolumeData::default();
+        other.append(2, 1, 7);
+        assert_eq!(db.lost_from(&other).len(), 2);
     }
 
     #[test]
