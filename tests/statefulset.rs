@@ -440,6 +440,23 @@ fn crash_loop_backs_off_10_then_20_then_40_seconds_shown_as_crash_loop_back_off(
     );
     // The controller never replaced it.
     assert_eq!(times_of(&r, PodCreated, "pod/web-0").len(), 1);
+    // Each wait carries the kubelet's own record, as `kubectl describe` shows it.
+    let uid = pod_snap(&mut r, "web-0")["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rec = events(&r, BackOff)[0]
+        .k8s
+        .clone()
+        .expect("BackOff has a k8s record");
+    assert_eq!(
+        (rec.reason.as_str(), rec.message.as_str()),
+        (
+            "BackOff",
+            format!("Back-off restarting failed container nginx in pod web-0_default({uid})")
+                .as_str()
+        )
+    );
     assert_eq!(pod_snap(&mut r, "web-0")["restarts"], 4);
 }
 
@@ -458,6 +475,15 @@ fn kubelet_evict_fails_the_pod_and_the_controller_deletes_and_recreates_it() {
         events(&r, PodFailed)[0]
             .reason
             .contains("phase Failed, reason Evicted")
+    );
+    let rec = events(&r, PodFailed)[0]
+        .k8s
+        .clone()
+        .expect("Evicted has a k8s record");
+    assert_eq!(rec.reason, "Evicted");
+    assert!(
+        rec.message
+            .starts_with("The node was low on resource: memory.")
     );
     assert!(
         events(&r, PodTerminating)

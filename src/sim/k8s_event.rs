@@ -187,6 +187,31 @@ impl K8sRecord {
         )
     }
 
+    /// The kubelet waits before restarting a container that exited
+    /// (CrashLoopBackOff). (kuberuntime_manager.go `doBackOff`: "Back-off
+    /// restarting failed container %s in pod %s", the pod as `format.Pod`
+    /// writes it: name_namespace(uid).)
+    pub fn back_off(pod: &str, uid: &str, container: &str) -> Self {
+        K8sRecord::warning(
+            "BackOff",
+            format!("pod/{pod}"),
+            format!(
+                "Back-off restarting failed container {container} in pod {pod}_{NAMESPACE}({uid})"
+            ),
+        )
+    }
+
+    /// Node-pressure eviction by the kubelet. (eviction/helpers.go: `Reason`
+    /// "Evicted", `nodeLowMessageFmt` "The node was low on resource: %v. ";
+    /// the simulator models memory pressure without threshold figures.)
+    pub fn evicted(pod: &str) -> Self {
+        K8sRecord::warning(
+            "Evicted",
+            format!("pod/{pod}"),
+            "The node was low on resource: memory. ",
+        )
+    }
+
     /// The kubelet started a container. (kuberuntime_container.go
     /// `startContainer`: "Started container %v".)
     pub fn started(pod: &str, container: &str) -> Self {

@@ -129,7 +129,8 @@ pub(super) fn kubelet_evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
                 "the kubelet on {node} evicted it under node pressure (memory): containers killed, phase Failed, reason Evicted; a Failed pod is never restarted in place"
             ),
         )
-        .node(node),
+        .node(node)
+        .k8s(crate::sim::k8s_event::K8sRecord::evicted(pod)),
     );
     Ok(())
 }

@@ -731,7 +731,12 @@ impl NodePass {
         );
         cluster.emit(
             SimEvent::new(EventKind::BackOff, format!("pod/{}", pod.name), why)
-                .node(self.name.clone()),
+                .node(self.name.clone())
+                .k8s(K8sRecord::back_off(
+                    &pod.name,
+                    &pod.uid,
+                    container_name(&pod.template.image),
+                )),
         );
     }
 
