@@ -6,8 +6,8 @@ pub mod load;
 pub mod outcome;
 pub mod player;
 pub mod run;
-pub mod settled;
 pub mod save;
+pub mod settled;
 pub mod tape;
 
 pub use format::{Check, Scenario, Step};
