@@ -221,6 +221,8 @@ struct Watch<'w, 's> {
     new_pods: Query<'w, 's, &'static PodOf, Added<Pod>>,
     changed_nodes: Query<'w, 's, (), Changed<NodeState>>,
     new_nodes: Query<'w, 's, (), Added<NodeState>>,
+    /// The test-only planted bug (`PlantedBugSkipAtMostOne`), if switched on.
+    planted: Option<Res<'w, PlantedBugSkipAtMostOne>>,
 }
 
 impl Watch<'_, '_> {
@@ -259,7 +261,6 @@ fn statefulset_controller(
     mut claim_q: ClaimQueries,
     watch: Watch,
     mut mem: Local<SetsMemory>,
-    planted: Option<Res<PlantedBugSkipAtMostOne>>,
 ) {
     let now = cluster.now();
     let seen = watch.seen(&mut pod_q, &mut claim_q, &mut mem);
@@ -275,7 +276,7 @@ fn statefulset_controller(
         claims: &mut claim_q.p1(),
         nodes: &watch.nodes,
         now,
-        planted: planted.is_some_and(|p| p.0),
+        planted: watch.planted.as_ref().is_some_and(|p| p.0),
     };
     for (_, set_e) in order {
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
