@@ -43,7 +43,13 @@ impl NodeInfo {
     fn take(&mut self, template: &PodTemplate, owner: &Owner) {
         self.cpu_free -= template.cpu_millis as i64;
         self.mem_free -= template.memory_mib as i64;
-        *self.owners.entry(owner.clone()).or_default() += 1;
+        // The owner is cloned only for its first pod on the node.
+        match self.owners.get_mut(owner) {
+            Some(n) => *n += 1,
+            None => {
+                self.owners.insert(owner.clone(), 1);
+            }
+        }
     }
 }
 
@@ -248,16 +254,18 @@ fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
 fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
     let mut fails: BTreeMap<String, u32> = BTreeMap::new();
     let mut best: Option<(usize, (u32, u32, i64, usize))> = None;
+    // The owner's pods per zone, counted once rather than once per node.
+    let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
+    for m in infos {
+        *per_zone.entry(m.zone.as_str()).or_default() +=
+            m.owners.get(req.owner).copied().unwrap_or(0);
+    }
     for (i, n) in infos.iter().enumerate() {
         if let Some(w) = misfit(n, req) {
             *fails.entry(w).or_default() += 1;
             continue;
         }
-        let zone_count: u32 = infos
-            .iter()
-            .filter(|m| m.zone == n.zone)
-            .map(|m| m.owners.get(req.owner).copied().unwrap_or(0))
-            .sum();
+        let zone_count = per_zone.get(n.zone.as_str()).copied().unwrap_or(0);
         let node_count = n.owners.get(req.owner).copied().unwrap_or(0);
         let used = (n.cpu_total - n.cpu_free) * 1000 / n.cpu_total.max(1);
         let key = (zone_count, node_count, used, i);
