@@ -78,6 +78,8 @@ pub struct VolumeView {
     /// The pod (by name) whose claim this is, if that pod exists.
     pub pod: Option<String>,
     pub attached: Vec<(String, AttachLook)>,
+    /// Shared file storage (NFS-like): mounted where used, never attached.
+    pub shared: bool,
     pub rows: Option<u64>,
     pub diverged: bool,
     pub affinity: Option<String>,
@@ -349,6 +351,7 @@ fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
                     .get(v.volume.claim.as_str())
                     .map(|p| p.to_string()),
                 attached,
+                shared: !v.volume.kind.is_block(),
                 rows: v.rows.filter(|&r| r > 0 || of_db),
                 diverged: v.diverged,
                 affinity: v.volume.affinity.describe(),

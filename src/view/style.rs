@@ -262,6 +262,8 @@ pub fn volume_label(v: &VolumeView) -> String {
     }
     match live.as_slice() {
         [] if !fenced.is_empty() => {}
+        // Shared file storage has no attach step: "detached" would mislead.
+        [] if v.shared => s.push_str("  (shared)"),
         [] => s.push_str("  (detached)"),
         [(_, AttachLook::Attached)] => {}
         [(_, l)] => s.push_str(&format!("  ({})", attach_word(l))),
@@ -452,6 +454,7 @@ mod tests {
             claim_exists: true,
             pod: Some("web-0".into()),
             attached: vec![("node-a".into(), AttachLook::Attached)],
+            shared: false,
             rows: Some(12345),
             diverged: false,
             affinity: None,
@@ -459,6 +462,13 @@ mod tests {
         };
         assert_eq!(volume_colour(&v), VOL_ATTACHED);
         assert_eq!(volume_label(&v), "www-web-0  12,345 rows");
+        // Shared file storage is never attached: it does not read "detached".
+        let loose = VolumeView {
+            attached: vec![],
+            shared: true,
+            ..v.clone()
+        };
+        assert_eq!(volume_label(&loose), "www-web-0  12,345 rows  (shared)");
         v.attached.push(("node-b".into(), AttachLook::StillMounted));
         assert_eq!(volume_colour(&v), VOL_ERROR);
         assert!(
