@@ -7,6 +7,8 @@
 //! `sim` ← `scenario` ← `headless` / `gui` (the host) ← `view` ← `ui`.
 //! Only this file, at the top, puts the GUI's layers together.
 
+pub mod diff;
+pub mod explore;
 pub mod headless;
 pub mod scenario;
 pub mod shell;

@@ -58,15 +58,24 @@ struct Cli {
     /// GUI: run to `--at` simulated seconds, save a PNG of the window, exit.
     #[arg(long, value_name = "OUT.png")]
     screenshot: Option<PathBuf>,
-    /// With --screenshot: the simulated second to capture.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    at: f64,
+    /// An earlier instant of the run: with --screenshot, the simulated second
+    /// to capture (default 30); with --headless, the instant --state-out
+    /// snapshots (the run still goes on to its end or --until).
+    #[arg(long, value_name = "SECONDS")]
+    at: Option<f64>,
     /// GUI: print frame time statistics on exit.
     #[arg(long)]
     fps: bool,
     /// GUI: scale of the whole interface (projectors: 1.5 or 2).
     #[arg(long, value_name = "FACTOR")]
     ui_scale: Option<f32>,
+    /// GUI: start a what-if branch from main, doing COMMAND (as written in
+    /// a scenario's `do:`) at SECONDS, as a click would. Repeatable.
+    #[arg(long, value_name = "SECONDS:COMMAND")]
+    act: Vec<String>,
+    /// GUI: open the compare view (the last branch against main).
+    #[arg(long)]
+    compare: bool,
     /// GUI: exit after this many wall-clock seconds (benchmarks, CI).
     #[arg(long, value_name = "SECONDS")]
     quit_after: Option<f64>,
@@ -102,12 +111,31 @@ enum Cmd {
         #[arg(long, value_name = "Z")]
         zones: Option<u32>,
     },
+    /// Seeded fault campaigns on a scenario: find, shrink and save what breaks.
+    Explore(statefulset_sim::explore::cli::ExploreArgs),
+    /// Play two scenarios headless; print where their event logs first
+    /// diverge and an outcome table. Exit 0: same, 1: diverged, 2: bad input.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Override both scenarios' random seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop both at this simulated second.
+        #[arg(long, value_name = "SECONDS")]
+        until: Option<f64>,
+    },
 }
 
 fn load(cli: &Cli, path: &Path) -> Result<Loaded, ExitCode> {
     let mut paths = vec![path.to_path_buf()];
     paths.extend(cli.more.iter().cloned());
     statefulset_sim::shell::load_cli(&paths, cli.nodes, cli.zones).map_err(ExitCode::from)
+}
+
+/// Loads one scenario or manifest file with the default cluster size.
+fn load_one(path: &Path) -> Result<Loaded, ExitCode> {
+    statefulset_sim::shell::load_cli(&[path.to_path_buf()], None, None).map_err(ExitCode::from)
 }
 
 fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
@@ -121,8 +149,8 @@ fn seconds_to_ms(s: f64, what: &str) -> Result<u64, ExitCode> {
     Ok(statefulset_sim::sim::units::secs_to_ms(s))
 }
 
-/// Writes a file without ever clobbering the scenario it came from.
-fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
+/// Refuses an output path that is the scenario file itself.
+fn refuse_clobber(path: &Path, input: &Path) -> Result<(), ExitCode> {
     if let (Ok(a), Ok(b)) = (path.canonicalize(), input.canonicalize())
         && a == b
     {
@@ -132,10 +160,51 @@ fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
         );
         return Err(ExitCode::from(2));
     }
+    Ok(())
+}
+
+/// Writes a file without ever clobbering the scenario it came from.
+fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
+    refuse_clobber(path, input)?;
     std::fs::write(path, text).map_err(|e| {
         eprintln!("error: cannot write {}: {e}", path.display());
         ExitCode::from(2)
     })
+}
+
+/// A headless run whose event log streams to `out` as it goes (through a
+/// temporary file beside it, renamed when the run ends, so a failed run never
+/// leaves a half-written log in the place of an earlier one).
+fn run_streaming(
+    loaded: Loaded,
+    seed: Option<u64>,
+    until: Option<u64>,
+    at: Option<u64>,
+    out: &Path,
+    input: &Path,
+) -> Result<headless::Run, ExitCode> {
+    refuse_clobber(out, input)?;
+    let fail = |e: std::io::Error| {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        ExitCode::from(2)
+    };
+    let mut tmp_name = out.as_os_str().to_owned();
+    tmp_name.push(".partial");
+    let tmp = PathBuf::from(tmp_name);
+    let file = std::fs::File::create(&tmp).map_err(fail)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+    let output = headless::Output {
+        events: Some(&mut w),
+        progress: true,
+        at_ms: at,
+        observe: None,
+    };
+    let run = headless::run_with(loaded, seed, until, output).map_err(fail)?;
+    use std::io::Write;
+    w.flush().map_err(fail)?;
+    drop(w);
+    std::fs::rename(&tmp, out).map_err(fail)?;
+    Ok(run)
 }
 
 fn main() -> ExitCode {
@@ -212,6 +281,17 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             let code = statefulset_sim::shell::import(inputs, output.as_deref(), *nodes, *zones);
             return Ok(ExitCode::from(code));
         }
+        Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
+        Some(Cmd::Diff { a, b, seed, until }) => {
+            let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
+            let (la, lb) = (load_one(a)?, load_one(b)?);
+            let (text, diverged) = statefulset_sim::diff::report(
+                &statefulset_sim::diff::play(la, *seed, until),
+                &statefulset_sim::diff::play(lb, *seed, until),
+            );
+            out!("{}", text.trim_end());
+            return Ok(ExitCode::from(diverged as u8));
+        }
         None => {}
     }
     if cli.headless {
@@ -221,13 +301,49 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
         };
         let loaded = load(&cli, path)?;
         let until = cli.until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
-        let mut run = headless::run(loaded, cli.seed, until);
-        if let Some(out) = &cli.events_out {
-            write_out(out, path, &run.events_jsonl())?;
+        let at = cli.at.map(|a| seconds_to_ms(a, "--at")).transpose()?;
+        if let (Some(a), Some(u)) = (at, until)
+            && a > u
+        {
+            eprintln!("error: --at must not be after --until");
+            return Err(ExitCode::from(2));
         }
+        let mut run = match &cli.events_out {
+            Some(out) => run_streaming(loaded, cli.seed, until, at, out, path)?,
+            None => headless::run_with(
+                loaded,
+                cli.seed,
+                until,
+                headless::Output {
+                    progress: true,
+                    at_ms: at,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            })?,
+        };
+        let at_state = run.at_state.take();
         if let Some(out) = &cli.state_out {
-            let json =
-                statefulset_sim::shell::state_out(&mut run, &cli.format).map_err(ExitCode::from)?;
+            let json = match (at, at_state) {
+                (None, _) => statefulset_sim::shell::state_out(&mut run, &cli.format)
+                    .map_err(ExitCode::from)?,
+                (Some(_), _) if cli.format != "json" => {
+                    eprintln!("error: --at writes the simulator's own snapshot: use it with --format json");
+                    return Err(ExitCode::from(2));
+                }
+                (Some(_), Some(json)) => json,
+                (Some(a), None) => {
+                    eprintln!(
+                        "error: --at {}: the run ended at {:.3} s, before that instant",
+                        a as f64 / 1000.0,
+                        run.now_ms() as f64 / 1000.0
+                    );
+                    return Err(ExitCode::from(2));
+                }
+            };
             write_out(out, path, &json)?;
         }
         out!("{}", headless::summary(&mut run).trim_end());
@@ -242,7 +358,16 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         Some(p) => load(&cli, p)?,
         None => statefulset_sim::scenario::built_in_lesson(),
     };
-    let at = seconds_to_ms(cli.at, "--at")?;
+    let at = seconds_to_ms(cli.at.unwrap_or(30.0), "--at")?;
+    let open_at_ms = match (&cli.screenshot, cli.at) {
+        (None, Some(a)) => Some(seconds_to_ms(a, "--at")?),
+        _ => None,
+    };
+    let play_to_ms = cli.until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
+    let mut acts = Vec::new();
+    for a in &cli.act {
+        acts.push(parse_act(a)?);
+    }
     let opts = statefulset_sim::gui::GuiOptions {
         seed: cli.seed,
         screenshot: cli.screenshot.clone(),
@@ -250,8 +375,35 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         fps: cli.fps,
         ui_scale: cli.ui_scale.unwrap_or(1.0).clamp(0.5, 4.0),
         quit_after_s: cli.quit_after,
+        play_to_ms,
+        open_at_ms,
+        acts,
+        compare: cli.compare,
     };
     Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
+}
+
+/// `--act 400:ForceDeletePod(pod: "web-1")`: an instant and a command.
+#[cfg(feature = "gui")]
+fn parse_act(text: &str) -> Result<(u64, statefulset_sim::sim::SimCommand), ExitCode> {
+    let bad = |why: String| {
+        eprintln!(
+            "error: --act {text}: {why}; expected SECONDS:COMMAND, e.g. 400:ForceDeletePod(pod: \"web-1\")"
+        );
+        ExitCode::from(2)
+    };
+    let (secs, cmd) = text
+        .split_once(':')
+        .ok_or_else(|| bad("no ':' after the seconds".into()))?;
+    let secs: f64 = secs
+        .trim()
+        .parse()
+        .map_err(|_| bad(format!("{secs:?} is not a number of seconds")))?;
+    let t = seconds_to_ms(secs, "--act")?;
+    let cmd = statefulset_sim::scenario::load::ron_options()
+        .from_str(cmd)
+        .map_err(|e| bad(format!("not a command: {}", e.code)))?;
+    Ok((t, cmd))
 }
 
 #[cfg(not(feature = "gui"))]

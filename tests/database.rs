@@ -20,6 +20,15 @@ fn mysql(replicas: u32, write_rate: f64, steps: &str) -> String {
     mysql_with("mysql", replicas, write_rate, "", steps)
 }
 
+/// The scenario with a shared (NFS-like) storage class as its default.
+fn shared_storage(text: &str) -> String {
+    text.replacen(
+        "cluster: (",
+        r#"cluster: (storage_classes: [(name: "nfs", kind: Shared)], "#,
+        1,
+    )
+}
+
 fn snapshot(r: &mut Run) -> Value {
     serde_json::from_str(&r.snapshot_json()).expect("snapshot is JSON")
 }
@@ -232,8 +241,10 @@ fn no_row_is_lost_across_deletion_rescheduling_and_scale_down_and_up() {
         3,
         10.0,
         r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: DeletePod(pod: "mysql-2")),
+           (when: PodStatus(pod: "mysql-2", status: "Running"), timeout: 120.0, note: "a new mysql-2 runs (a Terminating pod stays Ready, so Ready(count: 3) would not wait)"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: CordonNode(of: "mysql-1")),
            (after: 0.0, do: DeletePod(pod: "mysql-1")),
+           (when: PodStatus(pod: "mysql-1", status: "Running"), timeout: 120.0, note: "a new mysql-1 runs"),
            (when: Ready(set: "mysql", count: 3), timeout: 120.0, do: Scale(set: "mysql", replicas: 1)),
            (when: SetStatus(set: "mysql", replicas: 1), timeout: 120.0, do: Write(rows: 500)),
            (after: 20.0, do: Scale(set: "mysql", replicas: 3)),
@@ -454,8 +465,8 @@ fn primary_node_failure_makes_no_failover_and_the_primary_returns_with_its_data(
 }
 
 #[test]
-fn split_brain_force_delete_of_a_partitioned_primary_makes_histories_diverge() {
-    let mut r = run(&mysql(
+fn split_brain_on_block_storage_fences_the_old_primary_so_its_writes_fail_and_nothing_diverges() {
+    let r = run(&mysql(
         2,
         10.0,
         r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: PartitionNode(of: "mysql-0")),
@@ -465,6 +476,39 @@ fn split_brain_force_delete_of_a_partitioned_primary_makes_histories_diverge() {
            (after: 0.0, expect: InvariantBroken)"#,
     ));
     assert_no_failures(&r);
+    let fence = events(&r, VolumeDetached)
+        .into_iter()
+        .find(|e| e.detail.as_deref() == Some("force"))
+        .expect("the force-detach")
+        .t_ms;
+    let io = events(&r, WritesFailed)
+        .into_iter()
+        .find(|e| e.object == "pod/mysql-0")
+        .expect("the old primary's writes fail");
+    assert!(
+        (fence..=fence + 1_000).contains(&io.t_ms),
+        "from the first write after its disk is fenced at {fence}: {}",
+        io.t_ms
+    );
+    assert!(io.reason.contains("I/O error"), "{}", io.reason);
+    assert!(events(&r, DataDiverged).is_empty());
+}
+
+#[test]
+fn split_brain_on_shared_storage_makes_histories_diverge() {
+    // The first declared class is the default: NFS-like shared storage.
+    let mut r = run(&shared_storage(&mysql(
+        2,
+        10.0,
+        r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: PartitionNode(of: "mysql-0")),
+           (after: 60.0, do: ForceDeletePod(pod: "mysql-0")),
+           (when: PodReady(pod: "mysql-0", ready: true), timeout: 600.0, note: "a second mysql-0"),
+           (after: 30.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 0.0, expect: InvariantBroken)"#,
+    )));
+    assert_no_failures(&r);
+    // Shared storage has no attach step: no Multi-Attach wait at all.
+    assert!(events(&r, VolumeMultiAttachError).is_empty());
     let div = events(&r, DataDiverged);
     assert_eq!(div.len(), 1, "{div:?}");
     let reason = &div[0].reason;
@@ -592,5 +636,135 @@ fn with_ordinals_start_1_the_primary_is_mysql_1_and_replicas_clone_down_from_it(
     );
     for (claim, n) in rows_by_claim(&snap) {
         assert_eq!(n, written, "{claim}");
+    }
+}
+
+#[test]
+fn a_cloning_replica_is_pending_in_its_init_container_not_running() {
+    // 2,000 rows on mysql-0: mysql-1's clone takes 2 s + 4 s.
+    let r = run(&mysql(
+        2,
+        0.0,
+        r#"(when: PodReady(pod: "mysql-0", ready: true), timeout: 60.0, do: Write(rows: 2000)),
+           (when: EventSeen((kind: "CloneStarted", object: "pod/mysql-1")), timeout: 60.0, expect: PodStatus(pod: "mysql-1", status: "Init:1/2")),
+           (after: 0.0, expect: PodPhase(pod: "mysql-1", phase: Pending)),
+           (after: 1.0, expect: PodStatus(pod: "mysql-1", status: "Init:1/2")),
+           (when: Ready(set: "mysql", count: 2), timeout: 60.0, expect: RowsOn(pod: "mysql-1", rows: 2000))"#,
+    ));
+    assert_no_failures(&r);
+    let clone_done = time_of(&r, CloneFinished, "pod/mysql-1").unwrap();
+    let started = time_of(&r, PodStarted, "pod/mysql-1").unwrap();
+    assert_eq!(
+        started, clone_done,
+        "mysqld (the main container) starts when clone-mysql exits"
+    );
+}
+
+#[test]
+fn a_replica_whose_volume_was_initialised_skips_the_clone_even_with_no_rows() {
+    // No row is ever written: data-mysql-2 holds a data directory but 0 rows.
+    let r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: Scale(set: "mysql", replicas: 2)),
+           (when: SetStatus(set: "mysql", replicas: 2), timeout: 120.0, do: Scale(set: "mysql", replicas: 3)),
+           (when: Ready(set: "mysql", count: 3), timeout: 120.0, expect: EventSeen((kind: "CloneFinished", object: "pod/mysql-2", detail: "skipped")))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(
+        times_of(&r, CloneStarted, "pod/mysql-2").len(),
+        1,
+        "cloned the first time only, although the volume holds no rows"
+    );
+}
+
+#[test]
+fn a_readiness_blip_on_the_primary_keeps_replication_and_pooled_writes_but_new_lookups_fail() {
+    let mut r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: SetWriteRate(per_second: 10.0)),
+           (after: 5.0, do: BreakReadiness(pod: "mysql-0")),
+           (after: 20.0, expect: PodReady(pod: "mysql-0", ready: false)),
+           (after: 0.0, expect: WritesFailed(min: 0)),
+           (after: 0.0, do: RestoreReadiness(pod: "mysql-0")),
+           (after: 5.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0))"#,
+    ));
+    assert_no_failures(&r);
+    assert!(
+        events(&r, ReplicationBroken).is_empty(),
+        "established replication survives the blip"
+    );
+    assert!(
+        events(&r, WritesFailed).is_empty(),
+        "the clients' pooled connections survive the blip"
+    );
+    let snap = snapshot(&mut r);
+    assert_eq!(db(&snap)["failed"], 0);
+}
+
+#[test]
+fn a_replica_that_starts_during_a_primary_readiness_blip_cannot_connect_until_it_passes() {
+    // A new connection needs the DNS record, which a not-Ready primary lacks.
+    let r = run(&mysql(
+        2,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 2), timeout: 300.0, do: BreakReadiness(pod: "mysql-0")),
+           (after: 1.0, do: CrashPod(pod: "mysql-1")),
+           (after: 30.0, do: RestoreReadiness(pod: "mysql-0")),
+           (when: PodReady(pod: "mysql-1", ready: true), timeout: 60.0, expect: NoInvariantBroken)"#,
+    ));
+    assert_no_failures(&r);
+    let restored = *times_of(&r, PodReady, "pod/mysql-0").last().unwrap();
+    let again = *times_of(&r, ReplicationStarted, "pod/mysql-1")
+        .last()
+        .unwrap();
+    assert!(
+        again >= restored,
+        "mysql-1 reconnected at {again}, before mysql-0 had its DNS record back at {restored}"
+    );
+}
+
+#[test]
+fn the_mysql_read_service_balances_over_ready_pods_only() {
+    let mut r = run(&mysql(
+        3,
+        0.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: BreakReadiness(pod: "mysql-2")),
+           (after: 5.0, expect: PodReady(pod: "mysql-2", ready: false))"#,
+    ));
+    assert_no_failures(&r);
+    let snap = snapshot(&mut r);
+    assert_eq!(db(&snap)["read_service"], "mysql-read");
+    assert_eq!(
+        db(&snap)["read_endpoints"],
+        serde_json::json!(["mysql-0", "mysql-1"]),
+        "the tutorial's Break the Readiness probe: mysql-2 leaves mysql-read"
+    );
+}
+
+#[test]
+fn the_primary_crash_restarts_mysql_0_in_place_and_replication_resumes() {
+    let mut r = run(&mysql(
+        3,
+        10.0,
+        r#"(when: Ready(set: "mysql", count: 3), timeout: 300.0, do: CrashPod(pod: "mysql-0")),
+           (after: 1.0, expect: WritesFailed(min: 1)),
+           (when: PodReady(pod: "mysql-0", ready: true), timeout: 60.0, expect: PodRestarts(pod: "mysql-0", min: 1)),
+           (after: 15.0, do: SetWriteRate(per_second: 0.0)),
+           (after: 5.0, expect: ReplicaLag(pod: "mysql-2", max_rows: 0))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(
+        times_of(&r, PodCreated, "pod/mysql-0").len(),
+        1,
+        "same pod object"
+    );
+    assert_eq!(times_of(&r, ContainerRestarted, "pod/mysql-0").len(), 1);
+    assert!(!times_of(&r, ReplicationBroken, "pod/mysql-1").is_empty());
+    let snap = snapshot(&mut r);
+    for (_, n) in rows_by_claim(&snap) {
+        assert_eq!(n, db(&snap)["written"].as_u64().unwrap());
     }
 }

@@ -126,3 +126,48 @@ fn random_garbage_never_panics() {
         let _ = load_str("fuzz.ron", &b);
     }
 }
+
+#[test]
+fn an_unknown_feature_gate_is_a_load_error_with_line_and_column() {
+    let text = "(\n  name: \"x\",\n  cluster: (\n    nodes: [(name: \"node-a\")],\n    feature_gates: {\"MaxUnavailableStatefulSet\": true, \"MaxUnavailableStatefulSets\": true},\n  ),\n)";
+    let e = err(text);
+    assert!(e.starts_with("bad.ron:5:56:"), "{e}");
+    assert!(
+        e.contains("unknown feature gate \"MaxUnavailableStatefulSets\"")
+            && e.contains("MaxUnavailableStatefulSet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unsupported_kubernetes_version_is_a_load_error_with_line_and_column() {
+    for (v, what) in [
+        ("1.30", "not supported"),
+        ("1.38.0", "not supported"),
+        ("one.thirty", "not a version"),
+    ] {
+        let text = format!(
+            "(\n  name: \"x\",\n  cluster: (nodes: [(name: \"node-a\")],\n    kubernetes_version: \"{v}\"),\n)"
+        );
+        let e = err(&text);
+        assert!(e.starts_with("bad.ron:4:5:") && e.contains(what), "{e}");
+    }
+}
+
+#[test]
+fn crash_times_must_be_between_1_and_100() {
+    for times in [0, 101] {
+        let text = format!(
+            "(name: \"x\", {GOOD_CLUSTER},\n workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))],\n steps: [\n  (at: 1.0, do: CrashPod(pod: \"web-0\", times: {times})),\n])"
+        );
+        let e = err(&text);
+        assert!(
+            e.starts_with("bad.ron:4:") && e.contains("times must be between 1 and 100"),
+            "{e}"
+        );
+    }
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, workloads: [StatefulSet((name: \"web\", template: (image: \"i\")))], steps: [(at: 1.0, do: KubeletEvict(pod: \"db-0\"))])"
+    ));
+    assert!(e.contains("unknown pod \"db-0\""), "{e}");
+}

@@ -11,6 +11,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("scenario", 1),
     ("headless", 2),
     ("shell", 3),
+    ("explore", 2),
+    // `statefulset-sim diff` plays its two runs with the headless runner.
+    ("diff", 3),
     ("gui", 2),
     ("view", 3),
     ("ui", 4),

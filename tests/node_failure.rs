@@ -236,15 +236,10 @@ fn volume_is_force_detached_6_minutes_after_the_force_delete_with_multi_attach_e
         "{}",
         errs[0].reason
     );
-    assert!(
-        errs.len() >= 5,
-        "the error repeats while the pod waits: {}",
-        errs.len()
-    );
-    assert!(
-        errs.iter()
-            .any(|e| e.reason.contains("force-detach in 4m00s")),
-        "the countdown goes down"
+    assert_eq!(
+        errs.len(),
+        1,
+        "recorded once per volume and node, as upstream does"
     );
     let detach = events(&r, VolumeDetached)
         .into_iter()
@@ -509,48 +504,4 @@ fn force_deleting_a_pod_on_a_partitioned_node_is_reported_as_split_brain() {
     );
     // Both processes exist: the old one is killed only when the partition heals.
     assert!(events(&r, ProcessStopped).is_empty());
-}
-
-#[test]
-fn split_brain_with_a_volume_ends_with_it_attached_to_two_nodes_after_the_force_detach() {
-    let text = fail_web1(
-        "PartitionNode",
-        r#"(after: 60.0, do: ForceDeletePod(pod: "web-1")),
-           (after: 300.0, expect: NoInvariantBroken),
-           (when: InvariantBroken, timeout: 120.0, note: "split brain"),
-           (after: 60.0, do: RecoverNode(node: "node-c"))"#,
-    );
-    let r = run(&text);
-    assert_no_failures(&r);
-    let old = node_in(&r, NodePartitioned);
-    assert_eq!(old, "node-c", "seed 3 puts web-1 on node-c");
-    let fd = first(&r, PodForceDeleted, "pod/web-1");
-    let force = events(&r, VolumeDetached)
-        .into_iter()
-        .find(|e| e.detail.as_deref() == Some("force"))
-        .expect("the 6-minute force-detach");
-    assert_eq!(force.t_ms, fd + 360_000);
-    assert!(
-        force.reason.contains("still has it mounted"),
-        "{}",
-        force.reason
-    );
-    let rwo = first(&r, InvariantBroken, "pv/pv-www-web-1");
-    let ident = first(&r, InvariantBroken, "pod/web-1");
-    assert!(rwo > force.t_ms && ident > force.t_ms);
-    assert!(
-        events(&r, InvariantBroken)
-            .iter()
-            .any(|e| e.reason.contains("attached to 2 nodes"))
-    );
-    // When the partition heals, the kubelet kills the orphan container and the invariants hold again.
-    let back = first(&r, NodeRecovered, "node/node-c");
-    let killed = with_kind(&r, ProcessStopped, "pod/web-1");
-    assert_eq!(killed.first().map(|e| e.t_ms), Some(back));
-    let restored = objects(&r, InvariantRestored);
-    assert!(
-        restored.contains(&"pod/web-1".to_string())
-            && restored.contains(&"pv/pv-www-web-1".to_string()),
-        "{restored:?}"
-    );
 }

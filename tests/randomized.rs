@@ -23,8 +23,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use statefulset_sim::explore::coverage::{Fact, Facts};
 use statefulset_sim::scenario::{self, Lesson, load_str};
-use statefulset_sim::sim::event::{EventKind, EventLog, SimEvent};
+use statefulset_sim::sim::event::{EventKind, EventLog};
 use statefulset_sim::sim::invariant::Invariants;
 use statefulset_sim::sim::model::*;
 use statefulset_sim::sim::{SimClock, Wake, settle_all};
@@ -218,7 +219,8 @@ fn breaches_in_model(world: &mut bevy::prelude::World) -> Vec<String> {
         .collect();
     let mut per_volume: BTreeMap<String, u32> = BTreeMap::new();
     for a in world.query::<&Attachment>().iter(world) {
-        if a.state == AttachState::Attached {
+        // A fenced mount (`forgotten`) was detached at the storage API.
+        if a.state == AttachState::Attached && !a.forgotten {
             *per_volume.entry(a.volume.clone()).or_default() += 1;
         }
     }
@@ -231,53 +233,6 @@ fn breaches_in_model(world: &mut bevy::prelude::World) -> Vec<String> {
     out
 }
 
-/// Machine state per node as the event log tells it, to classify force deletes.
-#[derive(Clone, Copy, PartialEq)]
-enum Seen {
-    Up,
-    Dead,
-    Partitioned,
-    Gone,
-}
-
-/// Force deletes seen so far in one sequence.
-#[derive(Default)]
-struct ForceDeletes {
-    /// Of a pod whose node was alive (up or partitioned).
-    risky: bool,
-    /// Of a pod whose node was partitioned.
-    partitioned: bool,
-}
-
-impl ForceDeletes {
-    fn classify(&mut self, machines: &mut BTreeMap<String, Seen>, events: &[SimEvent]) {
-        for e in events {
-            let node = e.node.clone().unwrap_or_default();
-            match e.kind {
-                EventKind::NodeFailed => _ = machines.insert(node, Seen::Dead),
-                EventKind::NodePartitioned => _ = machines.insert(node, Seen::Partitioned),
-                EventKind::NodeRecovered => _ = machines.insert(node, Seen::Up),
-                EventKind::NodeDeleted => _ = machines.insert(node, Seen::Gone),
-                EventKind::PodForceDeleted if e.object.starts_with("pod/web-") => {
-                    // Partitioned: the old container runs on. Up: the kubelet
-                    // kills the orphan with the 2 s minimum grace period, and a
-                    // replacement on the same node (volume already there) may
-                    // start meanwhile: a brief split brain, reported too.
-                    match machines.get(&node).copied().unwrap_or(Seen::Up) {
-                        Seen::Partitioned => {
-                            self.risky = true;
-                            self.partitioned = true;
-                        }
-                        Seen::Up => self.risky = true,
-                        Seen::Dead | Seen::Gone => {}
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
 /// Plays one sequence, checking the invariants after every instant.
 fn run_sequence(text: &str, totals: &mut Totals) -> Result<(), String> {
     let loaded = load_str("random.ron", text.as_bytes())
@@ -286,14 +241,15 @@ fn run_sequence(text: &str, totals: &mut Totals) -> Result<(), String> {
     let world = app.world_mut();
     scenario::install(world, loaded, None, false);
     let mut instants = 0u64;
-    let mut machines: BTreeMap<String, Seen> = BTreeMap::new();
     let mut seen_events = 0usize;
-    let mut force = ForceDeletes::default();
+    // Force deletes of a pod whose node was alive (up or cut off), read
+    // from the log as the explorer's coverage reads it.
+    let mut force = Facts::new(vec!["web".to_string()]);
     loop {
         settle_all(world);
         instants += 1;
         let log = world.resource::<EventLog>();
-        force.classify(&mut machines, &log.events[seen_events..]);
+        force.observe(&log.events[seen_events..]);
         seen_events = log.events.len();
         // Every breach present in the model is reported.
         let in_model = breaches_in_model(world);
@@ -301,7 +257,7 @@ fn run_sequence(text: &str, totals: &mut Totals) -> Result<(), String> {
         if let Some(b) = in_model.iter().find(|b| !inv.broken.contains_key(*b)) {
             return Err(format!("breach {b} in the model but not reported"));
         }
-        if !force.risky && inv.total > 0 {
+        if !force.has(Fact::ForceDeleteOnLiveNode) && inv.total > 0 {
             return Err(format!(
                 "InvariantBroken without a force delete of a pod whose node is alive\n{}",
                 tail(world)
@@ -321,10 +277,11 @@ fn run_sequence(text: &str, totals: &mut Totals) -> Result<(), String> {
     totals.sequences += 1;
     totals.instants += instants;
     totals.events += log.events.len() as u64;
-    totals.risky += force.risky as u64;
-    totals.partitioned += force.partitioned as u64;
+    let partitioned = force.has(Fact::ForceDeleteOnCutOffNode);
+    totals.risky += force.has(Fact::ForceDeleteOnLiveNode) as u64;
+    totals.partitioned += partitioned as u64;
     totals.broken += broken as u64;
-    totals.partitioned_broken += (force.partitioned && broken) as u64;
+    totals.partitioned_broken += (partitioned && broken) as u64;
     Ok(())
 }
 

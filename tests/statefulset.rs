@@ -120,7 +120,7 @@ fn parallel_scale_down_deletes_all_condemned_at_once() {
 fn failed_pod_is_recreated_with_the_same_name_and_claim() {
     let mut r = run(&set_scenario(
         "replicas: 2",
-        r#"(when: Ready(set: "web", count: 2), do: CrashPod(pod: "web-1")),
+        r#"(when: Ready(set: "web", count: 2), do: KubeletEvict(pod: "web-1")),
            (when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodPhase(pod: "web-1", phase: Running))"#,
     ));
     assert_no_failures(&r);
@@ -161,7 +161,7 @@ fn when_scaled_delete_removes_claims_of_scaled_down_pods_only() {
     let r = run(&set_scenario(
         "replicas: 3, retention: (when_scaled: Delete, when_deleted: Retain)",
         r#"(when: Ready(set: "web", count: 3), do: Scale(set: "web", replicas: 1)),
-           (when: SetStatus(set: "web", replicas: 1), do: CrashPod(pod: "web-0")),
+           (when: SetStatus(set: "web", replicas: 1), do: KubeletEvict(pod: "web-0")),
            (when: Ready(set: "web", count: 1), timeout: 60.0, expect: ClaimExists(claim: "www-web-0", exists: true))"#,
     ));
     assert_no_failures(&r);
@@ -369,5 +369,192 @@ fn after_a_revert_the_block_reason_names_the_stuck_outdated_pod_and_kubernetes_6
             .iter()
             .filter(|e| e.t_ms < reverted)
             .all(|e| !e.reason.contains("67250"))
+    );
+}
+
+/// The snapshot's entry for one pod.
+fn pod_snap(r: &mut statefulset_sim::headless::Run, pod: &str) -> serde_json::Value {
+    let snap: serde_json::Value = serde_json::from_str(&r.snapshot_json()).unwrap();
+    snap["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == pod)
+        .cloned()
+        .unwrap_or_else(|| panic!("{pod} is in the snapshot"))
+}
+
+#[test]
+fn crash_restarts_the_container_in_place_keeping_uid_and_node() {
+    let steps = r#"(when: Ready(set: "web", count: 2), do: CrashPod(pod: "web-1")),
+           (after: 0.0, expect: PodStatus(pod: "web-1", status: "Running")),
+           (after: 0.0, expect: PodReady(pod: "web-1", ready: false)),
+           (when: PodReady(pod: "web-1", ready: true), timeout: 60.0, expect: PodRestarts(pod: "web-1", min: 1))"#;
+    let mut before = run_until(&set_scenario("replicas: 2", ""), 60);
+    let mut r = run(&set_scenario("replicas: 2", steps));
+    assert_no_failures(&r);
+    // Same pod object: created once, never deleted, no Failed phase.
+    assert_eq!(times_of(&r, PodCreated, "pod/web-1").len(), 1);
+    assert!(time_of(&r, PodFailed, "pod/web-1").is_none());
+    assert!(time_of(&r, PodTerminating, "pod/web-1").is_none());
+    let crashed = time_of(&r, ProcessStopped, "pod/web-1").unwrap();
+    let restarted = time_of(&r, ContainerRestarted, "pod/web-1").unwrap();
+    assert_eq!(restarted, crashed, "the first restart is immediate");
+    assert!(
+        events(&r, ContainerRestarted)[0]
+            .reason
+            .contains("the StatefulSet controller takes no part")
+    );
+    let (old, new) = (pod_snap(&mut before, "web-1"), pod_snap(&mut r, "web-1"));
+    assert_eq!(new["uid"], old["uid"], "same uid");
+    assert_eq!(new["node"], old["node"], "same node");
+    assert_eq!(new["restarts"], 1);
+    assert_eq!(new["phase"], "Running");
+    assert_eq!(new["status"], "Running");
+}
+
+#[test]
+fn crash_loop_backs_off_10_then_20_then_40_seconds_shown_as_crash_loop_back_off() {
+    let mut r = run(&set_scenario(
+        "replicas: 1",
+        r#"(when: Ready(set: "web", count: 1), do: CrashPod(pod: "web-0", times: 4)),
+           (after: 5.0, expect: PodStatus(pod: "web-0", status: "CrashLoopBackOff")),
+           (after: 0.0, expect: PodPhase(pod: "web-0", phase: Running)),
+           (when: PodReady(pod: "web-0", ready: true), timeout: 300.0, expect: PodRestarts(pod: "web-0", min: 4))"#,
+    ));
+    assert_no_failures(&r);
+    let crashes = times_of(&r, ProcessStopped, "pod/web-0");
+    let restarts = times_of(&r, ContainerRestarted, "pod/web-0");
+    assert_eq!(crashes.len(), 4);
+    assert_eq!(restarts.len(), 4);
+    let waits: Vec<u64> = crashes
+        .iter()
+        .zip(&restarts)
+        .map(|(c, r)| (r - c) / 1000)
+        .collect();
+    assert_eq!(waits, [0, 10, 20, 40], "kubelet restart back-off");
+    assert_eq!(
+        times_of(&r, BackOff, "pod/web-0").len(),
+        3,
+        "one BackOff per wait"
+    );
+    // The controller never replaced it.
+    assert_eq!(times_of(&r, PodCreated, "pod/web-0").len(), 1);
+    // Each wait carries the kubelet's own record, as `kubectl describe` shows it.
+    let uid = pod_snap(&mut r, "web-0")["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rec = events(&r, BackOff)[0]
+        .k8s
+        .clone()
+        .expect("BackOff has a k8s record");
+    assert_eq!(
+        (rec.reason.as_str(), rec.message.as_str()),
+        (
+            "BackOff",
+            format!("Back-off restarting failed container nginx in pod web-0_default({uid})")
+                .as_str()
+        )
+    );
+    assert_eq!(pod_snap(&mut r, "web-0")["restarts"], 4);
+}
+
+#[test]
+fn kubelet_evict_fails_the_pod_and_the_controller_deletes_and_recreates_it() {
+    let r = run(&set_scenario(
+        "replicas: 2",
+        r#"(when: Ready(set: "web", count: 2), do: KubeletEvict(pod: "web-1")),
+           (when: Ready(set: "web", count: 2), timeout: 60.0, expect: PodRestarts(pod: "web-1", min: 0))"#,
+    ));
+    assert_no_failures(&r);
+    // Failed (reason Evicted): the controller deletes it in the same instant,
+    // and its kubelet has no container left to stop.
+    let failed = time_of(&r, PodFailed, "pod/web-1").unwrap();
+    assert!(
+        events(&r, PodFailed)[0]
+            .reason
+            .contains("phase Failed, reason Evicted")
+    );
+    let rec = events(&r, PodFailed)[0]
+        .k8s
+        .clone()
+        .expect("Evicted has a k8s record");
+    assert_eq!(rec.reason, "Evicted");
+    assert!(
+        rec.message
+            .starts_with("The node was low on resource: memory.")
+    );
+    assert!(
+        events(&r, PodTerminating)
+            .iter()
+            .any(|e| e.object == "pod/web-1" && e.reason.contains("is Failed"))
+    );
+    let deleted = time_of(&r, PodDeleted, "pod/web-1").unwrap();
+    assert!(deleted >= failed);
+    assert_eq!(
+        times_of(&r, PodCreated, "pod/web-1").len(),
+        2,
+        "a new pod object"
+    );
+    assert!(time_of(&r, ContainerRestarted, "pod/web-1").is_none());
+}
+
+#[test]
+fn status_column_shows_container_creating_then_running_and_terminating_on_delete() {
+    let mut r = run_until(
+        &set_scenario(
+            "replicas: 1",
+            r#"(at: 0.5, expect: PodStatus(pod: "web-0", status: "ContainerCreating")),
+               (at: 0.5, expect: PodPhase(pod: "web-0", phase: Pending)),
+               (when: Ready(set: "web", count: 1), do: DeletePod(pod: "web-0")),
+               (after: 0.0, expect: PodStatus(pod: "web-0", status: "Terminating"))"#,
+        ),
+        600,
+    );
+    assert_no_failures(&r);
+    assert_eq!(pod_snap(&mut r, "web-0")["status"], "Running");
+}
+
+#[test]
+fn terminating_pod_stays_ready_until_its_container_exits_but_leaves_dns() {
+    // web-0 is Ready at 6 s and deleted then; its container takes 10 s to
+    // stop. At 12 s it is still Terminating.
+    let text = set_scenario(
+        "replicas: 1, template: (image: \"nginx:1\", stop_seconds: 10.0)",
+        r#"(when: Ready(set: "web", count: 1), do: DeletePod(pod: "web-0")),
+           (after: 5.0, expect: PodReady(pod: "web-0", ready: true)),
+           (after: 0.0, expect: PodStatus(pod: "web-0", status: "Terminating"))"#,
+    );
+    let mut r = run_until(&text, 12);
+    assert_no_failures(&r);
+    let web0 = pod_snap(&mut r, "web-0");
+    assert_eq!(web0["terminating"], true);
+    assert_eq!(web0["ready"], true, "Ready until its container exits");
+    assert_eq!(
+        web0["dns"],
+        serde_json::Value::Null,
+        "out of DNS: Terminating"
+    );
+    // Once the container has exited the deletion is confirmed, 10 s after SIGTERM.
+    let r = run(&text);
+    let t = time_of(&r, PodTerminating, "pod/web-0").unwrap();
+    assert_eq!(time_of(&r, PodDeleted, "pod/web-0"), Some(t + 10_000));
+}
+
+#[test]
+fn terminating_pod_counts_as_unavailable_for_max_unavailable() {
+    // web-2 is Terminating (slow to stop) and still Ready: the update of
+    // web-1 must wait, since maxUnavailable 1 is used up by web-2.
+    let r = run(&set_scenario(
+        "replicas: 3, pod_management: Parallel, template: (image: \"nginx:1\", stop_seconds: 20.0), update_strategy: RollingUpdate(partition: 0, max_unavailable: 1)",
+        r#"(when: Ready(set: "web", count: 3), do: SetImage(set: "web", image: "nginx:2"))"#,
+    ));
+    assert_no_failures(&r);
+    let t2 = time_of(&r, PodTerminating, "pod/web-2").unwrap();
+    let t1 = time_of(&r, PodTerminating, "pod/web-1").unwrap();
+    assert!(
+        t1 >= t2 + 20_000,
+        "web-1 deleted at {t1}, while web-2 (Terminating since {t2}) was still Ready"
     );
 }

@@ -3,9 +3,24 @@
 //! time advances each frame. Pause, speed and step change how far the
 //! simulation is advanced, never what it does.
 
-use crate::scenario::{self, Loaded};
-use crate::sim::{self, PauseRequest, SimClock, SimCommand};
+use super::branches::{Branches, Recorded};
+use crate::scenario::Loaded;
+use crate::scenario::tape::{self, Entry, Input, Replay};
+use crate::sim::{self, Advance, PauseRequest, SimClock, SimCommand};
 use bevy::prelude::*;
+use std::time::{Duration, Instant};
+
+/// A rewind may hold a frame this long; a longer one goes on over the next
+/// frames with a progress bar.
+pub const REWIND_BUDGET: Duration = Duration::from_millis(200);
+/// How much of each later frame a long rewind takes.
+const REWIND_SLICE: Duration = Duration::from_millis(40);
+
+/// A rewind under way (a replay from t = 0 of the current branch).
+pub struct Rewinding {
+    pub replay: Replay,
+    pub started: Instant,
+}
 
 /// The simulated cluster shown in the window.
 #[derive(Resource)]
@@ -17,23 +32,33 @@ pub struct SimHost {
     pub summary: String,
     /// What the last command from the UI was refused for, shown to the user.
     pub last_error: Option<String>,
+    /// The scenario and seed every replay starts from.
+    pub loaded: Loaded,
+    pub seed: Option<u64>,
+    /// The what-if branches; the world shows the current one.
+    pub branches: Branches,
+    /// How many entries of the current branch's tape the world has had.
+    pub tape_next: usize,
+    pub rewinding: Option<Rewinding>,
 }
 
 impl SimHost {
     /// Builds a fresh core world and installs the scenario in lesson mode.
     pub fn new(loaded: Loaded, seed: Option<u64>) -> Self {
-        let mut app = crate::scenario::core_app();
-        let mut world = std::mem::take(app.world_mut());
         let name = loaded.scenario.name.clone();
         let file = loaded.file.clone();
         let summary = loaded.scenario.summary.clone();
-        scenario::install(&mut world, loaded, seed, true);
         SimHost {
-            world,
+            world: tape::fresh_world(loaded.clone(), seed, true),
             name,
             file,
             summary,
             last_error: None,
+            loaded,
+            seed,
+            branches: Branches::default(),
+            tape_next: 0,
+            rewinding: None,
         }
     }
 
@@ -48,18 +73,125 @@ impl SimHost {
             .map_or(0, |mut q| q.iter(&self.world).count())
     }
 
+    /// Records an input on the tape (forking a branch when given at a past
+    /// instant) and gives it to the world: the one path of every action.
+    fn give(&mut self, input: Input) -> Recorded {
+        self.finish_rewind();
+        let entry = Entry::now(&self.world, input.clone());
+        let r = self.branches.record(entry, &mut self.tape_next);
+        tape::apply(&mut self.world, &input);
+        r
+    }
+
     /// Sends a command from the UI and applies it at once (also when paused).
-    pub fn send(&mut self, cmd: SimCommand) {
+    pub fn send(&mut self, cmd: SimCommand) -> Recorded {
         let before = self.world.resource::<sim::EventLog>().events.len();
         // Says which action was refused. `SimCommand::describe` is the
         // command in words (issue 11 turns it from RON into a sentence).
         let what = cmd.describe();
-        self.world.write_message(cmd);
-        sim::settle_all(&mut self.world);
+        let r = self.give(Input::Command(cmd));
         self.last_error = self.world.resource::<sim::EventLog>().events[before..]
             .iter()
             .find(|e| e.kind == sim::EventKind::CommandRejected)
             .map(|e| format!("{what}: {}", e.reason));
+        r
+    }
+
+    /// The answer to the lesson's open question.
+    pub fn answer(&mut self) {
+        self.give(Input::Answer);
+    }
+
+    /// Advances to `t` on the current branch, giving its recorded inputs on
+    /// the way (those at `t` too when `inclusive`).
+    pub fn advance(&mut self, t: u64, inclusive: bool) -> Advance {
+        self.finish_rewind();
+        let tape = &self.branches.current().tape;
+        let r = tape::run_to(
+            &mut self.world,
+            tape,
+            &mut self.tape_next,
+            t,
+            inclusive,
+            &mut |_| true,
+        );
+        self.branches.reached(self.now_ms());
+        r
+    }
+
+    /// Shows the current branch at `t`, replayed from t = 0. Done at once if
+    /// it takes at most `REWIND_BUDGET`, else over the next frames.
+    pub fn rewind_to(&mut self, t: u64) {
+        let mut replay = Replay::start(self.loaded.clone(), self.seed, true, t);
+        let started = Instant::now();
+        let tape = self.branches.current().tape.clone();
+        let r = replay.run(&tape, &mut |_| started.elapsed() < REWIND_BUDGET);
+        self.rewinding = Some(Rewinding { replay, started });
+        if r != Advance::Stopped {
+            self.finish_rewind();
+        }
+    }
+
+    /// Goes on with a long rewind for a slice of this frame. True when done.
+    pub fn poll_rewind(&mut self) -> bool {
+        let Some(rw) = &mut self.rewinding else {
+            return true;
+        };
+        let start = Instant::now();
+        let tape = &self.branches.list[self.branches.current].tape;
+        if rw.replay.run(tape, &mut |_| start.elapsed() < REWIND_SLICE) == Advance::Stopped {
+            return false;
+        }
+        self.finish_rewind();
+        true
+    }
+
+    /// Completes a rewind under way at once and shows its world.
+    pub fn finish_rewind(&mut self) {
+        let Some(mut rw) = self.rewinding.take() else {
+            return;
+        };
+        let tape = self.branches.current().tape.clone();
+        rw.replay.run(&tape, &mut |_| true);
+        self.world = rw.replay.world;
+        self.tape_next = rw.replay.next;
+        self.last_error = None;
+    }
+
+    /// Shows branch `index` at the current instant.
+    pub fn switch_to(&mut self, index: usize) {
+        if index < self.branches.list.len() {
+            let now = self.now_ms();
+            self.branches.current = index;
+            self.rewind_to(now);
+        }
+    }
+
+    /// The instant of the last event before now (Left / `[`), or 0.
+    pub fn previous_event_ms(&self) -> u64 {
+        let now = self.now_ms();
+        self.world
+            .resource::<sim::EventLog>()
+            .events
+            .iter()
+            .rev()
+            .map(|e| e.t_ms)
+            .find(|t| *t < now)
+            .unwrap_or(0)
+    }
+
+    /// The next instant something is due or the branch does something.
+    pub fn next_event_ms(&self) -> Option<u64> {
+        let entry = self
+            .branches
+            .current()
+            .tape
+            .get(self.tape_next)
+            .map(|e| e.t_ms);
+        match (sim::next_wake(&self.world), entry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -116,19 +248,43 @@ impl Playback {
     /// Answers the lesson's question and lets the clock run.
     pub fn resume(&mut self, host: &mut SimHost) {
         self.question = None;
-        host.world.resource_mut::<PauseRequest>().0 = None;
+        host.answer();
         self.paused = false;
         self.run_to(host, host.now_ms());
     }
     /// Advances the simulation to `t` (ms), stopping at a lesson pause.
     pub fn run_to(&mut self, host: &mut SimHost, t: u64) {
-        if !sim::advance_to(&mut host.world, t) {
+        self.run(host, t, false);
+    }
+    fn run(&mut self, host: &mut SimHost, t: u64, inclusive: bool) {
+        if host.advance(t, inclusive) == Advance::Paused {
             self.question = host.world.resource::<PauseRequest>().0.clone();
             self.paused = true;
             self.target_ms = host.now_ms() as f64;
         } else {
             self.target_ms = self.target_ms.max(t as f64);
         }
+    }
+    /// Shows the current branch at `t` (earlier or later than now), paused.
+    pub fn seek(&mut self, host: &mut SimHost, t: u64) {
+        self.paused = true;
+        if t < host.now_ms() {
+            host.rewind_to(t);
+            self.after_rewind(host);
+        } else if self.question.is_none() {
+            self.run_to(host, t);
+        }
+    }
+    /// The clock and the question follow a rewound world.
+    pub fn after_rewind(&mut self, host: &SimHost) {
+        self.question = host.world.resource::<PauseRequest>().0.clone();
+        self.paused = true;
+        self.target_ms = host.now_ms() as f64;
+    }
+    /// Back to the previous instant at which something happened.
+    pub fn step_back(&mut self, host: &mut SimHost) {
+        let t = host.previous_event_ms();
+        self.seek(host, t);
     }
     /// One simulated second forward.
     pub fn step(&mut self, host: &mut SimHost) {
@@ -143,8 +299,8 @@ impl Playback {
         if self.question.is_some() {
             return;
         }
-        if let Some(t) = sim::next_wake(&host.world) {
-            self.run_to(host, t);
+        if let Some(t) = host.next_event_ms() {
+            self.run(host, t, true);
         }
     }
 }
@@ -156,6 +312,12 @@ pub(super) fn plugin(app: &mut App) {
 
 /// Each frame: advance simulated time by wall time × speed.
 pub fn drive(time: Res<Time>, mut host: ResMut<SimHost>, mut pb: ResMut<Playback>) {
+    if host.rewinding.is_some() {
+        if host.poll_rewind() {
+            pb.after_rewind(&host);
+        }
+        return;
+    }
     if pb.question.is_none()
         && let Some(q) = host.world.resource::<PauseRequest>().0.clone()
     {

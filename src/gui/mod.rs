@@ -4,6 +4,7 @@
 //! and the panels (`ui`) sit above it and read it; it imports neither
 //! (the app that puts them together is `crate::run_gui`).
 
+pub mod branches;
 pub mod host;
 
 use crate::scenario::Loaded;
@@ -23,11 +24,27 @@ pub struct GuiOptions {
     pub fps: bool,
     pub ui_scale: f32,
     pub quit_after_s: Option<f64>,
+    /// `--until`: play main this far first (answering the lesson's
+    /// questions), so that `--at` shows an earlier instant of it.
+    pub play_to_ms: Option<u64>,
+    /// `--at` without `--screenshot`: open the run at this instant.
+    pub open_at_ms: Option<u64>,
+    /// `--act S:COMMAND`: each starts a branch from main, acting at S as
+    /// a click would.
+    pub acts: Vec<(u64, crate::sim::SimCommand)>,
+    /// `--compare`: open the compare view (the last branch against main).
+    pub compare: bool,
 }
 
-/// The title bar: the lesson's name and its file.
+/// The title bar: the lesson's name, its file and the Kubernetes release.
 pub fn window_title(host: &SimHost) -> String {
-    format!("statefulset-sim: {} ({})", host.name, host.file)
+    let version = host.world.resource::<crate::sim::version::ClusterVersion>();
+    format!(
+        "statefulset-sim: {} ({}) — {}",
+        host.name,
+        host.file,
+        version.title()
+    )
 }
 
 /// The order of the GUI's per-frame work: the one ordering enum of the
@@ -96,27 +113,50 @@ pub fn check_display() -> Result<(), String> {
     Ok(())
 }
 
+/// Plays the current branch to `t`, answering the lesson's questions on the
+/// way (as a class pressing "continue"), except one asked at `t` itself
+/// when `keep_last` (it stays on screen).
+fn play_answering(host: &mut SimHost, t: u64, keep_last: bool) {
+    while host.advance(t, false) == crate::sim::Advance::Paused {
+        if keep_last && host.now_ms() == t {
+            break;
+        }
+        host.answer();
+    }
+}
+
 /// The simulation and its playback at the start. With `--screenshot`, run
 /// straight to the requested instant, answering every lesson pause on the
-/// way, and hold the clock there.
+/// way, and hold the clock there. With `--act`, explore the branches first
+/// (main played to the end of everything asked, then each action from main
+/// at its instant, through the same path as a click); with `--at`, show
+/// the last branch at that instant (a rewind when it is earlier).
 pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
     let mut host = SimHost::new(loaded, opts.seed);
     let mut playback = Playback::default();
-    if opts.screenshot.is_some() {
-        let at = opts.screenshot_at_ms;
-        while !crate::sim::advance_to(&mut host.world, at) {
-            let q = host
-                .world
-                .resource_mut::<crate::sim::PauseRequest>()
-                .0
-                .take();
-            // A question asked at exactly this instant stays on screen.
-            if host.now_ms() == at {
-                playback.question = q;
-                break;
-            }
+    let at = opts
+        .open_at_ms
+        .or(opts.screenshot.is_some().then_some(opts.screenshot_at_ms));
+    let end = opts.acts.iter().map(|a| a.0).chain(opts.play_to_ms).max();
+    if let Some(end) = end {
+        let end = end.max(at.unwrap_or(0));
+        play_answering(&mut host, end, false);
+        for (t, cmd) in &opts.acts {
+            host.switch_to(0);
+            host.rewind_to(*t);
+            host.send(cmd.clone());
+            play_answering(&mut host, end, false);
         }
-        playback.paused = true;
+    }
+    if let Some(at) = at {
+        if at < host.now_ms() {
+            host.rewind_to(at);
+            host.finish_rewind();
+            playback.after_rewind(&host);
+        } else {
+            play_answering(&mut host, at, true);
+            playback.after_rewind(&host);
+        }
         playback.target_ms = at as f64;
     }
     (host, playback)

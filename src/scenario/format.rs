@@ -37,6 +37,13 @@ pub struct ClusterSpec {
     pub storage_classes: Vec<StorageClassSpec>,
     #[serde(default)]
     pub broken_images: Vec<String>,
+    /// The Kubernetes release, "MAJOR.MINOR" or "MAJOR.MINOR.PATCH"; None:
+    /// the newest modelled (sim::version::NEWEST).
+    #[serde(default)]
+    pub kubernetes_version: Option<String>,
+    /// Feature gates set against the release's defaults, by name.
+    #[serde(default)]
+    pub feature_gates: std::collections::BTreeMap<String, bool>,
 }
 
 /// One step: a trigger (`at`, `after` or `when`) and one of `do`, `expect`,
@@ -180,6 +187,29 @@ pub enum Check {
         set: Option<String>,
         min: u64,
     },
+    /// The StatefulSet has settled: every replica Running and Ready, the
+    /// rollout complete (currentRevision = updateRevision), and, with a
+    /// database, every replica replicating and caught up with the primary.
+    Converged {
+        set: String,
+    },
+    /// Every write the database's primary acknowledged is on the primary's
+    /// volume (a final read, Jepsen's set-full check).
+    NoWriteLost {
+        #[serde(default)]
+        set: Option<String>,
+    },
+    /// The pod's STATUS column, as `kubectl get pods` shows it, is exactly
+    /// `status` ("CrashLoopBackOff", "Init:1/2", "ImagePullBackOff", …).
+    PodStatus {
+        pod: String,
+        status: String,
+    },
+    /// The kubelet restarted the pod's container at least `min` times.
+    PodRestarts {
+        pod: String,
+        min: u32,
+    },
 }
 
 impl Check {
@@ -201,6 +231,40 @@ impl Check {
             Check::InvariantBroken => "InvariantBroken",
             Check::Ready { .. } => "Ready",
             Check::WritesFailed { .. } => "WritesFailed",
+            Check::Converged { .. } => "Converged",
+            Check::NoWriteLost { .. } => "NoWriteLost",
+            Check::PodStatus { .. } => "PodStatus",
+            Check::PodRestarts { .. } => "PodRestarts",
+        }
+    }
+
+    /// The event kinds this check looks for in the event log, by name. A
+    /// headless run that streams its log to a file keeps only events of
+    /// these kinds (and breaches) in memory, so a check that reads the log
+    /// must list what it reads here (the match has no catch-all on purpose).
+    pub fn kinds_in_log(&self) -> Vec<&str> {
+        match self {
+            Check::EventOrder(refs) => refs.iter().map(|r| r.kind.as_str()).collect(),
+            Check::EventSeen(r) => vec![r.kind.as_str()],
+            Check::PodPhase { .. }
+            | Check::PodStatus { .. }
+            | Check::PodRestarts { .. }
+            | Check::PodReady { .. }
+            | Check::PodOnNode { .. }
+            | Check::PodRevision { .. }
+            | Check::ClaimExists { .. }
+            | Check::VolumeAttached { .. }
+            | Check::SetStatus { .. }
+            | Check::ReplicaLag { .. }
+            | Check::RowsOn { .. }
+            | Check::Ready { .. }
+            | Check::WritesFailed { .. }
+            // These read the world's state, not the log.
+            | Check::Converged { .. }
+            | Check::NoWriteLost { .. }
+            // Breaches are counted by the invariant checker, not the log.
+            | Check::NoInvariantBroken
+            | Check::InvariantBroken => Vec::new(),
         }
     }
 
@@ -219,6 +283,11 @@ impl Check {
                 PodPhase::Absent => format!("{pod} does not exist"),
                 p => format!("{pod} is {}", p.name()),
             },
+            Check::PodStatus { pod, status } => format!("{pod} shows {status}"),
+            Check::PodRestarts { pod, min: 1 } => format!("{pod} was restarted"),
+            Check::PodRestarts { pod, min } => {
+                format!("{pod} was restarted at least {min} times")
+            }
             Check::PodReady { pod, ready: true } => format!("{pod} is Ready"),
             Check::PodReady { pod, ready: false } => format!("{pod} is not Ready"),
             Check::PodOnNode { pod, node: Some(n) } => format!("{pod} is on {n}"),
@@ -290,6 +359,15 @@ impl Check {
             }
             Check::WritesFailed { set: None, min } => {
                 format!("at least {min} writes were refused")
+            }
+            Check::Converged { set } => {
+                format!("{set} has converged (all Ready, rollout complete, replicas caught up)")
+            }
+            Check::NoWriteLost { set: Some(s) } => {
+                format!("every write {s}'s primary acknowledged is on its volume")
+            }
+            Check::NoWriteLost { set: None } => {
+                "every write the primary acknowledged is on its volume".to_string()
             }
         }
     }

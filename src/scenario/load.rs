@@ -506,6 +506,17 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
             ));
         }
     }
+    crate::sim::version::ClusterVersion::resolve(
+        s.cluster.kubernetes_version.as_deref(),
+        &s.cluster.feature_gates,
+    )
+    .map_err(|e| match e {
+        crate::sim::version::VersionError::Version(m) => c.err(whole, "kubernetes_version", m),
+        crate::sim::version::VersionError::Gate(name, m) => {
+            let from = strip_comments(text).find("feature_gates").unwrap_or(0);
+            c.err(Some((from, text.len())), &format!("\"{name}\""), m)
+        }
+    })?;
     let mut classes: BTreeSet<String> = BTreeSet::new();
     for sc in &s.cluster.storage_classes {
         validate::dns_label("storage class name", &sc.name)
@@ -809,9 +820,13 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | ForceDeletePod { pod }
                 | BreakReadiness { pod }
                 | RestoreReadiness { pod }
-                | CrashPod { pod }
-                | EvictPod { pod } => check_pod(pod)?,
+                | EvictPod { pod }
+                | KubeletEvict { pod } => check_pod(pod)?,
                 Kubectl(line) => check_kubectl(line).map_err(|m| step_err("Kubectl", m))?,
+                CrashPod { pod, times } => {
+                    check_pod(pod)?;
+                    validate::crash_times(*times).map_err(|m| step_err("times", m))?;
+                }
                 AddNode {
                     name,
                     zone,
@@ -850,6 +865,8 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         for chk in [&st.when, &st.expect].into_iter().flatten() {
             match chk {
                 Check::PodPhase { pod, .. }
+                | Check::PodStatus { pod, .. }
+                | Check::PodRestarts { pod, .. }
                 | Check::PodReady { pod, .. }
                 | Check::PodRevision { pod, .. }
                 | Check::ReplicaLag { pod, .. }
@@ -882,6 +899,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 Check::SetStatus { set, .. } => check_set(set, true)?,
                 Check::Ready { set, .. } => check_set(set, true)?,
                 Check::WritesFailed { set: Some(x), .. } => check_set(x, false)?,
+                Check::Converged { set } | Check::NoWriteLost { set: Some(set) } => {
+                    check_set(set, false)?
+                }
                 Check::EventOrder(refs) => {
                     for e in refs {
                         if EventKind::parse(&e.kind).is_none() {

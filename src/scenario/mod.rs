@@ -5,7 +5,12 @@ pub mod format;
 pub mod kubectl;
 pub mod load;
 pub mod manifest;
+pub mod outcome;
 pub mod player;
+pub mod run;
+pub mod save;
+pub mod settled;
+pub mod tape;
 
 pub use format::{Check, Scenario, Step};
 pub use load::{Diagnostic, Loaded, load_file, load_str};
@@ -71,6 +76,14 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
             .map_or_else(|| "standard".to_string(), |c| c.name.clone());
         index.broken_images = s.cluster.broken_images.clone();
     }
+    // The loader has checked the version and gates; a scenario built in
+    // code that names a bad one runs on the defaults.
+    let version = crate::sim::version::ClusterVersion::resolve(
+        s.cluster.kubernetes_version.as_deref(),
+        &s.cluster.feature_gates,
+    )
+    .unwrap_or_default();
+    world.insert_resource(version);
     for n in &s.cluster.nodes {
         add_node(world, n);
     }

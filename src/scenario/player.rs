@@ -202,6 +202,22 @@ fn run_kubectl_step(world: &mut World, obj: &str, line: &str, now: u64) {
         ),
     };
     world.resource_mut::<EventLog>().emit(now, ev);
+/// `PodPhase(phase: P)`: P is the pod's STATUS column as kubectl shows it,
+/// or its API phase while it is not being deleted. `ContainerCreating` also
+/// matches a pod on a node whose container waits to start for another reason
+/// (ErrImagePull, ImagePullBackOff, Init:…), as it did before the status
+/// column existed. `Absent`: no such pod.
+pub fn phase_matches(phase: PodPhase, st: Option<&PodStatus>, now: u64) -> bool {
+    let Some(st) = st else {
+        return phase == PodPhase::Absent;
+    };
+    if st.status_column(now) == phase.name() {
+        return true;
+    }
+    if st.terminating() {
+        return false;
+    }
+    phase == st.api_phase() || (phase == PodPhase::ContainerCreating && st.phase == phase)
 }
 
 fn pod_of<'w>(world: &'w World, name: &str) -> Option<(&'w Pod, &'w PodStatus)> {
@@ -213,13 +229,34 @@ fn pod_of<'w>(world: &'w World, name: &str) -> Option<(&'w Pod, &'w PodStatus)> 
 pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
     match chk {
         Check::PodPhase { pod, phase } => {
-            let got = pod_of(world, pod).map_or(PodPhase::Absent, |(_, s)| s.shown_phase());
-            if got == *phase {
+            let now = world.resource::<SimClock>().now_ms;
+            let st = pod_of(world, pod).map(|(_, s)| s);
+            if phase_matches(*phase, st, now) {
                 Ok(())
             } else {
-                Err(format!("{pod} is {}", got.name()))
+                Err(match st {
+                    None => format!("{pod} does not exist"),
+                    Some(s) => format!(
+                        "{pod} shows {} (phase {})",
+                        s.status_column(now),
+                        s.api_phase().name()
+                    ),
+                })
             }
         }
+        Check::PodStatus { pod, status } => {
+            let now = world.resource::<SimClock>().now_ms;
+            match pod_of(world, pod).map(|(_, s)| s.status_column(now)) {
+                Some(got) if got == *status => Ok(()),
+                Some(got) => Err(format!("{pod} shows {got}")),
+                None => Err(format!("{pod} does not exist")),
+            }
+        }
+        Check::PodRestarts { pod, min } => match pod_of(world, pod).map(|(_, s)| s.restarts) {
+            Some(n) if n >= *min => Ok(()),
+            Some(n) => Err(format!("{pod} was restarted {n} times")),
+            None => Err(format!("{pod} does not exist")),
+        },
         Check::PodReady { pod, ready } => {
             let got = pod_of(world, pod).map(|(_, s)| s.ready);
             match got {
@@ -402,7 +439,18 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
             if inv.total == 0 {
                 Ok(())
             } else {
-                Err(format!("{} invariant breach(es) were reported", inv.total))
+                // The first breach says which invariant and where.
+                let first = world
+                    .resource::<EventLog>()
+                    .events
+                    .iter()
+                    .find(|e| e.kind == EventKind::InvariantBroken)
+                    .map(|e| format!(", the first: {}", e.reason))
+                    .unwrap_or_default();
+                Err(format!(
+                    "{} invariant breach(es) were reported{first}",
+                    inv.total
+                ))
             }
         }
         Check::InvariantBroken => {
@@ -444,6 +492,8 @@ pub fn eval(world: &mut World, chk: &Check) -> Result<(), String> {
                 None => Err("no database".into()),
             }
         }
+        Check::Converged { set } => super::settled::converged(world, set),
+        Check::NoWriteLost { set } => super::settled::no_write_lost(world, set.as_deref()),
     }
 }
 

@@ -1,5 +1,6 @@
 //! SimEvent: what happened in the simulated cluster and why, and the ordered log of them.
 
+use super::k8s_event::{K8sRecord, k8s_record};
 use bevy::prelude::*;
 use serde::Serialize;
 
@@ -64,6 +65,15 @@ event_kinds! {
     NodeRecovered,
     NodeCordoned,
     NodeUncordoned,
+    /// A zone's disruption state changed (Normal, PartialDisruption,
+    /// FullDisruption): its NoExecute tainting rate changes with it.
+    ZoneStateChanged,
+    /// Every node of every zone is NotReady: evictions stop, taints removed.
+    FullDisruptionStarted,
+    /// Some node is Ready again after a full disruption.
+    FullDisruptionEnded,
+    /// The API server dropped a field whose feature gate is off.
+    FieldDropped,
     SetBlocked,
     SetScaled,
     SetUpdated,
@@ -92,6 +102,14 @@ event_kinds! {
     NodeDrained,
     /// A kubectl step ran: the command and what kubectl printed.
     KubectlRan,
+    /// The kubelet started a new container in the same pod after its
+    /// container exited (restartPolicy Always).
+    ContainerRestarted,
+    /// The kubelet waits before restarting an exited container
+    /// (CrashLoopBackOff).
+    BackOff,
+    /// The kubelet sent SIGTERM to a deleted pod's container (Killing).
+    ContainerStopping,
 }
 
 impl EventKind {
@@ -117,6 +135,10 @@ pub struct SimEvent {
     pub revision: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The event as Kubernetes itself records it, for events it records
+    /// (k8s_event.rs); None for what only the simulator logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k8s: Option<K8sRecord>,
 }
 
 impl SimEvent {
@@ -130,6 +152,7 @@ impl SimEvent {
             volume: None,
             revision: None,
             detail: None,
+            k8s: None,
         }
     }
     pub fn node(mut self, node: impl Into<String>) -> Self {
@@ -152,6 +175,12 @@ impl SimEvent {
         self.detail = Some(d.into());
         self
     }
+    /// Attaches the Kubernetes record (for an emitter that knows more than
+    /// the line's fields; otherwise `k8s_record` derives it when logged).
+    pub fn k8s(mut self, r: K8sRecord) -> Self {
+        self.k8s = Some(r);
+        self
+    }
 
     /// The JSON Lines form: a single line, fields in contract order.
     pub fn to_json_line(&self) -> String {
@@ -162,17 +191,32 @@ impl SimEvent {
 
 /// The ordered event log of a run, plus an activity counter the driver uses
 /// to tell when a simulated instant has settled.
+///
+/// A headless run that streams its log to a file moves events out with
+/// [`EventLog::stream_to`]: `events` then holds only the ones a scenario
+/// check may still look for, and `streamed` counts the rest.
 #[derive(Resource, Default, Debug)]
 pub struct EventLog {
     pub events: Vec<SimEvent>,
     /// Bumped by every state change, logged or not.
     pub activity: u64,
+    /// Events written out by a streaming writer and no longer in `events`.
+    pub streamed: usize,
+    /// How many of `events` (from the front) were written out already but
+    /// kept, because a check may look for them.
+    written: usize,
+    /// The instant of the last event logged, wherever it is now.
+    last_ms: Option<u64>,
 }
 
 impl EventLog {
     /// Appends an event stamped with `now`.
     pub fn emit(&mut self, now: u64, mut ev: SimEvent) {
         ev.t_ms = now;
+        self.last_ms = Some(now);
+        if ev.k8s.is_none() {
+            ev.k8s = k8s_record(&ev);
+        }
         self.events.push(ev);
         self.activity += 1;
     }
@@ -180,12 +224,46 @@ impl EventLog {
     pub fn touch(&mut self) {
         self.activity += 1;
     }
-    /// The whole log as JSON Lines.
-    /// How many events of this kind were logged.
+    /// How many events of this kind are in memory (all of them unless the
+    /// log is streamed and the kind is not kept).
     pub fn count(&self, kind: EventKind) -> usize {
         self.events.iter().filter(|e| e.kind == kind).count()
     }
+    /// Every event logged so far, streamed out or not.
+    pub fn total(&self) -> usize {
+        self.streamed + self.events.len()
+    }
+    /// The instant of the last event logged.
+    pub fn last_ms(&self) -> Option<u64> {
+        self.last_ms
+    }
 
+    /// Writes the events logged since the last call as JSON Lines and drops
+    /// from memory those `keep` does not want (the ones no check can match).
+    /// The lines written over all calls are exactly [`EventLog::to_jsonl`]'s.
+    pub fn stream_to(
+        &mut self,
+        out: &mut dyn std::io::Write,
+        keep: &dyn Fn(&SimEvent) -> bool,
+    ) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        for e in &self.events[self.written..] {
+            line.clear();
+            // Serialization of plain strings and integers cannot fail.
+            serde_json::to_writer(&mut line, e).map_err(std::io::Error::other)?;
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        // Only the new events are looked at: the kept ones stay as they are.
+        let new = self.events.split_off(self.written);
+        let count = new.len();
+        self.events.extend(new.into_iter().filter(|e| keep(e)));
+        self.streamed += count - (self.events.len() - self.written);
+        self.written = self.events.len();
+        Ok(())
+    }
+
+    /// The whole log as JSON Lines.
     pub fn to_jsonl(&self) -> String {
         let mut out = String::new();
         for e in &self.events {

@@ -172,7 +172,8 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
     let added_atts = w.new_atts.iter().count();
     for (e, a) in w.changed_atts.iter() {
         changed = true;
-        if a.state == AttachState::Attached {
+        // A fenced attachment (`forgotten`) is detached at the storage API.
+        if a.state == AttachState::Attached && !a.forgotten {
             seen.attached.insert(e, a.volume.clone(), a.node.clone());
         } else {
             seen.attached.remove(e);
@@ -234,7 +235,9 @@ fn retain_breaches(
     deleted: &BTreeMap<String, DeletedClaim>,
     found: &mut Found,
 ) {
-    if spec.retention.when_scaled != RetentionAction::Retain
+    // No deleted claim (the usual case): nothing to look up for each claim.
+    if deleted.is_empty()
+        || spec.retention.when_scaled != RetentionAction::Retain
         || spec.retention.when_deleted != RetentionAction::Retain
     {
         return;

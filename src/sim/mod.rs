@@ -7,12 +7,14 @@ pub mod controllers;
 pub mod database;
 pub mod event;
 pub mod invariant;
+pub mod k8s_event;
 pub mod model;
 pub mod ops;
 pub mod read;
 pub mod snapshot;
 pub mod units;
 pub mod validate;
+pub mod version;
 
 use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
 use bevy::prelude::*;
@@ -147,6 +149,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<EventLog>()
         .init_resource::<model::Index>()
         .init_resource::<PauseRequest>()
+        .init_resource::<version::ClusterVersion>()
         .insert_resource(SimRng::new(0))
         .add_message::<SimCommand>();
     app.add_plugins((
@@ -206,20 +209,50 @@ pub fn settle_all(world: &mut World) {
 /// way and skipping the idle time between them. Stops early (returning false)
 /// when a lesson asks to pause.
 pub fn advance_to(world: &mut World, target_ms: u64) -> bool {
+    advance_until(world, target_ms, &mut |_| true) == Advance::Reached
+}
+
+/// How far `advance_until` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// The clock is at the target.
+    Reached,
+    /// A lesson asked to pause (at the current instant).
+    Paused,
+    /// `keep_going` said stop; the clock is at the next due instant, not yet
+    /// settled. Calling again goes on exactly as if it had not stopped.
+    Stopped,
+}
+
+/// `advance_to`, asking `keep_going` after each settled instant whether to go
+/// on: a rewind in the GUI spreads a long replay over frames this way (the
+/// caller decides with its wall clock; the core never reads one), and the
+/// outcome of a run is observed instant by instant.
+pub fn advance_until(
+    world: &mut World,
+    target_ms: u64,
+    keep_going: &mut dyn FnMut(&World) -> bool,
+) -> Advance {
     loop {
         settle_all(world);
         if world.resource::<PauseRequest>().0.is_some() {
-            return false;
+            return Advance::Paused;
         }
         let next = world.resource::<Wake>().next_ms;
+        let go_on = keep_going(world);
         match next {
-            Some(t) if t <= target_ms => world.resource_mut::<SimClock>().now_ms = t,
+            Some(t) if t <= target_ms => {
+                world.resource_mut::<SimClock>().now_ms = t;
+                if !go_on {
+                    return Advance::Stopped;
+                }
+            }
             _ => break,
         }
     }
     let mut clock = world.resource_mut::<SimClock>();
     clock.now_ms = clock.now_ms.max(target_ms);
-    true
+    Advance::Reached
 }
 
 /// The next instant something is due, if any.

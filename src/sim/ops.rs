@@ -4,6 +4,7 @@
 //! removing or force-deleting a pod object, and creating a claim.
 
 use super::event::{EventKind, EventLog, SimEvent};
+use super::k8s_event::K8sRecord;
 use super::model::*;
 use super::{SimClock, Wake};
 use bevy::ecs::system::SystemParam;
@@ -19,6 +20,8 @@ pub struct Cluster<'w, 's> {
     pub log: ResMut<'w, EventLog>,
     pub index: ResMut<'w, Index>,
     pub commands: Commands<'w, 's>,
+    /// The release and feature gates the cluster runs.
+    pub version: Res<'w, super::version::ClusterVersion>,
 }
 
 impl Cluster<'_, '_> {
@@ -47,19 +50,30 @@ impl Cluster<'_, '_> {
         st: &mut PodStatus,
         reason: impl Into<String>,
     ) -> bool {
+        self.request_deletion_recorded(pod, st, reason, None)
+    }
+    /// `request_deletion` by a controller that records a Kubernetes event
+    /// for it (SuccessfulDelete on the StatefulSet or ReplicaSet).
+    pub fn request_deletion_recorded(
+        &mut self,
+        pod: &Pod,
+        st: &mut PodStatus,
+        reason: impl Into<String>,
+        record: Option<K8sRecord>,
+    ) -> bool {
         if st.deletion_ms.is_some() {
             return false;
         }
         st.deletion_ms = Some(self.clock.now_ms);
-        self.emit(
-            SimEvent::new(
-                EventKind::PodTerminating,
-                format!("pod/{}", pod.name),
-                reason,
-            )
-            .node_opt(st.node.clone())
-            .revision(pod.revision.clone()),
-        );
+        let mut ev = SimEvent::new(
+            EventKind::PodTerminating,
+            format!("pod/{}", pod.name),
+            reason,
+        )
+        .node_opt(st.node.clone())
+        .revision(pod.revision.clone());
+        ev.k8s = record;
+        self.emit(ev);
         true
     }
     /// Removes the pod object once deletion is confirmed (PodDeleted).
@@ -100,18 +114,29 @@ impl Cluster<'_, '_> {
         self.emit(SimEvent::new(kind, format!("pod/{}", pod.name), reason).node_opt(node));
     }
     /// Spawns a claim object, indexes it and logs it.
-    pub fn create_claim(&mut self, claim: Claim, reason: impl Into<String>) -> Entity {
+    pub fn create_claim(
+        &mut self,
+        claim: Claim,
+        owner_refs: Vec<OwnerRef>,
+        reason: impl Into<String>,
+    ) -> Entity {
         let name = claim.name.clone();
-        let e = self.commands.spawn((claim, ClaimStatus::default())).id();
+        let (set, ordinal) = (claim.set.clone(), claim.ordinal);
+        let status = ClaimStatus {
+            owner_refs,
+            ..Default::default()
+        };
+        let e = self.commands.spawn((claim, status)).id();
         self.index.claims.insert(name.clone(), e);
         if self.index.deleted_claims.remove(&name).is_some() {
             self.index.deleted_claims_gen += 1;
         }
-        self.emit(SimEvent::new(
-            EventKind::ClaimCreated,
-            format!("pvc/{name}"),
-            reason,
-        ));
+        let mut ev = SimEvent::new(EventKind::ClaimCreated, format!("pvc/{name}"), reason);
+        if let (Some(set), Some(ordinal)) = (&set, ordinal) {
+            let pod = format!("{set}-{ordinal}");
+            ev = ev.k8s(K8sRecord::stateful_claim("create", set, &name, &pod));
+        }
+        self.emit(ev);
         e
     }
 }
@@ -122,7 +147,12 @@ pub fn describe_state(st: &PodStatus, now: u64, min_ready_ms: u64) -> String {
         "Terminating".to_string()
     } else {
         match st.phase {
+            PodPhase::Running if st.backoff.waiting(now) => format!(
+                "Running but not Ready: its container crashed and waits to restart (CrashLoopBackOff, {} restarts)",
+                st.restarts
+            ),
             PodPhase::Running if !st.ready => "Running but not Ready".to_string(),
+            _ if st.init.is_some() => format!("Pending ({})", st.status_column(now)),
             PodPhase::Running if !st.available(now, min_ready_ms) => format!(
                 "Ready for less than minReadySeconds={}",
                 min_ready_ms / 1000

@@ -27,6 +27,8 @@ pub struct Cluster {
     pub deployments: Vec<DeploymentRead>,
     /// The replicated databases, by set name.
     pub databases: Vec<DbRead>,
+    /// The release and feature gates the cluster runs.
+    pub version: super::version::ClusterVersion,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +152,30 @@ impl Cluster {
     pub fn database(&self, set: &str) -> Option<&DbRead> {
         self.databases.iter().find(|d| d.set == set)
     }
+    /// The tutorial's read Service of a database's set (`mysql-read`: a
+    /// ClusterIP Service selecting every pod of the set) and its endpoints:
+    /// the pods that are Ready and not Terminating, by name.
+    pub fn read_service(&self, set: &str) -> (String, Vec<String>) {
+        let service = self
+            .sets
+            .iter()
+            .find(|s| s.set.spec.name == set)
+            .map_or_else(
+                || set.to_string(),
+                |s| s.set.spec.service_name().to_string(),
+            );
+        let endpoints = self
+            .pods
+            .iter()
+            .filter(|p| {
+                p.pod.owner.kind == OwnerKind::StatefulSet
+                    && p.pod.owner.name == set
+                    && p.status.serving()
+            })
+            .map(|p| p.pod.name.clone())
+            .collect();
+        (format!("{service}-read"), endpoints)
+    }
     /// The database server of a pod (by uid), preferring a live process to
     /// one that is stopping.
     pub fn server(&self, pod_uid: &str) -> Option<&ServerRead> {
@@ -239,6 +265,7 @@ pub fn read(world: &mut World) -> Cluster {
     deployments.sort_by(|a, b| a.deployment.spec.name.cmp(&b.deployment.spec.name));
     let databases = read_databases(world, &sets);
     let processes = read_processes(world, now_ms);
+    let version = world.resource::<super::version::ClusterVersion>().clone();
     Cluster {
         now_ms,
         nodes,
@@ -250,6 +277,7 @@ pub fn read(world: &mut World) -> Cluster {
         sets,
         deployments,
         databases,
+        version,
     }
 }
 

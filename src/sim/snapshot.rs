@@ -37,7 +37,13 @@ pub struct PodSnap {
     pub name: String,
     pub owner: String,
     pub ordinal: Option<u32>,
+    /// The API phase: Pending, Running, Succeeded or Failed.
     pub phase: PodPhase,
+    /// The STATUS column of `kubectl get pods` (ContainerCreating,
+    /// CrashLoopBackOff, Init:1/2, Terminating, …).
+    pub status: String,
+    /// How many times the kubelet restarted its container in place.
+    pub restarts: u32,
     pub ready: bool,
     pub node: Option<String>,
     pub revision: String,
@@ -98,7 +104,7 @@ pub fn from_read(c: &Cluster) -> Snapshot {
     Snapshot {
         t_ms: c.now_ms,
         nodes: c.nodes.iter().map(node_snap).collect(),
-        pods: c.pods.iter().map(pod_snap).collect(),
+        pods: c.pods.iter().map(|p| pod_snap(p, c.now_ms)).collect(),
         claims: claim_snaps(c),
         volumes: c.volumes.iter().map(volume_snap).collect(),
         sets: c.sets.iter().map(set_snap).collect(),
@@ -119,18 +125,20 @@ fn node_snap(n: &NodeRead) -> NodeSnap {
     }
 }
 
-fn pod_snap(PodRead { pod: p, status: s }: &PodRead) -> PodSnap {
+fn pod_snap(PodRead { pod: p, status: s }: &PodRead, now: u64) -> PodSnap {
     PodSnap {
         name: p.name.clone(),
         owner: p.owner.object(),
         ordinal: p.ordinal,
-        phase: s.shown_phase(),
+        phase: s.api_phase(),
+        status: s.status_column(now),
+        restarts: s.restarts,
         ready: s.ready,
         node: s.node.clone(),
         revision: p.revision.clone(),
         terminating: s.terminating(),
         uid: p.uid.clone(),
-        dns: p.dns.clone().filter(|_| s.ready),
+        dns: p.dns.clone().filter(|_| s.serving()),
         waiting: s.waiting.clone(),
     }
 }
@@ -195,7 +203,10 @@ fn deployment_snap(d: &DeploymentRead) -> DeploymentSnap {
 pub fn database_snaps(c: &Cluster) -> Vec<DbSnap> {
     c.databases
         .iter()
-        .map(|db| DbSnap {
+        .map(|db| (db, c.read_service(&db.set)))
+        .map(|(db, (read_service, read_endpoints))| DbSnap {
+            read_service,
+            read_endpoints,
             name: db.set.clone(),
             write_rate: db.write_rate,
             written: db.written,

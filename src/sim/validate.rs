@@ -124,6 +124,18 @@ pub fn write_rate(per_second: f64) -> Result<(), String> {
     }
 }
 
+/// How many times a `CrashPod` crashes the container: 1 to MAX_CRASHES.
+pub fn crash_times(times: u32) -> Result<(), String> {
+    if (1..=limits::MAX_CRASHES).contains(&times) {
+        Ok(())
+    } else {
+        Err(format!(
+            "times must be between 1 and {}",
+            limits::MAX_CRASHES
+        ))
+    }
+}
+
 /// How a node command names its node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeRef<'a> {

@@ -282,8 +282,32 @@ pub fn selection_actions(ui: &mut egui::Ui, host: &mut SimHost, key: &str, scene
             {
                 host.send(SimCommand::ForceDeletePod { pod: pod.clone() });
             }
-            if ui.button("Crash").clicked() {
-                host.send(SimCommand::CrashPod { pod: pod.clone() });
+            if ui
+                .button("Crash")
+                .on_hover_text("the container exits; the kubelet restarts it in place")
+                .clicked()
+            {
+                host.send(SimCommand::CrashPod {
+                    pod: pod.clone(),
+                    times: 1,
+                });
+            }
+            if ui
+                .button("Crash loop")
+                .on_hover_text("the container crashes 5 times in a row: CrashLoopBackOff")
+                .clicked()
+            {
+                host.send(SimCommand::CrashPod {
+                    pod: pod.clone(),
+                    times: 5,
+                });
+            }
+            if ui
+                .button("Kubelet evict")
+                .on_hover_text("node-pressure eviction: phase Failed, reason Evicted")
+                .clicked()
+            {
+                host.send(SimCommand::KubeletEvict { pod: pod.clone() });
             }
             if ui.button("Break readiness").clicked() {
                 host.send(SimCommand::BreakReadiness { pod: pod.clone() });

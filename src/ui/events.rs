@@ -4,6 +4,7 @@
 use super::UiState;
 use crate::scenario::Lesson;
 use crate::sim::event::{EventKind, EventLog, SimEvent};
+use crate::sim::k8s_event;
 use crate::view::Selection;
 use bevy::prelude::*;
 use bevy_egui::egui;
@@ -114,23 +115,70 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
                     ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
                     ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
                     ui.label(egui::RichText::new(&e.object).monospace());
+                    // Which lines Kubernetes itself records, and which only
+                    // the simulator explains.
+                    if e.k8s.is_some() {
+                        ui.label(egui::RichText::new("k8s").small().strong())
+                            .on_hover_text("Kubernetes records this event too");
+                    } else {
+                        ui.label(egui::RichText::new("sim").small().weak())
+                            .on_hover_text("only the simulator logs this");
+                    }
                 })
                 .response
                 .on_hover_text(displayed(e, lesson));
                 ui.label(egui::RichText::new(displayed(e, lesson)).small());
+                if let Some(k) = &e.k8s {
+                    ui.label(
+                        egui::RichText::new(k8s_line(k))
+                            .small()
+                            .monospace()
+                            .color(egui::Color32::from_rgb(110, 150, 200)),
+                    );
+                }
             }
         });
 }
 
 /// A strip of ticks, one per event, over simulated time; hover for details,
-/// click to select the object.
-pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection) {
+/// click an event to select its object. The cursor (yellow) is the clock:
+/// drag it (or click elsewhere on the strip) to see another instant, which
+/// is returned. `reached` is how far the branch has been played (the part
+/// after the clock is shaded); `forks` are marked where branches fork.
+pub fn timeline(
+    ui: &mut egui::Ui,
+    world: &World,
+    now: u64,
+    reached: u64,
+    forks: &[(u64, String)],
+    sel: &mut Selection,
+) -> Option<u64> {
     let log = world.resource::<EventLog>();
-    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click());
+    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, egui::Color32::from_rgb(22, 26, 32));
-    let span = now.max(60_000) as f32;
+    let span = now.max(reached).max(60_000) as f32;
     let x_of = |t: u64| rect.left() + 8.0 + (rect.width() - 16.0) * (t as f32 / span);
+    let t_of = |x: f32| {
+        let f = ((x - rect.left() - 8.0) / (rect.width() - 16.0)).clamp(0.0, 1.0);
+        (f * span).round() as u64
+    };
+    // The branch's known future (played before a rewind): shaded, and
+    // said in words, since a class cannot see a subtle shade.
+    if reached > now {
+        let r = egui::Rect::from_min_max(
+            egui::pos2(x_of(now), rect.top()),
+            egui::pos2(x_of(reached), rect.bottom()),
+        );
+        painter.rect_filled(r, 0.0, egui::Color32::from_rgb(48, 56, 78));
+        painter.text(
+            egui::pos2(r.left() + 8.0, rect.center().y),
+            egui::Align2::LEFT_CENTER,
+            "rewound: play on to re-run this future, or act to start a branch",
+            egui::FontId::proportional(13.0),
+            egui::Color32::from_rgb(170, 190, 230),
+        );
+    }
     let rows = CATEGORIES.len() as f32;
     let row_h = (rect.height() - 16.0) / rows;
     // Minute marks.
@@ -182,11 +230,48 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             hovered = Some(e);
         }
     }
+    for (t, name) in forks {
+        let x = x_of(*t);
+        let c = egui::Color32::from_rgb(120, 200, 255);
+        painter.add(egui::Shape::convex_polygon(
+            vec![
+                egui::pos2(x - 9.0, rect.top()),
+                egui::pos2(x + 9.0, rect.top()),
+                egui::pos2(x, rect.top() + 14.0),
+            ],
+            c,
+            egui::Stroke::NONE,
+        ));
+        painter.line_segment(
+            [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+            egui::Stroke::new(2.0, c),
+        );
+        painter.text(
+            egui::pos2(x + 11.0, rect.top() + 1.0),
+            egui::Align2::LEFT_TOP,
+            format!("fork: {}", crate::view::style::short(name, 40)),
+            egui::FontId::proportional(12.0),
+            c,
+        );
+        if let Some(h) = hover
+            && (h.x - x).abs() < 6.0
+            && h.y < rect.top() + 12.0
+        {
+            resp.clone()
+                .on_hover_text_at_pointer(format!("branch fork at {}: {name}", super::clock(*t)));
+        }
+    }
     let xn = x_of(now);
     painter.line_segment(
         [egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())],
         egui::Stroke::new(2.0, egui::Color32::YELLOW),
     );
+    // Dragging moves the clock; so does a click away from any event.
+    let seek = if resp.dragged() || (resp.clicked() && hovered.is_none()) {
+        resp.interact_pointer_pos().map(|p| t_of(p.x))
+    } else {
+        None
+    };
     if let Some(e) = hovered {
         let text = format!(
             "{}  {}  {}\n{}",
@@ -204,6 +289,17 @@ pub fn timeline(ui: &mut egui::Ui, world: &World, now: u64, sel: &mut Selection)
             sel.0 = Some(e.object.clone());
         }
     }
+    seek
+}
+
+/// A Kubernetes record as `kubectl get events` prints it:
+/// "Normal  SuccessfulCreate  statefulset/web  create Pod web-0 …".
+fn k8s_line(k: &k8s_event::K8sRecord) -> String {
+    let kind = match k.kind {
+        k8s_event::K8sType::Normal => "Normal",
+        k8s_event::K8sType::Warning => "Warning",
+    };
+    format!("{kind}  {}  {}  {}", k.reason, k.object, k.message)
 }
 
 /// A reason as the panel shows it. A lesson step's reason quotes its check

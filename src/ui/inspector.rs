@@ -105,24 +105,28 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
         "Node:          {}",
         s.node.as_deref().unwrap_or("<none>")
     );
-    let status = if s.terminating() {
-        "Terminating".to_string()
-    } else {
-        s.phase.name().to_string()
-    };
-    out!(o, "Status:        {status}");
+    // As `kubectl describe pod` (the API phase) and `kubectl get pods`
+    // (the STATUS column) show them.
+    out!(o, "Status:        {}", s.api_phase().name());
+    out!(o, "STATUS column: {}", s.status_column(c.now_ms));
+    if let Some(r) = &s.reason {
+        out!(o, "Reason:        {r}");
+    }
     out!(o, "Ready:         {}", s.ready);
     if let Some(w) = &s.waiting {
         out!(o, "Waiting:       {w}");
     }
     out!(o, "Image:         {}", p.template.image);
     out!(o, "Restarts:      {}", s.restarts);
-    match (&p.dns, s.ready) {
+    match (&p.dns, s.serving()) {
         (Some(d), true) => {
             out!(o, "DNS:           {d}");
         }
         (Some(d), false) => {
-            out!(o, "DNS:           {d} (no address: not Ready)");
+            out!(
+                o,
+                "DNS:           {d} (no address: not Ready, or Terminating)"
+            );
         }
         (None, _) => {
             out!(
@@ -176,6 +180,12 @@ fn describe_node(c: &Cluster, name: &str) -> Option<String> {
         n.memory_mib
     );
     out!(o, "Unschedulable: {}", s.cordoned);
+    out!(
+        o,
+        "Kubelet Version: v{}   (cluster: {})",
+        c.version.version,
+        c.version.describe()
+    );
     out!(
         o,
         "Conditions:    Ready={} since {}",
@@ -254,9 +264,14 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
     out!(o, "Claim:         default/{}", v.claim);
     out!(
         o,
-        "Kind:          {}, {} GiB, ReadWriteOnce",
+        "Kind:          {}, {} GiB, {}",
         storage_word(v.kind),
-        v.size_gib
+        v.size_gib,
+        if v.kind.is_block() {
+            "ReadWriteOnce"
+        } else {
+            "ReadWriteMany"
+        }
     );
     out!(
         o,
@@ -265,8 +280,21 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
             .describe()
             .unwrap_or_else(|| "<none> (attachable anywhere)".into())
     );
-    let claim_there = c.claims.iter().any(|cl| cl.claim.name == v.claim);
-    out!(o, "Claim exists:  {claim_there}");
+    let claim = c.claims.iter().find(|cl| cl.claim.name == v.claim);
+    out!(o, "Claim exists:  {}", claim.is_some());
+    if let Some(cl) = claim {
+        // metadata.ownerReferences: who the garbage collector deletes it after.
+        let owners: Vec<String> = cl.status.owner_refs.iter().map(|r| r.describe()).collect();
+        out!(
+            o,
+            "Claim owners:  {}",
+            if owners.is_empty() {
+                "<none> (kept until deleted by hand)".to_string()
+            } else {
+                format!("{} (deleted with it)", owners.join(", "))
+            }
+        );
+    }
     let atts: Vec<String> = vr
         .attachments
         .iter()
@@ -276,7 +304,7 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
                 a.node,
                 attach_word(a.state),
                 if a.forgotten {
-                    ", forgotten by the control plane"
+                    ", force-detached: the stale mount there is fenced (I/O errors)"
                 } else {
                     ""
                 }
@@ -321,6 +349,7 @@ fn storage_word(k: StorageKind) -> &'static str {
         StorageKind::Network => "network storage (attachable on any node)",
         StorageKind::Zonal => "zonal disk (any node of its zone)",
         StorageKind::Local => "local disk (one node only)",
+        StorageKind::Shared => "shared file storage (ReadWriteMany: any nodes at once, no fencing)",
     }
 }
 
@@ -375,6 +404,35 @@ mod tests {
             !pv.contains("(Attached") && !pv.contains("Network,"),
             "{pv}"
         );
+    }
+
+    #[test]
+    fn a_node_shows_the_kubernetes_release_the_cluster_runs() {
+        let mut r = run();
+        let node = describe(r.world(), "node/node-a");
+        assert!(
+            node.contains("Kubelet Version: v1.37.0   (cluster: Kubernetes 1.37.0 (default); feature gates: MaxUnavailableStatefulSet on"),
+            "{node}"
+        );
+    }
+
+    #[test]
+    fn a_volume_shows_its_claims_owner_references_under_when_scaled_delete() {
+        let text = TEXT.replace(
+            "claims: [(name: \"www\")]",
+            "claims: [(name: \"www\")], retention: (when_deleted: Retain, when_scaled: Delete)",
+        ) + "";
+        let text = text.replacen(
+            "workloads:",
+            r#"steps: [(after: 30.0, do: Scale(set: "web", replicas: 1))], workloads:"#,
+            1,
+        );
+        let loaded = load_str("t.ron", text.as_bytes()).expect("loads");
+        let mut r = headless::run(loaded, None, Some(31_000));
+        let pv = describe(r.world(), "pv/pv-www-web-1");
+        assert!(pv.contains("Claim owners:  Pod web-1 (uid "), "{pv}");
+        let pv = describe(r.world(), "pv/pv-www-web-0");
+        assert!(pv.contains("Claim owners:  <none>"), "{pv}");
     }
 
     #[test]

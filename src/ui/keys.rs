@@ -6,10 +6,16 @@ use bevy_egui::egui;
 use bevy_egui::input::EguiWantsInput;
 
 /// The shortcuts, as shown in the help overlay and the README.
-pub const SHORTCUTS: [(&str, &str); 9] = [
+pub const SHORTCUTS: [(&str, &str); 12] = [
     ("space", "play / pause; on a lesson question: continue"),
     (".", "step one simulated second"),
     ("n", "skip to the next event"),
+    (
+        "Left or [",
+        "rewind to the previous event (acting there starts a branch)",
+    ),
+    ("Right or ]", "forward to the next event"),
+    ("Ctrl+S", "save this branch as a scenario file"),
     ("+ / -", "faster / slower (0.25× to 1000×)"),
     ("h or F1", "this help"),
     ("Home", "fit the cluster in view"),
@@ -35,8 +41,18 @@ pub fn keyboard(keys: Res<ButtonInput<KeyCode>>, egui: Res<EguiWantsInput>, cont
     if keys.just_pressed(KeyCode::Period) {
         pb.step(&mut host);
     }
-    if keys.just_pressed(KeyCode::KeyN) {
+    if keys.just_pressed(KeyCode::KeyN)
+        || keys.just_pressed(KeyCode::ArrowRight)
+        || keys.just_pressed(KeyCode::BracketRight)
+    {
         pb.skip_to_next_event(&mut host);
+    }
+    if keys.just_pressed(KeyCode::ArrowLeft) || keys.just_pressed(KeyCode::BracketLeft) {
+        pb.step_back(&mut host);
+    }
+    let ctrl = keys.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]);
+    if ctrl && keys.just_pressed(KeyCode::KeyS) {
+        super::whatif::open_save(&host, &mut st.whatif);
     }
     if keys.just_pressed(KeyCode::Equal) || keys.just_pressed(KeyCode::NumpadAdd) {
         pb.faster();

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod events;
 pub mod inspector;
 pub mod keys;
+pub mod whatif;
 
 use crate::gui::host::{Playback, SimHost};
 use crate::gui::{GuiOptions, GuiSystems};
@@ -28,6 +29,7 @@ pub struct UiState {
     pub lessons: Vec<(PathBuf, String, String)>,
     pub load_error: Option<String>,
     pub styled: bool,
+    pub whatif: whatif::WhatIf,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -52,6 +54,7 @@ impl Default for UiState {
             lessons: find_lessons(),
             load_error: None,
             styled: false,
+            whatif: whatif::WhatIf::default(),
         }
     }
 }
@@ -238,6 +241,16 @@ fn panels(
                     &mut cam,
                     &opts,
                 );
+                ui.menu_button("File", |ui| {
+                    if ui.button("Save branch as… (Ctrl+S)").clicked() {
+                        whatif::open_save(&host, &mut ui_state.whatif);
+                        ui.close();
+                    }
+                    if ui.button("Compare branches…").clicked() {
+                        whatif::open_compare(&host, &mut ui_state.whatif);
+                        ui.close();
+                    }
+                });
                 if ui.button("Fit view").on_hover_text("Home").clicked() {
                     cam.reset();
                 }
@@ -255,7 +268,15 @@ fn panels(
         .frame(panel_frame(ctx, cover_bottom))
         .exact_size(70.0 * opts.ui_scale)
         .show(&mut root, |ui| {
-            events::timeline(ui, &host.world, host.now_ms(), &mut sel)
+            let forks = host.branches.fork_marks();
+            let reached = host.branches.current().reached_ms;
+            let seek = events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel);
+            // While dragging, a new instant only when the cursor moved.
+            if let Some(t) = seek
+                && t != host.now_ms()
+            {
+                pb.seek(&mut host, t);
+            }
         })
         .response
         .rect
@@ -269,6 +290,8 @@ fn panels(
         .show(&mut root, |ui| {
             egui::ScrollArea::vertical().id_salt("left").show(ui, |ui| {
                 actions::lesson_panel(ui, &host);
+                ui.separator();
+                whatif::branches_panel(ui, &mut host, &mut pb, &mut ui_state.whatif);
                 ui.separator();
                 actions::workloads_panel(ui, &mut host, &current.scene, &mut ui_state, &mut sel);
             });
@@ -352,6 +375,13 @@ fn panels(
     if ui_state.help {
         keys::help_window(ctx, &mut ui_state.help);
     }
+    if opts.compare && !ui_state.whatif.compare_opened {
+        ui_state.whatif.compare_opened = true;
+        whatif::open_compare(&host, &mut ui_state.whatif);
+    }
+    whatif::save_window(ctx, &host, &mut ui_state.whatif);
+    whatif::compare_window(ctx, &host, &mut ui_state.whatif, opts.ui_scale);
+    whatif::rewind_progress(ctx, &host);
     if let Some(e) = ui_state.load_error.clone() {
         let mut open = true;
         egui::Window::new("Cannot open that lesson")

@@ -37,6 +37,10 @@ pub struct PodView {
     pub node: Option<String>,
     pub phase: PodPhase,
     pub ready: bool,
+    /// The STATUS column as `kubectl get pods` shows it.
+    pub status: String,
+    /// Container restarts by the kubelet.
+    pub restarts: u32,
     /// Revision number (1, 2, …) and whether it is the set's update revision.
     pub revision: Option<u64>,
     pub updated: bool,
@@ -74,6 +78,8 @@ pub struct VolumeView {
     /// The pod (by name) whose claim this is, if that pod exists.
     pub pod: Option<String>,
     pub attached: Vec<(String, AttachLook)>,
+    /// Shared file storage (NFS-like): mounted where used, never attached.
+    pub shared: bool,
     pub rows: Option<u64>,
     pub diverged: bool,
     pub affinity: Option<String>,
@@ -249,13 +255,15 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
                 node: s.node.clone(),
                 phase: s.shown_phase(),
                 ready: s.ready,
+                status: s.status_column(c.now_ms),
+                restarts: s.restarts,
                 revision,
                 updated,
                 image: p.template.image.clone(),
                 waiting: s.waiting.clone(),
                 orphan: false,
                 claims: p.claims.clone(),
-                dns: if s.ready { p.dns.clone() } else { None },
+                dns: if s.serving() { p.dns.clone() } else { None },
                 db: c.server(&p.uid).map(db_view),
             }
         })
@@ -270,6 +278,8 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
             node: Some(p.node.clone()),
             phase: PodPhase::Running,
             ready: false,
+            status: "Running".into(),
+            restarts: 0,
             revision: None,
             updated: false,
             image: String::new(),
@@ -341,6 +351,7 @@ fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
                     .get(v.volume.claim.as_str())
                     .map(|p| p.to_string()),
                 attached,
+                shared: !v.volume.kind.is_block(),
                 rows: v.rows.filter(|&r| r > 0 || of_db),
                 diverged: v.diverged,
                 affinity: v.volume.affinity.describe(),

@@ -76,15 +76,31 @@ pub fn pod_status_line(p: &PodView) -> String {
     if p.orphan {
         return "NO API object".into();
     }
-    let (long, short) = match p.phase {
+    // kubectl's STATUS word where it says more than the phase
+    // (CrashLoopBackOff, ImagePullBackOff, Init:1/2, Evicted).
+    let status_word = |phase_word: &str| p.status != phase_word && !p.status.is_empty();
+    let (long, short): (&str, &str) = match p.phase {
         PodPhase::Running if p.ready => ("Running, Ready", "Ready"),
+        PodPhase::Running if status_word("Running") => (&p.status, &p.status),
         PodPhase::Running => ("Running, NOT Ready", "NOT Ready"),
+        PodPhase::ContainerCreating if status_word("ContainerCreating") => (&p.status, &p.status),
         PodPhase::ContainerCreating => ("ContainerCreating", "Creating"),
         PodPhase::Pending => ("Pending", "Pending"),
         PodPhase::Terminating => ("Terminating", "Terminating"),
-        PodPhase::Failed => ("Failed", "Failed"),
+        PodPhase::Failed => (&p.status, &p.status),
         PodPhase::Succeeded => ("Succeeded", "Succeeded"),
         PodPhase::Absent => ("Absent", "Absent"),
+    };
+    // The RESTARTS column, when there were any: "Ready, restarts 1".
+    let base_short = short;
+    let (long_r, short_r);
+    let (long, short) = match p.restarts {
+        0 => (long, short),
+        n => {
+            long_r = format!("{long}, restarts {n}");
+            short_r = format!("{short}, restarts {n}");
+            (long_r.as_str(), short_r.as_str())
+        }
     };
     let Some(r) = p
         .revision
@@ -106,7 +122,11 @@ pub fn pod_status_line(p: &PodView) -> String {
             }
         }
     }
-    format!("{short} r{r}{}", old[1])
+    // Restarts matter more than the revision number.
+    if p.restarts > 0 && short.chars().count() <= STATUS_MAX {
+        return short.to_string();
+    }
+    format!("{base_short} r{r}{}", old[1])
 }
 
 /// Characters that fit on a card's status line.
@@ -232,7 +252,18 @@ pub fn volume_label(v: &VolumeView) -> String {
     if v.diverged {
         s.push_str("  DIVERGED");
     }
-    match v.attached.as_slice() {
+    // A fenced mount is no attachment: the storage API took the disk away.
+    let (fenced, live): (Vec<_>, Vec<_>) = v
+        .attached
+        .iter()
+        .partition(|(_, l)| *l == AttachLook::StillMounted);
+    for (node, _) in &fenced {
+        s.push_str(&format!("  fenced on {node}"));
+    }
+    match live.as_slice() {
+        [] if !fenced.is_empty() => {}
+        // Shared file storage has no attach step: "detached" would mislead.
+        [] if v.shared => s.push_str("  (shared)"),
         [] => s.push_str("  (detached)"),
         [(_, AttachLook::Attached)] => {}
         [(_, l)] => s.push_str(&format!("  ({})", attach_word(l))),
@@ -246,7 +277,7 @@ fn attach_word(l: &AttachLook) -> &'static str {
         AttachLook::Attaching => "attaching",
         AttachLook::Attached => "on",
         AttachLook::Detaching => "detaching",
-        AttachLook::StillMounted => "still mounted",
+        AttachLook::StillMounted => "fenced mount",
     }
 }
 
@@ -310,6 +341,11 @@ mod tests {
             node: Some("node-b".into()),
             phase,
             ready,
+            status: match (phase, ready) {
+                (PodPhase::ContainerCreating, _) => "ContainerCreating".into(),
+                (p, _) => p.name().into(),
+            },
+            restarts: 0,
             revision: Some(2),
             updated: true,
             image: "nginx".into(),
@@ -319,6 +355,23 @@ mod tests {
             dns: Some("web-1.web.default.svc.cluster.local".into()),
             db: None,
         }
+    }
+
+    #[test]
+    fn a_card_shows_kubectls_status_word_and_the_restarts() {
+        let mut p = pod(PodPhase::Running, false);
+        p.status = "CrashLoopBackOff".into();
+        p.restarts = 2;
+        assert_eq!(pod_status_line(&p), "CrashLoopBackOff r2");
+        let mut p = pod(PodPhase::Running, false);
+        p.restarts = 1;
+        assert_eq!(pod_status_line(&p), "NOT Ready, restarts 1");
+        let mut p = pod(PodPhase::Running, true);
+        p.restarts = 1;
+        assert_eq!(pod_status_line(&p), "Ready, restarts 1, rev 2");
+        let mut p = pod(PodPhase::ContainerCreating, false);
+        p.status = "Init:1/2".into();
+        assert_eq!(pod_status_line(&p), "Init:1/2, rev 2");
     }
 
     #[test]
@@ -401,6 +454,7 @@ mod tests {
             claim_exists: true,
             pod: Some("web-0".into()),
             attached: vec![("node-a".into(), AttachLook::Attached)],
+            shared: false,
             rows: Some(12345),
             diverged: false,
             affinity: None,
@@ -408,8 +462,21 @@ mod tests {
         };
         assert_eq!(volume_colour(&v), VOL_ATTACHED);
         assert_eq!(volume_label(&v), "www-web-0  12,345 rows");
+        // Shared file storage is never attached: it does not read "detached".
+        let loose = VolumeView {
+            attached: vec![],
+            shared: true,
+            ..v.clone()
+        };
+        assert_eq!(volume_label(&loose), "www-web-0  12,345 rows  (shared)");
         v.attached.push(("node-b".into(), AttachLook::StillMounted));
         assert_eq!(volume_colour(&v), VOL_ERROR);
+        assert!(
+            volume_label(&v).ends_with("fenced on node-b"),
+            "{}",
+            volume_label(&v)
+        );
+        v.attached.push(("node-c".into(), AttachLook::Attached));
         assert!(volume_label(&v).ends_with("on 2 nodes!"));
     }
 }

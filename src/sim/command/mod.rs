@@ -56,8 +56,18 @@ pub enum SimCommand {
     RestoreReadiness {
         pod: String,
     },
-    /// The container exits: phase Failed.
+    /// The container exits with an error; the kubelet restarts it in place
+    /// (restartPolicy Always). With `times: N` it crashes again each time
+    /// it starts, N crashes in all, so the back-off shows.
     CrashPod {
+        pod: String,
+        #[serde(default = "one")]
+        times: u32,
+    },
+    /// The kubelet evicts the pod under node pressure: containers killed,
+    /// phase Failed, reason Evicted. The StatefulSet controller then deletes
+    /// and recreates it.
+    KubeletEvict {
         pod: String,
     },
     /// The machine dies.
@@ -159,6 +169,10 @@ pub enum SimCommand {
     Kubectl(String),
 }
 
+fn one() -> u32 {
+    1
+}
+
 fn default_zone() -> String {
     "zone-1".into()
 }
@@ -193,6 +207,7 @@ impl SimCommand {
             BreakReadiness { .. } => "BreakReadiness",
             RestoreReadiness { .. } => "RestoreReadiness",
             CrashPod { .. } => "CrashPod",
+            KubeletEvict { .. } => "KubeletEvict",
             FailNode { .. } => "FailNode",
             PartitionNode { .. } => "PartitionNode",
             RecoverNode { .. } => "RecoverNode",
@@ -227,7 +242,9 @@ impl SimCommand {
             ForceDeletePod { pod } => format!("Force-delete pod {pod}"),
             BreakReadiness { pod } => format!("Make {pod}'s readiness probe fail"),
             RestoreReadiness { pod } => format!("Make {pod}'s readiness probe pass again"),
-            CrashPod { pod } => format!("Crash {pod}'s container"),
+            CrashPod { pod, times: 1 } => format!("Crash {pod}'s container"),
+            CrashPod { pod, times } => format!("Crash {pod}'s container {times} times in a row"),
+            KubeletEvict { pod } => format!("Have the kubelet evict {pod} under node pressure"),
             FailNode { node, of } => format!("Fail {}", node_words(node, of)),
             PartitionNode { node, of } => {
                 format!("Cut {} off from the control plane", node_words(node, of))
@@ -319,7 +336,8 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         ForceDeletePod { pod } => pod::force_delete(cx, pod),
         BreakReadiness { pod } => pod::set_readiness_broken(cx, pod, true),
         RestoreReadiness { pod } => pod::set_readiness_broken(cx, pod, false),
-        CrashPod { pod } => pod::crash(cx, pod),
+        CrashPod { pod, times } => pod::crash(cx, pod, *times),
+        KubeletEvict { pod } => pod::kubelet_evict(cx, pod),
         FailNode { node, of } => node::fail(cx, node, of),
         PartitionNode { node, of } => node::partition(cx, node, of),
         RecoverNode { node, of } => node::recover(cx, node, of),
@@ -445,10 +463,24 @@ pub fn add_workload(world: &mut World, spec: &WorkloadSpec) -> Entity {
     let seq = world.resource_mut::<Index>().next_seq();
     let e = match spec {
         WorkloadSpec::StatefulSet(s) => {
+            let mut spec = s.clone();
+            let dropped = world
+                .resource::<crate::sim::version::ClusterVersion>()
+                .drop_disabled_fields(&mut spec);
+            if let Some(reason) = dropped {
+                world.resource_mut::<EventLog>().emit(
+                    now,
+                    SimEvent::new(
+                        EventKind::FieldDropped,
+                        format!("statefulset/{}", s.name),
+                        reason,
+                    ),
+                );
+            }
             let e = world
                 .spawn((
                     StatefulSet {
-                        spec: s.clone(),
+                        spec,
                         created_ms: now,
                         seq,
                         deleting: false,
@@ -523,6 +555,7 @@ mod tests {
             },
             CrashPod {
                 pod: "web-1".into(),
+                times: 1,
             },
             FailNode {
                 node: None,
@@ -573,6 +606,9 @@ mod tests {
             SetWriteRate {
                 per_second: 2.5,
                 set: Some("mysql".into()),
+            },
+            KubeletEvict {
+                pod: "web-1".into(),
             },
         ]
     }

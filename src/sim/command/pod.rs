@@ -1,5 +1,5 @@
 //! Verbs on pods: delete (graceful or forced), break or restore readiness,
-//! crash the container.
+//! crash the container, evict it from its node.
 
 use super::Ctx;
 use crate::sim::event::{EventKind, SimEvent};
@@ -45,9 +45,99 @@ pub(super) fn set_readiness_broken(cx: &mut Ctx, pod: &str, broken: bool) -> Res
     Ok(())
 }
 
-/// The container exits with an error. Its kubelet reports phase Failed, if
-/// it can reach the control plane.
-pub(super) fn crash(cx: &mut Ctx, pod: &str) -> Result<(), String> {
+/// The container exits with an error (exit code 1). restartPolicy Always:
+/// the kubelet restarts it in place after its back-off (same pod object,
+/// uid and node); the StatefulSet controller takes no part. With `times`
+/// above 1, each new container crashes again as it starts. A kubelet cut off
+/// from the API cannot report it.
+pub(super) fn crash(cx: &mut Ctx, pod: &str, times: u32) -> Result<(), String> {
+    let (e, node, connected, procs) = running_container(cx, pod)?;
+    for pe in procs {
+        cx.world.despawn(pe);
+    }
+    if !connected {
+        cx.emit(
+            SimEvent::new(
+                EventKind::ProcessStopped,
+                format!("pod/{pod}"),
+                format!("the container crashed on {node}, which cannot report it"),
+            )
+            .node(node),
+        );
+        return Ok(());
+    }
+    let now = cx.now;
+    let was_ready = {
+        let mut st = cx.world.get_mut::<PodStatus>(e).ok_or("pod is gone")?;
+        let was_ready = st.ready;
+        st.container_exited(now);
+        st.crashes_left = times.saturating_sub(1);
+        was_ready
+    };
+    let more = match times {
+        1 => String::new(),
+        n => format!("; it will crash {} more times as it starts", n - 1),
+    };
+    cx.emit(
+        SimEvent::new(
+            EventKind::ProcessStopped,
+            format!("pod/{pod}"),
+            format!(
+                "the container exited with an error (exit code 1); restartPolicy Always: the kubelet on {node} restarts it in place (same pod, same uid, same node), the phase stays Running and the StatefulSet controller takes no part{more}"
+            ),
+        )
+        .node(node.clone()),
+    );
+    if was_ready {
+        cx.emit(
+            SimEvent::new(
+                EventKind::PodNotReady,
+                format!("pod/{pod}"),
+                "its container exited: not Ready, removed from the service's endpoints and DNS",
+            )
+            .node(node),
+        );
+    }
+    Ok(())
+}
+
+/// Node-pressure eviction by the kubelet (eviction_manager.go): it kills the
+/// pod's containers at once, sets phase Failed and reason Evicted. The pod
+/// object stays; the StatefulSet controller deletes a Failed pod and creates
+/// it again (processReplica: isFailed).
+pub(super) fn kubelet_evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
+    let (e, node, connected, procs) = running_container(cx, pod)?;
+    if !connected {
+        return Err(format!("the kubelet on {node} cannot reach the API server"));
+    }
+    for pe in procs {
+        cx.world.despawn(pe);
+    }
+    if let Some(mut st) = cx.world.get_mut::<PodStatus>(e) {
+        st.phase = PodPhase::Failed;
+        st.reason = Some("Evicted".to_string());
+        st.ready = false;
+        st.ready_since_ms = None;
+        st.init = None;
+        st.backoff.exited_ms = None;
+    }
+    cx.emit(
+        SimEvent::new(
+            EventKind::PodFailed,
+            format!("pod/{pod}"),
+            format!(
+                "the kubelet on {node} evicted it under node pressure (memory): containers killed, phase Failed, reason Evicted; a Failed pod is never restarted in place"
+            ),
+        )
+        .node(node)
+        .k8s(crate::sim::k8s_event::K8sRecord::evicted(pod)),
+    );
+    Ok(())
+}
+
+/// The pod `pod`'s entity, its node, whether that node's kubelet reaches the
+/// API, and its container processes (at least one).
+fn running_container(cx: &Ctx, pod: &str) -> Result<(Entity, String, bool, Vec<Entity>), String> {
     let e = cx.pod(pod)?;
     let (uid, node) = {
         let p = cx.world.get::<Pod>(e).ok_or("pod is gone")?;
@@ -69,34 +159,7 @@ pub(super) fn crash(cx: &mut Ctx, pod: &str) -> Result<(), String> {
     if procs.is_empty() {
         return Err(format!("{pod} has no running container"));
     }
-    for pe in procs {
-        cx.world.despawn(pe);
-    }
-    if !connected {
-        cx.emit(
-            SimEvent::new(
-                EventKind::ProcessStopped,
-                format!("pod/{pod}"),
-                format!("the container crashed on {node}, which cannot report it"),
-            )
-            .node(node),
-        );
-        return Ok(());
-    }
-    if let Some(mut st) = cx.world.get_mut::<PodStatus>(e) {
-        st.phase = PodPhase::Failed;
-        st.ready = false;
-        st.ready_since_ms = None;
-    }
-    cx.emit(
-        SimEvent::new(
-            EventKind::PodFailed,
-            format!("pod/{pod}"),
-            "the container exited with an error: phase Failed",
-        )
-        .node(node),
-    );
-    Ok(())
+    Ok((e, node, connected, procs))
 }
 
 /// The processes of the pod with `uid` on node `ne`, in the node's order.

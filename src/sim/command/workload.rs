@@ -119,6 +119,20 @@ pub(super) fn set_max_unavailable(
     value: &IntOrPercent,
 ) -> Result<(), String> {
     validate::int_or_percent("max_unavailable", value)?;
+    let version = cx.world.resource::<crate::sim::version::ClusterVersion>();
+    if !version.enabled(crate::sim::version::FeatureGate::MaxUnavailableStatefulSet) {
+        // The update is accepted, but the API server drops the field.
+        let reason = version.max_unavailable_dropped(value);
+        if let UpdateStrategy::OnDelete = statefulset(cx, name)?.spec.update_strategy {
+            return Err("the set uses OnDelete".into());
+        }
+        cx.emit(SimEvent::new(
+            EventKind::FieldDropped,
+            format!("statefulset/{name}"),
+            reason,
+        ));
+        return Ok(());
+    }
     match &mut statefulset(cx, name)?.spec.update_strategy {
         UpdateStrategy::RollingUpdate {
             max_unavailable, ..

@@ -11,6 +11,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::gone::{Tally, take_gone};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -84,7 +85,8 @@ enum AttStep {
         deadline: u64,
     },
     /// maxWaitForUnmountDuration is over: force-detach. On a node that was
-    /// only cut off the machine keeps it mounted: the attachment is forgotten.
+    /// only cut off the machine keeps a fenced mount: the attachment is kept
+    /// as `forgotten` (no longer attached) until the machine unmounts it.
     ForceDetach {
         partitioned: bool,
     },
@@ -149,10 +151,14 @@ fn unwanted_step(a: &Attachment, node: Option<NodeView>, now: u64) -> AttStep {
 }
 
 /// Why a volume was force-detached from `node` after maxWaitForUnmountDuration.
+/// The detach happens at the storage API, so a node that was only cut off
+/// keeps a mount whose I/O now fails: the disk is fenced, never attached to
+/// two nodes at once (operation_generator.go `GenerateDetachVolumeFunc` →
+/// the volume plugin's `Detach`).
 fn force_detach_reason(node: &str, partitioned: bool) -> String {
     if partitioned {
         format!(
-            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration); the node was only cut off and still has it mounted"
+            "force-detached from {node} after 6m0s (maxWaitForUnmountDuration) at the storage API; {node} was only cut off: its process still has the disk mounted, but the mount is fenced and every write there fails with an I/O error"
         )
     } else {
         format!(
@@ -231,16 +237,12 @@ fn multi_attach_error(
     (msg, logged)
 }
 
-/// A Multi-Attach error is logged when it is new, and again every minute
-/// while it persists (as a repeated Warning event would); otherwise the
-/// instant it is due again.
-fn multi_attach_due(status: &VolumeStatus, msg: &str, now: u64) -> Result<(), u64> {
-    let repeat = status.attach_error_logged_ms + MULTI_ATTACH_REPEAT_MS;
-    if status.attach_error.as_deref() != Some(msg) || now >= repeat {
-        Ok(())
-    } else {
-        Err(repeat)
-    }
+/// A Multi-Attach error is reported once per volume and node, for as long as
+/// pods on that node want the volume (reconciler.go `attachDesiredVolumes`:
+/// `if !volumeToAttach.MultiAttachErrorReported { reportMultiAttachError;
+/// SetMultiAttachError }`).
+fn multi_attach_due(status: &VolumeStatus, node: &str) -> bool {
+    !status.multi_attach_reported.iter().any(|n| n == node)
 }
 
 /// The steady state: attached where its one pod runs, nothing pending (the
@@ -321,16 +323,16 @@ struct Desired<'w, 's> {
 
 impl Desired<'_, '_> {
     /// The node and volumes a pod wants attached: none unless it is scheduled
-    /// to a node that exists and is not terminated.
+    /// and not terminated. A pod whose node object was deleted still wants
+    /// them there until pod GC deletes the pod: the desired state refuses to
+    /// drop a node that still has volumes (desired_state_of_world.go
+    /// `DeleteNode`), so the detach clock starts only then.
     fn pod_wants(&self, p: &Pod, s: &PodStatus, index: &Index) -> (String, Vec<String>) {
         let none = (String::new(), Vec::new());
         if p.claims.is_empty() || s.terminal() {
             return none;
         }
         let Some(n) = &s.node else { return none };
-        if !index.nodes.contains_key(n) {
-            return none;
-        }
         let vols = p
             .claims
             .iter()
@@ -638,10 +640,24 @@ impl VolumePass<'_> {
     }
 
     fn reconcile(&mut self, cluster: &mut Cluster, actual: &mut Actual) {
-        let Ok((_, _, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
+        let Ok((_, vol, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
             return;
         };
+        if !vol.kind.is_block() {
+            // Shared file storage is mounted, never attached: nothing to do.
+            return;
+        }
         let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());
+        // A node no pod wants the volume on any more may report again later.
+        if !vs.multi_attach_reported.is_empty() {
+            let want = &self.want;
+            let before = vs.multi_attach_reported.len();
+            vs.multi_attach_reported
+                .retain(|n| want.iter().any(|(w, _)| w == n));
+            if vs.multi_attach_reported.len() != before {
+                cluster.touch();
+            }
+        }
         if self.want.is_empty() && att_entities.is_empty() {
             if vs.attach_error.is_some() {
                 vs.attach_error = None;
@@ -794,6 +810,11 @@ impl VolumePass<'_> {
         let now = cluster.now();
         let vname = self.name;
         let index = &cluster.index;
+        if !index.nodes.contains_key(node) {
+            // A deleted node is kept in the desired state only for what is
+            // attached there already; nothing new is attached to it.
+            return None;
+        }
         let mine = match index.attachment(vname, node) {
             None => Mine::None,
             Some(e) if held.atts.get(e).is_ok_and(|(_, a, _)| !a.forgotten) => Mine::Live,
@@ -815,21 +836,24 @@ impl VolumePass<'_> {
                     .and_then(|&e| held.nodes.get(e).ok())
                     .map(|ns| ns.ready == Condition::True);
                 let (msg, logged) = multi_attach_error(vname, node, o, other_ready, now);
-                match multi_attach_due(vs, &msg, now) {
-                    Ok(()) => {
-                        vs.attach_error_logged_ms = now;
-                        self.wake(cluster, now + MULTI_ATTACH_REPEAT_MS);
-                        cluster.emit(
-                            SimEvent::new(
-                                EventKind::VolumeMultiAttachError,
-                                format!("pod/{pod}"),
-                                logged,
-                            )
-                            .node(node)
-                            .volume(vname.to_string()),
-                        );
-                    }
-                    Err(repeat) => self.wake(cluster, repeat),
+                if multi_attach_due(vs, node) {
+                    vs.multi_attach_reported.push(node.to_string());
+                    let used_by: Vec<&str> = self
+                        .want
+                        .iter()
+                        .filter(|(n, _)| *n != node)
+                        .map(|(_, p)| *p)
+                        .collect();
+                    cluster.emit(
+                        SimEvent::new(
+                            EventKind::VolumeMultiAttachError,
+                            format!("pod/{pod}"),
+                            logged,
+                        )
+                        .node(node)
+                        .volume(vname.to_string())
+                        .k8s(K8sRecord::multi_attach(pod, vname, &used_by)),
+                    );
                 }
                 Some(msg)
             }
@@ -1030,23 +1054,11 @@ mod tests {
     }
 
     #[test]
-    fn multi_attach_error_is_logged_again_every_minute() {
+    fn multi_attach_error_is_recorded_once_per_volume_and_node() {
         let mut vs = VolumeStatus::default();
-        assert_eq!(multi_attach_due(&vs, "m", 5), Ok(()), "new error");
-        vs.attach_error = Some("m".into());
-        vs.attach_error_logged_ms = 5;
-        assert_eq!(
-            multi_attach_due(&vs, "m", 6),
-            Err(5 + MULTI_ATTACH_REPEAT_MS)
-        );
-        assert_eq!(
-            multi_attach_due(&vs, "m", 5 + MULTI_ATTACH_REPEAT_MS),
-            Ok(())
-        );
-        assert_eq!(
-            multi_attach_due(&vs, "other", 6),
-            Ok(()),
-            "a different error"
-        );
+        assert!(multi_attach_due(&vs, "n2"), "new error");
+        vs.multi_attach_reported.push("n2".into());
+        assert!(!multi_attach_due(&vs, "n2"), "not repeated");
+        assert!(multi_attach_due(&vs, "n3"), "another node reports its own");
     }
 }

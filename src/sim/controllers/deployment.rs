@@ -5,6 +5,7 @@
 //! (pkg/controller/replicaset, pkg/controller/deployment/rolling.go.)
 
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::{SimRng, SimSystems};
@@ -209,9 +210,12 @@ impl Pass<'_, '_, '_, '_, '_> {
                 "ReplicaSet {}-{} has {have} pods for {} wanted: it removes whichever pod is cheapest to lose (not ready, newest), not the highest name",
                 self.spec.name, rs.hash, rs.replicas
             );
+            let rs_name = format!("{}-{}", self.spec.name, rs.hash);
             for &e in ranked.iter().take((have - rs.replicas) as usize) {
                 if let Ok((p, mut s)) = self.pods.get_mut(e) {
-                    self.cluster.request_deletion(p, &mut s, reason.clone());
+                    let record = K8sRecord::replica_set_deleted(&rs_name, &p.name);
+                    self.cluster
+                        .request_deletion_recorded(p, &mut s, reason.clone(), Some(record));
                 }
             }
         }
@@ -232,6 +236,7 @@ impl Pass<'_, '_, '_, '_, '_> {
             created_ms: self.cluster.now(),
             seq,
             dns: None,
+            init_containers: 0,
         };
         let e = self
             .cluster
@@ -248,7 +253,11 @@ impl Pass<'_, '_, '_, '_, '_> {
                     spec.name, rs.hash, rs.replicas
                 ),
             )
-            .revision(rs.hash.clone()),
+            .revision(rs.hash.clone())
+            .k8s(K8sRecord::replica_set_created(
+                &format!("{}-{}", spec.name, rs.hash),
+                &name,
+            )),
         );
     }
 

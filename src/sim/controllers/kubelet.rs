@@ -9,6 +9,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::{K8sRecord, container_name};
 use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -92,6 +93,10 @@ struct Container {
     stage: ProcessStage,
     ready_at_ms: u64,
     hold_ready: bool,
+    /// The kubelet has reported this container started.
+    reported: bool,
+    /// An init container of the pod still runs (index).
+    init: Option<u32>,
 }
 
 /// A pod as its kubelet sees it: the status fields its rules read, the
@@ -100,12 +105,16 @@ struct Container {
 struct PodView {
     deleting: bool,
     terminal: bool,
-    phase: PodPhase,
     ready: bool,
     readiness_broken: bool,
     stop_ms: u64,
     ready_ms: u64,
     container: Option<Container>,
+    /// When the container exited, while it waits to be restarted.
+    exited_ms: Option<u64>,
+    backoff: RestartBackOff,
+    /// The container crashes again each time it starts, this many times.
+    crashes_left: u32,
 }
 
 impl PodView {
@@ -113,12 +122,14 @@ impl PodView {
         PodView {
             deleting: st.deletion_ms.is_some(),
             terminal: st.terminal(),
-            phase: st.phase,
             ready: st.ready,
             readiness_broken: st.readiness_broken,
             stop_ms: pod.template.stop_ms(),
             ready_ms: pod.template.ready_ms(),
             container,
+            exited_ms: st.backoff.exited_ms,
+            backoff: st.backoff,
+            crashes_left: st.crashes_left,
         }
     }
 }
@@ -141,6 +152,16 @@ enum PodStep {
     Report(Readiness),
     /// No container yet: create one if volumes and image allow.
     Create,
+    /// The container exited (restartPolicy Always) and its back-off has not
+    /// passed: CrashLoopBackOff until then.
+    BackOff { until_ms: u64 },
+    /// The container exited and its back-off has passed: start a new one
+    /// in the same pod; the back-off becomes `backoff_ms`.
+    Restart { backoff_ms: u64 },
+    /// The container just started and crashes again (`CrashPod(times: N)`).
+    Crash,
+    /// Init container `i` runs: the pod stays Pending (Init:i/n).
+    Initializing(u32),
 }
 
 /// The kubelet's sync of one pod (syncPod / syncTerminatingPod in
@@ -157,9 +178,20 @@ fn pod_step(v: &PodView, now: u64) -> PodStep {
         },
         (false, true, Some(_)) => PodStep::RemoveContainer,
         (false, true, None) => PodStep::Nothing,
-        (false, false, None) => PodStep::Create,
-        (false, false, Some(c)) => match c.stage {
-            ProcessStage::Running => PodStep::Report(readiness(v, &c, now)),
+        (false, false, None) => match v.exited_ms {
+            // computePodActions restarts an exited container under
+            // restartPolicy Always; doBackOff decides when.
+            Some(exited) => match v.backoff.decide(exited, now) {
+                Restart::Wait { until_ms } => PodStep::BackOff { until_ms },
+                Restart::Now { backoff_ms } => PodStep::Restart { backoff_ms },
+            },
+            None => PodStep::Create,
+        },
+        (false, false, Some(c)) => match (c.stage, c.init) {
+            (ProcessStage::Stopping { .. }, _) => PodStep::Nothing,
+            (_, Some(i)) => PodStep::Initializing(i),
+            (ProcessStage::Running, None) if v.crashes_left > 0 => PodStep::Crash,
+            (ProcessStage::Running, None) => PodStep::Report(readiness(v, &c, now)),
             _ => PodStep::Nothing,
         },
     }
@@ -180,7 +212,9 @@ struct Readiness {
 /// The readiness probe passes from `ready_at_ms` on, unless it is broken on
 /// purpose or the application holds it back (a replica still cloning).
 fn readiness(v: &PodView, c: &Container, now: u64) -> Readiness {
-    let started_ready_at = (v.phase != PodPhase::Running).then_some(now + v.ready_ms);
+    // A container not yet reported (new, or restarted in place) is probed
+    // from now on: its readiness probe first passes ready_ms later.
+    let started_ready_at = (!c.reported).then_some(now + v.ready_ms);
     let ready_at = started_ready_at.unwrap_or(c.ready_at_ms);
     let probe_can_pass = !v.readiness_broken && !c.hold_ready;
     let passes = probe_can_pass && now >= ready_at;
@@ -326,6 +360,7 @@ struct Machines<'w, 's> {
 struct Storage<'w, 's> {
     claims: Query<'w, 's, &'static ClaimStatus>,
     volumes: Query<'w, 's, &'static VolumeStatus>,
+    volume_specs: Query<'w, 's, &'static Volume>,
     attachments: Query<'w, 's, &'static Attachment>,
     changed_attachments: Query<'w, 's, &'static Attachment, Changed<Attachment>>,
     changed_claims: Query<'w, 's, (), Changed<ClaimStatus>>,
@@ -344,6 +379,16 @@ impl Storage<'_, '_> {
             let Some(v) = &cs.volume else {
                 return Err(format!("waiting for claim {c} to be bound to a volume"));
             };
+            let shared = index
+                .volumes
+                .get(v)
+                .and_then(|&e| self.volume_specs.get(e).ok())
+                .is_some_and(|vol| !vol.kind.is_block());
+            if shared {
+                // Shared file storage is mounted directly: no attach step.
+                vols.push(v.clone());
+                continue;
+            }
             let attached = index
                 .attachment(v, node)
                 .and_then(|e| self.attachments.get(e).ok())
@@ -566,6 +611,8 @@ impl NodePass {
                 stage: p.stage,
                 ready_at_ms: p.ready_at_ms,
                 hold_ready: p.hold_ready,
+                reported: p.reported,
+                init: p.init,
             });
             let step = pod_step(&PodView::of(pod, st, container), cluster.now());
             let proc_e = found.map(|(e, _)| e);
@@ -591,13 +638,28 @@ impl NodePass {
             .map(|(p, _)| p);
         match (step, proc) {
             (PodStep::Stop { until_ms }, Some(mut p)) => {
+                // SIGTERM. The Ready condition stays as it is until the
+                // container exits; the pod leaves the endpoints and DNS at
+                // once because it has a deletion timestamp (`serving`).
                 p.stage = ProcessStage::Stopping { until_ms };
                 self.wake(cluster, until_ms);
-                if st.ready {
-                    st.ready = false;
-                    st.ready_since_ms = None;
-                }
-                cluster.touch();
+                let why = format!(
+                    "the kubelet on {} sends SIGTERM to {}'s container; it exits after {}s (terminationGracePeriodSeconds {}s)",
+                    self.name,
+                    pod.name,
+                    (until_ms - cluster.now()) / 1000,
+                    pod.template.grace_seconds
+                );
+                let container = container_name(&pod.template.image);
+                cluster.emit(
+                    SimEvent::new(
+                        EventKind::ContainerStopping,
+                        format!("pod/{}", pod.name),
+                        why,
+                    )
+                    .node(self.name.clone())
+                    .k8s(K8sRecord::killing(&pod.name, container)),
+                );
             }
             (PodStep::ConfirmDeletion, _) => {
                 let reason = format!(
@@ -620,8 +682,133 @@ impl NodePass {
                 let plan = start_plan(volumes, image_pulls, &pod.template.image);
                 self.create(cluster, pod, &mut st, plan);
             }
+            (PodStep::BackOff { until_ms }, _) => self.back_off(cluster, pod, &mut st, until_ms),
+            (PodStep::Restart { backoff_ms }, _) => {
+                self.restart(cluster, pod, &mut st, backoff_ms, storage)
+            }
+            (PodStep::Crash, Some(_)) => {
+                if let Some(pe) = proc_e {
+                    cluster.commands.entity(pe).despawn();
+                }
+                st.crashes_left -= 1;
+                st.container_exited(cluster.now());
+                let why = format!(
+                    "the container exited with an error again right after it started ({} more crash{} to come); restartPolicy Always: the kubelet on {} restarts it after its back-off",
+                    st.crashes_left,
+                    if st.crashes_left == 1 { "" } else { "es" },
+                    self.name
+                );
+                cluster.emit(
+                    SimEvent::new(EventKind::ProcessStopped, format!("pod/{}", pod.name), why)
+                        .node(self.name.clone()),
+                );
+            }
+            (PodStep::Initializing(i), _) => {
+                let init = Some((i, pod.init_containers.max(i + 1)));
+                if st.init != init {
+                    st.init = init;
+                    cluster.touch();
+                }
+            }
             _ => {}
         }
+    }
+
+    /// The exited container waits out its back-off (CrashLoopBackOff): said
+    /// once per wait, woken when it ends.
+    fn back_off(&mut self, cluster: &mut Cluster, pod: &Pod, st: &mut Mut<PodStatus>, until: u64) {
+        self.wake(cluster, until);
+        if st.backoff.waiting_until == Some(until) {
+            return;
+        }
+        st.backoff.waiting_until = Some(until);
+        let wait = until.saturating_sub(st.backoff.exited_ms.unwrap_or(until));
+        let why = format!(
+            "Back-off restarting failed container: {} waits {} s before restart {} (CrashLoopBackOff; the wait doubles after each crash, at most 5 min)",
+            pod.name,
+            wait / 1000,
+            st.restarts + 1
+        );
+        cluster.emit(
+            SimEvent::new(EventKind::BackOff, format!("pod/{}", pod.name), why)
+                .node(self.name.clone())
+                .k8s(K8sRecord::back_off(
+                    &pod.name,
+                    &pod.uid,
+                    container_name(&pod.template.image),
+                )),
+        );
+    }
+
+    /// A new container in the same pod object: same uid, same node, same
+    /// volumes; init containers do not run again. The phase stays Running.
+    fn restart(
+        &mut self,
+        cluster: &mut Cluster,
+        pod: &Pod,
+        st: &mut Mut<PodStatus>,
+        backoff_ms: u64,
+        storage: &Storage,
+    ) {
+        let Ok(vols) = storage.volumes_ready(pod, &self.name, &cluster.index) else {
+            // Its volumes went away meanwhile: wait like a new pod.
+            self.waiting = true;
+            return;
+        };
+        let now = cluster.now();
+        let until = now + pod.template.start_ms();
+        self.spawn_process(cluster, pod, vols, until, None);
+        st.restarts += 1;
+        st.backoff = RestartBackOff {
+            backoff_ms,
+            last_update_ms: now,
+            exited_ms: None,
+            waiting_until: None,
+        };
+        let why = format!(
+            "restart {}: the kubelet on {} starts a new container in the same pod (same uid {}, same node, same volumes); the StatefulSet controller takes no part",
+            st.restarts,
+            self.name,
+            &pod.uid[..8.min(pod.uid.len())]
+        );
+        cluster.emit(
+            SimEvent::new(
+                EventKind::ContainerRestarted,
+                format!("pod/{}", pod.name),
+                why,
+            )
+            .node(self.name.clone()),
+        );
+    }
+
+    /// Spawns a container process of `pod` on this node, starting until `until`.
+    fn spawn_process(
+        &mut self,
+        cluster: &mut Cluster,
+        pod: &Pod,
+        volumes: Vec<String>,
+        until: u64,
+        init: Option<u32>,
+    ) {
+        cluster.commands.spawn((
+            Process {
+                pod: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
+                owner: pod.owner.clone(),
+                ordinal: pod.ordinal,
+                node: self.name.clone(),
+                stage: ProcessStage::Starting { until_ms: until },
+                started_ms: cluster.now(),
+                ready_at_ms: u64::MAX,
+                volumes,
+                image: pod.template.image.clone(),
+                hold_ready: false,
+                init,
+                reported: false,
+            },
+            RunsOn(self.node_e),
+        ));
+        self.wake(cluster, until);
     }
 
     /// A running container: the pod is Running, and Ready while its probe passes.
@@ -642,9 +829,20 @@ impl NodePass {
         if let Some(at) = r.started_ready_at {
             st.phase = PodPhase::Running;
             st.waiting = None;
+            st.init = None;
             p.ready_at_ms = at;
-            let why = format!("container {} started on {}", pod.template.image, self.name);
-            cluster.emit(event(EventKind::PodStarted, why));
+            p.reported = true;
+            let why = match st.restarts {
+                0 => format!("container {} started on {}", pod.template.image, self.name),
+                n => format!(
+                    "container {} started again on {} (restart {n}, same pod)",
+                    pod.template.image, self.name
+                ),
+            };
+            let container = container_name(&pod.template.image);
+            cluster.emit(
+                event(EventKind::PodStarted, why).k8s(K8sRecord::started(&pod.name, container)),
+            );
         }
         if let Some(t) = r.wake {
             cluster.wake.at_noting(t, &mut self.deadline);
@@ -682,23 +880,9 @@ impl NodePass {
             Err(w) => Some(w),
             Ok(vols) => {
                 let until = now + pod.template.start_ms();
-                cluster.commands.spawn((
-                    Process {
-                        pod: pod.name.clone(),
-                        pod_uid: pod.uid.clone(),
-                        owner: pod.owner.clone(),
-                        ordinal: pod.ordinal,
-                        node: self.name.clone(),
-                        stage: ProcessStage::Starting { until_ms: until },
-                        started_ms: now,
-                        ready_at_ms: u64::MAX,
-                        volumes: vols,
-                        image: pod.template.image.clone(),
-                        hold_ready: false,
-                    },
-                    RunsOn(self.node_e),
-                ));
-                self.wake(cluster, until);
+                // A new pod sandbox runs its init containers first.
+                let init = (pod.init_containers > 0).then_some(0);
+                self.spawn_process(cluster, pod, vols, until, init);
                 if st.phase == PodPhase::Running {
                     // The container is gone (machine reboot): restart it.
                     st.restarts += 1;
@@ -712,6 +896,12 @@ impl NodePass {
         };
         if st.phase == PodPhase::Pending {
             st.phase = PodPhase::ContainerCreating;
+            cluster.touch();
+        }
+        // Init containers are reported from the start (waiting:
+        // PodInitializing), so kubectl shows Init:0/n, not ContainerCreating.
+        if pod.init_containers > 0 && st.init.is_none() && st.phase == PodPhase::ContainerCreating {
+            st.init = Some((0, pod.init_containers));
             cluster.touch();
         }
         if st.waiting != waiting {
@@ -760,9 +950,13 @@ impl NodePass {
             p.pod,
             &p.pod_uid[..8.min(p.pod_uid.len())]
         );
+        // killContainer restores the pod from the container's labels and
+        // records Killing on it, though the object is gone.
+        let record = K8sRecord::killing(&p.pod, container_name(&p.image));
         cluster.emit(
             SimEvent::new(EventKind::ProcessStopped, format!("pod/{}", p.pod), reason)
-                .node(self.name.clone()),
+                .node(self.name.clone())
+                .k8s(record),
         );
     }
 
@@ -797,6 +991,8 @@ mod tests {
             stage: ProcessStage::Running,
             ready_at_ms,
             hold_ready: false,
+            reported: true,
+            init: None,
         }
     }
 
@@ -804,13 +1000,107 @@ mod tests {
         PodView {
             deleting: false,
             terminal: false,
-            phase: PodPhase::Running,
             ready: false,
             readiness_broken: false,
             stop_ms: 5_000,
             ready_ms: 2_000,
             container,
+            exited_ms: None,
+            backoff: RestartBackOff::default(),
+            crashes_left: 0,
         }
+    }
+
+    #[test]
+    fn crash_restarts_the_container_in_place_at_once_the_first_time() {
+        // The container exited at 1 s; no back-off entry yet: restart now,
+        // and the back-off becomes 10 s.
+        let mut v = view(None);
+        v.exited_ms = Some(1_000);
+        assert_eq!(pod_step(&v, 1_000), PodStep::Restart { backoff_ms: 10_000 });
+        // A pod being deleted is not restarted: its deletion is confirmed.
+        v.deleting = true;
+        assert_eq!(pod_step(&v, 1_000), PodStep::ConfirmDeletion);
+    }
+
+    #[test]
+    fn crash_loop_back_off_doubles_from_10s_to_at_most_5_minutes() {
+        // Each crash happens as the restarted container starts (start time
+        // left out): the waits before each restart.
+        let mut b = RestartBackOff::default();
+        let mut now = 0;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            let exited = now;
+            let restart_at = match b.decide(exited, now) {
+                Restart::Now { .. } => now,
+                Restart::Wait { until_ms } => until_ms,
+            };
+            let Restart::Now { backoff_ms } = b.decide(exited, restart_at) else {
+                panic!("the wait is over at {restart_at}");
+            };
+            waits.push((restart_at - exited) / 1000);
+            b.backoff_ms = backoff_ms;
+            b.last_update_ms = restart_at;
+            now = restart_at;
+        }
+        assert_eq!(waits, vec![0, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
+
+    #[test]
+    fn back_off_resets_after_10_minutes_of_running() {
+        let b = RestartBackOff {
+            backoff_ms: 300_000,
+            last_update_ms: 0,
+            exited_ms: None,
+            waiting_until: None,
+        };
+        // Crashed 9 minutes after the last restart: still 5 min back-off.
+        assert_eq!(
+            b.decide(540_000, 540_000),
+            Restart::Wait { until_ms: 840_000 }
+        );
+        // Ran more than 2 × 5 min: the entry has expired, restart at once.
+        assert_eq!(
+            b.decide(600_001, 600_001),
+            Restart::Now { backoff_ms: 10_000 }
+        );
+    }
+
+    #[test]
+    fn an_exited_container_waits_in_crash_loop_back_off() {
+        let mut v = view(None);
+        v.exited_ms = Some(5_000);
+        v.backoff = RestartBackOff {
+            backoff_ms: 20_000,
+            last_update_ms: 1_000,
+            exited_ms: Some(5_000),
+            waiting_until: None,
+        };
+        assert_eq!(pod_step(&v, 5_000), PodStep::BackOff { until_ms: 25_000 });
+        assert_eq!(
+            pod_step(&v, 25_000),
+            PodStep::Restart { backoff_ms: 40_000 }
+        );
+    }
+
+    #[test]
+    fn a_crash_looping_container_crashes_as_it_starts() {
+        let mut v = view(Some(running(0)));
+        v.crashes_left = 2;
+        assert_eq!(pod_step(&v, 0), PodStep::Crash);
+        v.crashes_left = 0;
+        assert!(matches!(pod_step(&v, 0), PodStep::Report(_)));
+    }
+
+    #[test]
+    fn a_pod_stays_pending_while_an_init_container_runs() {
+        let c = Container {
+            init: Some(1),
+            reported: false,
+            ..running(0)
+        };
+        assert_eq!(pod_step(&view(Some(c)), 0), PodStep::Initializing(1));
     }
 
     #[test]
@@ -859,13 +1149,16 @@ mod tests {
 
     #[test]
     fn a_container_seen_running_makes_the_pod_running_and_ready_after_ready_seconds() {
-        let mut v = view(Some(running(0)));
-        v.phase = PodPhase::ContainerCreating;
-        let r = readiness(&v, &running(0), 1_000);
+        let v = view(Some(running(0)));
+        let fresh = Container {
+            reported: false,
+            ..running(0)
+        };
+        // A new or restarted container: probed from now on.
+        let r = readiness(&v, &fresh, 1_000);
         assert_eq!(r.started_ready_at, Some(3_000));
         assert_eq!(r.wake, Some(3_000));
         assert_eq!(r.change, None);
-        v.phase = PodPhase::Running;
         let r = readiness(&v, &running(3_000), 3_000);
         assert_eq!(
             (r.started_ready_at, r.wake, r.change),
@@ -951,6 +1244,8 @@ mod tests {
             volumes: vols.iter().map(|v| v.to_string()).collect(),
             image: "i".into(),
             hold_ready: false,
+            init: None,
+            reported: false,
         };
         let procs = [p(&["b", "a"]), p(&["a"])];
         assert_eq!(volumes_in_use(procs.iter()), vec!["a", "b"]);

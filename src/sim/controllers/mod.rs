@@ -11,6 +11,7 @@ pub mod reconcile;
 pub mod scheduler;
 pub mod statefulset;
 pub mod volume_binding;
+pub mod zone_disruption;
 
 use bevy::prelude::*;
 

@@ -1,16 +1,25 @@
 //! The node lifecycle controller and taint-based eviction: a node that stops
-//! heartbeating is marked Ready=Unknown after the 50 s grace period, tainted
-//! unreachable (NoSchedule + NoExecute), its pods marked not Ready; pods
-//! tolerate the NoExecute taint for 300 s, then are evicted gracefully.
-//! (pkg/controller/nodelifecycle, pkg/controller/tainteviction.)
+//! heartbeating is marked Ready=Unknown after the grace period (40 s up to
+//! 1.31, 50 s from 1.32), tainted unreachable NoSchedule at once and
+//! NoExecute through its zone's rate-limited queue (stopped when the zone,
+//! or every zone, is disrupted: zone_disruption.rs), its pods marked not
+//! Ready; pods tolerate the NoExecute taint for 300 s, then are evicted
+//! gracefully. (pkg/controller/nodelifecycle, pkg/controller/tainteviction.)
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::prelude::*;
+use std::collections::BTreeMap;
+
+use super::zone_disruption::{
+    Disruption, EVICTION_PERIOD_MS, LARGE_CLUSTER_THRESHOLD, ZoneCount, ZoneState, Zones,
+};
 
 pub(super) fn plugin(app: &mut App) {
+    app.init_resource::<Zones>();
     app.add_systems(
         crate::sim::SimSchedule,
         (monitor_nodes, evict_from_tainted_nodes)
@@ -46,12 +55,12 @@ enum NodeStep {
 
 /// monitorNodeHealth (pkg/controller/nodelifecycle): a node whose machine
 /// stopped heartbeating becomes Ready=Unknown once node-monitor-grace-period
-/// has passed, seen at a node-monitor-period tick; one heartbeating again is
+/// (`grace_ms`, 40 s up to 1.31 and 50 s from 1.32) has passed, seen at a node-monitor-period tick; one heartbeating again is
 /// Ready at once.
-fn node_step(ns: &NodeState, now: u64) -> NodeStep {
+fn node_step(ns: &NodeState, now: u64, grace_ms: u64) -> NodeStep {
     let fresh = ns.machine == Machine::Up;
     if ns.ready == Condition::True && !fresh {
-        let due = next_monitor_tick(ns.heartbeat_at(now) + NODE_MONITOR_GRACE_MS + 1);
+        let due = next_monitor_tick(ns.heartbeat_at(now) + grace_ms + 1);
         if now < due {
             NodeStep::WaitUntil(due)
         } else {
@@ -64,29 +73,240 @@ fn node_step(ns: &NodeState, now: u64) -> NodeStep {
     }
 }
 
+/// One node as the node lifecycle controller's systems see it.
+type NodeItem<'a> = (&'a Node, Mut<'a, NodeState>, Option<&'a NodePods>);
+
+/// monitorNodeHealth: each node's condition (and its pods' readiness), then
+/// handleDisruption over the zones, then the zones' rate-limited NoExecute
+/// tainting (doNoExecuteTaintingPass).
 fn monitor_nodes(
     mut cluster: Cluster,
+    mut zones: ResMut<Zones>,
     mut nodes: Query<(&Node, &mut NodeState, Option<&NodePods>)>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
 ) {
     let now = cluster.now();
-    let mut list: Vec<_> = nodes.iter_mut().collect();
+    let grace = cluster.version.node_monitor_grace_ms();
+    let mut list: Vec<NodeItem> = nodes.iter_mut().collect();
     list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    for (node, mut ns, node_pods) in list {
-        match node_step(&ns, now) {
+    for (node, ns, node_pods) in list.iter_mut() {
+        match node_step(ns, now, grace) {
             NodeStep::Nothing => {}
             NodeStep::WaitUntil(due) => cluster.wake_at(due),
             NodeStep::MarkUnknown => {
-                mark_unknown(&mut cluster, node, &mut ns);
-                mark_pods_not_ready(&mut cluster, node, node_pods, &mut pods);
+                mark_unknown(&mut cluster, node, ns, grace);
+                mark_pods_not_ready(&mut cluster, node, *node_pods, &mut pods);
             }
-            NodeStep::MarkReady => mark_ready(&mut cluster, node, &mut ns),
+            NodeStep::MarkReady => {
+                mark_ready(&mut cluster, node, ns);
+                if let Some(z) = zones.zones.get_mut(&node.zone) {
+                    z.dequeue(&node.name);
+                }
+            }
+        }
+    }
+    let counts = zone_counts(&list);
+    for change in zones.handle_disruption(&counts, cluster.now()) {
+        log_disruption(&mut cluster, &change);
+        if change == Disruption::Entered {
+            untaint_all(&mut cluster, &mut list);
+        }
+    }
+    queue_for_tainting(&mut zones, &list, now);
+    taint_queued_nodes(&mut cluster, &mut zones, &mut list);
+}
+
+/// Ready and not-Ready nodes per zone.
+fn zone_counts(list: &[NodeItem]) -> BTreeMap<String, ZoneCount> {
+    let mut counts: BTreeMap<String, ZoneCount> = BTreeMap::new();
+    for (node, ns, _) in list {
+        let c = counts.entry(node.zone.clone()).or_default();
+        if ns.ready == Condition::True {
+            c.ready += 1;
+        } else {
+            c.not_ready += 1;
+        }
+    }
+    counts
+}
+
+/// The NoExecute taint the node's Ready condition calls for (unreachable
+/// for Unknown, not-ready for False), None when it is Ready.
+fn no_execute_key(ns: &NodeState) -> Option<&'static str> {
+    match ns.ready {
+        Condition::True => None,
+        Condition::Unknown => Some(TAINT_UNREACHABLE),
+        Condition::False => Some(TAINT_NOT_READY),
+    }
+}
+
+/// Whether `t` is one of the node controller's NoExecute taints.
+fn is_controller_no_execute(t: &Taint) -> bool {
+    t.effect == TaintEffect::NoExecute && (t.key == TAINT_UNREACHABLE || t.key == TAINT_NOT_READY)
+}
+
+/// processTaintBaseEviction → markNodeForTainting: a node that is not Ready
+/// and lacks its NoExecute taint waits in its zone's queue.
+fn queue_for_tainting(zones: &mut Zones, list: &[NodeItem], now: u64) {
+    for (node, ns, _) in list {
+        let Some(key) = no_execute_key(ns) else {
+            continue;
+        };
+        if ns.taint(key, TaintEffect::NoExecute).is_none()
+            && let Some(z) = zones.zones.get_mut(&node.zone)
+        {
+            z.enqueue(&node.name, now);
         }
     }
 }
 
-/// Ready=Unknown, and the unreachable NoSchedule and NoExecute taints.
-fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
+/// doNoExecuteTaintingPass: in each zone, queued nodes get their NoExecute
+/// taint while the zone's limiter has a token (one every 10 s normally,
+/// none in a disrupted zone); a node that is Ready again, or gone, leaves
+/// the queue (it still took a token, as in RateLimitedTimedQueue.Try).
+fn taint_queued_nodes(cluster: &mut Cluster, zones: &mut Zones, list: &mut [NodeItem]) {
+    let now = cluster.now();
+    for (zone_name, zone) in zones.zones.iter_mut() {
+        while let Some((queued_at, name)) = zone.queue.first().cloned() {
+            if !zone.limiter.try_accept(now) {
+                if let Some(t) = zone.limiter.next_token() {
+                    cluster.wake_at(t);
+                }
+                break;
+            }
+            zone.queue.remove(0);
+            let Some((node, ns, _)) = list.iter_mut().find(|(n, _, _)| n.name == name) else {
+                continue;
+            };
+            let Some(key) = no_execute_key(ns) else {
+                continue;
+            };
+            let waited = now - queued_at;
+            let why = if waited > 0 {
+                format!(
+                    "; added {}s after it was queued: NoExecute taints in {zone_name} are rate-limited to one node every {}s (--node-eviction-rate 0.1)",
+                    waited / 1000,
+                    EVICTION_PERIOD_MS / 1000
+                )
+            } else {
+                String::new()
+            };
+            add_no_execute_taint(cluster, node, ns, key, &why);
+        }
+    }
+}
+
+/// Adds the NoExecute taint `key`; the opposite one goes (unreachable and
+/// not-ready are mutually exclusive, SwapNodeControllerTaint).
+fn add_no_execute_taint(
+    cluster: &mut Cluster,
+    node: &Node,
+    ns: &mut NodeState,
+    key: &str,
+    why: &str,
+) {
+    ns.taints.retain(|t| !is_controller_no_execute(t));
+    ns.taints.push(Taint {
+        key: key.into(),
+        effect: TaintEffect::NoExecute,
+        added_ms: cluster.now(),
+    });
+    cluster.emit(
+        SimEvent::new(
+            EventKind::NodeTainted,
+            format!("node/{}", node.name),
+            format!(
+                "{key}:NoExecute: pods here are evicted once their 300s toleration runs out{why}"
+            ),
+        )
+        .node(node.name.clone()),
+    );
+}
+
+/// Full disruption (markNodeAsReachable on every node): the unreachable and
+/// not-ready NoExecute taints are removed, so no pod is evicted.
+fn untaint_all(cluster: &mut Cluster, list: &mut [NodeItem]) {
+    for (node, ns, _) in list.iter_mut() {
+        let before = ns.taints.len();
+        ns.taints.retain(|t| !is_controller_no_execute(t));
+        if ns.taints.len() != before {
+            cluster.emit(
+                SimEvent::new(
+                    EventKind::NodeUntainted,
+                    format!("node/{}", node.name),
+                    "NoExecute taint removed: all Nodes are not-Ready, so the node lifecycle controller blames itself or the network rather than the nodes, and evicts nothing",
+                )
+                .node(node.name.clone()),
+            );
+        }
+    }
+}
+
+/// Logs a zone or cluster disruption change with its reason.
+fn log_disruption(cluster: &mut Cluster, change: &Disruption) {
+    let ev = match change {
+        Disruption::Entered => SimEvent::new(
+            EventKind::FullDisruptionStarted,
+            "controller/node-lifecycle",
+            "all Nodes are not-Ready: every zone is fully disrupted, so the node lifecycle controller enters master disruption mode: it stops adding NoExecute taints and removes the ones it added (no pod is evicted while this lasts)",
+        ),
+        Disruption::Exited(zs) => {
+            let states: Vec<String> = zs
+                .iter()
+                .map(|(z, s)| format!("{z} {}", s.name()))
+                .collect();
+            SimEvent::new(
+                EventKind::FullDisruptionEnded,
+                "controller/node-lifecycle",
+                format!(
+                    "some Nodes are Ready again: exiting master disruption mode ({}); NoExecute tainting resumes at each zone's rate, the first taint after {}s",
+                    states.join(", "),
+                    EVICTION_PERIOD_MS / 1000
+                ),
+            )
+        }
+        Disruption::Zone {
+            zone,
+            from,
+            to,
+            count,
+            rate,
+        } => SimEvent::new(
+            EventKind::ZoneStateChanged,
+            format!("zone/{zone}"),
+            zone_reason(zone, *from, *to, *count, rate),
+        ),
+    };
+    cluster.emit(ev);
+}
+
+/// Why a zone changed state, in words.
+fn zone_reason(zone: &str, from: ZoneState, to: ZoneState, c: ZoneCount, rate: &str) -> String {
+    let what = match to {
+        ZoneState::PartialDisruption if rate == "stopped" => format!(
+            "more than 2 and at least 55% (--unhealthy-zone-threshold) of its nodes are NotReady in a zone of at most {LARGE_CLUSTER_THRESHOLD} nodes (--large-cluster-size-threshold): NoExecute tainting in {zone} stops"
+        ),
+        ZoneState::PartialDisruption => format!(
+            "more than 2 and at least 55% (--unhealthy-zone-threshold) of its nodes are NotReady in a zone of more than {LARGE_CLUSTER_THRESHOLD} nodes: NoExecute tainting slows to {rate} (--secondary-node-eviction-rate 0.01)"
+        ),
+        ZoneState::FullDisruption => format!(
+            "none of its nodes is Ready, but other zones have Ready nodes: NoExecute tainting goes on at {rate}"
+        ),
+        _ => format!("NoExecute tainting at {rate}"),
+    };
+    format!(
+        "{zone}: {} → {}: {} of {} nodes NotReady; {what}",
+        from.name(),
+        to.name(),
+        c.not_ready,
+        c.total()
+    )
+}
+
+/// Ready=Unknown, and the unreachable NoSchedule taint at once
+/// (doNoScheduleTaintingPass); the NoExecute taint goes through the zone's
+/// rate-limited queue.
+fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState, grace_ms: u64) {
     let now = cluster.now();
     let hb = ns.heartbeat_at(now);
     ns.ready = Condition::Unknown;
@@ -94,30 +314,30 @@ fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
     let event = |kind, reason: String| {
         SimEvent::new(kind, format!("node/{}", node.name), reason).node(node.name.clone())
     };
+    let release = cluster.version.version;
     cluster.emit(event(
         EventKind::NodeNotReady,
         format!(
-            "{} stopped posting status: no heartbeat for {}s (node-monitor-grace-period 50s); Ready=Unknown. The control plane cannot tell a crash from a network partition",
+            "{} stopped posting status: no heartbeat for {}s (node-monitor-grace-period {}s in Kubernetes {}.{}); Ready=Unknown. The control plane cannot tell a crash from a network partition",
             node.name,
-            (now - hb) / 1000
+            (now - hb) / 1000,
+            grace_ms / 1000,
+            release.major,
+            release.minor
         ),
     ));
-    for effect in [TaintEffect::NoSchedule, TaintEffect::NoExecute] {
-        if ns.taint(TAINT_UNREACHABLE, effect).is_some() {
-            continue;
-        }
+    if ns
+        .taint(TAINT_UNREACHABLE, TaintEffect::NoSchedule)
+        .is_none()
+    {
         ns.taints.push(Taint {
             key: TAINT_UNREACHABLE.into(),
-            effect,
+            effect: TaintEffect::NoSchedule,
             added_ms: now,
         });
-        let what = match effect {
-            TaintEffect::NoSchedule => "no new pods are scheduled here",
-            TaintEffect::NoExecute => "pods here are evicted once their 300s toleration runs out",
-        };
         cluster.emit(event(
             EventKind::NodeTainted,
-            format!("{TAINT_UNREACHABLE}:{}: {what}", effect.name()),
+            format!("{TAINT_UNREACHABLE}:NoSchedule: no new pods are scheduled here"),
         ));
     }
 }
@@ -154,7 +374,8 @@ fn mark_pods_not_ready(
                     node.name
                 ),
             )
-            .node(node.name.clone()),
+            .node(node.name.clone())
+            .k8s(K8sRecord::pod_node_not_ready(&p.name)),
         );
     }
 }
@@ -290,25 +511,28 @@ mod tests {
     fn a_silent_node_becomes_unknown_after_the_grace_period_at_a_monitor_tick() {
         let ns = lost(Machine::Dead, 12_000);
         // Grace ends at 62s; the next 5s tick after it is 65s.
-        assert_eq!(node_step(&ns, 20_000), NodeStep::WaitUntil(65_000));
-        assert_eq!(node_step(&ns, 64_999), NodeStep::WaitUntil(65_000));
-        assert_eq!(node_step(&ns, 65_000), NodeStep::MarkUnknown);
+        assert_eq!(node_step(&ns, 20_000, 50_000), NodeStep::WaitUntil(65_000));
+        assert_eq!(node_step(&ns, 64_999, 50_000), NodeStep::WaitUntil(65_000));
+        assert_eq!(node_step(&ns, 65_000, 50_000), NodeStep::MarkUnknown);
     }
 
     #[test]
     fn a_partitioned_node_looks_the_same_as_a_dead_one() {
         let dead = lost(Machine::Dead, 12_000);
         let cut = lost(Machine::Partitioned, 12_000);
-        assert_eq!(node_step(&dead, 65_000), node_step(&cut, 65_000));
+        assert_eq!(
+            node_step(&dead, 65_000, 50_000),
+            node_step(&cut, 65_000, 50_000)
+        );
     }
 
     #[test]
     fn a_node_heartbeating_again_is_ready_at_once() {
         let mut ns = lost(Machine::Up, 100_000);
         ns.ready = Condition::Unknown;
-        assert_eq!(node_step(&ns, 100_000), NodeStep::MarkReady);
+        assert_eq!(node_step(&ns, 100_000, 50_000), NodeStep::MarkReady);
         ns.ready = Condition::True;
-        assert_eq!(node_step(&ns, 100_000), NodeStep::Nothing);
+        assert_eq!(node_step(&ns, 100_000, 50_000), NodeStep::Nothing);
     }
 
     fn tainted(key: &str, added_ms: u64) -> NodeState {

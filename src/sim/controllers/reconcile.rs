@@ -5,6 +5,7 @@
 use crate::sim::model::{
     PodManagement, PodPhase, PodStatus, RetentionAction, StatefulSetSpec, UpdateStrategy,
 };
+pub use crate::sim::version::UpdatePath;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -12,6 +13,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct ObservedPod<'a> {
     pub name: Cow<'a, str>,
+    /// metadata.uid: a claim's ownerReference names the pod by it.
+    pub uid: Cow<'a, str>,
     pub ordinal: u32,
     pub revision: Cow<'a, str>,
     pub status: &'a PodStatus,
@@ -26,6 +29,10 @@ pub struct ObservedClaim {
     pub ordinal: Option<u32>,
     /// Deletion has been requested (the claim is terminating).
     pub deleting: bool,
+    /// The uid of the pod its ownerReference names, if any (whenScaled=Delete).
+    pub owner_pod_uid: Option<String>,
+    /// It has an ownerReference to the set (whenDeleted=Delete).
+    pub owned_by_set: bool,
 }
 
 /// Why the controller deletes a pod.
@@ -65,6 +72,13 @@ pub enum Action {
         when_deleted: bool,
         reason: String,
     },
+    /// Sets the claim's ownerReferences to the retention policy's: the set
+    /// (`set`), and/or the pod `pod` = (name, uid) it belongs to.
+    SetClaimOwners {
+        name: String,
+        set: bool,
+        pod: Option<(String, String)>,
+    },
 }
 
 /// The status block computed from the observed pods (computeReplicaStatus).
@@ -99,6 +113,9 @@ pub struct Input<'a> {
     /// Claims of this set by name.
     pub claims: &'a BTreeMap<String, ObservedClaim>,
     pub now: u64,
+    /// How RollingUpdate picks pods: the release and its
+    /// MaxUnavailableStatefulSet gate decide (docs/semantics.md §3.9).
+    pub update_path: UpdatePath,
 }
 
 impl Input<'_> {
@@ -147,7 +164,9 @@ fn reconcile_pass(inp: &Input) -> Outcome {
         delete_everything(inp, &mut out);
         return out;
     }
-    delete_scaled_down_claims(inp, &mut out);
+    // Ownership first, as updateStatefulSet does for the condemned pods.
+    update_claim_owners(inp, &mut out);
+    collect_orphaned_claims(inp, &mut out);
     // 2. In-range ordinals, ascending (processReplica).
     if process_replicas(inp, &replicas, &mut out) {
         return out;
@@ -239,30 +258,75 @@ fn delete_everything(inp: &Input, out: &mut Outcome) {
     }
 }
 
-/// whenScaled=Delete: claims of ordinals that are out of range and whose pod
-/// is gone are deleted (upstream sets the pod as the claim's owner when it
-/// is condemned, so the garbage collector removes the claim after the pod).
-fn delete_scaled_down_claims(inp: &Input, out: &mut Outcome) {
+/// The ownerReferences the retention policy wants on a claim of `pod`:
+/// (the set, the pod). A condemned pod (out of range) owns its claims under
+/// whenScaled=Delete; otherwise the set owns them under whenDeleted=Delete.
+/// (stateful_set_utils.go `claimOwnerMatchesSetAndPod`,
+/// `updateClaimOwnerRefForSetAndPod`.)
+pub fn wanted_claim_owners(spec: &StatefulSetSpec, scaled_down: bool) -> (bool, bool) {
+    let scaled = spec.retention.when_scaled == RetentionAction::Delete;
+    let deleted = spec.retention.when_deleted == RetentionAction::Delete;
+    (deleted && !(scaled && scaled_down), scaled && scaled_down)
+}
+
+/// whenScaled=Delete: the claims of every condemned pod (even a terminating
+/// one) get the pod as owner; the claims of an in-range pod that is not
+/// terminating lose it (a scale-up before the pod was deleted). A
+/// terminating in-range pod is left alone: processReplica returns before
+/// fixing its claims. (stateful_set_control.go `updateStatefulSet`, the
+/// condemned loop; `processReplica`, `ClaimsMatchRetentionPolicy`.)
+fn update_claim_owners(inp: &Input, out: &mut Outcome) {
     let spec = inp.spec;
     if spec.retention.when_scaled != RetentionAction::Delete {
         return;
     }
     let (start, end) = (spec.ordinals_start, spec.end_ordinal());
-    for (name, c) in inp.claims {
-        if let Some(o) = c.ordinal
-            && (o < start || o >= end)
-            && !c.deleting
-            && !inp.pods.iter().any(|p| p.ordinal == o)
-        {
-            out.actions.push(Action::DeleteClaim {
-                name: name.clone(),
-                when_deleted: false,
-                reason: format!(
-                    "persistentVolumeClaimRetentionPolicy.whenScaled=Delete: {} was removed by scale-down",
-                    spec.pod_name(o)
-                ),
+    for p in inp.pods {
+        let scaled_down = p.ordinal < start || p.ordinal >= end;
+        if !scaled_down && p.status.terminating() {
+            continue;
+        }
+        let (set, pod) = wanted_claim_owners(spec, scaled_down);
+        let pod_uid = pod.then(|| p.uid.to_string());
+        for ct in &spec.claims {
+            let name = spec.claim_name(&ct.name, p.ordinal);
+            let Some(c) = inp.claims.get(&name) else {
+                continue;
+            };
+            if c.deleting || (c.owned_by_set == set && c.owner_pod_uid == pod_uid) {
+                continue;
+            }
+            out.actions.push(Action::SetClaimOwners {
+                name,
+                set,
+                pod: pod_uid.clone().map(|u| (p.name.to_string(), u)),
             });
         }
+    }
+}
+
+/// The garbage collector: a claim owned only by a pod that no longer exists
+/// (no pod with that uid) is deleted. With whenScaled=Delete this is how the
+/// claims of a scaled-down ordinal go once its pod is gone, even if the set
+/// was scaled up again meanwhile (kubernetes.io garbage collection; upstream
+/// test `TestStaleOwnerRefOnScaleup`).
+fn collect_orphaned_claims(inp: &Input, out: &mut Outcome) {
+    for (name, c) in inp.claims {
+        let Some(uid) = &c.owner_pod_uid else {
+            continue;
+        };
+        if c.deleting || c.owned_by_set || inp.pods.iter().any(|p| p.uid == uid.as_str()) {
+            continue;
+        }
+        let pod = c.ordinal.map(|o| inp.spec.pod_name(o)).unwrap_or_default();
+        out.actions.push(Action::DeleteClaim {
+            name: name.clone(),
+            when_deleted: false,
+            reason: format!(
+                "garbage collector: its owner, pod {pod} (uid {}), is gone (persistentVolumeClaimRetentionPolicy.whenScaled=Delete made the condemned pod its owner)",
+                &uid[..8.min(uid.len())]
+            ),
+        });
     }
 }
 
@@ -440,17 +504,14 @@ fn create_replica(inp: &Input, i: usize, batch_no: usize, out: &mut Outcome) -> 
     let monotonic = spec.pod_management == PodManagement::OrderedReady;
     let ord = spec.ordinals_start + i as u32;
     let name = spec.pod_name(ord);
-    if let Some(cname) = spec
-        .claims
-        .iter()
-        .map(|ct| spec.claim_name(&ct.name, ord))
-        .find(|c| inp.claims.get(c).is_some_and(|c| c.deleting))
-    {
+    if let Some((cname, why)) = spec.claims.iter().find_map(|ct| {
+        let cname = spec.claim_name(&ct.name, ord);
+        let why = stale_claim(spec, inp.claims.get(&cname)?)?;
+        Some((cname, why))
+    }) {
         // PodClaimIsStale: no more work this round.
         if monotonic {
-            out.blocked = Some(format!(
-                "{name} not created: its claim {cname} is still being deleted (stale claim)"
-            ));
+            out.blocked = Some(format!("{name} not created: its claim {cname} {why}"));
             return true;
         }
         return false;
@@ -485,6 +546,24 @@ fn create_replica(inp: &Input, i: usize, batch_no: usize, out: &mut Outcome) -> 
         reason,
     });
     monotonic
+}
+
+/// Why a claim blocks the creation of its (missing) pod, if it does: it is
+/// being deleted, or under whenScaled=Delete it still names an earlier pod
+/// as owner, which the new pod (with a new uid) cannot match. (stateful_pod_control.go
+/// `PodClaimIsStale`, `hasStaleOwnerRef`.)
+fn stale_claim(spec: &StatefulSetSpec, c: &ObservedClaim) -> Option<String> {
+    if c.deleting {
+        return Some("is still being deleted (stale claim)".into());
+    }
+    if spec.retention.when_scaled == RetentionAction::Retain {
+        return None;
+    }
+    let uid = c.owner_pod_uid.as_ref()?;
+    Some(format!(
+        "is still owned by the earlier pod (uid {}): the garbage collector deletes it and a new, empty claim is made (stale claim, whenScaled=Delete)",
+        &uid[..8.min(uid.len())]
+    ))
 }
 
 /// Why replica `i` is created now.
@@ -608,9 +687,7 @@ fn outdated_exists(inp: &Input, replicas: &[Option<&ObservedPod>]) -> bool {
         .any(|(i, p)| i >= partition && p.is_some_and(|p| p.revision != inp.update_revision))
 }
 
-/// updateStatefulSetAfterInvariantEstablished: delete up to
-/// (maxUnavailable − unavailable) outdated pods at or above the partition,
-/// highest ordinal first.
+/// The rolling update phase, by the release's update path.
 fn rolling_update(
     inp: &Input,
     replicas: &[Option<&ObservedPod>],
@@ -618,22 +695,175 @@ fn rolling_update(
     max_unavailable: &crate::sim::model::IntOrPercent,
     out: &mut Outcome,
 ) {
+    match inp.update_path {
+        UpdatePath::Legacy => legacy_rolling_update(inp, replicas, partition, out),
+        UpdatePath::Budget if inp.spec.pod_management == PodManagement::Parallel => {
+            parallel_budget_update(inp, replicas, partition, max_unavailable, out)
+        }
+        UpdatePath::Budget | UpdatePath::BudgetCountingOldPods => {
+            budget_update(inp, replicas, partition, max_unavailable, out)
+        }
+    }
+}
+
+/// Why a pod is unavailable, or None when it is available (isUnavailable).
+fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
+    match p {
+        // isUnavailable: a Terminating pod counts, though it stays Ready.
+        Some(p) if !p.status.unavailable(inp.now, inp.min_ready_ms()) => None,
+        Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
+        None => Some(format!(
+            "{} is missing",
+            inp.spec.pod_name(inp.spec.ordinals_start + i as u32)
+        )),
+    }
+}
+
+/// MaxUnavailableStatefulSet off: the loop at the end of `updateStatefulSet`
+/// (stateful_set_control.go). From the highest ordinal down to the
+/// partition: the first outdated pod that is not terminating is deleted,
+/// available or not, and the pass ends; an updated pod that is not
+/// available stops it. Ordinals below the partition are not looked at.
+fn legacy_rolling_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    out: &mut Outcome,
+) {
+    for i in (partition as usize..replicas.len()).rev() {
+        if let Some(p) = replicas[i]
+            && p.revision != inp.update_revision
+            && !p.status.terminating()
+        {
+            let unready = match unavailable_state(inp, i, Some(p)) {
+                Some(state) => format!("; it is deleted although {state}"),
+                None => String::new(),
+            };
+            out.actions.push(Action::DeletePod {
+                name: p.name.to_string(),
+                cause: DeleteCause::Update,
+                reason: format!(
+                    "rolling update: {} runs revision {}, the update revision is {} (one pod at a time, highest ordinal first, down to partition {}: MaxUnavailableStatefulSet is off){unready}",
+                    p.name, p.revision, inp.update_revision, partition
+                ),
+            });
+            return;
+        }
+        if let Some(state) = unavailable_state(inp, i, replicas[i]) {
+            if outdated_exists(inp, replicas) {
+                out.blocked = Some(format!(
+                    "rolling update waits: {state}; MaxUnavailableStatefulSet is off, so the update goes one pod at a time and waits for each updated pod to be available"
+                ));
+            }
+            return;
+        }
+    }
+}
+
+/// MaxUnavailableStatefulSet on: `updateStatefulSetAfterInvariantEstablished`
+/// (stateful_set_control.go). Unavailable pods are counted over every
+/// in-range ordinal; up to (maxUnavailable − unavailable) outdated pods at
+/// or above the partition are deleted, highest ordinal first. Before 1.37
+/// (and under OrderedReady after) an unavailable pod of the old revision
+/// counts against the budget like any other (kubernetes#137409).
+fn budget_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    max_unavailable: &crate::sim::model::IntOrPercent,
+    out: &mut Outcome,
+) {
     let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
-    let unavailable: Vec<String> = replicas
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| match p {
-            Some(p) if inp.available(p) => None,
-            Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
-            None => Some(format!(
-                "{} is missing",
-                inp.spec.pod_name(inp.spec.ordinals_start + i as u32)
-            )),
-        })
+    let unavailable: Vec<String> = (0..replicas.len())
+        .filter_map(|i| unavailable_state(inp, i, replicas[i]))
         .collect();
     let outdated = outdated_exists(inp, replicas);
     if unavailable.len() as u32 >= max {
         if outdated {
+            let mut why = format!(
+                "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+                unavailable.len(),
+                unavailable.join(", "),
+                max
+            );
+            if inp.spec.pod_management == PodManagement::Parallel
+                && old_unavailable(inp, replicas).next().is_some()
+            {
+                why.push_str("; an unavailable pod of the old revision counts against the budget, so it is never replaced (kubernetes#137409, fixed in 1.37)");
+            }
+            out.blocked = Some(why);
+        }
+        return;
+    }
+    let budget = max - unavailable.len() as u32;
+    delete_outdated(inp, replicas, partition, budget, |_| true, max, out);
+}
+
+/// Outdated, not terminating, unavailable pods at any in-range ordinal:
+/// `unavailablePodsNeedingUpdate` of kubernetes#137666.
+fn old_unavailable<'p>(
+    inp: &'p Input,
+    replicas: &'p [Option<&'p ObservedPod<'p>>],
+) -> impl Iterator<Item = &'p ObservedPod<'p>> {
+    replicas.iter().flatten().copied().filter(|p| {
+        p.revision != inp.update_revision && !p.status.terminating() && !inp.available(p)
+    })
+}
+
+/// Deletes up to `budget` outdated, non-terminating pods at or above the
+/// partition that `pick` accepts, highest ordinal first.
+fn delete_outdated(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    mut budget: u32,
+    pick: impl Fn(&ObservedPod) -> bool,
+    max: u32,
+    out: &mut Outcome,
+) {
+    for i in (partition as usize..replicas.len()).rev() {
+        if budget == 0 {
+            break;
+        }
+        let Some(p) = replicas[i] else { continue };
+        if p.revision != inp.update_revision && !p.status.terminating() && pick(p) {
+            let unready = if inp.available(p) {
+                String::new()
+            } else {
+                format!("; it is {} already", inp.state(p))
+            };
+            out.actions.push(Action::DeletePod {
+                name: p.name.to_string(),
+                cause: DeleteCause::Update,
+                reason: format!(
+                    "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {}){unready}",
+                    p.name, p.revision, inp.update_revision, partition, max
+                ),
+            });
+            budget -= 1;
+        }
+    }
+}
+
+/// MaxUnavailableStatefulSet on, Parallel, from 1.37 (kubernetes#137666):
+/// outdated pods that are already unavailable are replaced first (phase 1,
+/// at most maxUnavailable a pass) and do not stop the update; then the
+/// budget left over the unavailable count goes to available outdated pods
+/// (phase 2).
+fn parallel_budget_update(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    partition: u32,
+    max_unavailable: &crate::sim::model::IntOrPercent,
+    out: &mut Outcome,
+) {
+    let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
+    let unavailable: Vec<String> = (0..replicas.len())
+        .filter_map(|i| unavailable_state(inp, i, replicas[i]))
+        .collect();
+    let needing_update = old_unavailable(inp, replicas).count();
+    if unavailable.len() as u32 >= max && needing_update == 0 {
+        if outdated_exists(inp, replicas) {
             out.blocked = Some(format!(
                 "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
                 unavailable.len(),
@@ -643,23 +873,32 @@ fn rolling_update(
         }
         return;
     }
-    let mut to_delete = max - unavailable.len() as u32;
-    for i in (partition as usize..replicas.len()).rev() {
-        if to_delete == 0 {
-            break;
-        }
-        let Some(p) = replicas[i] else { continue };
-        if p.revision != inp.update_revision && !p.status.terminating() {
-            out.actions.push(Action::DeletePod {
-                name: p.name.to_string(),
-                cause: DeleteCause::Update,
-                reason: format!(
-                    "rolling update: {} runs revision {}, the update revision is {} (highest ordinal at or above partition {} first, maxUnavailable {})",
-                    p.name, p.revision, inp.update_revision, partition, max
-                ),
-            });
-            to_delete -= 1;
-        }
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        max,
+        |p| !inp.available(p),
+        max,
+        out,
+    );
+    let budget = max.saturating_sub(unavailable.len() as u32);
+    delete_outdated(
+        inp,
+        replicas,
+        partition,
+        budget,
+        |p| inp.available(p),
+        max,
+        out,
+    );
+    if out.actions.is_empty() && outdated_exists(inp, replicas) {
+        out.blocked = Some(format!(
+            "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+            unavailable.len(),
+            unavailable.join(", "),
+            max
+        ));
     }
 }
 
@@ -756,6 +995,7 @@ pub(super) mod tests {
         status.ready_since_ms = ready.then_some(0);
         ObservedPod {
             name: Cow::Owned(format!("web-{ord}")),
+            uid: Cow::Owned(format!("uid-web-{ord}")),
             ordinal: ord,
             revision: Cow::Owned(rev.to_string()),
             status: Box::leak(Box::new(status)),
@@ -776,7 +1016,7 @@ pub(super) mod tests {
                     format!("www-web-{}", p.ordinal),
                     ObservedClaim {
                         ordinal: Some(p.ordinal),
-                        deleting: false,
+                        ..Default::default()
                     },
                 )
             })
@@ -789,6 +1029,7 @@ pub(super) mod tests {
             pods,
             claims: &claims,
             now: 100_000,
+            update_path: UpdatePath::default(),
         })
     }
 
@@ -1055,6 +1296,7 @@ pub(super) mod tests {
             ObservedClaim {
                 ordinal: Some(0),
                 deleting: true,
+                ..Default::default()
             },
         )]);
         let out = reconcile(&Input {
@@ -1065,6 +1307,7 @@ pub(super) mod tests {
             pods: &[],
             claims: &claims,
             now: 0,
+            update_path: UpdatePath::default(),
         });
         assert!(out.actions.is_empty());
         assert!(out.blocked.unwrap().contains("stale claim"));
@@ -1086,6 +1329,7 @@ pub(super) mod tests {
             pods: &pods,
             claims: &claims,
             now: 0,
+            update_path: UpdatePath::default(),
         });
         assert_eq!(out.actions.len(), 2);
         assert!(out.actions.iter().all(|a| matches!(
@@ -1095,5 +1339,158 @@ pub(super) mod tests {
                 ..
             }
         )));
+    }
+
+    /// Runs a pass over `pods` with the given claims of "www".
+    fn run_claims(
+        spec: &StatefulSetSpec,
+        pods: &[ObservedPod],
+        claims: Vec<(u32, ObservedClaim)>,
+    ) -> Outcome {
+        let claims: BTreeMap<String, ObservedClaim> = claims
+            .into_iter()
+            .map(|(o, c)| {
+                (
+                    format!("www-web-{o}"),
+                    ObservedClaim {
+                        ordinal: Some(o),
+                        ..c
+                    },
+                )
+            })
+            .collect();
+        reconcile(&Input {
+            spec,
+            deleting: false,
+            current_revision: "r1",
+            update_revision: "r1",
+            pods,
+            claims: &claims,
+            now: 100_000,
+            update_path: UpdatePath::default(),
+        })
+    }
+
+    fn when_scaled_delete(replicas: u32) -> StatefulSetSpec {
+        let mut s = spec(replicas, PodManagement::OrderedReady);
+        s.retention.when_scaled = RetentionAction::Delete;
+        s
+    }
+
+    #[test]
+    fn when_scaled_delete_makes_the_condemned_pod_own_its_claim() {
+        let s = when_scaled_delete(2);
+        let pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
+        let claims = (0..3).map(|o| (o, ObservedClaim::default())).collect();
+        let out = run_claims(&s, &pods, claims);
+        assert_eq!(
+            out.actions[0],
+            Action::SetClaimOwners {
+                name: "www-web-2".into(),
+                set: false,
+                pod: Some(("web-2".into(), "uid-web-2".into())),
+            }
+        );
+        assert!(
+            out.actions
+                .iter()
+                .any(|a| matches!(a, Action::DeletePod { name, .. } if name == "web-2"))
+        );
+    }
+
+    #[test]
+    fn scale_up_while_the_condemned_pod_terminates_leaves_its_ownership_alone() {
+        let s = when_scaled_delete(3);
+        let mut pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
+        let mut st = PodStatus::new();
+        st.phase = PodPhase::Running;
+        st.deletion_ms = Some(1);
+        pods[2].status = Box::leak(Box::new(st));
+        let owned = ObservedClaim {
+            owner_pod_uid: Some("uid-web-2".into()),
+            ..Default::default()
+        };
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
+        let out = run_claims(&s, &pods, claims);
+        assert!(
+            !out.actions.iter().any(|a| matches!(
+                a,
+                Action::SetClaimOwners { .. } | Action::DeleteClaim { .. }
+            )),
+            "{:?}",
+            out.actions
+        );
+    }
+
+    #[test]
+    fn scale_up_before_the_pod_is_deleted_takes_the_claim_back_from_it() {
+        let s = when_scaled_delete(3);
+        let pods: Vec<_> = (0..3)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
+        let owned = ObservedClaim {
+            owner_pod_uid: Some("uid-web-2".into()),
+            ..Default::default()
+        };
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
+        let out = run_claims(&s, &pods, claims);
+        assert_eq!(
+            out.actions,
+            vec![Action::SetClaimOwners {
+                name: "www-web-2".into(),
+                set: false,
+                pod: None,
+            }]
+        );
+    }
+
+    #[test]
+    fn a_claim_owned_by_a_gone_pod_is_garbage_collected_and_its_ordinal_waits_for_a_new_claim() {
+        let s = when_scaled_delete(3);
+        let pods: Vec<_> = (0..2)
+            .map(|o| pod(o, "r1", PodPhase::Running, true))
+            .collect();
+        let owned = ObservedClaim {
+            owner_pod_uid: Some("uid-web-2".into()),
+            ..Default::default()
+        };
+        let claims = vec![
+            (0, ObservedClaim::default()),
+            (1, ObservedClaim::default()),
+            (2, owned),
+        ];
+        let out = run_claims(&s, &pods, claims);
+        assert!(
+            matches!(&out.actions[..], [Action::DeleteClaim { name, when_deleted: false, .. }] if name == "www-web-2"),
+            "{:?}",
+            out.actions
+        );
+        let blocked = out.blocked.expect("web-2 waits");
+        assert!(
+            blocked.contains("still owned by the earlier pod"),
+            "{blocked}"
+        );
+    }
+
+    #[test]
+    fn when_deleted_delete_claims_are_owned_by_the_set_until_condemned() {
+        let mut s = when_scaled_delete(2);
+        s.retention.when_deleted = RetentionAction::Delete;
+        assert_eq!(wanted_claim_owners(&s, false), (true, false));
+        assert_eq!(wanted_claim_owners(&s, true), (false, true));
+        s.retention.when_scaled = RetentionAction::Retain;
+        assert_eq!(wanted_claim_owners(&s, true), (true, false));
     }
 }

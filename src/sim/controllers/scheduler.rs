@@ -9,6 +9,7 @@
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::prelude::*;
@@ -42,7 +43,13 @@ impl NodeInfo {
     fn take(&mut self, template: &PodTemplate, owner: &Owner) {
         self.cpu_free -= template.cpu_millis as i64;
         self.mem_free -= template.memory_mib as i64;
-        *self.owners.entry(owner.clone()).or_default() += 1;
+        // The owner is cloned only for its first pod on the node.
+        match self.owners.get_mut(owner) {
+            Some(n) => *n += 1,
+            None => {
+                self.owners.insert(owner.clone(), 1);
+            }
+        }
     }
 }
 
@@ -83,7 +90,7 @@ fn schedule_pods(
             owner: &pod.owner,
             affinities: &affinities,
         };
-        let fails = match missing_claim {
+        let fails = match &missing_claim {
             Some(c) => BTreeMap::from([(
                 format!("persistentvolumeclaim \"{c}\" not found"),
                 infos.len() as u32,
@@ -107,11 +114,24 @@ fn schedule_pods(
         let msg = unschedulable_message(&infos, &fails, &affinities);
         if st.waiting.as_deref() != Some(msg.as_str()) {
             st.waiting = Some(msg.clone());
-            cluster.emit(SimEvent::new(
-                EventKind::PodUnschedulable,
-                format!("pod/{}", pod.name),
-                msg,
-            ));
+            let record = match &missing_claim {
+                Some(c) => K8sRecord::failed_scheduling_prefilter(
+                    &pod.name,
+                    infos.len(),
+                    &format!("persistentvolumeclaim \"{c}\" not found"),
+                ),
+                None => {
+                    K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails))
+                }
+            };
+            cluster.emit(
+                SimEvent::new(
+                    EventKind::PodUnschedulable,
+                    format!("pod/{}", pod.name),
+                    msg,
+                )
+                .k8s(record),
+            );
         }
     }
 }
@@ -202,22 +222,50 @@ fn misfit(n: &NodeInfo, req: &Request) -> Option<String> {
     }
 }
 
+/// The filter reasons as the upstream plugins word them, with their node
+/// counts, and whether preemption could help on those nodes (only a
+/// resource shortage is `Unschedulable`; cordon, taints and volume affinity
+/// are `UnschedulableAndUnresolvable`). (plugins nodeunschedulable
+/// `ErrReasonUnschedulable`, tainttoleration `Filter`, volumebinding
+/// `ErrReasonNodeConflict`, noderesources `Fit`.)
+fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
+    fails
+        .iter()
+        .map(|(ours, &n)| {
+            let upstream = if ours.starts_with("node(s) were unschedulable") {
+                "node(s) were unschedulable".to_string()
+            } else if let Some(key) = ours
+                .strip_prefix("node(s) had untolerated taint {")
+                .and_then(|k| k.strip_suffix('}'))
+            {
+                // "{key: value}"; the simulator's taints have no value.
+                format!("node(s) had untolerated taint {{{key}: }}")
+            } else {
+                ours.clone()
+            };
+            (n, upstream, ours.starts_with("Insufficient"))
+        })
+        .collect()
+}
+
 /// The node for the pod: among those that fit, the fewest pods of its owner
 /// in the zone, then on the node, then the least allocated, then the first
 /// by name (stable). Otherwise how many nodes failed for each reason.
 fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
     let mut fails: BTreeMap<String, u32> = BTreeMap::new();
     let mut best: Option<(usize, (u32, u32, i64, usize))> = None;
+    // The owner's pods per zone, counted once rather than once per node.
+    let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
+    for m in infos {
+        *per_zone.entry(m.zone.as_str()).or_default() +=
+            m.owners.get(req.owner).copied().unwrap_or(0);
+    }
     for (i, n) in infos.iter().enumerate() {
         if let Some(w) = misfit(n, req) {
             *fails.entry(w).or_default() += 1;
             continue;
         }
-        let zone_count: u32 = infos
-            .iter()
-            .filter(|m| m.zone == n.zone)
-            .map(|m| m.owners.get(req.owner).copied().unwrap_or(0))
-            .sum();
+        let zone_count = per_zone.get(n.zone.as_str()).copied().unwrap_or(0);
         let node_count = n.owners.get(req.owner).copied().unwrap_or(0);
         let used = (n.cpu_total - n.cpu_free) * 1000 / n.cpu_total.max(1);
         let key = (zone_count, node_count, used, i);

@@ -4,6 +4,7 @@
 
 use super::reconcile::{self, Action, ObservedClaim, ObservedPod, Outcome};
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -26,6 +27,15 @@ pub(super) fn plugin(app: &mut App) {
             .in_set(StatefulSets),
     );
 }
+
+/// A planted bug, for testing that `statefulset-sim explore` finds and
+/// shrinks a controller bug (tests/explore.rs); no scenario or CLI flag sets
+/// it. While the resource says true, the controller force-deletes a
+/// terminating pod instead of waiting for its object to go: it skips the
+/// at-most-one-pod-per-identity rule.
+#[doc(hidden)]
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct PlantedBugSkipAtMostOne(pub bool);
 
 /// Characters of template hash in a ControllerRevision name.
 const REVISION_HASH_LEN: usize = 10;
@@ -211,6 +221,8 @@ struct Watch<'w, 's> {
     new_pods: Query<'w, 's, &'static PodOf, Added<Pod>>,
     changed_nodes: Query<'w, 's, (), Changed<NodeState>>,
     new_nodes: Query<'w, 's, (), Added<NodeState>>,
+    /// The test-only planted bug (`PlantedBugSkipAtMostOne`), if switched on.
+    planted: Option<Res<'w, PlantedBugSkipAtMostOne>>,
 }
 
 impl Watch<'_, '_> {
@@ -264,6 +276,7 @@ fn statefulset_controller(
         claims: &mut claim_q.p1(),
         nodes: &watch.nodes,
         now,
+        planted: watch.planted.as_ref().is_some_and(|p| p.0),
     };
     for (_, set_e) in order {
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
@@ -291,6 +304,8 @@ struct Pass<'a, 'w, 's, 'q> {
     claims: &'a mut Query<'q, 'q, ClaimItem>,
     nodes: &'a Query<'q, 'q, &'static NodeState>,
     now: u64,
+    /// `PlantedBugSkipAtMostOne`.
+    planted: bool,
 }
 
 /// What one set's decision saw besides its outcome.
@@ -325,6 +340,9 @@ impl Pass<'_, '_, '_, '_> {
             }
             _ => pods_by_ordinal(owned, self.pods),
         };
+        if self.planted {
+            self.planted_skip_at_most_one(&by_ordinal);
+        }
         let Decision {
             mut out,
             pods_left,
@@ -373,6 +391,7 @@ impl Pass<'_, '_, '_, '_> {
             pods: &observed,
             claims: &claims,
             now: self.now,
+            update_path: self.cluster.version.update_path(),
         });
         Decision {
             out,
@@ -408,6 +427,9 @@ impl Pass<'_, '_, '_, '_> {
                 when_deleted,
                 reason,
             } => return self.delete_claim(&name, when_deleted, reason),
+            Action::SetClaimOwners { name, set, pod } => {
+                return self.set_claim_owners(&spec.name, &name, set, pod);
+            }
         }
         false
     }
@@ -428,6 +450,10 @@ impl Pass<'_, '_, '_, '_> {
         if !st.claims_made.contains(&name) {
             st.claims_made.push(name.clone());
         }
+        // createPersistentVolumeClaims sets the policy's owners on a new
+        // claim; its pod does not exist yet, so that is at most the set.
+        let (set_owns, _) = reconcile::wanted_claim_owners(spec, false);
+        let owner_refs = claim_owner_refs(&spec.name, set_owns, None);
         let claim = Claim {
             name,
             set: Some(spec.name.clone()),
@@ -437,7 +463,7 @@ impl Pass<'_, '_, '_, '_> {
             size_gib: ct.map_or(1, |c| c.size_gib),
             created_ms: self.now,
         };
-        self.cluster.create_claim(claim, reason);
+        self.cluster.create_claim(claim, owner_refs, reason);
     }
 
     fn create_pod(
@@ -471,8 +497,28 @@ impl Pass<'_, '_, '_, '_> {
             .id();
         self.cluster.index.pods.insert(name.clone(), e);
         self.cluster.emit(
-            SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason).revision(revision),
+            SimEvent::new(EventKind::PodCreated, format!("pod/{name}"), reason)
+                .revision(revision)
+                .k8s(K8sRecord::stateful_pod("create", &spec.name, &name)),
         );
+    }
+
+    /// The planted bug: terminating pods are force-deleted at once, so the
+    /// next pass replaces them while their containers may still run.
+    fn planted_skip_at_most_one(&mut self, by_ordinal: &[Entity]) {
+        for &e in by_ordinal {
+            if let Ok((p, s)) = self.pods.get(e)
+                && s.terminating()
+            {
+                let (pod, node) = (p.clone(), s.node.clone());
+                self.cluster.force_delete_pod(
+                    e,
+                    &pod,
+                    node,
+                    "planted bug: the controller does not wait for a terminating pod to go",
+                );
+            }
+        }
     }
 
     /// Graceful deletion; an own write when the pod exists.
@@ -483,7 +529,29 @@ impl Pass<'_, '_, '_, '_> {
         let Ok((p, mut ps)) = self.pods.get_mut(pe) else {
             return false;
         };
-        self.cluster.request_deletion(p, &mut ps, reason);
+        let set = p.owner.name.clone();
+        let record = K8sRecord::stateful_pod("delete", &set, &p.name);
+        self.cluster
+            .request_deletion_recorded(p, &mut ps, reason, Some(record));
+        true
+    }
+
+    /// The claim's ownerReferences become the set and/or the pod; an own write.
+    fn set_claim_owners(
+        &mut self,
+        set_name: &str,
+        name: &str,
+        set: bool,
+        pod: Option<(String, String)>,
+    ) -> bool {
+        let Some(&ce) = self.cluster.index.claims.get(name) else {
+            return false;
+        };
+        let Ok((_, mut cs)) = self.claims.get_mut(ce) else {
+            return false;
+        };
+        cs.owner_refs = claim_owner_refs(set_name, set, pod);
+        self.cluster.touch();
         true
     }
 
@@ -570,6 +638,26 @@ fn pods_by_ordinal(owned: Option<&OwnedPods>, pods: &Query<PodItem>) -> Vec<Enti
     v.into_iter().map(|x| x.1).collect()
 }
 
+/// ownerReferences of a claim: the set (its uid is not modelled) and/or a pod.
+fn claim_owner_refs(set_name: &str, set: bool, pod: Option<(String, String)>) -> Vec<OwnerRef> {
+    let mut refs = Vec::new();
+    if set {
+        refs.push(OwnerRef {
+            kind: OwnerRefKind::StatefulSet,
+            name: set_name.to_string(),
+            uid: String::new(),
+        });
+    }
+    if let Some((name, uid)) = pod {
+        refs.push(OwnerRef {
+            kind: OwnerRefKind::Pod,
+            name,
+            uid,
+        });
+    }
+    refs
+}
+
 /// What the reconcile pass sees of the set's pods, in the given order.
 fn observe_pods<'a>(
     by_ordinal: &[Entity],
@@ -582,6 +670,7 @@ fn observe_pods<'a>(
         .filter_map(|&e| pods.get(e).ok())
         .map(|(p, s)| ObservedPod {
             name: Cow::Borrowed(p.name.as_str()),
+            uid: Cow::Borrowed(p.uid.as_str()),
             ordinal: p.ordinal.unwrap_or(0),
             revision: Cow::Borrowed(p.revision.as_str()),
             status: s,
@@ -607,6 +696,15 @@ fn observe_claims(
     let seen = |cs: &ClaimStatus, ordinal| ObservedClaim {
         ordinal,
         deleting: cs.deleting.is_some(),
+        owner_pod_uid: cs
+            .owner_refs
+            .iter()
+            .find(|r| r.kind == OwnerRefKind::Pod)
+            .map(|r| r.uid.clone()),
+        owned_by_set: cs
+            .owner_refs
+            .iter()
+            .any(|r| r.kind == OwnerRefKind::StatefulSet),
     };
     let mut out = BTreeMap::new();
     if spec.retention.when_scaled == RetentionAction::Delete || set.deleting {
@@ -684,6 +782,8 @@ fn set_pod(
             .collect(),
         created_ms: now,
         seq,
+        // The MySQL tutorial's pods run init-mysql and clone-mysql first.
+        init_containers: if spec.database.is_some() { 2 } else { 0 },
     }
 }
 
@@ -837,6 +937,7 @@ mod tests {
     fn pod(ordinal: u32, status: &PodStatus) -> ObservedPod<'_> {
         ObservedPod {
             name: Cow::Owned(format!("web-{ordinal}")),
+            uid: Cow::Owned(format!("uid-{ordinal}")),
             ordinal,
             revision: Cow::Borrowed("r1"),
             status,

@@ -101,7 +101,7 @@ fn placement(
         (BindingMode::Immediate, None) => nodes.get(pick(nodes.len())).cloned(),
     };
     let affinity = match (class.kind, &node) {
-        (StorageKind::Network, _) => Affinity::Anywhere,
+        (StorageKind::Network | StorageKind::Shared, _) => Affinity::Anywhere,
         (StorageKind::Zonal, Some((_, z))) => Affinity::Zone(z.clone()),
         (StorageKind::Local, Some((n, _))) => Affinity::Node(n.clone()),
         (_, None) => return None,
@@ -140,7 +140,7 @@ fn provision(
         SimEvent::new(
             EventKind::VolumeProvisioned,
             format!("pv/{vname}"),
-            provisioned_reason(&place.affinity, class.binding),
+            provisioned_reason(class.kind, &place.affinity, class.binding),
         )
         .volume(vname.clone())
         .node_opt(place.node.map(|t| t.0)),
@@ -149,8 +149,11 @@ fn provision(
 }
 
 /// "a local disk on node-a: only that node can use it (binding mode Immediate)".
-fn provisioned_reason(affinity: &Affinity, binding: BindingMode) -> String {
+fn provisioned_reason(kind: StorageKind, affinity: &Affinity, binding: BindingMode) -> String {
     let place = match affinity {
+        Affinity::Anywhere if kind == StorageKind::Shared => {
+            "shared file storage (NFS-like, ReadWriteMany): mounted on any number of nodes at once, no attach step and no fencing".to_string()
+        }
         Affinity::Anywhere => "network storage, attachable on any node".to_string(),
         Affinity::Zone(z) => format!("a zonal disk in {z}: only nodes of that zone can use it"),
         Affinity::Node(n) => format!("a local disk on {n}: only that node can use it"),

@@ -3,10 +3,11 @@
 //! nothing does they are refused and counted. Clients across a partition keep
 //! writing to an old primary that still runs there (split brain).
 
-use super::servers::Pass;
+use super::servers::{Pass, ServerInfo};
 use super::{DbQueries, DbState, HISTORY_CAP, ReplState, VolumeData};
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::ops::Cluster;
+use bevy::prelude::Entity;
 
 /// Takes the lag figures, the rows due now and the writes of one pass, then
 /// notes the primary's position.
@@ -16,19 +17,40 @@ pub(super) fn serve(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &
     // largest lag of the second that just ended. Only while the primary
     // answers (MySQL reports Seconds_Behind_Source as NULL while the source
     // is unreachable), over replicating replicas.
-    if new_second && pass.endpoint.is_some() {
+    if new_second && pass.alive.is_some() {
         let positions = replicating_positions(q, pass);
         record_lag(db, positions, pass.now);
     }
+    let target = pool_target(
+        db.pool,
+        pass.alive.map(|a| (a, pass.infos[a].entity)),
+        pass.endpoint,
+    );
+    db.pool = target.map(|t| pass.infos[t].entity);
     let due = due_writes(db, pass.now, new_second);
     if due > 0 {
-        write(cluster, q, pass, db, due);
+        write(cluster, q, pass, db, due, target);
     }
-    if let Some(ep) = pass.endpoint()
+    if let Some(ep) = pass.alive()
         && let Some(v) = ep.volume
         && let Ok(d) = q.data.get(v)
     {
         db.primary_pos = d.max_seq();
+    }
+}
+
+/// Where the clients' writes go: over the pooled connections while the
+/// server they are open to still runs (`alive`, as index and entity), even
+/// if its readiness blipped and DNS no longer has it; otherwise through a new
+/// connection to whatever the primary's name resolves to (`endpoint`).
+pub(super) fn pool_target(
+    pool: Option<Entity>,
+    alive: Option<(usize, Entity)>,
+    endpoint: Option<usize>,
+) -> Option<usize> {
+    match (pool, alive) {
+        (Some(p), Some((i, e))) if p == e => Some(i),
+        _ => endpoint,
     }
 }
 
@@ -73,8 +95,15 @@ pub(super) fn due_writes(db: &mut DbState, now: u64, new_second: bool) -> u64 {
 
 /// Sends `due` rows to the primary's name, and to any old primary still
 /// running across a partition.
-fn write(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &mut DbState, due: u64) {
-    if let Some(ep) = pass.endpoint()
+fn write(
+    cluster: &mut Cluster,
+    q: &mut DbQueries,
+    pass: &Pass,
+    db: &mut DbState,
+    due: u64,
+    target: Option<usize>,
+) {
+    if let Some(ep) = target.and_then(|t| pass.infos.get(t))
         && let Some(v) = ep.volume
         && let Ok(mut d) = q.data.get_mut(v)
         && let Ok((_, _, Some(srv))) = q.procs.get(ep.entity)
@@ -83,7 +112,7 @@ fn write(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &mut DbState
     }
     let set = format!("statefulset/{}", pass.spec.name);
     let (dns, primary) = (&pass.primary_dns, &pass.primary_name);
-    match note_outcome(db, due, pass.endpoint.is_some()) {
+    match note_outcome(db, due, target.is_some()) {
         Outcome::Written => {}
         Outcome::Resumed => cluster.emit(SimEvent::new(
             EventKind::WritesResumed,
@@ -104,7 +133,11 @@ fn write(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &mut DbState
         Outcome::StillRefused => cluster.touch(),
     }
     for (n, i) in pass.infos.iter().enumerate() {
-        if i.ordinal != pass.start() || !i.partitioned || !i.running || pass.endpoint == Some(n) {
+        if i.ordinal != pass.start() || !i.partitioned || !i.running || target == Some(n) {
+            continue;
+        }
+        if i.fenced {
+            fenced_writes_fail(cluster, q, i);
             continue;
         }
         if let Some(v) = i.volume
@@ -116,12 +149,36 @@ fn write(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &mut DbState
     }
 }
 
+/// An old primary across a partition whose disk was force-detached under it:
+/// the clients still reaching it get I/O errors (logged once per server).
+fn fenced_writes_fail(cluster: &mut Cluster, q: &mut DbQueries, i: &ServerInfo) {
+    let Ok((_, _, Some(mut srv))) = q.procs.get_mut(i.entity) else {
+        return;
+    };
+    if srv.io_errors {
+        return;
+    }
+    srv.io_errors = true;
+    cluster.emit(
+        SimEvent::new(
+            EventKind::WritesFailed,
+            format!("pod/{}", i.pod),
+            format!(
+                "the old {} on {} still runs and clients across the partition still reach it, but its disk was force-detached at the storage API: the mount is fenced, every write fails with an I/O error, and nothing it accepted after that reaches the disk",
+                i.pod, i.node
+            ),
+        )
+        .node(i.node.clone()),
+    );
+}
+
 /// Appends `due` rows after the volume's last row through `writer`, and
 /// remembers when (the binlog timestamps behind Seconds_Behind_Source).
 pub(super) fn primary_write(db: &mut DbState, d: &mut VolumeData, writer: u32, due: u64, now: u64) {
     let from = d.max_seq() + 1;
     let to = from + due - 1;
     d.append(writer, from, to);
+    db.acknowledge(writer, from, to);
     db.written += due;
     db.primary_pos = to;
     db.history.push_back((to, now));
@@ -171,6 +228,23 @@ pub(super) fn note_outcome(db: &mut DbState, due: u64, up: bool) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pooled_client_connections_survive_a_readiness_blip_but_not_a_crash() {
+        let server = Entity::from_raw_u32(7).expect("7 is a valid index");
+        let restarted = Entity::from_raw_u32(8).expect("8 is a valid index");
+        // Not Ready (no DNS endpoint), but the pool's server still runs.
+        assert_eq!(pool_target(Some(server), Some((0, server)), None), Some(0));
+        // No pool yet: a new connection needs the DNS record.
+        assert_eq!(pool_target(None, Some((0, server)), None), None);
+        // The container crashed and restarted: the old connections broke;
+        // new ones go through DNS once it is Ready again.
+        assert_eq!(pool_target(Some(server), Some((0, restarted)), None), None);
+        assert_eq!(
+            pool_target(Some(server), Some((0, restarted)), Some(0)),
+            Some(0)
+        );
+    }
 
     #[test]
     fn write_rate_carries_fractions_of_a_row_to_the_next_tick() {
@@ -227,6 +301,44 @@ mod tests {
         assert_eq!((db.written, db.primary_pos), (5, 5));
         assert_eq!(db.history, [(3, 1_000), (5, 2_000)]);
         assert_eq!(db.lag_ms(3, 2_500), 500, "row 4 was written at 2s");
+    }
+
+    use crate::sim::database::RowRange;
+
+    #[test]
+    fn acknowledged_writes_are_lost_when_the_primary_volume_lacks_them() {
+        let mut db = DbState::default();
+        let mut d = VolumeData::default();
+        primary_write(&mut db, &mut d, 0, 3, 1_000);
+        primary_write(&mut db, &mut d, 0, 2, 2_000);
+        assert_eq!(
+            db.acked,
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
+        assert!(
+            db.lost_from(&d).is_empty(),
+            "every acknowledged row is there"
+        );
+        // The claim was deleted and recreated: a new, empty volume, where a
+        // new primary (writer 1) starts numbering again.
+        let mut fresh = VolumeData::default();
+        primary_write(&mut db, &mut fresh, 1, 2, 3_000);
+        assert_eq!(
+            db.lost_from(&fresh),
+            [RowRange {
+                writer: 0,
+                from: 1,
+                to: 5
+            }]
+        );
+        // Rows of the same numbers by another writer do not count.
+        let mut other = VolumeData::default();
+        other.append(2, 1, 7);
+        assert_eq!(db.lost_from(&other).len(), 2);
     }
 
     #[test]

@@ -109,6 +109,9 @@ struct DbQueries<'w, 's> {
     procs: Query<'w, 's, (Entity, &'static mut Process, Option<&'static mut DbServer>)>,
     nodes: Query<'w, 's, &'static NodeState>,
     data: Query<'w, 's, &'static mut VolumeData>,
+    /// Attachments: a fenced one (force-detached under a live mount) makes
+    /// its node's server fail its writes.
+    attachments: Query<'w, 's, &'static Attachment>,
 }
 
 /// Runs every database one step: its servers, its clients' writes, its

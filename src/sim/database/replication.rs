@@ -35,8 +35,11 @@ pub(super) struct ReplicaFacts {
     pub connected: bool,
     /// The replica's node is cut off but still runs.
     pub partitioned: bool,
-    /// Something answers at the primary's stable name.
+    /// Something answers at the primary's stable name (new connections).
     pub primary_up: bool,
+    /// The primary's server runs and is reachable, Ready or not: an
+    /// established replication connection keeps working.
+    pub primary_alive: bool,
     pub primary_pos_prev: u64,
     pub primary_pos: u64,
     /// The primary's log and this replica's volume are both known.
@@ -123,7 +126,9 @@ pub(super) fn next_step(state: &ReplState, position: u64, f: &ReplicaFacts) -> S
             since_ms: *since_ms,
         },
         ReplState::Connecting => Step::Retry { since_ms: f.now },
-        ReplState::Replicating if !f.primary_up || !f.connected => Step::LostPrimary,
+        // An open connection survives a readiness blip (DNS drops the name
+        // for new lookups only); it breaks when the server goes.
+        ReplState::Replicating if !f.primary_alive || !f.connected => Step::LostPrimary,
         ReplState::Replicating if !f.tick => Step::Nothing,
         ReplState::Replicating => {
             // Asynchronous: apply what the primary had one tick ago.
@@ -171,7 +176,7 @@ struct PrimaryLog {
 
 /// Steps every replica of the database once, in order.
 pub(super) fn step_replicas(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pass, db: &DbState) {
-    let primary = pass.endpoint().and_then(|ep| {
+    let primary = pass.alive().and_then(|ep| {
         let (base, writer) = match q.procs.get(ep.entity) {
             Ok((_, _, Some(s))) => (s.base, s.writer),
             _ => return None,
@@ -186,6 +191,15 @@ pub(super) fn step_replicas(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pas
         let Ok((_, _, Some(srv))) = q.procs.get(i.entity) else {
             continue;
         };
+        // Waiting for a clone source and cloning happen in the init
+        // container clone-mysql; everything else needs mysqld running.
+        let in_init = matches!(
+            srv.state,
+            ReplState::WaitingForCloneSource | ReplState::Cloning { .. }
+        );
+        if !i.running && !in_init {
+            continue;
+        }
         let source = clone_source(&srv.state, i.ordinal, pass.spec)
             .map(|name| source_facts(name, cluster, q, pass));
         let facts = ReplicaFacts {
@@ -194,6 +208,7 @@ pub(super) fn step_replicas(cluster: &mut Cluster, q: &mut DbQueries, pass: &Pas
             connected: i.connected,
             partitioned: i.partitioned,
             primary_up: pass.endpoint.is_some(),
+            primary_alive: pass.alive.is_some(),
             primary_pos_prev: db.primary_pos_prev,
             primary_pos: db.primary_pos,
             can_pull: primary.is_some() && i.volume.is_some(),
@@ -281,10 +296,17 @@ fn apply_step(
                 SimEvent::new(
                     EventKind::ReplicationBroken,
                     format!("pod/{}", i.pod),
-                    format!(
-                        "lost {} ({}); still serving stale reads, retrying every 10s",
-                        pass.primary_dns, pass.endpoint_why
-                    ),
+                    match pass.alive {
+                        // The server it was connected to is gone.
+                        None => format!(
+                            "lost {}: its connection broke, no server of {} answers now ({}); still serving stale reads, retrying every 10s",
+                            pass.primary_dns, pass.primary_name, pass.endpoint_why
+                        ),
+                        Some(_) => format!(
+                            "lost {} ({}); still serving stale reads, retrying every 10s",
+                            pass.primary_dns, pass.endpoint_why
+                        ),
+                    },
                 )
                 .node(i.node.clone()),
             );
@@ -328,6 +350,13 @@ fn finish_clone(
     }
     srv.state = ReplState::Connecting;
     p.hold_ready = false;
+    // clone-mysql exits: the main container (mysqld) starts now.
+    p.init = None;
+    if let Some(v) = i.volume
+        && let Ok(mut d) = q.data.get_mut(v)
+    {
+        d.initialized = true;
+    }
     cluster.emit(
         SimEvent::new(
             EventKind::CloneFinished,
@@ -422,6 +451,7 @@ mod tests {
             tick: true,
             connected: true,
             primary_up: true,
+            primary_alive: true,
             can_pull: true,
             ..Default::default()
         }
@@ -455,9 +485,9 @@ mod tests {
         };
         let waiting = ReplState::WaitingForCloneSource;
         assert_eq!(clone_source(&waiting, 2, &spec).as_deref(), Some("mysql-1"));
-        assert_eq!(initial_role(2, 0, 0), Role::CloneFirst);
+        assert_eq!(initial_role(2, 0, false), Role::CloneFirst);
         assert_eq!(
-            initial_role(2, 0, 9),
+            initial_role(2, 0, true),
             Role::Resume,
             "data on the volume: no clone"
         );
@@ -563,7 +593,28 @@ mod tests {
     fn replication_breaks_when_the_primary_stops_answering() {
         let mut f = facts();
         f.primary_up = false;
+        f.primary_alive = false;
         assert_eq!(next_step(&ReplState::Replicating, 0, &f), Step::LostPrimary);
+    }
+
+    #[test]
+    fn a_readiness_blip_on_the_primary_keeps_established_replication_but_refuses_new_connections() {
+        // DNS has no record (not Ready), but the server still runs.
+        let mut f = facts();
+        f.primary_up = false;
+        f.primary_alive = true;
+        f.primary_pos = 4;
+        f.primary_pos_prev = 4;
+        assert_eq!(
+            next_step(&ReplState::Replicating, 0, &f),
+            Step::Pull { target: 4 },
+            "the open connection keeps replicating"
+        );
+        assert_eq!(
+            next_step(&ReplState::Connecting, 0, &f),
+            Step::Retry { since_ms: 5_000 },
+            "a new connection needs the DNS record"
+        );
     }
 
     #[test]

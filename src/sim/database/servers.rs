@@ -21,6 +21,9 @@ pub(super) struct ServerInfo {
     pub partitioned: bool,
     /// The volume it mounted first: its data.
     pub volume: Option<Entity>,
+    /// That volume was force-detached from its node under it: the mount is
+    /// fenced and its writes fail.
+    pub fenced: bool,
 }
 
 /// What one database's pass works from, gathered once at its start.
@@ -32,6 +35,10 @@ pub(super) struct Pass<'a> {
     pub infos: Vec<ServerInfo>,
     /// The server answering at the primary's stable name (index in `infos`).
     pub endpoint: Option<usize>,
+    /// The primary pod's server if it runs and is reachable, Ready or not:
+    /// connections already open to it (replication, the clients' pool)
+    /// keep working when a readiness blip takes its DNS record away.
+    pub alive: Option<usize>,
     /// Why nothing answers there, for the events that say so.
     pub endpoint_why: String,
     /// The primary's pod name: the set's lowest ordinal.
@@ -41,9 +48,9 @@ pub(super) struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// The server answering at the primary's stable name.
-    pub fn endpoint(&self) -> Option<&ServerInfo> {
-        self.endpoint.and_then(|i| self.infos.get(i))
+    /// The primary pod's running server, Ready or not.
+    pub fn alive(&self) -> Option<&ServerInfo> {
+        self.alive.and_then(|i| self.infos.get(i))
     }
     /// The primary's ordinal: `ordinals.start`, not 0.
     pub fn start(&self) -> u32 {
@@ -67,8 +74,9 @@ pub(super) fn gather<'a>(
         .pods
         .get(&primary_name)
         .and_then(|&e| q.pods.get(e).ok());
-    let serving = api.map(|(p, s)| (p.uid.as_str(), s.ready && !s.terminating()));
+    let serving = api.map(|(p, s)| (p.uid.as_str(), s.serving()));
     let endpoint = primary_endpoint(serving, &infos);
+    let alive = primary_endpoint(api.map(|(p, _)| (p.uid.as_str(), true)), &infos);
     let endpoint_why = why_unreachable(&primary_name, api.map(|(_, s)| s), now);
     Pass {
         spec,
@@ -76,6 +84,7 @@ pub(super) fn gather<'a>(
         tick,
         infos,
         endpoint,
+        alive,
         endpoint_why,
         primary_name,
         primary_dns,
@@ -103,6 +112,12 @@ fn server_infos(set: &str, q: &DbQueries, index: &Index) -> Vec<ServerInfo> {
                     .volumes
                     .first()
                     .and_then(|v| index.volumes.get(v).copied()),
+                fenced: p.volumes.first().is_some_and(|v| {
+                    index
+                        .attachment(v, &p.node)
+                        .and_then(|a| q.attachments.get(a).ok())
+                        .is_some_and(|a| a.forgotten)
+                }),
             }
         })
         .collect();
@@ -146,18 +161,21 @@ pub(super) fn why_unreachable(primary: &str, api: Option<&PodStatus>, now: u64) 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
     Primary,
-    /// An empty volume: wait for pod N−1, then clone from it.
+    /// A volume never initialised: wait for pod N−1, then clone from it.
     CloneFirst,
-    /// The volume already holds rows: resume replication from there.
+    /// The volume already holds a data directory: resume replication from
+    /// its position.
     Resume,
 }
 
 /// The primary is the set's lowest ordinal (`ordinals.start`), whatever it
-/// is; a replica clones first unless its volume already holds rows (`base`).
-pub(super) fn initial_role(ordinal: u32, start: u32, base: u64) -> Role {
+/// is; a replica clones first unless its volume was ever initialised, even
+/// with 0 rows: the tutorial's clone-mysql skips the clone when the data
+/// directory exists (`[[ -d /var/lib/mysql/mysql ]] && exit 0`).
+pub(super) fn initial_role(ordinal: u32, start: u32, initialized: bool) -> Role {
     if ordinal == start {
         Role::Primary
-    } else if base == 0 {
+    } else if !initialized {
         Role::CloneFirst
     } else {
         Role::Resume
@@ -179,15 +197,24 @@ pub(super) fn start_new(
         if server.is_some() {
             continue;
         }
-        let base = i
+        let (base, initialized) = i
             .volume
             .and_then(|v| q.data.get(v).ok())
-            .map_or(0, |d| d.max_seq());
+            .map_or((0, false), |d| {
+                (d.max_seq(), d.initialized || d.max_seq() > 0)
+            });
         let writer = dbs.writers.len() as u32;
         dbs.writers.push(format!("{} on {}", i.pod, i.node));
-        let role = initial_role(i.ordinal, pass.start(), base);
+        let role = initial_role(i.ordinal, pass.start(), initialized);
         let state = match role {
             Role::Primary => ReplState::Primary,
+            // clone-mysql (init container 1 of 2) runs while the replica
+            // clones: the pod stays Pending, Init:1/2. A container restarted
+            // in place runs no init containers: it just is not Ready yet.
+            Role::CloneFirst if p.init.is_some() => {
+                p.init = Some(1);
+                ReplState::WaitingForCloneSource
+            }
             Role::CloneFirst => {
                 p.hold_ready = true;
                 ReplState::WaitingForCloneSource
@@ -197,6 +224,13 @@ pub(super) fn start_new(
                 ReplState::Connecting
             }
         };
+        if role != Role::CloneFirst {
+            // init-mysql and clone-mysql finish at once: mysqld starts.
+            p.init = None;
+            if let Some(mut d) = i.volume.and_then(|v| q.data.get_mut(v).ok()) {
+                d.initialized = true;
+            }
+        }
         cluster.commands.entity(i.entity).insert(DbServer {
             set: pass.spec.name.clone(),
             server_id: 100 + i.ordinal,
@@ -206,6 +240,7 @@ pub(super) fn start_new(
             state,
             position: base,
             last_change_ms: pass.now,
+            io_errors: false,
         });
         cluster.touch();
     }
@@ -216,7 +251,7 @@ fn clone_skipped(i: &ServerInfo, base: u64) -> SimEvent {
         EventKind::CloneFinished,
         format!("pod/{}", i.pod),
         format!(
-            "clone skipped: its volume already holds data up to row {base}; it resumes from there"
+            "clone skipped: its volume already holds a MySQL data directory (data up to row {base}); it resumes from there"
         ),
     )
     .node(i.node.clone())
@@ -239,22 +274,27 @@ pub(super) mod tests {
             connected: true,
             partitioned: false,
             volume: None,
+            fenced: false,
         }
     }
 
     #[test]
     fn primary_is_the_lowest_ordinal_not_ordinal_zero() {
-        assert_eq!(initial_role(0, 0, 0), Role::Primary);
-        assert_eq!(initial_role(1, 1, 0), Role::Primary);
-        assert_eq!(initial_role(1, 0, 0), Role::CloneFirst);
-        assert_eq!(initial_role(2, 1, 0), Role::CloneFirst);
+        assert_eq!(initial_role(0, 0, false), Role::Primary);
+        assert_eq!(initial_role(1, 1, false), Role::Primary);
+        assert_eq!(initial_role(1, 0, false), Role::CloneFirst);
+        assert_eq!(initial_role(2, 1, false), Role::CloneFirst);
     }
 
     #[test]
-    fn replica_with_data_on_its_volume_resumes_instead_of_cloning() {
-        assert_eq!(initial_role(2, 0, 0), Role::CloneFirst);
-        assert_eq!(initial_role(2, 0, 40), Role::Resume);
-        assert_eq!(initial_role(0, 0, 40), Role::Primary);
+    fn replica_whose_volume_was_ever_initialised_skips_the_clone_even_with_no_rows() {
+        assert_eq!(initial_role(2, 0, false), Role::CloneFirst);
+        assert_eq!(
+            initial_role(2, 0, true),
+            Role::Resume,
+            "0 rows, but a data directory"
+        );
+        assert_eq!(initial_role(0, 0, true), Role::Primary);
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct VolumeData {
     pub ranges: Vec<RowRange>,
     /// Divergence already reported.
     pub diverged: bool,
+    /// A MySQL server once created its data directory here (the tutorial's
+    /// clone-mysql checks for /var/lib/mysql/mysql, not for rows).
+    pub initialized: bool,
 }
 
 impl VolumeData {
@@ -91,6 +94,8 @@ pub struct DbServer {
     /// Last row applied (replicas) or written (primary).
     pub position: u64,
     pub last_change_ms: u64,
+    /// Its writes fail with I/O errors (its disk was fenced); logged once.
+    pub io_errors: bool,
 }
 
 /// Where a server is in its life: the primary, or a replica waiting for its
@@ -124,6 +129,63 @@ pub struct DbState {
     /// Largest replica lag seen at a database tick (replicas past their clone).
     pub max_lag_rows: u64,
     pub max_lag_ms: u64,
+    /// The server the clients' connection pool is connected to: pooled
+    /// connections stay open while that server runs, DNS record or not.
+    pub pool: Option<Entity>,
+    /// Rows the primary acknowledged to its clients, by writer, in runs:
+    /// what a final read must find on the primary's volume (Jepsen's
+    /// set-full check). Writes across a partition to a cut-off old primary
+    /// are not counted here: those clients never reached the primary's name.
+    pub acked: Vec<RowRange>,
+}
+
+impl DbState {
+    /// Records rows `from..=to` acknowledged through `writer`.
+    pub fn acknowledge(&mut self, writer: u32, from: u64, to: u64) {
+        if to < from {
+            return;
+        }
+        if let Some(last) = self.acked.last_mut()
+            && last.writer == writer
+            && last.to + 1 == from
+        {
+            last.to = to;
+            return;
+        }
+        self.acked.push(RowRange { writer, from, to });
+    }
+    /// The acknowledged rows that `data` does not hold (by writer and number).
+    pub fn lost_from(&self, data: &VolumeData) -> Vec<RowRange> {
+        let mut lost = Vec::new();
+        for a in &self.acked {
+            let mut next = a.from;
+            // The volume's ranges of this writer, in order, cover `a` or not.
+            let mut mine: Vec<&RowRange> = data
+                .ranges
+                .iter()
+                .filter(|r| r.writer == a.writer && r.to >= a.from && r.from <= a.to)
+                .collect();
+            mine.sort_by_key(|r| r.from);
+            for r in mine {
+                if r.from > next {
+                    lost.push(RowRange {
+                        writer: a.writer,
+                        from: next,
+                        to: r.from - 1,
+                    });
+                }
+                next = next.max(r.to + 1);
+            }
+            if next <= a.to {
+                lost.push(RowRange {
+                    writer: a.writer,
+                    from: next,
+                    to: a.to,
+                });
+            }
+        }
+        lost
+    }
 }
 
 impl DbState {

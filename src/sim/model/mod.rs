@@ -141,7 +141,7 @@ impl<V> NameMap<V> {
 /// Upper bounds on sizes so absurd input fails clearly instead of exhausting memory.
 pub mod limits {
     pub const MAX_NODES: usize = 500;
-    pub const MAX_REPLICAS: u32 = 5_000;
+    pub const MAX_REPLICAS: u32 = 10_000;
     pub const MAX_WORKLOADS: usize = 100;
     pub const MAX_CLAIM_TEMPLATES: usize = 8;
     pub const MAX_STEPS: usize = 10_000;
@@ -150,6 +150,8 @@ pub mod limits {
     pub const MAX_NAME_LEN: usize = 63;
     pub const MAX_WRITE_RATE: f64 = 10_000.0;
     pub const MAX_WRITE_ROWS: u64 = 10_000_000;
+    /// Crashes one `CrashPod` may ask for.
+    pub const MAX_CRASHES: u32 = 100;
 }
 
 /// Checks a DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric.

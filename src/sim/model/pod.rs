@@ -64,6 +64,77 @@ impl PodPhase {
             PodPhase::Absent => "Absent",
         }
     }
+    /// The API phase (pod.status.phase): Pending, Running, Succeeded or
+    /// Failed. `ContainerCreating` is a Pending pod bound to a node whose
+    /// container has not started; `Terminating` and `Absent` are never stored.
+    pub const fn api(self) -> PodPhase {
+        match self {
+            PodPhase::ContainerCreating => PodPhase::Pending,
+            other => other,
+        }
+    }
+}
+
+/// The kubelet's initial restart back-off (backOffPeriod in pkg/kubelet/kubelet.go).
+pub const RESTART_BACKOFF_INITIAL_MS: u64 = 10_000;
+/// MaxContainerBackOff (pkg/kubelet/kubelet.go): the back-off never exceeds 5 minutes.
+pub const RESTART_BACKOFF_MAX_MS: u64 = 300_000;
+/// The initial image pull back-off (the kubelet's imageBackOff, also 10 s).
+pub const IMAGE_BACKOFF_INITIAL_MS: u64 = 10_000;
+
+/// The kubelet's restart back-off for a pod's container: one entry of
+/// client-go's flowcontrol.Backoff, keyed by the container
+/// (kuberuntime_manager.go doBackOff).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestartBackOff {
+    /// The current back-off window; 0 while there is no entry.
+    pub backoff_ms: u64,
+    /// When the entry last moved on (lastUpdate): the last restart.
+    pub last_update_ms: u64,
+    /// When the container exited, while it waits to be restarted.
+    pub exited_ms: Option<u64>,
+    /// The end of the wait the kubelet last announced (one BackOff event
+    /// per wait).
+    pub waiting_until: Option<u64>,
+}
+
+/// What the kubelet does with an exited container now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// Still in back-off (CrashLoopBackOff) until then.
+    Wait { until_ms: u64 },
+    /// Start a new container now; the back-off becomes `backoff_ms`.
+    Now { backoff_ms: u64 },
+}
+
+impl RestartBackOff {
+    /// doBackOff: in back-off while less than the window has passed since
+    /// the container finished (IsInBackOffSince); otherwise restart and move
+    /// the window on (Next): 10 s for a new entry or one not touched for
+    /// 2 × 5 min (hasExpired), else doubled, at most 5 min. So the first
+    /// restart is immediate, then the waits are 10 s, 20 s, 40 s … 300 s.
+    pub fn decide(&self, exited_ms: u64, now: u64) -> Restart {
+        let expired = exited_ms.saturating_sub(self.last_update_ms) > 2 * RESTART_BACKOFF_MAX_MS;
+        let entry = self.backoff_ms > 0 && !expired;
+        if entry && now.saturating_sub(exited_ms) < self.backoff_ms {
+            return Restart::Wait {
+                until_ms: exited_ms + self.backoff_ms,
+            };
+        }
+        let backoff_ms = if entry {
+            (self.backoff_ms * 2).min(RESTART_BACKOFF_MAX_MS)
+        } else {
+            RESTART_BACKOFF_INITIAL_MS
+        };
+        Restart::Now { backoff_ms }
+    }
+    /// The container waits in CrashLoopBackOff now.
+    pub fn waiting(&self, now: u64) -> bool {
+        matches!(
+            self.exited_ms.map(|e| self.decide(e, now)),
+            Some(Restart::Wait { .. })
+        )
+    }
 }
 
 /// The pod API object: identity and spec.
@@ -82,6 +153,9 @@ pub struct Pod {
     pub seq: u64,
     /// DNS name through the headless service, for StatefulSet pods.
     pub dns: Option<String>,
+    /// How many init containers run before the main container (2 for the
+    /// MySQL tutorial's pods: init-mysql, clone-mysql; 0 otherwise).
+    pub init_containers: u32,
 }
 
 /// The pod's status as the API server holds it.
@@ -103,6 +177,15 @@ pub struct PodStatus {
     /// The moment the kubelet may retry a failed image pull.
     pub pull_retry_ms: Option<u64>,
     pub pull_backoff_ms: u64,
+    /// pod.status.reason: `Evicted` after a kubelet eviction.
+    pub reason: Option<String>,
+    /// Init container `i` of `n` is running (the pod is still Pending).
+    pub init: Option<(u32, u32)>,
+    /// The container's restart back-off (restartPolicy Always).
+    pub backoff: RestartBackOff,
+    /// The container crashes this many more times, each time it has started
+    /// (`CrashPod(times: N)`).
+    pub crashes_left: u32,
 }
 
 impl PodStatus {
@@ -118,7 +201,70 @@ impl PodStatus {
             restarts: 0,
             pull_retry_ms: None,
             pull_backoff_ms: 0,
+            reason: None,
+            init: None,
+            backoff: RestartBackOff::default(),
+            crashes_left: 0,
         }
+    }
+    /// The API phase (pod.status.phase).
+    pub fn api_phase(&self) -> PodPhase {
+        self.phase.api()
+    }
+    /// The STATUS column of `kubectl get pods`, derived as printPod
+    /// (pkg/printers/internalversion/printers.go) does: the phase, or the
+    /// pod's reason; an init container's progress; the container's waiting
+    /// reason; Terminating for a pod being deleted that has not finished.
+    pub fn status_column(&self, now: u64) -> String {
+        let mut reason = match &self.reason {
+            Some(r) => r.clone(),
+            None => self.api_phase().name().to_string(),
+        };
+        if let Some((i, n)) = self.init {
+            reason = format!("Init:{i}/{n}");
+        } else if let Some(w) = self.waiting_reason(now) {
+            reason = w.to_string();
+        }
+        if self.deletion_ms.is_some() && !self.terminal() {
+            reason = "Terminating".to_string();
+        }
+        reason
+    }
+    /// The container's state.waiting.reason, if it waits.
+    fn waiting_reason(&self, now: u64) -> Option<&'static str> {
+        // A finished pod's containers are never restarted.
+        if self.terminal() {
+            return None;
+        }
+        if self.backoff.waiting(now) {
+            return Some("CrashLoopBackOff");
+        }
+        if self.phase != PodPhase::ContainerCreating {
+            return None;
+        }
+        let image = self
+            .waiting
+            .as_deref()
+            .is_some_and(|w| w.starts_with("ErrImagePull"));
+        Some(match (image, self.pull_retry_ms) {
+            (true, Some(t)) if now >= t => "ImagePullBackOff",
+            (true, _) => "ErrImagePull",
+            (false, _) => "ContainerCreating",
+        })
+    }
+    /// Ready and not being deleted: in the service's endpoints and DNS
+    /// (the endpoints controller leaves out pods with a deletion timestamp).
+    pub fn serving(&self) -> bool {
+        self.ready && self.deletion_ms.is_none()
+    }
+    /// The container exited with an error at `now` (restartPolicy Always):
+    /// not Ready; the kubelet restarts it after its back-off. The phase stays
+    /// Running (getPhase counts a waiting container that terminated before as
+    /// stopped, and all stopped under Always is Running).
+    pub fn container_exited(&mut self, now: u64) {
+        self.ready = false;
+        self.ready_since_ms = None;
+        self.backoff.exited_ms = Some(now);
     }
     /// The phase as kubectl shows it.
     pub fn shown_phase(&self) -> PodPhase {
@@ -144,6 +290,12 @@ impl PodStatus {
             && self
                 .ready_since_ms
                 .is_some_and(|s| min_ready_ms == 0 || now >= s + min_ready_ms)
+    }
+    /// isUnavailable (stateful_set_utils.go): not available, or Terminating.
+    /// A Terminating pod stays Ready until its containers exit, so upstream
+    /// counts it as unavailable explicitly.
+    pub fn unavailable(&self, now: u64, min_ready_ms: u64) -> bool {
+        !self.available(now, min_ready_ms) || self.terminating()
     }
 }
 
@@ -218,6 +370,11 @@ pub struct Process {
     pub image: String,
     /// The application is not ready to serve yet (a replica still cloning).
     pub hold_ready: bool,
+    /// The pod's init container with this index still runs (the tutorial's
+    /// init-mysql and clone-mysql): the main container has not started.
+    pub init: Option<u32>,
+    /// The kubelet has reported this container started (PodStarted).
+    pub reported: bool,
 }
 
 impl Process {
@@ -238,5 +395,69 @@ pub struct NodeProcesses(Vec<Entity>);
 impl NodeProcesses {
     pub fn entities(&self) -> &[Entity] {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_column_is_derived_like_kubectl_print_pod() {
+        let mut st = PodStatus::new();
+        assert_eq!(st.status_column(0), "Pending", "not scheduled");
+        st.phase = PodPhase::ContainerCreating;
+        assert_eq!(st.api_phase(), PodPhase::Pending);
+        assert_eq!(st.status_column(0), "ContainerCreating");
+        st.init = Some((1, 2));
+        assert_eq!(st.status_column(0), "Init:1/2");
+        st.init = None;
+        st.waiting = Some("ErrImagePull: image x cannot be pulled".into());
+        st.pull_retry_ms = Some(10_000);
+        assert_eq!(st.status_column(0), "ErrImagePull");
+        assert_eq!(st.status_column(10_000), "ImagePullBackOff");
+        st.waiting = None;
+        st.phase = PodPhase::Running;
+        assert_eq!(st.status_column(0), "Running");
+        // Crashed at 5 s while its back-off is 20 s: CrashLoopBackOff until 25 s.
+        st.backoff = RestartBackOff {
+            backoff_ms: 20_000,
+            last_update_ms: 0,
+            exited_ms: Some(5_000),
+            waiting_until: None,
+        };
+        assert_eq!(st.status_column(6_000), "CrashLoopBackOff");
+        assert_eq!(st.api_phase(), PodPhase::Running);
+        assert_eq!(st.status_column(25_000), "Running");
+        st.deletion_ms = Some(7_000);
+        assert_eq!(st.status_column(8_000), "Terminating");
+        st.deletion_ms = None;
+        st.phase = PodPhase::Failed;
+        st.reason = Some("Evicted".into());
+        assert_eq!(st.status_column(0), "Evicted");
+        st.deletion_ms = Some(1);
+        assert_eq!(
+            st.status_column(0),
+            "Evicted",
+            "a finished pod is not Terminating"
+        );
+    }
+
+    #[test]
+    fn terminating_pod_is_unavailable_though_ready() {
+        let mut st = PodStatus {
+            phase: PodPhase::Running,
+            ready: true,
+            ready_since_ms: Some(0),
+            ..PodStatus::new()
+        };
+        assert!(!st.unavailable(1_000, 0));
+        st.deletion_ms = Some(500);
+        assert!(
+            st.available(1_000, 0),
+            "still Ready and available as a status count"
+        );
+        assert!(st.unavailable(1_000, 0), "isUnavailable: Terminating");
+        assert!(!st.serving(), "out of endpoints and DNS");
     }
 }

@@ -43,6 +43,17 @@ pub enum StorageKind {
     Zonal,
     /// Local disk: one node only.
     Local,
+    /// Shared file storage (NFS-like, ReadWriteMany): mounted on any node at
+    /// once, no attach step, no fencing.
+    Shared,
+}
+
+impl StorageKind {
+    /// Block storage: attached to one node at a time (ReadWriteOnce), and
+    /// fenced when force-detached.
+    pub fn is_block(self) -> bool {
+        !matches!(self, StorageKind::Shared)
+    }
 }
 
 /// When a claim gets its volume.

@@ -29,6 +29,43 @@ pub struct ClaimStatus {
     pub deleting_reason: Option<String>,
     /// ClaimTerminating already logged for this deletion.
     pub terminating_logged: bool,
+    /// metadata.ownerReferences: the StatefulSet (whenDeleted=Delete) or the
+    /// condemned pod (whenScaled=Delete); the garbage collector deletes the
+    /// claim once its owner is gone (docs/semantics.md §4.1).
+    pub owner_refs: Vec<OwnerRef>,
+}
+
+/// Kind of the object an ownerReference names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerRefKind {
+    StatefulSet,
+    Pod,
+}
+
+/// One metadata.ownerReferences entry: the owner's kind, name and uid (a
+/// pod's uid tells the pod that owned the claim from a later one with the
+/// same name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerRef {
+    pub kind: OwnerRefKind,
+    pub name: String,
+    pub uid: String,
+}
+
+impl OwnerRef {
+    /// "Pod web-2 (uid 1a2b3c4d)", as an inspector shows it.
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            OwnerRefKind::StatefulSet => "StatefulSet",
+            OwnerRefKind::Pod => "Pod",
+        };
+        let uid = &self.uid[..8.min(self.uid.len())];
+        if uid.is_empty() {
+            format!("{kind} {}", self.name)
+        } else {
+            format!("{kind} {} (uid {uid})", self.name)
+        }
+    }
 }
 
 /// Why a claim is being deleted, for the Retain invariant and the log.
@@ -111,8 +148,10 @@ pub struct Attachment {
     pub state: AttachState,
     /// When the controller first wanted it detached (for the 6-minute force-detach).
     pub detach_requested_ms: Option<u64>,
-    /// The control plane force-detached it but the machine still has it
-    /// mounted (it was only partitioned): a second attachment can now happen.
+    /// Force-detached at the storage API while the machine, only cut off,
+    /// still has it mounted: the mount is fenced (its I/O fails) and the
+    /// volume can be attached elsewhere. Kept until the machine unmounts it,
+    /// so the stale mount can be shown; it is not an attachment any more.
     pub forgotten: bool,
     /// Why a detach was started early (out-of-service), logged when it completes.
     pub detach_reason: Option<String>,
@@ -138,10 +177,8 @@ impl VolumeAttachments {
 pub struct VolumeStatus {
     /// Why the volume cannot be attached where it is wanted (Multi-Attach).
     pub attach_error: Option<String>,
-    /// When the Multi-Attach event was last logged (it repeats every minute
-    /// with the force-detach countdown, as a repeated Warning event would).
-    pub attach_error_logged_ms: u64,
+    /// The nodes a Multi-Attach error was already reported for: it is
+    /// recorded once per volume and node while pods there want it
+    /// (reconciler `MultiAttachErrorReported`).
+    pub multi_attach_reported: Vec<String>,
 }
-
-/// How often a persisting Multi-Attach error is logged again.
-pub const MULTI_ATTACH_REPEAT_MS: u64 = 60_000;

@@ -7,16 +7,18 @@ use crate::sim::model::*;
 use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot, units};
 use bevy::prelude::*;
 
-/// Once the last step has run, stop after this long without an event.
-pub const QUIET_MS: u64 = 600_000;
-/// Never simulate past this.
-pub const HARD_CAP_MS: u64 = 7 * 24 * 3600 * 1000;
+mod progress;
+
+pub use crate::scenario::run::{HARD_CAP_MS, QUIET_MS};
 
 /// A finished headless run.
 pub struct Run {
     pub app: App,
     /// Failed expectations and steps that never fired: (step index, message).
     pub failures: Vec<(usize, String)>,
+    /// The snapshot (JSON) of the instant `Output::at_ms` asked for, or None
+    /// (not asked, or the run ended before it).
+    pub at_state: Option<String>,
 }
 
 impl Run {
@@ -41,15 +43,69 @@ impl Run {
     }
 }
 
-/// Runs a loaded scenario headless.
+/// Runs a loaded scenario headless, keeping the whole event log in memory.
 pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
+    match run_with(loaded, seed, until_ms, Output::default()) {
+        Ok(run) => run,
+        // Only writing a streamed log can fail, and nothing is streamed here.
+        Err(_) => unreachable!("a run without a stream does no I/O"),
+    }
+}
+
+/// The snapshot (JSON) of `world` as it stands at `at_ms`, a later instant at
+/// which nothing was due: the clock is set there only while reading.
+fn snapshot_at(world: &mut World, at_ms: u64) -> String {
+    let now = std::mem::replace(&mut world.resource_mut::<SimClock>().now_ms, at_ms);
+    let json = snapshot::to_json(world);
+    world.resource_mut::<SimClock>().now_ms = now;
+    json
+}
+
+/// Where a headless run sends its event log as it goes, and whether it
+/// shows its progress.
+#[derive(Default)]
+pub struct Output<'a> {
+    /// Write the event log here (JSON Lines) as the run goes, keeping in
+    /// memory only the events a scenario check may look for. The bytes are
+    /// exactly [`Run::events_jsonl`] of the same run without a stream.
+    pub events: Option<&'a mut dyn std::io::Write>,
+    /// Show a progress bar on stderr, if it is a terminal and the run takes
+    /// more than a second.
+    pub progress: bool,
+    /// Also take the state snapshot (JSON) of this earlier instant of the
+    /// same run (`--at` with `--state-out`): [`Run::at_state`].
+    pub at_ms: Option<u64>,
+    /// Called after each settled instant (`diff` compares two runs with it).
+    pub observe: Option<&'a mut dyn FnMut(&World)>,
+}
+
+/// Runs a loaded scenario headless, streaming its log and showing progress
+/// as `out` asks. Fails only when writing the stream fails.
+pub fn run_with(
+    loaded: Loaded,
+    seed: Option<u64>,
+    until_ms: Option<u64>,
+    mut out: Output,
+) -> std::io::Result<Run> {
     let mut app = crate::scenario::core_app();
     let world = app.world_mut();
+    let keep = kinds_kept(&loaded);
+    let keep = |e: &crate::sim::event::SimEvent| keep.contains(e.kind.name());
+    let mut progress = progress::Progress::new(out.progress, until_ms);
     scenario::install(world, loaded, seed, false);
     let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
+    let mut at_snapshot = None;
     loop {
         settle_all(world);
         world.resource_mut::<PauseRequest>().0 = None;
+        if let Some(w) = out.events.as_deref_mut() {
+            world.resource_mut::<EventLog>().stream_to(w, &keep)?;
+        }
+        let now = world.resource::<SimClock>().now_ms;
+        progress.tick(now, world.resource::<EventLog>().total());
+        if let Some(observe) = out.observe.as_deref_mut() {
+            observe(world);
+        }
         let next = world.resource::<Wake>().next_ms;
         let done = world.resource::<Lesson>().finished();
         let Some(next) = next else { break };
@@ -57,40 +113,46 @@ pub fn run(loaded: Loaded, seed: Option<u64>, until_ms: Option<u64>) -> Run {
             break;
         }
         if until_ms.is_none() && done {
-            let last_event = world
-                .resource::<EventLog>()
-                .events
-                .last()
-                .map_or(0, |e| e.t_ms);
+            let last_event = world.resource::<EventLog>().last_ms().unwrap_or(0);
             if next.saturating_sub(last_event) > QUIET_MS {
                 break;
             }
         }
+        // The requested instant lies before the next due one: the world
+        // stands there as it is now.
+        if let Some(a) = out.at_ms.filter(|a| *a < next && at_snapshot.is_none()) {
+            at_snapshot = Some(snapshot_at(world, a));
+        }
         world.resource_mut::<SimClock>().now_ms = next;
     }
+    progress.finish();
     if let Some(u) = until_ms {
         let mut clock = world.resource_mut::<SimClock>();
         clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
     }
-    let lesson = world.resource::<Lesson>().clone();
-    let mut failures = lesson.failures();
-    for (i, r) in lesson.results.iter().enumerate() {
-        if *r == StepResult::Pending && until_ms.is_none() {
-            let step = &lesson.loaded.scenario.steps[i];
-            let why = match &step.when {
-                Some(w) => {
-                    let actual = crate::scenario::player::eval(world, w)
-                        .err()
-                        .unwrap_or_default();
-                    format!("`when: {}` never held ({actual})", w.as_written())
-                }
-                None => "it was never reached".to_string(),
-            };
-            failures.push((i, format!("{}: never fired: {why}", lesson.step_label(i))));
+    let end = world.resource::<SimClock>().now_ms;
+    if let Some(a) = out.at_ms.filter(|a| *a <= end && at_snapshot.is_none()) {
+        at_snapshot = Some(snapshot_at(world, a));
+    }
+    let failures = crate::scenario::run::failures(world, until_ms.is_none());
+    Ok(Run {
+        app,
+        failures,
+        at_state: at_snapshot,
+    })
+}
+
+/// The event kinds a streamed run keeps in memory: those the scenario's
+/// checks look for, and breaches (the summary counts them).
+fn kinds_kept(loaded: &Loaded) -> std::collections::BTreeSet<String> {
+    let mut kinds =
+        std::collections::BTreeSet::from([EventKind::InvariantBroken.name().to_string()]);
+    for step in &loaded.scenario.steps {
+        for check in step.when.iter().chain(&step.expect) {
+            kinds.extend(check.kinds_in_log().into_iter().map(str::to_string));
         }
     }
-    failures.sort_by_key(|f| f.0);
-    Run { app, failures }
+    kinds
 }
 
 /// A `kubectl get pods -o wide`-style table of the pods now.
@@ -100,14 +162,7 @@ pub fn pods_table(world: &mut World) -> String {
         .query::<(&Pod, &PodStatus)>()
         .iter(world)
         .map(|(p, s)| {
-            let status = match (&s.waiting, s.shown_phase()) {
-                (Some(w), PodPhase::ContainerCreating | PodPhase::Pending)
-                    if w.starts_with("ErrImagePull") =>
-                {
-                    "ErrImagePull".to_string()
-                }
-                (_, ph) => ph.name().to_string(),
-            };
+            let status = s.status_column(now);
             (
                 p.name.clone(),
                 [
@@ -152,7 +207,7 @@ pub fn summary(run: &mut Run) -> String {
     let now = run.now_ms();
     let world = run.world();
     let lesson = world.resource::<Lesson>().clone();
-    let events = world.resource::<EventLog>().events.len();
+    let events = world.resource::<EventLog>().total();
     let breaches = world
         .resource::<EventLog>()
         .count(EventKind::InvariantBroken);
@@ -167,6 +222,12 @@ pub fn summary(run: &mut Run) -> String {
             String::new()
         }
     );
+    out.push_str(&format!(
+        "{}\n\n",
+        world
+            .resource::<crate::sim::version::ClusterVersion>()
+            .describe()
+    ));
     out.push_str(&pods_table(world));
     let cluster = crate::sim::read::read(world);
     for db in snapshot::database_snaps(&cluster) {

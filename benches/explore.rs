@@ -1,0 +1,88 @@
+//! Benchmark of `statefulset-sim explore`: campaign runs per second on the
+//! sandbox (target ≥ 500 runs/s) and on lesson 12 (the MySQL lesson, its
+//! steps included), and the time to shrink a 20-fault failure (target
+//! < 10 s). Run it without the GUI:
+//! `cargo bench --no-default-features --bench explore`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use statefulset_sim::explore::fault::FaultKind;
+use statefulset_sim::explore::{Campaign, Options, Property};
+use statefulset_sim::scenario::load_file;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+fn campaign(lesson: &str, opts: Options) -> Campaign {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(lesson);
+    Campaign::new(&load_file(&p).expect("shipped lesson loads"), opts)
+}
+
+/// Runs per second over `runs` seeded runs (drawing, playing, checking).
+fn runs_per_second(c: &Campaign, runs: u64) -> f64 {
+    let t = Instant::now();
+    let mut events = 0;
+    for seed in 0..runs {
+        events += black_box(c.run(&c.draw(seed))).events;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!("  {runs} runs, {events} events in {secs:.2} s");
+    runs as f64 / secs
+}
+
+/// A run of exactly 20 faults that splits mysql's brain, and its shrink time.
+fn shrink_twenty(c: &Campaign) {
+    for seed in 0..5000 {
+        let faults = c.draw(seed);
+        if faults.len() != 20 {
+            continue;
+        }
+        let out = c.run(&faults);
+        if out.first().map(|(p, _)| p) != Some(Property::OneProcessPerIdentity) {
+            continue;
+        }
+        let t = Instant::now();
+        let f = c.shrink(Property::OneProcessPerIdentity, seed, faults);
+        eprintln!(
+            "shrink a 20-fault split brain (seed {seed}): to {} fault(s) in {} runs, {:.2} s (target < 10 s)",
+            f.shrunk.len(),
+            f.shrink_runs,
+            t.elapsed().as_secs_f64()
+        );
+        return;
+    }
+    eprintln!("no 20-fault split brain among 5000 seeds");
+}
+
+fn bench(cr: &mut Criterion) {
+    let sandbox = campaign("00-sandbox.ron", Options::default());
+    eprintln!("sandbox, all fault kinds, up to 6 faults:");
+    let rate = runs_per_second(&sandbox, 2000);
+    eprintln!("sandbox: {rate:.0} runs/s (target >= 500)");
+    let mysql = campaign("12-mysql.ron", Options::default());
+    eprintln!("lesson 12 (its steps, then faults):");
+    let rate = runs_per_second(&mysql, 500);
+    eprintln!("lesson 12: {rate:.0} runs/s");
+    let split = campaign(
+        "10-split-brain.ron",
+        Options {
+            cluster_only: true,
+            max_faults: 20,
+            until_s: 20.0 * 400.0,
+            kinds: FaultKind::ALL.to_vec(),
+            ..Options::default()
+        },
+    );
+    shrink_twenty(&split);
+    let mut g = cr.benchmark_group("explore");
+    g.sample_size(20);
+    let faults = sandbox.draw(7);
+    g.bench_function("one_sandbox_run", |b| {
+        b.iter(|| black_box(sandbox.run(&faults)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,380 @@
+//! Saving a branch as a scenario: the original scenario's text with the
+//! user's actions inserted as `at:` steps, each after a comment saying what
+//! was done, so that playing the file replays the branch. Written
+//! atomically (a temporary file, then a rename).
+
+use super::load::{self, Loaded};
+use super::tape::{Entry, Input};
+use crate::sim::units;
+use std::path::Path;
+
+/// `1234` ms as RON seconds, exactly: "1.234".
+fn secs(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// The text of a scenario file this scenario came from: the built-in
+/// lesson's, or the file's as it is now (None if it changed since it was
+/// loaded or cannot be read).
+pub fn source_text(loaded: &Loaded) -> Option<String> {
+    let text = if loaded.file == super::BUILT_IN_FILE {
+        include_str!("../../scenarios/00-sandbox.ron").to_string()
+    } else {
+        std::fs::read_to_string(&loaded.file).ok()?
+    };
+    let again = load::load_str(&loaded.file, text.as_bytes()).ok()?;
+    (again.scenario == loaded.scenario).then_some(text)
+}
+
+/// The byte range of the value of `key` at nesting `depth` within
+/// `text[from..to]` (depth 1: the fields of the outermost tuple there),
+/// skipping strings and comments. The value is a number or a string.
+fn value_of(text: &str, from: usize, to: usize, key: &str, depth: i32) -> Option<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut d = 0i32;
+    let mut i = from;
+    while i < to {
+        match b[i] {
+            b'"' => i = skip_string(b, i),
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < to && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => d += 1,
+            b')' | b']' | b'}' => d -= 1,
+            c if d == depth && c.is_ascii_alphabetic() => {
+                let start = i;
+                while i < to && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &text[start..i];
+                let mut j = i;
+                while j < to && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if word == key && b.get(j) == Some(&b':') {
+                    j += 1;
+                    while j < to && b[j].is_ascii_whitespace() {
+                        j += 1;
+                    }
+                    let end = if b.get(j) == Some(&b'"') {
+                        skip_string(b, j) + 1
+                    } else {
+                        let mut e = j;
+                        while e < to && (b[e].is_ascii_alphanumeric() || b"._-+".contains(&b[e])) {
+                            e += 1;
+                        }
+                        e
+                    };
+                    return Some((j, end));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the closing quote of the string opening at `i`.
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// A text edit: replace `range` with `with` (applied from the end back).
+type Edit = ((usize, usize), String);
+
+/// Where to insert lines before the step starting at byte `at`: the start
+/// of its line when it begins the line (with its indentation), else just
+/// before it on a new line.
+fn line_start(text: &str, at: usize) -> (usize, String, &'static str) {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[start..at];
+    if before.trim().is_empty() {
+        (start, before.to_string(), "")
+    } else {
+        (at, String::new(), "\n")
+    }
+}
+
+/// The first `(` outside comments: the scenario's own.
+fn first_open(text: &str) -> Option<usize> {
+    let mut in_comment = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            '\n' => in_comment = false,
+            '/' if !in_comment && text[i..].starts_with("//") => in_comment = true,
+            '(' if !in_comment => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The inserted steps for the actions at one place, as lines.
+fn inserted(entries: &[&Entry], branch: &str, indent: &str) -> String {
+    let mut out = String::new();
+    for e in entries {
+        let Input::Command(cmd) = &e.input else {
+            continue;
+        };
+        out.push_str(&format!(
+            "{indent}// What if: {} (branch \"{branch}\")\n{indent}(at: {}, do: {}),\n",
+            e.describe(),
+            secs(e.t_ms),
+            cmd.to_ron()
+        ));
+    }
+    out
+}
+
+/// The saved scenario's text: `original` (the text `loaded` was read from)
+/// with the branch's actions inserted where the player stood when each was
+/// taken, its name saying which branch it is, and its seed the run's.
+///
+/// An inserted step re-arms the step after it (an `after:` or a `timeout:`
+/// counts from when the previous step fired), so that step's `after:` and
+/// `timeout:` are shortened by as much as the insertion delays its arming:
+/// it then fires exactly when it did in the branch.
+pub fn branch_text(
+    original: &str,
+    loaded: &Loaded,
+    tape: &[Entry],
+    branch: &str,
+    seed: Option<u64>,
+) -> Result<String, String> {
+    let items = load::list_items(original, &["steps"]);
+    let n = loaded.scenario.steps.len();
+    if items.len() != n || n == 0 {
+        return Err(format!(
+            "cannot find the steps of {} in its text (found {} of {n})",
+            loaded.file,
+            items.len()
+        ));
+    }
+    let actions: Vec<&Entry> = tape
+        .iter()
+        .filter(|e| matches!(e.input, Input::Command(_)))
+        .collect();
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut at = 0;
+    while at < actions.len() {
+        let cursor = actions[at].cursor.min(n);
+        let group: Vec<&Entry> = actions[at..]
+            .iter()
+            .take_while(|e| e.cursor.min(n) == cursor)
+            .copied()
+            .collect();
+        at += group.len();
+        if cursor < n {
+            let (start, indent, lead) = line_start(original, items[cursor].0);
+            let lines = inserted(&group, branch, &indent);
+            edits.push(((start, start), format!("{lead}{lines}")));
+            let last = group.last().map_or(0, |e| e.t_ms);
+            let delay = last.saturating_sub(group[0].armed_ms);
+            edits.extend(rearm(
+                original,
+                items[cursor],
+                &loaded.scenario.steps[cursor],
+                delay,
+            ));
+        } else {
+            let (_, indent, _) = line_start(original, items[n - 1].0);
+            edits.push(after_last(
+                original,
+                items[n - 1].1,
+                inserted(&group, branch, &indent),
+            ));
+        }
+    }
+    let top = (0, original.len());
+    if let Some(r) = value_of(original, top.0, top.1, "name", 1) {
+        let name = format!("{} (what if: {branch})", loaded.scenario.name);
+        edits.push((r, format!("{name:?}")));
+    }
+    if let Some(s) = seed.filter(|s| *s != loaded.scenario.seed) {
+        match value_of(original, top.0, top.1, "seed", 1) {
+            Some(r) => edits.push((r, s.to_string())),
+            None => {
+                let open = first_open(original).ok_or("no scenario tuple")?;
+                edits.push(((open + 1, open + 1), format!("\n    seed: {s},")));
+            }
+        }
+    }
+    edits.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
+    let mut text = original.to_string();
+    for ((s, e), with) in edits {
+        text.replace_range(s..e, &with);
+    }
+    Ok(text)
+}
+
+/// The edit that appends `lines` (each ending ",\n") after the last step,
+/// which ends at `end` (its comma, or the list's closing bracket).
+fn after_last(text: &str, end: usize, lines: String) -> Edit {
+    let b = text.as_bytes();
+    if b.get(end) != Some(&b',') {
+        return ((end, end), format!(",\n{lines}"));
+    }
+    let eol = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    if text[end..eol].contains(']') {
+        ((end + 1, end + 1), format!("\n{lines}"))
+    } else {
+        let p = (eol + 1).min(text.len());
+        ((p, p), lines)
+    }
+}
+
+/// The edits that keep step `item` firing when it did although it is armed
+/// `delay_ms` later.
+fn rearm(text: &str, item: (usize, usize), step: &super::Step, delay_ms: u64) -> Vec<Edit> {
+    let mut edits = Vec::new();
+    if delay_ms == 0 {
+        return edits;
+    }
+    let fields = [("after", step.after), ("timeout", step.timeout)];
+    for (key, value) in fields {
+        if let (Some(v), Some(r)) = (value, value_of(text, item.0, item.1 + 1, key, 1)) {
+            let ms = units::secs_to_ms(v).saturating_sub(delay_ms);
+            edits.push((r, secs(ms)));
+        }
+    }
+    edits
+}
+
+/// Writes `text` to `path` atomically: a temporary file beside it, then a
+/// rename, so a crash never leaves half a scenario.
+pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{} is not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            f.write_all(text.as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+/// Saves a branch of a run of `loaded` as a scenario file at `path`, and
+/// checks that the file loads.
+pub fn save_branch(
+    path: &Path,
+    loaded: &Loaded,
+    tape: &[Entry],
+    branch: &str,
+    seed: Option<u64>,
+) -> Result<(), String> {
+    let original = source_text(loaded).ok_or_else(|| {
+        format!(
+            "cannot read {} as it was loaded (it changed or was moved)",
+            loaded.file
+        )
+    })?;
+    let text = branch_text(&original, loaded, tape, branch, seed)?;
+    load::load_str(&path.display().to_string(), text.as_bytes())
+        .map_err(|d| format!("the saved scenario would not load: {d}"))?;
+    write_atomic(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::SimCommand;
+
+    const TEXT: &str = r#"(
+    name: "t",
+    seed: 3,
+    cluster: (nodes: [(name: "node-a", zone: "z")]),
+    workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1")))],
+    steps: [
+        (at: 10.0, note: "first"), // a comment
+        (after: 30.0, note: "second, after: 1.0 in words"),
+    ],
+)"#;
+
+    fn entry(t_ms: u64, cursor: usize, armed_ms: u64) -> Entry {
+        Entry {
+            t_ms,
+            input: Input::Command(SimCommand::DeletePod {
+                pod: "web-1".into(),
+            }),
+            cursor,
+            armed_ms,
+        }
+    }
+
+    #[test]
+    fn an_action_is_inserted_where_the_player_stood_and_the_next_step_keeps_its_instant() {
+        let loaded = load::load_str("t.ron", TEXT.as_bytes()).expect("loads");
+        // Taken at 25 s: step 1 fired at 10 s, step 2 is due at 40 s.
+        let text =
+            branch_text(TEXT, &loaded, &[entry(25_000, 1, 10_000)], "b", None).expect("saves");
+        let again = load::load_str("u.ron", text.as_bytes()).expect("the saved text loads");
+        let steps = &again.scenario.steps;
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[1].at, Some(25.0));
+        assert!(matches!(
+            steps[1].command,
+            Some(SimCommand::DeletePod { .. })
+        ));
+        // Armed at 25 s instead of 10 s: after 15 s, still due at 40 s.
+        assert_eq!(steps[2].after, Some(15.0));
+        assert_eq!(
+            steps[2].note.as_deref(),
+            Some("second, after: 1.0 in words")
+        );
+        assert!(text.contains("// What if: Delete pod web-1 at"));
+        assert!(text.contains("// a comment"));
+        assert_eq!(again.scenario.name, "t (what if: b)");
+    }
+
+    #[test]
+    fn an_action_after_the_last_step_goes_at_the_end() {
+        let loaded = load::load_str("t.ron", TEXT.as_bytes()).expect("loads");
+        let text =
+            branch_text(TEXT, &loaded, &[entry(90_000, 2, 40_000)], "b", Some(9)).expect("saves");
+        let again = load::load_str("u.ron", text.as_bytes()).expect("the saved text loads");
+        assert_eq!(again.scenario.steps.len(), 3);
+        assert_eq!(again.scenario.steps[2].at, Some(90.0));
+        assert_eq!(again.scenario.seed, 9);
+    }
+
+    #[test]
+    fn a_file_is_written_whole_or_not_at_all() {
+        let dir = std::env::temp_dir().join(format!("ss-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("b.ron");
+        write_atomic(&path, "one").expect("writes");
+        write_atomic(&path, "two").expect("overwrites");
+        assert_eq!(std::fs::read_to_string(&path).expect("reads"), "two");
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("lists").collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+        assert!(write_atomic(&dir.join("no/such/dir/x.ron"), "x").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,95 @@
+//! The headless runner's streamed event log: what `--events-out FILE` writes
+//! as the run goes is byte for byte the log of the same run kept in memory,
+//! every lesson's expectations (which read the log) still hold, and the run
+//! keeps only the events a check may look for.
+
+use statefulset_sim::headless::{self, Output};
+use statefulset_sim::scenario::load_file;
+use std::path::Path;
+
+fn lessons() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir("scenarios")
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn streamed(path: &Path) -> (Vec<u8>, headless::Run) {
+    let loaded = load_file(path).expect("lesson loads");
+    let mut bytes = Vec::new();
+    let out = Output {
+        events: Some(&mut bytes),
+        ..Default::default()
+    };
+    let run = headless::run_with(loaded, None, None, out).expect("writing to memory cannot fail");
+    (bytes, run)
+}
+
+#[test]
+fn a_streamed_log_is_byte_identical_to_the_log_kept_in_memory() {
+    for path in lessons() {
+        let kept = headless::run(load_file(&path).expect("lesson loads"), None, None);
+        let (bytes, run) = streamed(&path);
+        assert_eq!(
+            String::from_utf8(bytes).expect("the log is UTF-8"),
+            kept.events_jsonl(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(run.failures, kept.failures, "{}", path.display());
+        assert_eq!(run.log().total(), kept.log().events.len());
+    }
+}
+
+#[test]
+fn a_streamed_run_keeps_only_the_events_its_checks_look_for() {
+    // Lesson 7 checks the order of a few event kinds: the rest of its log
+    // leaves memory as it is written.
+    let path = Path::new("scenarios/07-node-failure.ron");
+    let (_, run) = streamed(path);
+    let log = run.log();
+    assert!(log.streamed > 0);
+    assert!(
+        log.events.len() < log.total() / 2,
+        "{} of {} kept",
+        log.events.len(),
+        log.total()
+    );
+    let summary_events = {
+        let mut r = run;
+        headless::summary(&mut r)
+    };
+    let kept = headless::run(load_file(path).expect("lesson loads"), None, None);
+    assert!(
+        summary_events.contains(&format!("{} events", kept.log().events.len())),
+        "the summary counts every event, streamed or kept: {summary_events}"
+    );
+}
+
+#[test]
+fn events_out_writes_the_whole_log_and_leaves_no_partial_file() {
+    let dir = std::env::temp_dir().join(format!("ss-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("events.jsonl");
+    let path = Path::new("scenarios/04-rolling-update-partition.ron");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
+        .arg(path)
+        .args(["--headless", "--events-out"])
+        .arg(&out)
+        .output()
+        .expect("the binary runs");
+    assert!(status.status.success(), "{status:?}");
+    let written = std::fs::read_to_string(&out).expect("the log was written");
+    let kept = headless::run(load_file(path).expect("lesson loads"), None, None);
+    assert_eq!(written, kept.events_jsonl());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
