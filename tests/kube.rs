@@ -730,7 +730,7 @@ fn a_kubectl_step_runs_in_a_scenario_and_logs_what_kubectl_printed() {
         steps: [
             (at: 5.0, do: Kubectl("scale statefulset/web --replicas=2")),
             (when: Ready(set: "web", count: 2), timeout: 60.0, do: Kubectl("get pod web-9")),
-            (after: 0.0, expect: EventSeen((kind: "KubectlRan", object: "scenario/step-1"))),
+            (after: 0.0, expect: EventSeen((kind: "KubectlRan", object: "kubectl"))),
         ])"#;
     let run = common::run(text);
     assert_eq!(run.exit_code(), 0, "{:?}", run.failures);

@@ -249,3 +249,55 @@ fn a_branch_saved_as_a_scenario_replays_headless_with_the_same_log() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_kubectl_line_typed_in_the_past_forks_a_branch_and_saves_as_a_kubectl_step() {
+    use statefulset_sim::gui::host::{Playback, SimHost};
+    let lesson = Path::new("scenarios/08-ways-out-force-delete.ron");
+    let mut host = SimHost::new(load(lesson), None);
+    let mut pb = Playback::default();
+    let answer_all = |host: &mut SimHost, pb: &mut Playback, t: u64| {
+        pb.run_to(host, t);
+        while pb.question.is_some() {
+            pb.resume(host);
+            pb.run_to(host, t);
+        }
+    };
+    answer_all(&mut host, &mut pb, 600_000);
+    pb.seek(&mut host, 100_000);
+    host.finish_rewind();
+    pb.after_rewind(&host);
+    let printed = host.kubectl("get pods");
+    assert!(printed.starts_with("NAME"), "get prints a table: {printed}");
+    assert_eq!(host.branches.list.len(), 1, "reading the cluster forks nothing");
+    let printed = host.kubectl("scale statefulset/mysql --replicas=4");
+    assert_eq!(printed.trim_end(), "statefulset.apps/mysql scaled");
+    assert_eq!(host.branches.list.len(), 2, "changing it in the past forks");
+    answer_all(&mut host, &mut pb, 600_000);
+    let made = |l: &[sim::SimEvent]| {
+        l.iter()
+            .any(|e| e.kind == sim::EventKind::PodCreated && e.object == "pod/mysql-3")
+    };
+    let branch_log = host.world.resource::<EventLog>().events.clone();
+    assert!(made(&branch_log), "the scaled set made mysql-3");
+    let dir = std::env::temp_dir().join(format!("ss-kubectl-branch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let saved = dir.join("scaled.ron");
+    let b = host.branches.current();
+    statefulset_sim::scenario::save::save_branch(&saved, &host.loaded, &b.tape, &b.name, None)
+        .expect("saves");
+    let text = std::fs::read_to_string(&saved).expect("reads");
+    assert!(
+        text.contains(r#"do: Kubectl("scale statefulset/mysql --replicas=4")"#),
+        "{text}"
+    );
+    let run = headless::run(load(&saved), None, Some(600_000));
+    let cluster = |l: &[sim::SimEvent]| -> String {
+        l.iter()
+            .filter(|e| !e.object.starts_with("scenario/"))
+            .map(|e| e.to_json_line() + "\n")
+            .collect()
+    };
+    assert_eq!(cluster(&branch_log), cluster(&run.log().events));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -97,6 +97,33 @@ impl SimHost {
         r
     }
 
+    /// A line typed in the GUI's kubectl command line; returns what kubectl
+    /// prints. A reading command (get, describe, rollout status / history)
+    /// only prints. A command that changes the cluster is an action like
+    /// any click: recorded on the tape (a branch when typed at a past
+    /// instant), logged as a `Kubectl` step logs it, and saved in a branch
+    /// as a `Kubectl("…")` step.
+    pub fn kubectl(&mut self, line: &str) -> String {
+        use crate::scenario::kubectl::{self, Kubectl};
+        self.finish_rewind();
+        let result = match kubectl::parse(line) {
+            Err(e) => Err(e),
+            Ok(Kubectl::Sleep { .. } | Kubectl::Wait { .. }) => Err(
+                "error: in the window, time runs with the play controls (space, +1s); sleep and wait are for `statefulset-sim shell`".to_string(),
+            ),
+            Ok(cmd) if cmd.is_read_only() => kubectl::run(&mut self.world, &cmd),
+            Ok(_) => {
+                let input = Input::Command(SimCommand::Kubectl(line.to_string()));
+                let entry = Entry::now(&self.world, input);
+                self.branches.record(entry, &mut self.tape_next);
+                let out = crate::scenario::player::run_kubectl_step(&mut self.world, line);
+                sim::settle_all(&mut self.world);
+                out
+            }
+        };
+        result.unwrap_or_else(|e| e)
+    }
+
     /// The answer to the lesson's open question.
     pub fn answer(&mut self) {
         self.give(Input::Answer);

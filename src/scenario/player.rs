@@ -136,7 +136,7 @@ fn play_steps(world: &mut World) {
         lesson.armed_ms = now;
         let obj = format!("scenario/step-{}", i + 1);
         if let Some(crate::sim::SimCommand::Kubectl(line)) = &step.command {
-            run_kubectl_step(world, &obj, line, now);
+            run_kubectl_step(world, line);
             lesson.results[i] = StepResult::Done { t_ms: now };
             break;
         } else if let Some(cmd) = &step.command {
@@ -186,13 +186,18 @@ fn play_steps(world: &mut World) {
     world.insert_resource(lesson);
 }
 
-/// A `Kubectl("…")` step: the line runs through the kubectl parser now; what
-/// kubectl prints is logged (`KubectlRan`), an error is a `CommandRejected`.
-fn run_kubectl_step(world: &mut World, obj: &str, line: &str, now: u64) {
-    let ev = match super::kubectl::run_line(world, line) {
+/// A `Kubectl("…")` step, or a line typed in the GUI's command line: the
+/// line runs through the kubectl parser now; what kubectl prints is logged
+/// (`KubectlRan`, object `kubectl`: the same whether a scenario step or the
+/// GUI ran it, so a saved branch replays to the same log), an error is a
+/// `CommandRejected`. Returns what kubectl printed (Ok) or its error (Err).
+pub fn run_kubectl_step(world: &mut World, line: &str) -> Result<String, String> {
+    let now = world.resource::<crate::sim::SimClock>().now_ms;
+    let result = super::kubectl::run_line(world, line);
+    let ev = match &result {
         Ok(out) => SimEvent::new(
             EventKind::KubectlRan,
-            obj.to_string(),
+            "kubectl",
             format!("kubectl {line}: {}", out.trim_end().replace('\n', " | ")),
         ),
         Err(e) => SimEvent::new(
@@ -202,6 +207,9 @@ fn run_kubectl_step(world: &mut World, obj: &str, line: &str, now: u64) {
         ),
     };
     world.resource_mut::<EventLog>().emit(now, ev);
+    result
+}
+
 /// `PodPhase(phase: P)`: P is the pod's STATUS column as kubectl shows it,
 /// or its API phase while it is not being deleted. `ContainerCreating` also
 /// matches a pod on a node whose container waits to start for another reason

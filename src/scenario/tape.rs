@@ -58,6 +58,12 @@ impl Entry {
 /// command is written and the instant settled) or on "continue".
 pub fn apply(world: &mut World, input: &Input) {
     match input {
+        Input::Command(SimCommand::Kubectl(line)) => {
+            // A kubectl line from the GUI runs as a scenario's `Kubectl`
+            // step does, so a saved branch replays it to the same log.
+            let _ = super::player::run_kubectl_step(world, line);
+            sim::settle_all(world);
+        }
         Input::Command(c) => {
             world.write_message(c.clone());
             sim::settle_all(world);

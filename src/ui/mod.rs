@@ -8,6 +8,7 @@ pub mod events;
 pub mod inspector;
 pub mod keys;
 pub mod whatif;
+pub mod kubectl;
 
 use crate::gui::host::{Playback, SimHost};
 use crate::gui::{GuiOptions, GuiSystems};
@@ -30,6 +31,8 @@ pub struct UiState {
     pub load_error: Option<String>,
     pub styled: bool,
     pub whatif: whatif::WhatIf,
+    /// The kubectl command line (kept across lesson switches).
+    pub kubectl: kubectl::CommandLine,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -55,6 +58,7 @@ impl Default for UiState {
             load_error: None,
             styled: false,
             whatif: whatif::WhatIf::default(),
+            kubectl: kubectl::CommandLine::default(),
         }
     }
 }
@@ -281,6 +285,17 @@ fn panels(
         .response
         .rect
         .height();
+
+    // Above the timeline: the kubectl command line.
+    let bottom = bottom
+        + egui::Panel::bottom("kubectl")
+            .frame(panel_frame(ctx, cover_bottom))
+            .show(&mut root, |ui| {
+                kubectl::command_line(ui, &mut host, &mut ui_state.kubectl)
+            })
+            .response
+            .rect
+            .height();
 
     // Left: the lesson, the workloads, actions.
     let left = egui::Panel::left("lesson")

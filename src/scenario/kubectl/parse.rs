@@ -147,6 +147,20 @@ pub enum Kubectl {
     },
 }
 
+impl Kubectl {
+    /// A command that only prints (get, describe, rollout status / history):
+    /// it changes nothing, so the GUI neither records nor logs it.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Kubectl::Get { .. }
+                | Kubectl::Describe { .. }
+                | Kubectl::RolloutStatus { .. }
+                | Kubectl::RolloutHistory { .. }
+        )
+    }
+}
+
 /// What `kubectl wait --for=` waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitFor {
