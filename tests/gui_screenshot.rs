@@ -127,7 +127,10 @@ fn run_window(display: u32, args: &[&str]) -> Result<(), String> {
         .env("DISPLAY", format!(":{display}"))
         .env_remove("WAYLAND_DISPLAY")
         // No user's remembered theme: the defaults.
-        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("sts-no-config"))
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sts-no-config"),
+        )
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -209,7 +212,12 @@ fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index
     if let Err(e) = run_window(x.1, &[lesson, "--slides", &dir.display().to_string()]) {
         panic!("--slides failed: {e}");
     }
-    let files = ["01-question.png", "02-answer.png", "03-question.png", "04-answer.png"];
+    let files = [
+        "01-question.png",
+        "02-answer.png",
+        "03-question.png",
+        "04-answer.png",
+    ];
     let mut pngs: Vec<String> = std::fs::read_dir(&dir)
         .expect("the deck's folder")
         .flatten()
@@ -227,7 +235,11 @@ fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index
     assert!(index.starts_with("# 7. Node failure"), "{index}");
     let at: Vec<usize> = files
         .iter()
-        .map(|f| index.find(&format!("({f})")).unwrap_or_else(|| panic!("{f} not in the index")))
+        .map(|f| {
+            index
+                .find(&format!("({f})"))
+                .unwrap_or_else(|| panic!("{f} not in the index"))
+        })
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "slides out of order");
     assert!(index.contains("Predict: web-1's machine is about to die."));

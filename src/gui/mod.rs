@@ -216,11 +216,8 @@ fn redraw_policy(
     animating: Res<Animating>,
     mut winit: ResMut<WinitSettings>,
 ) {
-    let busy = !pb.paused
-        || animating.0
-        || opts.screenshot.is_some()
-        || opts.fps
-        || opts.slides.is_some();
+    let busy =
+        !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps || opts.slides.is_some();
     let want = redraw_settings(busy);
     if winit.focused_mode != want.focused_mode || winit.unfocused_mode != want.unfocused_mode {
         *winit = want;

@@ -90,7 +90,9 @@ fn note_count(host: &SimHost) -> usize {
 }
 
 fn finished(host: &SimHost) -> bool {
-    host.world.get_resource::<Lesson>().is_none_or(Lesson::finished)
+    host.world
+        .get_resource::<Lesson>()
+        .is_none_or(Lesson::finished)
 }
 
 /// The deck's index: the lesson's title and summary, then each slide, its

@@ -196,9 +196,9 @@ pub fn parts(scene: &Scene, layout: &Layout, th: &Theme) -> Vec<(String, Part)> 
     // The clients: writes go to <set>-0 through its stable name.
     for (set, _, r, rate) in written_primaries(scene, layout) {
         let (label, c) = if set.writes_failing {
-            ("writes FAILING".to_string(), th.writes_bad_text)
+            ("writes FAILING".to_string(), th.text)
         } else {
-            (format!("client writes {rate}/s"), th.writes_ok_text)
+            (format!("client writes {rate}/s"), th.text)
         };
         out.push((
             format!("clients/{}", set.name),
@@ -452,13 +452,13 @@ pub fn marks(scene: &Scene, layout: &Layout, th: &Theme) -> Vec<Mark> {
         let Some(r) = layout.volumes.get(&v.name) else {
             continue;
         };
+        // On two nodes, a fenced mount, or waiting while attached: held by
+        // a node until it lets go.
         let held_elsewhere = v.attached.len() > 1
             || v.attached
                 .iter()
                 .any(|(_, l)| *l == super::scene::AttachLook::StillMounted)
-            || v.waiting
-                .as_deref()
-                .is_some_and(|w| w.contains("Multi-Attach"));
+            || (v.waiting.is_some() && !v.attached.is_empty());
         let icon = match style::volume_look(v) {
             VolumeLook::Error if held_elsewhere => Icon::Lock,
             VolumeLook::Error => Icon::Warning,

@@ -254,8 +254,9 @@ pub const LIGHT: Theme = Theme {
     widget: hex(0xe4e7ec),
     widget_hover: hex(0xd3d8df),
     widget_active: hex(0xc3c9d2),
-    question_bg: hex(0x281e46),
-    question_text: hex(0xffffff),
+    // Light, so that the window's title (in the theme's text colour) reads.
+    question_bg: hex(0xece6f8),
+    question_text: hex(0x1a1030),
 };
 
 /// The theme of a kind.
@@ -336,9 +337,17 @@ impl Theme {
             add(&format!("writes_bad_text on {n}"), self.writes_bad_text, bg);
         }
         add("node_ok_text on node", self.node_ok_text, self.node);
-        add("node_bad_text on node_bad", self.node_bad_text, self.node_bad);
+        add(
+            "node_bad_text on node_bad",
+            self.node_bad_text,
+            self.node_bad,
+        );
         for s in STATES {
-            add(&format!("card_text on {s:?}"), self.card_text, self.card_fill(s));
+            add(
+                &format!("card_text on {s:?}"),
+                self.card_text,
+                self.card_fill(s),
+            );
         }
         for (n, bg) in [
             ("vol_attached", self.vol_attached),
