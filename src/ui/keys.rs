@@ -90,7 +90,7 @@ pub fn help_window(ctx: &egui::Context, open: &mut bool) {
                     });
                 });
                 ui.separator();
-                ui.vertical(|ui| super::theme::legend(ui));
+                ui.vertical(super::theme::legend);
             });
         });
 }

@@ -156,9 +156,9 @@ fn panels(
     current: Res<CurrentScene>,
     mut vp: ResMut<WorldViewport>,
     world_on_screen: Res<crate::view::camera::WorldOnScreen>,
-    opts: Res<GuiOptions>,
     mut window: Single<&mut Window, With<PrimaryWindow>>,
-    (mut user, settings_file): (
+    (opts, mut user, settings_file): (
+        Res<GuiOptions>,
         ResMut<crate::gui::settings::Settings>,
         Res<crate::gui::settings::SettingsFile>,
     ),
