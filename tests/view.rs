@@ -302,7 +302,7 @@ fn every_world_text_meets_its_themes_contrast_on_what_it_is_drawn_over() {
         };
         for (path, times) in lessons {
             for t in times {
-                let mut r = lesson_at(&path, t);
+                let mut r = lesson_at(path, t);
                 let s = scene::extract(r.world());
                 let l = layout::layout(&s);
                 let parts = draw::parts(&s, &l, th);
