@@ -58,14 +58,15 @@ impl Pass<'_> {
     }
 }
 
-/// Gathers one database's servers and the state of its primary's name.
+/// Gathers one database's servers and the state of its primary's name, for
+/// a pass at `now` (the current instant, or a deferred tick's second).
 pub(super) fn gather<'a>(
     cluster: &Cluster,
     q: &DbQueries,
     spec: &'a StatefulSetSpec,
+    now: u64,
     tick: bool,
 ) -> Pass<'a> {
-    let now = cluster.now();
     let primary_name = spec.pod_name(spec.ordinals_start);
     let primary_dns = format!("{primary_name}.{}", spec.service_name());
     let infos = server_infos(&spec.name, q, &cluster.index);

@@ -137,6 +137,9 @@ pub struct DbState {
     /// set-full check). Writes across a partition to a cut-off old primary
     /// are not counted here: those clients never reached the primary's name.
     pub acked: Vec<RowRange>,
+    /// Its steady ticks since `last_tick_ms` were not run at their seconds
+    /// (see [`super::SteadyTicks`]): the next pass runs them first.
+    pub deferred: bool,
 }
 
 impl DbState {
@@ -222,6 +225,8 @@ pub struct Databases {
     pub dbs: BTreeMap<String, DbState>,
     /// Writer labels ("mysql-0 on node-a").
     pub writers: Vec<String>,
+    /// Steady ticks run late, at a later instant (see `SteadyTicks`).
+    pub deferred_ticks: u64,
 }
 
 impl Databases {
