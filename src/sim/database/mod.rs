@@ -209,6 +209,10 @@ fn catch_up_deferred_ticks(
             continue;
         };
         let (events, activity) = (cluster.log.total(), cluster.log.activity);
+        // Nothing but rows changed since the last pass: the servers, the
+        // primary's name and the pods are as they were, so they are
+        // gathered once for all the skipped seconds.
+        let mut pass: Option<servers::Pass> = None;
         loop {
             let Some(last) = dbs.dbs.get(&set_name).map(|d| d.last_tick_ms) else {
                 break;
@@ -217,8 +221,15 @@ fn catch_up_deferred_ticks(
             if s >= now {
                 break;
             }
+            let pass = match &mut pass {
+                Some(p) => {
+                    p.now = s;
+                    p
+                }
+                None => pass.insert(servers::gather(&cluster, &q, &set.spec, s, true)),
+            };
             dbs.deferred_ticks += 1;
-            let next = run_database(&mut cluster, &mut dbs, &mut q, &set.spec, s, true);
+            let next = step_database(&mut cluster, &mut dbs, &mut q, pass);
             debug_assert!(next != NextTick::Needed, "a steady tick left it unsteady");
             if next == NextTick::None {
                 break;
@@ -256,12 +267,22 @@ fn run_database(
     tick: bool,
 ) -> NextTick {
     let pass = servers::gather(cluster, q, spec, now, tick);
-    servers::start_new(cluster, dbs, q, &pass);
-    let Some(mut db) = dbs.dbs.get_mut(&spec.name).map(std::mem::take) else {
+    step_database(cluster, dbs, q, &pass)
+}
+
+/// One database's step over what `pass` gathered.
+fn step_database(
+    cluster: &mut Cluster,
+    dbs: &mut Databases,
+    q: &mut DbQueries,
+    pass: &servers::Pass,
+) -> NextTick {
+    servers::start_new(cluster, dbs, q, pass);
+    let Some(mut db) = dbs.dbs.get_mut(&pass.spec.name).map(std::mem::take) else {
         return NextTick::None;
     };
-    clients::serve(cluster, q, &pass, &mut db);
-    replication::step_replicas(cluster, q, &pass, &db);
+    clients::serve(cluster, q, pass, &mut db);
+    replication::step_replicas(cluster, q, pass, &db);
     let lagging = pass.infos.iter().any(|i| {
         q.procs
             .get(i.entity)
@@ -271,12 +292,12 @@ fn run_database(
     });
     let next = if !keeps_ticking(&db, lagging) {
         NextTick::None
-    } else if steady(&steady_facts(&pass, q, &db)) {
+    } else if steady(&steady_facts(pass, q, &db)) {
         NextTick::Steady
     } else {
         NextTick::Needed
     };
-    if let Some(slot) = dbs.dbs.get_mut(&spec.name) {
+    if let Some(slot) = dbs.dbs.get_mut(&pass.spec.name) {
         *slot = db;
     }
     next
