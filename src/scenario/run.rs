@@ -97,14 +97,19 @@ fn run_loop(world: &mut World, until_ms: Option<u64>, script_only: bool) -> Vec<
     failures(world, until_ms.is_none())
 }
 
+/// Called after each settled instant; an error ends the run.
+pub type SettledHook<'a> = &'a mut dyn FnMut(&mut World) -> std::io::Result<()>;
+/// Called before the clock jumps to the next due instant (given).
+pub type JumpHook<'a> = &'a mut dyn FnMut(&mut World, u64);
+
 /// What a caller of [`drive`] does as the run goes: the headless runner
 /// streams the log, shows progress and takes an earlier instant's snapshot.
 #[derive(Default)]
 pub struct Hooks<'a> {
     /// After each settled instant (a failure ends the run).
-    pub settled: Option<&'a mut dyn FnMut(&mut World) -> std::io::Result<()>>,
+    pub settled: Option<SettledHook<'a>>,
     /// Before the clock jumps to the next due instant (given).
-    pub before_jump: Option<&'a mut dyn FnMut(&mut World, u64)>,
+    pub before_jump: Option<JumpHook<'a>>,
 }
 
 /// The run loop: settles each due instant and jumps to the next, until the

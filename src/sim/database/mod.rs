@@ -213,10 +213,7 @@ fn catch_up_deferred_ticks(
         // primary's name and the pods are as they were, so they are
         // gathered once for all the skipped seconds.
         let mut pass: Option<servers::Pass> = None;
-        loop {
-            let Some(last) = dbs.dbs.get(&set_name).map(|d| d.last_tick_ms) else {
-                break;
-            };
+        while let Some(last) = dbs.dbs.get(&set_name).map(|d| d.last_tick_ms) {
             let s = (last / DB_TICK_MS + 1) * DB_TICK_MS;
             if s >= now {
                 break;
