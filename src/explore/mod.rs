@@ -264,6 +264,7 @@ impl Campaign {
         let failures = if as_headless {
             scenario::run::play(world, None)
         } else {
+            scenario::run::defer_steady_ticks(world);
             scenario::run::play_script(world)
         };
         let log = world.resource::<EventLog>();
