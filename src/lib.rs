@@ -35,14 +35,21 @@ pub fn run_gui(loaded: scenario::Loaded, opts: gui::GuiOptions) -> i32 {
         return 2;
     }
     let (host, playback) = gui::start(loaded, &opts);
-    let screenshot = opts.screenshot.is_some();
+    let screenshot = opts.screenshot.is_some() || opts.slides.is_some();
+    let slides = opts.slides.clone().map(gui::slides::SlideShow::new);
+    let (user, settings_file) = gui::settings::for_this_run(opts.theme);
     let mut app = App::new();
     app.add_plugins(gui::window_plugins(&opts, gui::window_title(&host)))
         .add_plugins(bevy_egui::EguiPlugin::default())
         .insert_resource(host)
         .insert_resource(playback)
         .insert_resource(opts)
+        .insert_resource(user)
+        .insert_resource(settings_file)
         .add_plugins((gui::plugin, view::plugin, ui::plugin));
+    if let Some(s) = slides {
+        app.insert_resource(s);
+    }
     // A screenshot shows everything where it belongs: no glide, no fade.
     app.world_mut().resource_mut::<view::ViewSettings>().animate = !screenshot;
     match app.run() {

@@ -79,6 +79,14 @@ struct Cli {
     /// GUI: exit after this many wall-clock seconds (benchmarks, CI).
     #[arg(long, value_name = "SECONDS")]
     quit_after: Option<f64>,
+    /// GUI: colours for this run: `dark` or `light` (projectors in a lit
+    /// room). Without it, the theme last chosen in the View menu.
+    #[arg(long, value_name = "dark|light")]
+    theme: Option<String>,
+    /// GUI: play the lesson and write a lecture deck into DIR: a PNG of
+    /// the window at each question and after each answer, and index.md.
+    #[arg(long, value_name = "DIR")]
+    slides: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -364,6 +372,12 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         _ => None,
     };
     let play_to_ms = cli.until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
+    if let Some(d) = &cli.slides
+        && let Err(e) = std::fs::create_dir_all(d)
+    {
+        eprintln!("error: --slides: cannot create {}: {e}", d.display());
+        return Err(ExitCode::from(2));
+    }
     let mut acts = Vec::new();
     for a in &cli.act {
         acts.push(parse_act(a)?);
@@ -379,6 +393,16 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         open_at_ms,
         acts,
         compare: cli.compare,
+        slides: cli.slides.clone(),
+        theme: cli
+            .theme
+            .as_deref()
+            .map(statefulset_sim::gui::settings::ThemeKind::parse)
+            .transpose()
+            .map_err(|e| {
+                eprintln!("error: --theme: {e}");
+                ExitCode::from(2)
+            })?,
     };
     Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
 }

@@ -289,3 +289,68 @@ fn explore_exits_1_with_the_shrunk_scenario_path_0_when_nothing_fails_2_on_bad_i
     let (code, _, err) = cli(&["explore", "no-such.ron"]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// One campaign run played by hand: its event log, end instant, failures,
+/// and how many database ticks were run late.
+fn play_run(c: &Campaign, seed: u64, defer: bool) -> (String, u64, Vec<(usize, String)>, u64) {
+    use statefulset_sim::scenario::{self, Loaded};
+    use statefulset_sim::sim::{SimClock, database::Databases, event::EventLog};
+    let (s, _) = c.assemble(&c.draw(seed));
+    let loaded = Loaded {
+        file: c.file.clone(),
+        step_pos: vec![(1, 1); s.steps.len()],
+        scenario: s,
+    };
+    let mut app = scenario::core_app();
+    let world = app.world_mut();
+    scenario::install(world, loaded, None, false);
+    if defer {
+        scenario::run::defer_steady_ticks(world);
+    }
+    let failures = scenario::run::play_script(world);
+    (
+        world.resource::<EventLog>().to_jsonl(),
+        world.resource::<SimClock>().now_ms,
+        failures,
+        world.resource::<Databases>().deferred_ticks,
+    )
+}
+
+#[test]
+fn deferring_steady_database_ticks_changes_no_run_of_a_campaign() {
+    // Every fault kind, on both database lessons (lesson 12 with its own
+    // steps, which wait on rows and lag), the sandbox, and the local
+    // volumes lesson: the same log, end and failures, tick by tick or not.
+    let campaigns = [
+        ("10-split-brain.ron", true),
+        ("12-mysql.ron", false),
+        ("00-sandbox.ron", false),
+        ("11-local-volumes.ron", true),
+    ];
+    let mut deferred = 0;
+    for (file, cluster_only) in campaigns {
+        let c = Campaign::new(
+            &lesson(file),
+            Options {
+                cluster_only,
+                ..Options::default()
+            },
+        );
+        for seed in 1..=25 {
+            let every_second = play_run(&c, seed, false);
+            let late = play_run(&c, seed, true);
+            assert_eq!(every_second.3, 0, "off unless asked");
+            assert!(
+                every_second.0 == late.0,
+                "{file} seed {seed}: the logs differ"
+            );
+            assert_eq!(
+                (every_second.1, &every_second.2),
+                (late.1, &late.2),
+                "{file} seed {seed}"
+            );
+            deferred += late.3;
+        }
+    }
+    assert!(deferred > 10_000, "only {deferred} ticks were deferred");
+}

@@ -54,8 +54,10 @@ impl Drop for Xvfb {
     }
 }
 
-fn start_x() -> Option<Xvfb> {
-    for n in 150..200u32 {
+/// An X server on the first free display of `displays` (each test its
+/// own range: tests run in parallel).
+fn start_x(displays: std::ops::Range<u32>) -> Option<Xvfb> {
+    for n in displays {
         if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
             || Path::new(&format!("/tmp/.X{n}-lock")).exists()
         {
@@ -106,17 +108,30 @@ fn inspect_png(path: &Path) -> (u32, u32, usize) {
 }
 
 fn screenshot(display: u32, lesson: &str, at: u32, out: &Path) -> Result<(), String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("DISPLAY", format!(":{display}"))
-        .env_remove("WAYLAND_DISPLAY")
-        .args([
+    run_window(
+        display,
+        &[
             lesson,
             "--screenshot",
             &out.display().to_string(),
             "--at",
             &at.to_string(),
-        ])
+        ],
+    )
+}
+
+/// Runs the GUI with `args` on the display until it exits by itself.
+fn run_window(display: u32, args: &[&str]) -> Result<(), String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", format!(":{display}"))
+        .env_remove("WAYLAND_DISPLAY")
+        // No user's remembered theme: the defaults.
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sts-no-config"),
+        )
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -151,7 +166,7 @@ fn gui_renders_two_lessons_to_window_sized_non_blank_screenshots() {
     if !need.is_empty() {
         return skip(&format!("missing {}", need.join(", ")));
     }
-    let Some(x) = start_x() else {
+    let Some(x) = start_x(150..175) else {
         return skip("Xvfb is installed but no X server could be started");
     };
     let dir = std::env::temp_dir().join(format!("sts-gui-{}", std::process::id()));
@@ -175,5 +190,58 @@ fn gui_renders_two_lessons_to_window_sized_non_blank_screenshots() {
             "{lesson}: screenshot looks blank ({colours} colours)"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index() {
+    let need = missing_packages();
+    if !need.is_empty() {
+        return skip(&format!("missing {}", need.join(", ")));
+    }
+    let Some(x) = start_x(175..200) else {
+        return skip("Xvfb is installed but no X server could be started");
+    };
+    let dir = std::env::temp_dir().join(format!("sts-slides-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // Lesson 7 asks two questions.
+    let lesson = "scenarios/07-node-failure.ron";
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(lesson))
+        .expect("lesson 7");
+    assert_eq!(text.matches("pause:").count(), 2, "lesson 7 changed");
+    if let Err(e) = run_window(x.1, &[lesson, "--slides", &dir.display().to_string()]) {
+        panic!("--slides failed: {e}");
+    }
+    let files = [
+        "01-question.png",
+        "02-answer.png",
+        "03-question.png",
+        "04-answer.png",
+    ];
+    let mut pngs: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the deck's folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    pngs.sort();
+    assert_eq!(pngs, files);
+    for f in files {
+        let (w, h, colours) = inspect_png(&dir.join(f));
+        assert_eq!((w, h), (1600, 900), "{f} is not the window's size");
+        assert!(colours > 20, "{f} looks blank");
+    }
+    let index = std::fs::read_to_string(dir.join("index.md")).expect("index.md");
+    assert!(index.starts_with("# 7. Node failure"), "{index}");
+    let at: Vec<usize> = files
+        .iter()
+        .map(|f| {
+            index
+                .find(&format!("({f})"))
+                .unwrap_or_else(|| panic!("{f} not in the index"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "slides out of order");
+    assert!(index.contains("Predict: web-1's machine is about to die."));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,8 @@ mod common;
 
 use statefulset_sim::headless;
 use statefulset_sim::scenario::load_file;
-use statefulset_sim::view::{layout, scene, style};
+use statefulset_sim::view::theme::{self, PodState};
+use statefulset_sim::view::{draw, layout, scene, style};
 use std::path::PathBuf;
 
 fn lesson_at(file: &str, secs: u64) -> headless::Run {
@@ -54,7 +55,7 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
         column_of(&l1, &l1.pods[&p1.key]).as_deref(),
         Some(new_node.as_str())
     );
-    assert_eq!(style::pod_colour(p1), style::READY);
+    assert_eq!(PodState::of(p1), PodState::Ready);
     assert!(
         style::pod_caption(p1).contains("lag"),
         "a replica shows its lag: {}",
@@ -106,7 +107,15 @@ fn while_the_volume_is_held_by_the_dead_node_it_is_drawn_there_with_a_countdown(
         column_of(&l, &l.volumes[&v.name]).as_deref(),
         Some(held_by.as_str())
     );
-    assert_eq!(style::volume_colour(v), style::VOL_ERROR);
+    assert_eq!(style::volume_look(v), style::VolumeLook::Error);
+    // Held by the dead node: its chip carries the lock sign.
+    let marks = draw::marks(&s, &l, &theme::LIGHT);
+    assert!(
+        marks.iter().any(|m| m.anchor == format!("pv/{}#bg", v.name)
+            && m.icon == statefulset_sim::view::icons::Icon::Lock),
+        "no lock on {}",
+        v.name
+    );
     let p = s.pod("mysql-1").expect("pod");
     assert_ne!(p.node.as_deref(), Some(held_by.as_str()));
     assert!(
@@ -164,7 +173,7 @@ fn every_label_of_every_lesson_is_big_enough_to_draw_in_the_default_window() {
                 bevy::math::Vec2::new(l.bounds.w, l.bounds.h),
                 free,
             );
-            for (key, part) in statefulset_sim::view::draw::parts(&s, &l) {
+            for (key, part) in draw::parts(&s, &l, &theme::DARK) {
                 if let statefulset_sim::view::draw::Part::Text { size, .. } = part {
                     assert!(
                         style::text_readable(size, scale),
@@ -246,4 +255,114 @@ fn a_database_set_names_its_primary_for_the_client_arrow() {
     let set = s.sets.iter().find(|x| x.name == "db").expect("the set");
     // Before, the client arrow looked for "db-0" and was not drawn.
     assert_eq!(set.primary.as_deref(), Some("db-3"));
+}
+
+/// The background a text part is drawn on: the fill of the topmost
+/// rectangle under it (below the text's own depth), else the window's.
+fn background_of(
+    parts: &[(String, draw::Part)],
+    x: f32,
+    y: f32,
+    z: f32,
+    th: &theme::Theme,
+) -> (String, style::Rgb) {
+    let mut best: Option<(f32, &str, style::Rgb)> = None;
+    for (key, p) in parts {
+        if let draw::Part::Rect { rect, fill, z: rz } = p
+            && *rz < z
+            && rect.contains(x, y)
+            && best.is_none_or(|b| *rz > b.0)
+        {
+            best = Some((*rz, key, *fill));
+        }
+    }
+    match best {
+        Some((_, k, f)) => (k.to_string(), f),
+        None => ("window".to_string(), th.bg),
+    }
+}
+
+#[test]
+fn every_world_text_meets_its_themes_contrast_on_what_it_is_drawn_over() {
+    // WCAG 2 contrast: light (projectors) at least 7:1 (AAA), dark at
+    // least 4.5:1 (AA), for every label of several lessons at moments
+    // a class looks at: failed nodes, Multi-Attach, split brain, rollouts.
+    let lessons = [
+        ("07-node-failure.ron", [30, 200, 400, 700]),
+        ("08-ways-out-force-delete.ron", [60, 500, 800, 1100]),
+        ("10-split-brain.ron", [60, 400, 700, 1000]),
+        ("12-mysql.ron", [60, 300, 600, 900]),
+        ("04-rolling-update-partition.ron", [20, 60, 120, 300]),
+    ];
+    let mut checked = 0;
+    for th in [&theme::DARK, &theme::LIGHT] {
+        let min = match th.kind {
+            statefulset_sim::gui::settings::ThemeKind::Light => 7.0,
+            statefulset_sim::gui::settings::ThemeKind::Dark => 4.5,
+        };
+        for (path, times) in lessons {
+            for t in times {
+                let mut r = lesson_at(path, t);
+                let s = scene::extract(r.world());
+                let l = layout::layout(&s);
+                let parts = draw::parts(&s, &l, th);
+                for (key, p) in &parts {
+                    if let draw::Part::Text {
+                        x, y, colour, z, ..
+                    } = p
+                    {
+                        // Where the glyphs start and a little inside.
+                        for (px, py) in [(*x + 2.0, *y + 4.0), (*x + 12.0, *y + 10.0)] {
+                            let (under, bg) = background_of(&parts, px, py, *z, th);
+                            let c = theme::contrast(*colour, bg);
+                            assert!(
+                                c >= min,
+                                "{:?} theme, {path} at {t}s: {key} on {under}: contrast {c:.2} < {min}",
+                                th.kind
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} checked");
+}
+
+#[test]
+fn the_pending_lane_and_the_volume_shelf_take_room_only_when_they_hold_something() {
+    // Lesson 7 at 30 s: every pod runs and every volume is in use.
+    let mut r = lesson_at("07-node-failure.ron", 30);
+    let s = scene::extract(r.world());
+    assert!(s.pods.iter().all(|p| p.node.is_some()));
+    let l = layout::layout(&s);
+    assert_eq!(l.pending.h, 0.0);
+    assert_eq!(l.shelf.h, 0.0);
+    let parts = draw::parts(&s, &l, &theme::DARK);
+    assert!(!parts.iter().any(|(k, _)| k.starts_with("lane/")));
+    // The nodes start near the top and the world ends where they do.
+    let top = l.nodes.values().map(|r| r.y).fold(f32::MAX, f32::min);
+    let bottom = l.nodes.values().map(|r| r.y + r.h).fold(0.0, f32::max);
+    assert!(top < layout::LANE_H, "columns start at {top}");
+    assert!(
+        l.bounds.h <= bottom + 2.0 * layout::PAD + 1.0,
+        "the world ends at {}, the columns at {bottom}",
+        l.bounds.h
+    );
+    // A pod with no node brings the lane back, above the columns.
+    let mut s2 = s.clone();
+    s2.pods[0].node = None;
+    let l2 = layout::layout(&s2);
+    assert_eq!(l2.pending.h, layout::LANE_H);
+    let top2 = l2.nodes.values().map(|r| r.y).fold(f32::MAX, f32::min);
+    assert!(
+        top2 >= layout::LANE_H,
+        "columns start at {top2}, under the lane"
+    );
+    assert!(
+        draw::parts(&s2, &l2, &theme::DARK)
+            .iter()
+            .any(|(k, _)| k == "lane/pending")
+    );
 }

@@ -246,6 +246,7 @@ impl Campaign {
             file: self.file.clone(),
             step_pos: vec![(1, 1); s.steps.len()],
             scenario: s,
+            warnings: Vec::new(),
         };
         self.play(loaded, &roles, false)
     }
@@ -264,6 +265,7 @@ impl Campaign {
         let failures = if as_headless {
             scenario::run::play(world, None)
         } else {
+            scenario::run::defer_steady_ticks(world);
             scenario::run::play_script(world)
         };
         let log = world.resource::<EventLog>();

@@ -6,6 +6,8 @@
 
 pub mod branches;
 pub mod host;
+pub mod settings;
+pub mod slides;
 
 use crate::scenario::Loaded;
 use bevy::prelude::*;
@@ -34,6 +36,10 @@ pub struct GuiOptions {
     pub acts: Vec<(u64, crate::sim::SimCommand)>,
     /// `--compare`: open the compare view (the last branch against main).
     pub compare: bool,
+    /// `--theme`: this run's theme, over the remembered one (not saved).
+    pub theme: Option<settings::ThemeKind>,
+    /// `--slides DIR`: write the lesson's question and answer slides there.
+    pub slides: Option<PathBuf>,
 }
 
 /// The title bar: the lesson's name, its file and the Kubernetes release.
@@ -91,7 +97,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<FrameStats>()
         .add_systems(
             Update,
-            (frame_stats, screenshot_when_ready).in_set(GuiSystems::Report),
+            (frame_stats, screenshot_when_ready, slides::drive_slides).in_set(GuiSystems::Report),
         )
         .add_systems(Last, redraw_policy);
 }
@@ -210,7 +216,8 @@ fn redraw_policy(
     animating: Res<Animating>,
     mut winit: ResMut<WinitSettings>,
 ) {
-    let busy = !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps;
+    let busy =
+        !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps || opts.slides.is_some();
     let want = redraw_settings(busy);
     if winit.focused_mode != want.focused_mode || winit.unfocused_mode != want.unfocused_mode {
         *winit = want;

@@ -4,7 +4,7 @@
 use crate::scenario::{self, Lesson, Loaded, StepResult};
 use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::*;
-use crate::sim::{PauseRequest, SimClock, Wake, settle_all, snapshot, units};
+use crate::sim::{SimClock, snapshot, units};
 use bevy::prelude::*;
 
 mod progress;
@@ -93,43 +93,33 @@ pub fn run_with(
     let keep = |e: &crate::sim::event::SimEvent| keep.contains(e.kind.name());
     let mut progress = progress::Progress::new(out.progress, until_ms);
     scenario::install(world, loaded, seed, false);
-    let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
     let mut at_snapshot = None;
-    loop {
-        settle_all(world);
-        world.resource_mut::<PauseRequest>().0 = None;
-        if let Some(w) = out.events.as_deref_mut() {
+    let at_ms = out.at_ms;
+    let (events, observe) = (&mut out.events, &mut out.observe);
+    let mut settled = |world: &mut World| -> std::io::Result<()> {
+        if let Some(w) = events.as_deref_mut() {
             world.resource_mut::<EventLog>().stream_to(w, &keep)?;
         }
         let now = world.resource::<SimClock>().now_ms;
         progress.tick(now, world.resource::<EventLog>().total());
-        if let Some(observe) = out.observe.as_deref_mut() {
+        if let Some(observe) = observe.as_deref_mut() {
             observe(world);
         }
-        let next = world.resource::<Wake>().next_ms;
-        let done = world.resource::<Lesson>().finished();
-        let Some(next) = next else { break };
-        if next > cap {
-            break;
-        }
-        if until_ms.is_none() && done {
-            let last_event = world.resource::<EventLog>().last_ms().unwrap_or(0);
-            if next.saturating_sub(last_event) > QUIET_MS {
-                break;
-            }
-        }
-        // The requested instant lies before the next due one: the world
-        // stands there as it is now.
-        if let Some(a) = out.at_ms.filter(|a| *a < next && at_snapshot.is_none()) {
+        Ok(())
+    };
+    // The requested instant lies before the next due one: the world stands
+    // there as it is now.
+    let mut before_jump = |world: &mut World, next: u64| {
+        if let Some(a) = at_ms.filter(|a| *a < next && at_snapshot.is_none()) {
             at_snapshot = Some(snapshot_at(world, a));
         }
-        world.resource_mut::<SimClock>().now_ms = next;
-    }
+    };
+    let hooks = scenario::run::Hooks {
+        settled: Some(&mut settled),
+        before_jump: Some(&mut before_jump),
+    };
+    scenario::run::drive(world, until_ms, false, hooks)?;
     progress.finish();
-    if let Some(u) = until_ms {
-        let mut clock = world.resource_mut::<SimClock>();
-        clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
-    }
     let end = world.resource::<SimClock>().now_ms;
     if let Some(a) = out.at_ms.filter(|a| *a <= end && at_snapshot.is_none()) {
         at_snapshot = Some(snapshot_at(world, a));

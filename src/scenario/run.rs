@@ -2,7 +2,9 @@
 //! time, and collecting its failures: the loop behind the headless runner
 //! and the fault campaigns of `statefulset-sim explore`.
 
+use super::format::Check;
 use super::{Lesson, StepResult};
+use crate::sim::database::SteadyTicks;
 use crate::sim::event::EventLog;
 use crate::sim::{PauseRequest, SimClock, Wake, settle_all};
 use bevy::prelude::*;
@@ -26,11 +28,108 @@ pub fn play_script(world: &mut World) -> Vec<(usize, String)> {
     run_loop(world, None, true)
 }
 
+/// From this step on (an index), the databases may defer their steady
+/// ticks: see [`defer_steady_ticks`].
+#[derive(Resource, Debug, Clone, Copy)]
+struct DeferTicksFrom(usize);
+
+/// Lets the databases of the installed scenario defer their steady ticks
+/// ([`SteadyTicks`]) once the last step that waits on database progress
+/// (`when:` rows, lag, refused writes, a final read) has fired: until then
+/// they tick every second so that such a step fires at the same second.
+/// Nothing else a run reports changes: the same log, the same verdicts.
+pub fn defer_steady_ticks(world: &mut World) {
+    let from = world
+        .resource::<Lesson>()
+        .loaded
+        .scenario
+        .steps
+        .iter()
+        .rposition(|s| s.when.as_ref().is_some_and(reads_database_progress))
+        .map_or(0, |i| i + 1);
+    world.insert_resource(DeferTicksFrom(from));
+}
+
+/// Whether a check's answer can change at a database tick that logs nothing:
+/// rows, lag and refused writes move then. `Converged` asks only whether the
+/// replicas replicate in step, which a steady tick keeps as it is.
+pub fn reads_database_progress(c: &Check) -> bool {
+    match c {
+        Check::ReplicaLag { .. }
+        | Check::RowsOn { .. }
+        | Check::WritesFailed { .. }
+        | Check::NoWriteLost { .. } => true,
+        Check::PodPhase { .. }
+        | Check::PodReady { .. }
+        | Check::PodOnNode { .. }
+        | Check::PodRevision { .. }
+        | Check::ClaimExists { .. }
+        | Check::VolumeAttached { .. }
+        | Check::SetStatus { .. }
+        | Check::EventOrder(_)
+        | Check::EventSeen(_)
+        | Check::NoInvariantBroken
+        | Check::InvariantBroken
+        | Check::Ready { .. }
+        | Check::Converged { .. }
+        | Check::PodStatus { .. }
+        | Check::PodRestarts { .. } => false,
+    }
+}
+
+/// Turns deferring on once the run is past the steps that forbid it (it
+/// never turns off again: the database decides at its next pass).
+fn update_deferring(world: &mut World) {
+    let Some(DeferTicksFrom(from)) = world.get_resource::<DeferTicksFrom>().copied() else {
+        return;
+    };
+    if world.resource::<Lesson>().cursor >= from {
+        world.resource_mut::<SteadyTicks>().skip = true;
+    }
+}
+
 fn run_loop(world: &mut World, until_ms: Option<u64>, script_only: bool) -> Vec<(usize, String)> {
+    match drive(world, until_ms, script_only, Hooks::default()) {
+        Ok(()) => {}
+        // Only a hook can fail, and there is none.
+        Err(_) => unreachable!("a run without hooks does no I/O"),
+    }
+    failures(world, until_ms.is_none())
+}
+
+/// Called after each settled instant; an error ends the run.
+pub type SettledHook<'a> = &'a mut dyn FnMut(&mut World) -> std::io::Result<()>;
+/// Called before the clock jumps to the next due instant (given).
+pub type JumpHook<'a> = &'a mut dyn FnMut(&mut World, u64);
+
+/// What a caller of [`drive`] does as the run goes: the headless runner
+/// streams the log, shows progress and takes an earlier instant's snapshot.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// After each settled instant (a failure ends the run).
+    pub settled: Option<SettledHook<'a>>,
+    /// Before the clock jumps to the next due instant (given).
+    pub before_jump: Option<JumpHook<'a>>,
+}
+
+/// The run loop: settles each due instant and jumps to the next, until the
+/// script has run (`script_only`), `until_ms`, nothing is due any more, or
+/// (without `until_ms`) the steps are done and nothing happened for
+/// `QUIET_MS`; with `until_ms`, the clock ends there.
+pub fn drive(
+    world: &mut World,
+    until_ms: Option<u64>,
+    script_only: bool,
+    mut hooks: Hooks,
+) -> std::io::Result<()> {
     let cap = until_ms.unwrap_or(HARD_CAP_MS).min(HARD_CAP_MS);
     loop {
         settle_all(world);
         world.resource_mut::<PauseRequest>().0 = None;
+        update_deferring(world);
+        if let Some(settled) = hooks.settled.as_deref_mut() {
+            settled(world)?;
+        }
         let next = world.resource::<Wake>().next_ms;
         let done = world.resource::<Lesson>().finished();
         if script_only && done {
@@ -46,13 +145,16 @@ fn run_loop(world: &mut World, until_ms: Option<u64>, script_only: bool) -> Vec<
                 break;
             }
         }
+        if let Some(before_jump) = hooks.before_jump.as_deref_mut() {
+            before_jump(world, next);
+        }
         world.resource_mut::<SimClock>().now_ms = next;
     }
     if let Some(u) = until_ms {
         let mut clock = world.resource_mut::<SimClock>();
         clock.now_ms = clock.now_ms.max(u.min(HARD_CAP_MS));
     }
-    failures(world, until_ms.is_none())
+    Ok(())
 }
 
 /// The failures so far; with `to_the_end`, steps still pending count too.

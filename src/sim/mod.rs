@@ -143,7 +143,11 @@ pub fn plugin(app: &mut App) {
             .chain(),
     );
     app.add_schedule(schedule);
-    app.add_schedule(Schedule::new(AfterSettle));
+    // One system (the scenario player) runs here after every settled
+    // instant: the multi-threaded default would spawn a task for it each time.
+    let mut after = Schedule::new(AfterSettle);
+    after.set_executor(SingleThreadedExecutor::new());
+    app.add_schedule(after);
     app.init_resource::<SimClock>()
         .init_resource::<Wake>()
         .init_resource::<EventLog>()

@@ -12,8 +12,6 @@ use crate::view::Selection;
 use crate::view::scene::Scene;
 use bevy_egui::egui;
 
-const AMBER: egui::Color32 = egui::Color32::from_rgb(255, 196, 90);
-
 /// The newest lesson notes (the captions the class reads): every note of
 /// the latest instant that had one, so none is hidden by the next.
 pub fn current_captions(log: &EventLog) -> Vec<&str> {
@@ -75,10 +73,14 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
                     .unwrap_or_default();
                 let (mark, colour) = match r {
                     StepResult::Passed { .. } | StepResult::Done { .. } => {
-                        ("✔", egui::Color32::from_rgb(90, 220, 120))
+                        ("✔", super::theme::c32(super::theme::of(ui.ctx()).good))
                     }
-                    StepResult::Failed { .. } => ("✘", egui::Color32::from_rgb(255, 90, 90)),
-                    StepResult::Pending => ("…", egui::Color32::GRAY),
+                    StepResult::Failed { .. } => {
+                        ("✘", super::theme::c32(super::theme::of(ui.ctx()).bad))
+                    }
+                    StepResult::Pending => {
+                        ("…", super::theme::c32(super::theme::of(ui.ctx()).text_dim))
+                    }
                 };
                 let resp = ui.horizontal_wrapped(|ui| {
                     ui.label(egui::RichText::new(mark).color(colour).strong());
@@ -115,7 +117,10 @@ pub fn workloads_panel(
                 ));
                 ui.label(egui::RichText::new(format!("image {}", s.image)).monospace());
                 if let Some(b) = &s.blocked {
-                    ui.label(egui::RichText::new(format!("waiting: {b}")).color(AMBER));
+                    ui.label(
+                        egui::RichText::new(format!("waiting: {b}"))
+                            .color(super::theme::c32(super::theme::of(ui.ctx()).warn)),
+                    );
                 }
                 if let Some((w, f, rate)) = s.writes {
                     ui.label(format!("writes: {w} ok, {f} failed, {rate}/s"));
@@ -201,12 +206,12 @@ pub fn workloads_panel(
                     for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
                         let (text, colour) = match &p.dns {
                             Some(d) => (
-                                format!("{d} -> {}", p.node.as_deref().unwrap_or("?")),
-                                egui::Color32::from_rgb(150, 230, 170),
+                                format!("{d} → {}", p.node.as_deref().unwrap_or("?")),
+                                super::theme::c32(super::theme::of(ui.ctx()).good),
                             ),
                             None => (
                                 format!("{}.{}… (no address)", p.name, s.service),
-                                egui::Color32::GRAY,
+                                super::theme::c32(super::theme::of(ui.ctx()).text_dim),
                             ),
                         };
                         if ui
@@ -245,7 +250,7 @@ pub fn workloads_panel(
     if let Some(e) = &host.last_error {
         ui.label(
             egui::RichText::new(format!("refused: {e}"))
-                .color(egui::Color32::from_rgb(255, 110, 110)),
+                .color(super::theme::c32(super::theme::of(ui.ctx()).bad)),
         );
     }
 }

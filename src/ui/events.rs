@@ -44,15 +44,17 @@ pub fn category(e: &SimEvent) -> usize {
     }
 }
 
-pub fn category_colour(c: usize) -> egui::Color32 {
-    match c {
-        0 => egui::Color32::from_rgb(90, 200, 120),
-        1 => egui::Color32::from_rgb(80, 180, 210),
-        2 => egui::Color32::from_rgb(255, 90, 90),
-        3 => egui::Color32::from_rgb(230, 190, 80),
-        4 => egui::Color32::from_rgb(190, 130, 230),
-        _ => egui::Color32::from_rgb(220, 220, 220),
-    }
+/// A category's colour in the theme (a text colour: it passes the
+/// theme's contrast test on the panel background).
+pub fn category_colour(c: usize, th: &crate::view::theme::Theme) -> egui::Color32 {
+    super::theme::c32(match c {
+        0 => th.good,
+        1 => th.info,
+        2 => th.bad,
+        3 => th.warn,
+        4 => th.accent,
+        _ => th.text,
+    })
 }
 
 /// Whether an event concerns the selected object ("pod/web-1", "node/…").
@@ -77,7 +79,7 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
         for (i, c) in CATEGORIES.iter().enumerate() {
             ui.checkbox(
                 &mut st.categories[i],
-                egui::RichText::new(*c).color(category_colour(i)),
+                egui::RichText::new(*c).color(category_colour(i, super::theme::of(ui.ctx()))),
             );
         }
     });
@@ -110,7 +112,7 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for e in &shown[start..] {
-                let c = category_colour(category(e));
+                let c = category_colour(category(e), super::theme::of(ui.ctx()));
                 ui.horizontal_wrapped(|ui| {
                     ui.label(egui::RichText::new(stamp(e.t_ms)).monospace().weak());
                     ui.label(egui::RichText::new(e.kind.name()).color(c).strong());
@@ -133,7 +135,7 @@ pub fn event_log(ui: &mut egui::Ui, world: &World, st: &mut UiState, selected: O
                         egui::RichText::new(k8s_line(k))
                             .small()
                             .monospace()
-                            .color(egui::Color32::from_rgb(110, 150, 200)),
+                            .color(super::theme::c32(super::theme::of(ui.ctx()).info)),
                     );
                 }
             }
@@ -156,7 +158,9 @@ pub fn timeline(
     let log = world.resource::<EventLog>();
     let (rect, resp) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
     let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 4.0, egui::Color32::from_rgb(22, 26, 32));
+    let th = super::theme::of(ui.ctx());
+    let c32 = super::theme::c32;
+    painter.rect_filled(rect, 4.0, c32(th.lane));
     let span = now.max(reached).max(60_000) as f32;
     let x_of = |t: u64| rect.left() + 8.0 + (rect.width() - 16.0) * (t as f32 / span);
     let t_of = |x: f32| {
@@ -170,13 +174,13 @@ pub fn timeline(
             egui::pos2(x_of(now), rect.top()),
             egui::pos2(x_of(reached), rect.bottom()),
         );
-        painter.rect_filled(r, 0.0, egui::Color32::from_rgb(48, 56, 78));
+        painter.rect_filled(r, 0.0, c32(th.widget_hover));
         painter.text(
             egui::pos2(r.left() + 8.0, rect.center().y),
             egui::Align2::LEFT_CENTER,
             "rewound: play on to re-run this future, or act to start a branch",
             egui::FontId::proportional(13.0),
-            egui::Color32::from_rgb(170, 190, 230),
+            c32(th.text),
         );
     }
     let rows = CATEGORIES.len() as f32;
@@ -194,14 +198,14 @@ pub fn timeline(
         let x = x_of(t);
         painter.line_segment(
             [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
-            egui::Stroke::new(1.0, egui::Color32::from_gray(50)),
+            egui::Stroke::new(1.0, c32(th.widget_active)),
         );
         painter.text(
             egui::pos2(x + 2.0, rect.bottom() - 2.0),
             egui::Align2::LEFT_BOTTOM,
             super::clock(t),
             egui::FontId::proportional(11.0),
-            egui::Color32::from_gray(140),
+            c32(th.text_dim),
         );
         t += step;
     }
@@ -219,7 +223,7 @@ pub fn timeline(
         if !std::mem::replace(&mut ticked[c * cols + col], true) {
             painter.line_segment(
                 [egui::pos2(x, y0), egui::pos2(x, y0 + row_h - 2.0)],
-                egui::Stroke::new(2.0, category_colour(c)),
+                egui::Stroke::new(2.0, category_colour(c, th)),
             );
         }
         if let Some(h) = hover
@@ -232,7 +236,7 @@ pub fn timeline(
     }
     for (t, name) in forks {
         let x = x_of(*t);
-        let c = egui::Color32::from_rgb(120, 200, 255);
+        let c = c32(th.info);
         painter.add(egui::Shape::convex_polygon(
             vec![
                 egui::pos2(x - 9.0, rect.top()),
@@ -264,7 +268,7 @@ pub fn timeline(
     let xn = x_of(now);
     painter.line_segment(
         [egui::pos2(xn, rect.top()), egui::pos2(xn, rect.bottom())],
-        egui::Stroke::new(2.0, egui::Color32::YELLOW),
+        egui::Stroke::new(2.0, c32(th.selection)),
     );
     // Dragging moves the clock; so does a click away from any event.
     let seek = if resp.dragged() || (resp.clicked() && hovered.is_none()) {
@@ -303,22 +307,16 @@ fn k8s_line(k: &k8s_event::K8sRecord) -> String {
 }
 
 /// A reason as the panel shows it. A lesson step's reason quotes its check
-/// as written in the file (RON); the panel says it in words. egui's built-in
-/// fonts have no arrow or "≥" glyphs (they would show as boxes), so those
-/// are spelled in ASCII.
+/// as written in the file (RON); the panel says it in words. (The embedded
+/// DejaVu fonts draw its arrows and "≥".)
 fn displayed<'a>(e: &'a SimEvent, lesson: Option<&Lesson>) -> std::borrow::Cow<'a, str> {
     let step = e
         .object
         .strip_prefix("scenario/step-")
         .and_then(|n| n.parse::<usize>().ok())
         .and_then(|n| lesson?.loaded.scenario.steps.get(n.checked_sub(1)?));
-    let reason: std::borrow::Cow<'a, str> = match step {
+    match step {
         Some(step) => step.in_words(&e.reason).into(),
         None => e.reason.as_str().into(),
-    };
-    if reason.contains(['→', '≥']) {
-        reason.replace('→', "->").replace('≥', ">=").into()
-    } else {
-        reason
     }
 }

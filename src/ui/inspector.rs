@@ -141,7 +141,7 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
             let vol = c.volumes.iter().find(|v| v.volume.claim == *claim);
             out!(
                 o,
-                "  {claim}: PersistentVolumeClaim -> {}",
+                "  {claim}: PersistentVolumeClaim → {}",
                 vol.map_or("<not bound>".to_string(), |v| v.volume.name.clone())
             );
         }
@@ -386,7 +386,7 @@ mod tests {
         assert!(text.contains("Status:        Running\n"), "{text}");
         assert!(text.contains("Ready:         true\n"), "{text}");
         assert!(
-            text.contains("www-web-1: PersistentVolumeClaim -> pv-"),
+            text.contains("www-web-1: PersistentVolumeClaim → pv-"),
             "{text}"
         );
         assert!(text.contains("Events:\n"), "{text}");

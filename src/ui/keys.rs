@@ -1,4 +1,5 @@
-//! Keyboard shortcuts and the help overlay that lists them.
+//! Keyboard shortcuts and the help overlay that lists them, beside the
+//! legend of pod states and signs.
 
 use super::Controls;
 use bevy::prelude::*;
@@ -72,17 +73,24 @@ pub fn keyboard(keys: Res<ButtonInput<KeyCode>>, egui: Res<EguiWantsInput>, cont
 }
 
 pub fn help_window(ctx: &egui::Context, open: &mut bool) {
-    egui::Window::new("Keyboard and mouse")
+    egui::Window::new("Help: keys, mouse and legend")
         .open(open)
         .collapsible(false)
         .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
         .show(ctx, |ui| {
-            egui::Grid::new("keys").striped(true).show(ui, |ui| {
-                for (k, what) in SHORTCUTS {
-                    ui.label(egui::RichText::new(k).monospace().strong());
-                    ui.label(what);
-                    ui.end_row();
-                }
+            ui.horizontal_top(|ui| {
+                ui.vertical(|ui| {
+                    ui.heading("Keyboard and mouse");
+                    egui::Grid::new("keys").striped(true).show(ui, |ui| {
+                        for (k, what) in SHORTCUTS {
+                            ui.label(egui::RichText::new(k).monospace().strong());
+                            ui.label(what);
+                            ui.end_row();
+                        }
+                    });
+                });
+                ui.separator();
+                ui.vertical(super::theme::legend);
             });
         });
 }

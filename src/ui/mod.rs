@@ -7,6 +7,7 @@ pub mod actions;
 pub mod events;
 pub mod inspector;
 pub mod keys;
+pub mod theme;
 pub mod whatif;
 pub mod kubectl;
 
@@ -118,16 +119,6 @@ fn drop_unchanged_modifiers(
 /// The simulated clock as the panels show it ("5m12.3s").
 pub use crate::sim::units::clock;
 
-/// The panels' background: the world's (the window's clear colour).
-fn panel_background() -> egui::Color32 {
-    let c = crate::view::style::BG;
-    egui::Color32::from_rgb(
-        (c.0 * 255.0).round() as u8,
-        (c.1 * 255.0).round() as u8,
-        (c.2 * 255.0).round() as u8,
-    )
-}
-
 /// A side or top panel's frame, filled only when the world's drawing reaches
 /// under it (zoomed or panned there); otherwise the clear colour shows, which
 /// is the same colour, and the renderer skips the fill.
@@ -140,14 +131,12 @@ fn panel_frame(ctx: &egui::Context, covered: bool) -> egui::Frame {
     }
 }
 
-fn apply_style(ctx: &egui::Context, scale: f32) {
+fn apply_style(ctx: &egui::Context, scale: f32, th: &crate::view::theme::Theme, first: bool) {
     use egui::{FontId, TextStyle};
-    let mut visuals = egui::Visuals::dark();
     // The panels' background is the world's: the window is cleared to it,
     // so a panel is painted only when the world reaches under it (see
     // `panel_frame`).
-    visuals.panel_fill = panel_background();
-    ctx.set_visuals(visuals);
+    theme::apply(ctx, th, first);
     // No anti-aliasing fringe around widgets and lines: it doubles the
     // triangles egui sends, and edges are axis-aligned (text is unaffected).
     ctx.tessellation_options_mut(|o| o.feathering = false);
@@ -171,8 +160,12 @@ fn panels(
     current: Res<CurrentScene>,
     mut vp: ResMut<WorldViewport>,
     world_on_screen: Res<crate::view::camera::WorldOnScreen>,
-    opts: Res<GuiOptions>,
     mut window: Single<&mut Window, With<PrimaryWindow>>,
+    (opts, mut user, settings_file): (
+        Res<GuiOptions>,
+        ResMut<crate::gui::settings::Settings>,
+        Res<crate::gui::settings::SettingsFile>,
+    ),
 ) -> Result {
     let Controls {
         mut host,
@@ -182,8 +175,9 @@ fn panels(
         st: mut ui_state,
     } = controls;
     let ctx = contexts.ctx_mut()?;
-    if !ui_state.styled {
-        apply_style(ctx, opts.ui_scale);
+    if !ui_state.styled || user.is_changed() {
+        let th = crate::view::theme::theme(user.theme);
+        apply_style(ctx, opts.ui_scale, th, !ui_state.styled);
         ui_state.styled = true;
     }
     let mut root = egui::Ui::new(
@@ -255,6 +249,7 @@ fn panels(
                         ui.close();
                     }
                 });
+                theme::view_menu(ui, &mut user, &settings_file);
                 if ui.button("Fit view").on_hover_text("Home").clicked() {
                     cam.reset();
                 }
@@ -322,7 +317,12 @@ fn panels(
         .resizable(true)
         .show(&mut root, |ui| {
             if let Some(s) = sel.0.clone() {
-                ui.heading("Inspector");
+                ui.horizontal(|ui| {
+                    let th = theme::of(ui.ctx());
+                    let size = 22.0 * opts.ui_scale;
+                    theme::icon(ui, theme::icon_of_selection(&s), size, theme::c32(th.text));
+                    ui.heading("Inspector");
+                });
                 actions::selection_actions(ui, &mut host, &s, &current.scene);
                 let text = inspector::describe(&mut host.world, &s);
                 egui::ScrollArea::vertical()
@@ -365,7 +365,8 @@ fn panels(
                 egui::vec2((left - right) / 2.0, -(bottom + 20.0)),
             )
             .frame(
-                egui::Frame::window(&ctx.global_style()).fill(egui::Color32::from_rgb(40, 30, 70)),
+                egui::Frame::window(&ctx.global_style())
+                    .fill(theme::c32(theme::of(ctx).question_bg)),
             )
             .show(ctx, |ui| {
                 ui.set_max_width(700.0 * opts.ui_scale);
@@ -373,7 +374,7 @@ fn panels(
                     egui::RichText::new(&q)
                         .size(30.0 * opts.ui_scale)
                         .strong()
-                        .color(egui::Color32::WHITE),
+                        .color(theme::c32(theme::of(ctx).question_text)),
                 );
                 ui.add_space(8.0);
                 if ui

@@ -227,10 +227,12 @@ pub fn save_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf) {
             });
             match &st.saved {
                 Some(Ok(m)) => {
-                    ui.label(egui::RichText::new(m).color(egui::Color32::from_rgb(90, 220, 120)));
+                    let c = super::theme::c32(super::theme::of(ui.ctx()).good);
+                    ui.label(egui::RichText::new(m).color(c));
                 }
                 Some(Err(m)) => {
-                    ui.label(egui::RichText::new(m).color(egui::Color32::from_rgb(255, 110, 110)));
+                    let c = super::theme::c32(super::theme::of(ui.ctx()).bad);
+                    ui.label(egui::RichText::new(m).color(c));
                 }
                 None => {}
             }
@@ -453,7 +455,8 @@ fn mini_timeline(
     p.rect_filled(rect, 3.0, egui::Color32::from_rgb(22, 26, 32));
     let x = |t: u64| rect.left() + rect.width() * (t as f32 / end as f32).min(1.0);
     for e in events {
-        let c = super::events::category_colour(super::events::category(e));
+        let c =
+            super::events::category_colour(super::events::category(e), super::theme::of(ui.ctx()));
         p.line_segment(
             [
                 egui::pos2(x(e.t_ms), rect.top() + 3.0),
@@ -481,7 +484,8 @@ fn mini_timeline(
 fn draw_world(ui: &mut egui::Ui, scene: &Scene, size: egui::Vec2, scale: f32) {
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let p = ui.painter_at(rect);
-    p.rect_filled(rect, 4.0, to_colour(style::BG));
+    let th = super::theme::of(ui.ctx());
+    p.rect_filled(rect, 4.0, to_colour(th.bg));
     let mut columns: Vec<(String, bool, Vec<&scene::PodView>)> = scene
         .nodes
         .iter()
@@ -509,15 +513,9 @@ fn draw_world(ui: &mut egui::Ui, scene: &Scene, size: egui::Vec2, scale: f32) {
             egui::vec2(col_w, rect.height() - 2.0 * gap),
         );
         let (fill, stroke) = if *failed {
-            (
-                egui::Color32::from_rgb(60, 30, 34),
-                egui::Color32::from_rgb(255, 90, 90),
-            )
+            (to_colour(th.node_bad), to_colour(th.node_bad_border))
         } else {
-            (
-                egui::Color32::from_rgb(30, 36, 46),
-                egui::Color32::from_gray(80),
-            )
+            (to_colour(th.node), to_colour(th.node_border))
         };
         p.rect_filled(col, 4.0, fill);
         p.rect_stroke(
@@ -535,11 +533,7 @@ fn draw_world(ui: &mut egui::Ui, scene: &Scene, size: egui::Vec2, scale: f32) {
                 name.clone()
             },
             egui::FontId::proportional(font),
-            if *failed {
-                stroke
-            } else {
-                egui::Color32::from_gray(200)
-            },
+            to_colour(if *failed { th.node_bad_text } else { th.text }),
         );
         for (k, pod) in pods.iter().enumerate() {
             let y = col.top() + font * 1.8 + k as f32 * (card_h + 4.0);
@@ -550,14 +544,20 @@ fn draw_world(ui: &mut egui::Ui, scene: &Scene, size: egui::Vec2, scale: f32) {
                 egui::pos2(col.left() + 4.0, y),
                 egui::vec2(col.width() - 8.0, card_h),
             );
-            let c = to_colour(style::pod_colour(pod));
-            p.rect_filled(card, 3.0, c);
+            let state = crate::view::theme::PodState::of(pod);
+            p.rect_filled(card, 3.0, to_colour(th.card_fill(state)));
+            p.rect_stroke(
+                card,
+                3.0,
+                egui::Stroke::new(2.0, to_colour(state.colour())),
+                egui::StrokeKind::Inside,
+            );
             p.text(
                 egui::pos2(card.left() + 4.0, card.center().y),
                 egui::Align2::LEFT_CENTER,
                 format!("{} {}", pod.name, pod.phase.name()),
                 egui::FontId::proportional(font),
-                to_colour(style::TEXT_DARK),
+                to_colour(th.card_text),
             );
         }
     }

@@ -4,11 +4,14 @@
 //! glides to the new node; a volume chip glides when it reattaches. Things
 //! that disappear fade out; new things fade in.
 
+use super::icons::Icon;
 use super::layout::{Layout, Rect};
 use super::scene::{PodView, Scene};
-use super::style::{self, Rgb};
+use super::style::{self, Rgb, VolumeLook};
+use super::theme::{PodState, Theme};
 use super::{CurrentScene, ViewSettings};
 use crate::gui::Animating;
+use crate::gui::settings::Settings;
 use crate::sim::model::OwnerKind;
 use bevy::prelude::*;
 use bevy::sprite::Anchor;
@@ -53,7 +56,7 @@ fn written_primaries<'a>(
     })
 }
 
-pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
+pub fn parts(scene: &Scene, layout: &Layout, th: &Theme) -> Vec<(String, Part)> {
     let mut out = Vec::new();
     let text = |x: f32, y: f32, t: String, size: f32, c: Rgb, z: f32, w: f32| Part::Text {
         x,
@@ -65,33 +68,27 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         width: w,
     };
 
-    // The two lanes: pods waiting for a node, volumes with no pod.
-    for (key, rect, label) in [
-        (
-            "lane/pending",
-            layout.pending,
-            "Waiting for\na node\n(Pending)",
-        ),
-        ("lane/shelf", layout.shelf, "Volumes with\nno pod"),
-    ] {
+    // The two lanes: pods waiting for a node, volumes with no pod; each
+    // only while it holds something.
+    for (key, rect, label) in lanes(layout) {
         out.push((
             key.into(),
             Part::Rect {
                 rect,
-                fill: Rgb(0.09, 0.11, 0.14),
+                fill: th.lane,
                 z: 0.0,
             },
         ));
         out.push((
             format!("{key}#t"),
             text(
-                rect.x + 14.0,
+                rect.x + LANE_TEXT_X,
                 rect.y + 10.0,
                 label.into(),
                 19.0,
-                style::TEXT_DIM,
+                th.text_dim,
                 0.5,
-                150.0,
+                150.0 - LANE_TEXT_X,
             ),
         ));
     }
@@ -100,7 +97,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
             format!("zone/{z}"),
             Part::Rect {
                 rect: *r,
-                fill: Rgb(0.11, 0.13, 0.17),
+                fill: th.zone,
                 z: 0.1,
             },
         ));
@@ -111,7 +108,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
                 r.y + 6.0,
                 z.clone(),
                 20.0,
-                style::TEXT_DIM,
+                th.text_dim,
                 0.5,
                 r.w,
             ),
@@ -125,11 +122,11 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         let failed = style::node_failed(n);
         let k = format!("node/{}", n.name);
         let (border, fill) = if failed {
-            (style::NODE_BAD_BORDER, style::NODE_BAD)
+            (th.node_bad_border, th.node_bad)
         } else {
-            (style::NODE_OK_BORDER, style::NODE_OK)
+            (th.node_border, th.node)
         };
-        frame(&mut out, &format!("{k}#border"), *r, border, 0.8);
+        frame(&mut out, &format!("{k}#border"), *r, border, 0.8, 3.0);
         out.push((
             format!("{k}#bg"),
             Part::Rect {
@@ -141,13 +138,13 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         out.push((
             format!("{k}#name"),
             text(
-                r.x + 12.0,
+                r.x + NODE_NAME_X,
                 r.y + 8.0,
                 n.name.clone(),
                 30.0,
-                style::TEXT,
+                th.text,
                 1.5,
-                r.w - 20.0,
+                r.w - NODE_NAME_X - 8.0,
             ),
         ));
         let cond = style::node_condition_line(n);
@@ -159,9 +156,9 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
                 cond,
                 19.0,
                 if failed {
-                    style::NODE_BAD_BORDER
+                    th.node_bad_text
                 } else {
-                    Rgb(0.45, 0.85, 0.55)
+                    th.node_ok_text
                 },
                 1.5,
                 r.w - 20.0,
@@ -182,7 +179,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
                 r.y + 68.0,
                 extra,
                 14.0,
-                Rgb(1.0, 0.75, 0.7),
+                th.node_note,
                 1.5,
                 r.w - 20.0,
             ),
@@ -193,15 +190,15 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
         let Some(r) = layout.pods.get(&p.key) else {
             continue;
         };
-        pod_parts(&mut out, p, *r);
+        pod_parts(&mut out, p, *r, th);
     }
 
     // The clients: writes go to <set>-0 through its stable name.
     for (set, _, r, rate) in written_primaries(scene, layout) {
         let (label, c) = if set.writes_failing {
-            ("writes FAILING".to_string(), style::FAILED)
+            ("writes FAILING".to_string(), th.text)
         } else {
-            (format!("client writes {rate}/s"), style::LINK_OK)
+            (format!("client writes {rate}/s"), th.text)
         };
         out.push((
             format!("clients/{}", set.name),
@@ -226,20 +223,20 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
             format!("{k}#bg"),
             Part::Rect {
                 rect: *r,
-                fill: style::volume_colour(v),
+                fill: style::volume_colour(v, th),
                 z: 3.0,
             },
         ));
         out.push((
             format!("{k}#t"),
             text(
-                r.x + 8.0,
+                r.x + VOL_TEXT_X,
                 r.y + 7.0,
                 style::volume_label(v),
                 14.0,
-                style::TEXT,
+                th.vol_text,
                 3.5,
-                r.w - 12.0,
+                r.w - VOL_TEXT_X - 4.0,
             ),
         ));
         if let Some(w) = &v.waiting {
@@ -250,7 +247,7 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
                     r.y + r.h + 2.0,
                     w.clone(),
                     13.0,
-                    Rgb(1.0, 0.8, 0.5),
+                    th.vol_why,
                     3.5,
                     r.w - 12.0,
                 ),
@@ -260,11 +257,10 @@ pub fn parts(scene: &Scene, layout: &Layout) -> Vec<(String, Part)> {
     out
 }
 
-/// A 3-unit frame around `r` as four strips (`<key>-t`, `-b`, `-l`, `-r`),
-/// not a rectangle under the card: a software renderer would shade the
-/// card's whole area twice.
-fn frame(out: &mut Vec<(String, Part)>, key: &str, r: Rect, fill: Rgb, z: f32) {
-    let b = 3.0;
+/// A frame `b` units wide around `r` as four strips (`<key>-t`, `-b`,
+/// `-l`, `-r`), not a rectangle under the card: a software renderer would
+/// shade the card's whole area twice.
+fn frame(out: &mut Vec<(String, Part)>, key: &str, r: Rect, fill: Rgb, z: f32, b: f32) {
     for (side, rect) in [
         ("t", Rect::new(r.x - b, r.y - b, r.w + 2.0 * b, b)),
         ("b", Rect::new(r.x - b, r.y + r.h, r.w + 2.0 * b, b)),
@@ -275,23 +271,25 @@ fn frame(out: &mut Vec<(String, Part)>, key: &str, r: Rect, fill: Rgb, z: f32) {
     }
 }
 
-fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
+fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect, th: &Theme) {
     let k = &p.key;
-    let fill = style::pod_colour(p);
+    let state = PodState::of(p);
+    let fill = style::pod_colour(p, th);
     let deploy = p.owner_kind == OwnerKind::Deployment;
+    // The state's own colour, unmixed, as a frame: the tinted fill keeps
+    // the text readable, the frame keeps the colour strong.
+    frame(out, &format!("{k}#frame"), r, state.colour(), 2.85, 4.0);
     // StatefulSet pods carry a thick identity bar on the left; Deployment
     // pods are smaller, anonymous-looking cards.
     if !deploy {
         out.push((
             format!("{k}#bar"),
             Part::Rect {
-                rect: Rect::new(r.x - 6.0, r.y, 10.0, r.h),
-                fill: Rgb(0.95, 0.95, 0.98),
+                rect: Rect::new(r.x - 8.0, r.y - 4.0, 10.0, r.h + 8.0),
+                fill: th.identity,
                 z: 2.9,
             },
         ));
-    } else {
-        frame(out, &format!("{k}#bar"), r, style::DEPLOY, 2.9);
     }
     out.push((
         format!("{k}#bg"),
@@ -302,6 +300,7 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
         },
     ));
     let name_size = if deploy { 16.0 } else { 28.0 };
+    let icon_room = if deploy { 30.0 } else { 44.0 };
     out.push((
         format!("{k}#name"),
         Part::Text {
@@ -309,9 +308,9 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
             y: r.y + 4.0,
             text: p.name.clone(),
             size: name_size,
-            colour: style::TEXT,
+            colour: th.card_text,
             z: 3.5,
-            width: r.w - 14.0,
+            width: r.w - 14.0 - icon_room,
         },
     ));
     let line_y = r.y + if deploy { 26.0 } else { 36.0 };
@@ -322,25 +321,153 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect) {
             y: line_y,
             text: style::pod_status_line(p),
             size: 14.0,
-            colour: style::TEXT,
+            colour: th.card_text,
             z: 3.5,
             width: r.w - 14.0,
         },
     ));
     if !deploy || p.waiting.is_some() {
+        let x = r.x + if p.db.is_some() { 30.0 } else { 10.0 };
         out.push((
             format!("{k}#cap"),
             Part::Text {
-                x: r.x + 10.0,
+                x,
                 y: line_y + 19.0,
                 text: style::short(&style::pod_caption(p), 54),
                 size: 13.0,
-                colour: Rgb(0.95, 0.95, 0.85),
+                colour: th.card_text,
                 z: 3.5,
-                width: r.w - 14.0,
+                width: r.x + r.w - 4.0 - x,
             },
         ));
     }
+}
+
+/// Where the lanes' labels start (room for the lane's icon on the left).
+const LANE_TEXT_X: f32 = 40.0;
+/// Where a node's name starts (room for the node icon).
+const NODE_NAME_X: f32 = 50.0;
+/// Where a volume chip's label starts (room for the disk icon).
+const VOL_TEXT_X: f32 = 26.0;
+
+/// The lanes drawn: the pending lane and the shelf, each only when the
+/// layout gave it room (it holds something).
+fn lanes(layout: &Layout) -> Vec<(&'static str, Rect, &'static str)> {
+    [
+        (
+            "lane/pending",
+            layout.pending,
+            "Waiting for\na node\n(Pending)",
+        ),
+        ("lane/shelf", layout.shelf, "Volumes with\nno pod"),
+    ]
+    .into_iter()
+    .filter(|(_, r, _)| r.h > 0.0)
+    .collect()
+}
+
+/// An icon to draw: which, where (layout coordinates, y down), how big,
+/// in what colour, and the part it rides on (it follows that part's glide).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub anchor: String,
+    pub anchor_rect: Rect,
+    pub icon: Icon,
+    pub at: (f32, f32),
+    pub half: f32,
+    pub colour: Rgb,
+}
+
+/// The icons of the scene: one per pod card (its state), per node (a
+/// server, or a warning sign when it failed), per volume chip (a disk, a
+/// lock when another node holds it, a warning when it diverged or waits),
+/// a database sign on database pods' role line, and the lanes' signs.
+pub fn marks(scene: &Scene, layout: &Layout, th: &Theme) -> Vec<Mark> {
+    let mut out = Vec::new();
+    let mut mark = |anchor: String, anchor_rect: Rect, icon, at, half, colour| {
+        out.push(Mark {
+            anchor,
+            anchor_rect,
+            icon,
+            at,
+            half,
+            colour,
+        })
+    };
+    for (key, r, _) in lanes(layout) {
+        let icon = if key == "lane/pending" {
+            Icon::Pod
+        } else {
+            Icon::Volume
+        };
+        mark(
+            key.into(),
+            r,
+            icon,
+            (r.x + 22.0, r.y + 22.0),
+            11.0,
+            th.text_dim,
+        );
+    }
+    for n in &scene.nodes {
+        let Some(r) = layout.nodes.get(&n.name) else {
+            continue;
+        };
+        let (icon, c) = if style::node_failed(n) {
+            (Icon::Warning, th.node_bad_border)
+        } else {
+            (Icon::Node, th.text_dim)
+        };
+        let key = format!("node/{}#bg", n.name);
+        mark(key, *r, icon, (r.x + 27.0, r.y + 27.0), 15.0, c);
+    }
+    for p in &scene.pods {
+        let Some(r) = layout.pods.get(&p.key) else {
+            continue;
+        };
+        let key = format!("{}#bg", p.key);
+        let deploy = p.owner_kind == OwnerKind::Deployment;
+        let (half, inset) = if deploy { (10.0, 16.0) } else { (15.0, 22.0) };
+        let at = (r.x + r.w - inset, r.y + inset);
+        mark(
+            key.clone(),
+            *r,
+            PodState::of(p).icon(),
+            at,
+            half,
+            th.card_text,
+        );
+        if p.db.is_some() && !deploy {
+            mark(
+                key,
+                *r,
+                Icon::Database,
+                (r.x + 19.0, r.y + 63.0),
+                8.0,
+                th.card_text,
+            );
+        }
+    }
+    for v in &scene.volumes {
+        let Some(r) = layout.volumes.get(&v.name) else {
+            continue;
+        };
+        // On two nodes, a fenced mount, or waiting while attached: held by
+        // a node until it lets go.
+        let held_elsewhere = v.attached.len() > 1
+            || v.attached
+                .iter()
+                .any(|(_, l)| *l == super::scene::AttachLook::StillMounted)
+            || (v.waiting.is_some() && !v.attached.is_empty());
+        let icon = match style::volume_look(v) {
+            VolumeLook::Error if held_elsewhere => Icon::Lock,
+            VolumeLook::Error => Icon::Warning,
+            _ => Icon::Volume,
+        };
+        let at = (r.x + 13.0, r.y + r.h / 2.0);
+        mark(format!("pv/{}#bg", v.name), *r, icon, at, 9.0, th.vol_text);
+    }
+    out
 }
 
 /// What `sync` updates on a drawn part.
@@ -383,13 +510,16 @@ pub fn sync(
     mut commands: Commands,
     current: Res<CurrentScene>,
     settings: Res<ViewSettings>,
+    user: Res<Settings>,
+    font: Res<super::fonts::WorldFont>,
     mut drawn: ResMut<Drawn>,
     mut q: Query<SyncedPart>,
 ) {
-    if !current.is_changed() {
+    if !current.is_changed() && !user.is_changed() {
         return;
     }
-    let parts = parts(&current.scene, &current.layout);
+    let th = super::theme::theme(user.theme);
+    let parts = parts(&current.scene, &current.layout, th);
     let mut seen: HashMap<&str, ()> = HashMap::with_capacity(parts.len());
     for (key, part) in &parts {
         seen.insert(key.as_str(), ());
@@ -465,7 +595,7 @@ pub fn sync(
             } => commands
                 .spawn((
                     Text2d::new(t.clone()),
-                    TextFont::from_font_size(*size),
+                    TextFont::from_font_size(*size).with_font(font.0.clone()),
                     TextColor(base.with_alpha(alpha)),
                     TextBounds {
                         width: Some(*width),
@@ -583,9 +713,11 @@ pub fn lines(
     current: Res<CurrentScene>,
     settings: Res<ViewSettings>,
     selection: Res<super::Selection>,
+    user: Res<Settings>,
     drawn: Res<Drawn>,
     tf: Query<&Transform>,
 ) {
+    let th = super::theme::theme(user.theme);
     let scene = &current.scene;
     let layout = &current.layout;
     // Use the animated position of a card when there is one.
@@ -603,7 +735,7 @@ pub fn lines(
             continue;
         }
         if let Some(r) = layout.nodes.get(&n.name) {
-            let c = colour(style::NODE_BAD_BORDER).with_alpha(0.8);
+            let c = colour(th.node_bad_border).with_alpha(0.8);
             let (x0, x1, y0, y1) = (r.x, r.x + r.w, -r.y, -(r.y + 40.0));
             gizmos.line_2d(
                 Vec2::new(x0 + 150.0, y0 - 6.0),
@@ -637,11 +769,11 @@ pub fn lines(
                         Vec2::new(x, vp.y),
                         Vec2::new(x + 8.0, vp.y),
                     ],
-                    Color::srgb(0.7, 0.75, 0.8),
+                    colour(th.bracket),
                 );
             } else {
                 // The volume is elsewhere (held by another node): a red line to its pod.
-                gizmos.line_2d(pp, vp, colour(style::VOL_ERROR));
+                gizmos.line_2d(pp, vp, colour(th.link_broken));
             }
         }
         for (node, _) in &v.attached {
@@ -649,7 +781,7 @@ pub fn lines(
                 && !nr.contains(vr.x + 1.0, vr.y + 1.0)
             {
                 let nc = Vec2::new(nr.x + nr.w / 2.0, -(nr.y + 30.0));
-                gizmos.line_2d(vp, nc, colour(style::VOL_ERROR));
+                gizmos.line_2d(vp, nc, colour(th.link_broken));
             }
         }
     }
@@ -657,12 +789,12 @@ pub fn lines(
         let top = at(&format!("{}#bg", p.key), r) + Vec2::new(-r.w / 4.0, r.h / 2.0);
         let from = top + Vec2::new(0.0, 24.0);
         if set.writes_failing {
-            let c = colour(style::FAILED);
+            let c = colour(th.writes_bad_text);
             gizmos.line_2d(from, top + Vec2::new(0.0, 6.0), c);
             gizmos.line_2d(top + Vec2::new(-8.0, 4.0), top + Vec2::new(8.0, 16.0), c);
             gizmos.line_2d(top + Vec2::new(-8.0, 16.0), top + Vec2::new(8.0, 4.0), c);
         } else {
-            let c = colour(style::LINK_OK);
+            let c = colour(th.link_ok);
             gizmos.line_2d(from, top, c);
             for i in 0..2 {
                 let t = (settings.dot_phase * 2.0 + i as f32 / 2.0).fract();
@@ -681,7 +813,7 @@ pub fn lines(
         // replica's, arching above both so it never crosses their text.
         let pa = at(&format!("{}#bg", a.key), ar) + Vec2::new(ar.w / 4.0, ar.h / 2.0);
         let pb = at(&format!("{}#bg", b.key), br) + Vec2::new(-br.w / 4.0, br.h / 2.0);
-        let c = colour(style::link_colour(l));
+        let c = colour(style::link_colour(l, th));
         let mid = (pa + pb) / 2.0 + Vec2::new(0.0, 40.0 + (pa - pb).length() * 0.15);
         let curve: Vec<Vec2> = (0..=16)
             .map(|i| {
@@ -714,8 +846,31 @@ pub fn lines(
             gizmos.rect_2d(
                 Isometry2d::from_translation(Vec2::new(x, -y)),
                 Vec2::new(r.w + 10.0, r.h + 10.0),
-                Color::srgb(1.0, 0.95, 0.3),
+                colour(th.selection),
             );
+        }
+    }
+}
+
+/// Draws the scene's icons ([`marks`]), each riding on its part's glide.
+pub fn icons(
+    mut gizmos: Gizmos<super::IconGizmos>,
+    current: Res<CurrentScene>,
+    user: Res<Settings>,
+    drawn: Res<Drawn>,
+    tf: Query<&Transform>,
+) {
+    let th = super::theme::theme(user.theme);
+    for m in marks(&current.scene, &current.layout, th) {
+        // How far the anchor's drawing is from where the layout puts it.
+        let (cx, cy) = m.anchor_rect.center();
+        let shift = match drawn.0.get(&m.anchor).and_then(|&e| tf.get(e).ok()) {
+            Some(t) => t.translation.truncate() - Vec2::new(cx, -cy),
+            None => Vec2::ZERO,
+        };
+        let c = colour(m.colour);
+        for stroke in super::icons::placed(m.icon, (m.at.0, -m.at.1), m.half) {
+            gizmos.linestrip_2d(stroke.into_iter().map(|(x, y)| Vec2::new(x, y) + shift), c);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Where everything goes: node columns grouped by zone, pod cards stacked in
 //! their node's column with their volumes beneath, a lane for pods not yet
-//! scheduled, and a shelf for volumes no pod is using. Pure: Scene in,
-//! rectangles out (y grows downwards here; the drawing flips it).
+//! scheduled, and a shelf for volumes no pod is using; the lane and the
+//! shelf only while they hold something, so the nodes get their room. Pure:
+//! Scene in, rectangles out (y grows downwards here; the drawing flips it).
 
 use super::scene::Scene;
 use crate::sim::model::OwnerKind;
@@ -17,6 +18,8 @@ pub const VOL_H: f32 = 30.0;
 pub const SLOT_GAP: f32 = 14.0;
 pub const PAD: f32 = 10.0;
 pub const LANE_H: f32 = 110.0;
+/// Above the columns when no lane is: the zone bands' labels.
+pub const ZONE_LABEL_H: f32 = 34.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Rect {
@@ -48,9 +51,9 @@ pub struct Layout {
     pub volumes: BTreeMap<String, Rect>,
     /// Zone bands (label, rect) behind their node columns.
     pub zones: Vec<(String, Rect)>,
-    /// The lane of pods waiting for a node.
+    /// The lane of pods waiting for a node (zero height when none waits).
     pub pending: Rect,
-    /// The shelf of volumes no pod is using.
+    /// The shelf of volumes no pod is using (zero height when there are none).
     pub shelf: Rect,
     pub bounds: Rect,
 }
@@ -83,7 +86,14 @@ fn pod_height(kind: OwnerKind) -> f32 {
 /// pods by workload and name), so nothing jumps.
 pub fn layout(scene: &Scene) -> Layout {
     let mut out = Layout::default();
-    let top = LANE_H + PAD * 2.0;
+    let any_pending = scene.pods.iter().any(|p| p.node.is_none());
+    // Room for the zone labels above the columns, and the lane above them
+    // when a pod waits for a node.
+    let top = if any_pending {
+        LANE_H + PAD * 2.0
+    } else {
+        ZONE_LABEL_H + PAD
+    };
 
     // Volumes drawn in a node column: attached (or still mounted) there,
     // unless their pod runs on that node (then they sit under the pod).
@@ -183,7 +193,9 @@ pub fn layout(scene: &Scene) -> Layout {
     }
 
     // Pending lane (top): pods with no node.
-    out.pending = Rect::new(0.0, 0.0, width, LANE_H);
+    if any_pending {
+        out.pending = Rect::new(0.0, 0.0, width, LANE_H);
+    }
     let mut px = PAD * 2.0 + 150.0;
     for p in scene.pods.iter().filter(|p| p.node.is_none()) {
         out.pods.insert(
@@ -196,10 +208,12 @@ pub fn layout(scene: &Scene) -> Layout {
     let shelf_y = top + max_h + PAD * 2.0;
     let mut sx = PAD * 2.0 + 150.0;
     let mut sy = shelf_y + PAD;
+    let mut shelved = 0;
     for v in &scene.volumes {
         if out.volumes.contains_key(&v.name) {
             continue;
         }
+        shelved += 1;
         out.volumes
             .insert(v.name.clone(), Rect::new(sx, sy, COL_W - 2.0 * PAD, VOL_H));
         sx += COL_W;
@@ -208,8 +222,13 @@ pub fn layout(scene: &Scene) -> Layout {
             sy += VOL_H + 8.0;
         }
     }
+    let w = width.max(px).max(sx);
+    if shelved == 0 {
+        out.bounds = Rect::new(0.0, 0.0, w, shelf_y);
+        return out;
+    }
     let shelf_h = (sy + VOL_H + PAD - shelf_y).max(VOL_H + 2.0 * PAD);
-    out.shelf = Rect::new(0.0, shelf_y, width.max(px).max(sx), shelf_h);
-    out.bounds = Rect::new(0.0, 0.0, out.shelf.w, shelf_y + shelf_h);
+    out.shelf = Rect::new(0.0, shelf_y, w, shelf_h);
+    out.bounds = Rect::new(0.0, 0.0, w, shelf_y + shelf_h);
     out
 }

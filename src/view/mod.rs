@@ -4,12 +4,17 @@
 
 pub mod camera;
 pub mod draw;
+pub mod fonts;
+pub mod icons;
 pub mod layout;
 pub mod scene;
 pub mod style;
+pub mod theme;
 
 use crate::gui::GuiSystems;
 use crate::gui::host::{Playback, SimHost};
+use crate::gui::settings::Settings;
+use bevy::gizmos::config::{GizmoConfig, GizmoConfigGroup, GizmoLineConfig, GizmoLineJoint};
 use bevy::prelude::*;
 
 /// This frame's view model and layout.
@@ -48,16 +53,43 @@ pub fn plugin(app: &mut App) {
         .init_resource::<ViewSettings>()
         .init_resource::<Selection>()
         .init_resource::<draw::Drawn>()
-        .insert_resource(ClearColor(draw::colour(style::BG)))
-        .add_systems(PostUpdate, extract.in_set(GuiSystems::Extract))
+        .init_resource::<Settings>()
+        .insert_resource(ClearColor(draw::colour(theme::DARK.bg)))
+        .insert_gizmo_config(
+            IconGizmos,
+            GizmoConfig {
+                line: GizmoLineConfig {
+                    width: 3.0,
+                    joints: GizmoLineJoint::Miter,
+                    ..default()
+                },
+                ..default()
+            },
+        )
         .add_systems(
             PostUpdate,
-            (draw::sync, draw::animate, draw::lines)
+            (follow_theme, extract).chain().in_set(GuiSystems::Extract),
+        )
+        .add_systems(
+            PostUpdate,
+            (draw::sync, draw::animate, draw::lines, draw::icons)
                 .chain()
                 .in_set(GuiSystems::Draw),
         )
         .add_systems(PostUpdate, draw::text_lod.in_set(GuiSystems::TextDetail))
-        .add_plugins(camera::plugin);
+        .add_plugins((camera::plugin, fonts::plugin));
+}
+
+/// Icons are drawn with heavier lines than the links (3 pixels): they must
+/// read on a washed-out projector.
+#[derive(Default, Reflect, GizmoConfigGroup)]
+pub struct IconGizmos;
+
+/// The window's clear colour follows the theme.
+fn follow_theme(user: Res<Settings>, mut clear: ResMut<ClearColor>) {
+    if user.is_changed() {
+        clear.0 = draw::colour(theme::theme(user.theme).bg);
+    }
 }
 
 /// Reads the simulation into the view model: at once when something

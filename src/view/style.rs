@@ -2,6 +2,7 @@
 //! thing. Pure functions, so what a student reads is unit-tested.
 
 use super::scene::{AttachLook, LinkKind, LinkView, NodeView, PodView, VolumeView};
+use super::theme::{PodState, Theme};
 use crate::sim::model::{Condition, Machine};
 use crate::sim::model::{OwnerKind, PodPhase};
 use crate::sim::units;
@@ -10,40 +11,6 @@ use crate::sim::units;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rgb(pub f32, pub f32, pub f32);
 
-const fn hex(v: u32) -> Rgb {
-    Rgb(
-        ((v >> 16) & 0xff) as f32 / 255.0,
-        ((v >> 8) & 0xff) as f32 / 255.0,
-        (v & 0xff) as f32 / 255.0,
-    )
-}
-
-pub const BG: Rgb = hex(0x12161c);
-pub const TEXT: Rgb = hex(0xf2f4f7);
-pub const TEXT_DIM: Rgb = hex(0xb8c0cc);
-pub const TEXT_DARK: Rgb = hex(0x10141a);
-pub const READY: Rgb = hex(0x2f9e55);
-pub const NOT_READY: Rgb = hex(0xd08a1c);
-pub const CREATING: Rgb = hex(0xc9a227);
-pub const PENDING: Rgb = hex(0x6b7380);
-pub const TERMINATING: Rgb = hex(0x9c3d3d);
-pub const FAILED: Rgb = hex(0xd43c3c);
-pub const SUCCEEDED: Rgb = hex(0x4a6c9b);
-pub const ORPHAN: Rgb = hex(0x7a1f6e);
-pub const NODE_OK: Rgb = hex(0x202833);
-pub const NODE_BAD: Rgb = hex(0x3a2224);
-pub const NODE_BAD_BORDER: Rgb = hex(0xff4d4d);
-pub const NODE_OK_BORDER: Rgb = hex(0x3d4a5c);
-pub const VOL_ATTACHED: Rgb = hex(0x1f7a8c);
-pub const VOL_MOVING: Rgb = hex(0xb7791f);
-pub const VOL_LOOSE: Rgb = hex(0x4a5361);
-pub const VOL_ERROR: Rgb = hex(0xc0392b);
-pub const LINK_OK: Rgb = hex(0x5dade2);
-pub const LINK_CLONE: Rgb = hex(0xaf7ac5);
-pub const LINK_BROKEN: Rgb = hex(0xe74c3c);
-pub const DEPLOY: Rgb = hex(0x4b5d7a);
-
-/// A pod card's fill: green Ready, amber not yet, red terminating or failed.
 /// Text smaller than this on screen (logical pixels) is an unreadable smear:
 /// it is not drawn until the user zooms in far enough to read it. Pod and
 /// node names are the largest text, so they are the last to go.
@@ -55,20 +22,10 @@ pub fn text_readable(font_px: f32, world_per_px: f32) -> bool {
     font_px >= MIN_TEXT_PX * world_per_px
 }
 
-pub fn pod_colour(p: &PodView) -> Rgb {
-    if p.orphan {
-        return ORPHAN;
-    }
-    match p.phase {
-        PodPhase::Running if p.ready => READY,
-        PodPhase::Running => NOT_READY,
-        PodPhase::ContainerCreating => CREATING,
-        PodPhase::Pending => PENDING,
-        PodPhase::Terminating => TERMINATING,
-        PodPhase::Failed => FAILED,
-        PodPhase::Succeeded => SUCCEEDED,
-        PodPhase::Absent => PENDING,
-    }
+/// A pod card's fill: its state's colour (see [`PodState`]), tinted for
+/// the theme.
+pub fn pod_colour(p: &PodView, theme: &Theme) -> Rgb {
+    theme.card_fill(PodState::of(p))
 }
 
 /// The status line of a pod card: phase, readiness, revision.
@@ -221,22 +178,41 @@ pub fn short(s: &str, max: usize) -> String {
 }
 
 /// A volume chip's colour: teal attached, amber moving, red blocked or split.
-pub fn volume_colour(v: &VolumeView) -> Rgb {
+pub fn volume_colour(v: &VolumeView, theme: &Theme) -> Rgb {
+    match volume_look(v) {
+        VolumeLook::Error => theme.vol_error,
+        VolumeLook::Attached => theme.vol_attached,
+        VolumeLook::Moving => theme.vol_moving,
+        VolumeLook::Loose => theme.vol_loose,
+    }
+}
+
+/// What a volume chip says at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeLook {
+    Attached,
+    Moving,
+    Loose,
+    /// On two nodes, fenced, diverged, or blocked (Multi-Attach).
+    Error,
+}
+
+pub fn volume_look(v: &VolumeView) -> VolumeLook {
     if v.diverged
         || v.attached.len() > 1
         || v.attached
             .iter()
             .any(|(_, l)| *l == AttachLook::StillMounted)
     {
-        return VOL_ERROR;
+        return VolumeLook::Error;
     }
     if v.waiting.is_some() {
-        return VOL_ERROR;
+        return VolumeLook::Error;
     }
     match v.attached.first().map(|(_, l)| l) {
-        Some(AttachLook::Attached) => VOL_ATTACHED,
-        Some(AttachLook::Attaching) | Some(AttachLook::Detaching) => VOL_MOVING,
-        _ => VOL_LOOSE,
+        Some(AttachLook::Attached) => VolumeLook::Attached,
+        Some(AttachLook::Attaching) | Some(AttachLook::Detaching) => VolumeLook::Moving,
+        _ => VolumeLook::Loose,
     }
 }
 
@@ -293,12 +269,12 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-pub fn link_colour(l: &LinkView) -> Rgb {
+pub fn link_colour(l: &LinkView, theme: &Theme) -> Rgb {
     match l.kind {
-        LinkKind::Replicating => LINK_OK,
-        LinkKind::Connecting => NOT_READY,
-        LinkKind::Cloning => LINK_CLONE,
-        LinkKind::Broken => LINK_BROKEN,
+        LinkKind::Replicating => theme.link_ok,
+        LinkKind::Connecting => theme.link_connecting,
+        LinkKind::Cloning => theme.link_clone,
+        LinkKind::Broken => theme.link_broken,
     }
 }
 
@@ -375,14 +351,30 @@ mod tests {
     }
 
     #[test]
-    fn ready_pods_are_green_and_unready_amber_and_terminating_red() {
-        assert_eq!(pod_colour(&pod(PodPhase::Running, true)), READY);
-        assert_eq!(pod_colour(&pod(PodPhase::Running, false)), NOT_READY);
-        assert_eq!(pod_colour(&pod(PodPhase::Terminating, false)), TERMINATING);
-        assert_eq!(pod_colour(&pod(PodPhase::Failed, false)), FAILED);
+    fn each_pod_state_has_its_colour_and_crash_loops_are_not_merely_unready() {
+        let st = |p: &PodView| PodState::of(p);
+        assert_eq!(st(&pod(PodPhase::Running, true)), PodState::Ready);
+        assert_eq!(st(&pod(PodPhase::Running, false)), PodState::NotReady);
+        assert_eq!(
+            st(&pod(PodPhase::Terminating, false)),
+            PodState::Terminating
+        );
+        assert_eq!(st(&pod(PodPhase::Failed, false)), PodState::CrashLoop);
+        assert_eq!(st(&pod(PodPhase::Pending, false)), PodState::Pending);
+        assert_eq!(
+            st(&pod(PodPhase::ContainerCreating, false)),
+            PodState::Creating
+        );
+        let mut c = pod(PodPhase::Running, false);
+        c.status = "CrashLoopBackOff".into();
+        assert_eq!(st(&c), PodState::CrashLoop);
         let mut o = pod(PodPhase::Running, true);
         o.orphan = true;
-        assert_eq!(pod_colour(&o), ORPHAN);
+        assert_eq!(st(&o), PodState::SplitBrain);
+        for t in [&super::super::theme::DARK, &super::super::theme::LIGHT] {
+            assert_eq!(pod_colour(&o, t), t.card_fill(PodState::SplitBrain));
+            assert_ne!(pod_colour(&o, t), pod_colour(&c, t));
+        }
         assert_eq!(pod_status_line(&o), "NO API object");
     }
 
@@ -460,7 +452,7 @@ mod tests {
             affinity: None,
             waiting: None,
         };
-        assert_eq!(volume_colour(&v), VOL_ATTACHED);
+        assert_eq!(volume_look(&v), VolumeLook::Attached);
         assert_eq!(volume_label(&v), "www-web-0  12,345 rows");
         // Shared file storage is never attached: it does not read "detached".
         let loose = VolumeView {
@@ -470,7 +462,7 @@ mod tests {
         };
         assert_eq!(volume_label(&loose), "www-web-0  12,345 rows  (shared)");
         v.attached.push(("node-b".into(), AttachLook::StillMounted));
-        assert_eq!(volume_colour(&v), VOL_ERROR);
+        assert_eq!(volume_look(&v), VolumeLook::Error);
         assert!(
             volume_label(&v).ends_with("fenced on node-b"),
             "{}",

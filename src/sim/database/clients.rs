@@ -110,13 +110,13 @@ fn write(
     {
         primary_write(db, &mut d, srv.writer, due, pass.now);
     }
-    let set = format!("statefulset/{}", pass.spec.name);
+    let set = || format!("statefulset/{}", pass.spec.name);
     let (dns, primary) = (&pass.primary_dns, &pass.primary_name);
     match note_outcome(db, due, target.is_some()) {
         Outcome::Written => {}
         Outcome::Resumed => cluster.emit(SimEvent::new(
             EventKind::WritesResumed,
-            set,
+            set(),
             format!(
                 "{dns} resolves again: writes go to {primary} ({} refused meanwhile)",
                 db.failed
@@ -124,10 +124,10 @@ fn write(
         )),
         Outcome::Refused => cluster.emit(SimEvent::new(
             EventKind::WritesFailed,
-            set,
+            set(),
             format!(
                 "writes to {dns} fail ({}): they are refused and counted, never silently dropped",
-                pass.endpoint_why
+                pass.endpoint_why(q)
             ),
         )),
         Outcome::StillRefused => cluster.touch(),
@@ -181,6 +181,9 @@ pub(super) fn primary_write(db: &mut DbState, d: &mut VolumeData, writer: u32, d
     db.acknowledge(writer, from, to);
     db.written += due;
     db.primary_pos = to;
+    if db.history.back().is_some_and(|&(last, _)| last >= to) {
+        db.history_unsorted = true;
+    }
     db.history.push_back((to, now));
     if db.history.len() > HISTORY_CAP {
         db.history.pop_front();
@@ -301,6 +304,27 @@ mod tests {
         assert_eq!((db.written, db.primary_pos), (5, 5));
         assert_eq!(db.history, [(3, 1_000), (5, 2_000)]);
         assert_eq!(db.lag_ms(3, 2_500), 500, "row 4 was written at 2s");
+    }
+
+    #[test]
+    fn lag_counts_from_the_first_batch_past_the_replica_in_the_order_written() {
+        let mut db = DbState::default();
+        let mut d = VolumeData::default();
+        primary_write(&mut db, &mut d, 0, 5, 1_000);
+        primary_write(&mut db, &mut d, 0, 5, 2_000);
+        assert!(!db.history_unsorted);
+        assert_eq!(db.lag_ms(5, 3_000), 1_000, "row 6 was written at 2s");
+        assert_eq!(db.lag_ms(0, 3_000), 2_000, "row 1 was written at 1s");
+        // A new primary on an empty volume numbers from 1 again.
+        let mut fresh = VolumeData::default();
+        primary_write(&mut db, &mut fresh, 1, 3, 4_000);
+        primary_write(&mut db, &mut fresh, 1, 9, 5_000);
+        assert!(db.history_unsorted);
+        assert_eq!(
+            db.lag_ms(7, 6_000),
+            4_000,
+            "the first batch past row 7 in the order written is rows 6-10, at 2s"
+        );
     }
 
     use crate::sim::database::RowRange;

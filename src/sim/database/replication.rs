@@ -300,11 +300,11 @@ fn apply_step(
                         // The server it was connected to is gone.
                         None => format!(
                             "lost {}: its connection broke, no server of {} answers now ({}); still serving stale reads, retrying every 10s",
-                            pass.primary_dns, pass.primary_name, pass.endpoint_why
+                            pass.primary_dns, pass.primary_name, pass.endpoint_why(q)
                         ),
                         Some(_) => format!(
                             "lost {} ({}); still serving stale reads, retrying every 10s",
-                            pass.primary_dns, pass.endpoint_why
+                            pass.primary_dns, pass.endpoint_why(q)
                         ),
                     },
                 )

@@ -39,8 +39,9 @@ pub(super) struct Pass<'a> {
     /// connections already open to it (replication, the clients' pool)
     /// keep working when a readiness blip takes its DNS record away.
     pub alive: Option<usize>,
-    /// Why nothing answers there, for the events that say so.
-    pub endpoint_why: String,
+    /// The primary pod's object, if the API has one (why nothing answers
+    /// at its name is worked out from it only for the events that say so).
+    pub primary_pod: Option<Entity>,
     /// The primary's pod name: the set's lowest ordinal.
     pub primary_name: String,
     /// `mysql-0.mysql`: the stable name clients and replicas use.
@@ -52,32 +53,34 @@ impl Pass<'_> {
     pub fn alive(&self) -> Option<&ServerInfo> {
         self.alive.and_then(|i| self.infos.get(i))
     }
+    /// Why nothing answers at the primary's name, for the events that say so.
+    pub fn endpoint_why(&self, q: &DbQueries) -> String {
+        let api = self.primary_pod.and_then(|e| q.pods.get(e).ok());
+        why_unreachable(&self.primary_name, api.map(|(_, s)| s), self.now)
+    }
     /// The primary's ordinal: `ordinals.start`, not 0.
     pub fn start(&self) -> u32 {
         self.spec.ordinals_start
     }
 }
 
-/// Gathers one database's servers and the state of its primary's name.
+/// Gathers one database's servers and the state of its primary's name, for
+/// a pass at `now` (the current instant, or a deferred tick's second).
 pub(super) fn gather<'a>(
     cluster: &Cluster,
     q: &DbQueries,
     spec: &'a StatefulSetSpec,
+    now: u64,
     tick: bool,
 ) -> Pass<'a> {
-    let now = cluster.now();
     let primary_name = spec.pod_name(spec.ordinals_start);
     let primary_dns = format!("{primary_name}.{}", spec.service_name());
     let infos = server_infos(&spec.name, q, &cluster.index);
-    let api = cluster
-        .index
-        .pods
-        .get(&primary_name)
-        .and_then(|&e| q.pods.get(e).ok());
+    let primary_pod = cluster.index.pods.get(&primary_name).copied();
+    let api = primary_pod.and_then(|e| q.pods.get(e).ok());
     let serving = api.map(|(p, s)| (p.uid.as_str(), s.serving()));
     let endpoint = primary_endpoint(serving, &infos);
     let alive = primary_endpoint(api.map(|(p, _)| (p.uid.as_str(), true)), &infos);
-    let endpoint_why = why_unreachable(&primary_name, api.map(|(_, s)| s), now);
     Pass {
         spec,
         now,
@@ -85,7 +88,7 @@ pub(super) fn gather<'a>(
         infos,
         endpoint,
         alive,
-        endpoint_why,
+        primary_pod,
         primary_name,
         primary_dns,
     }

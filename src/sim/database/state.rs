@@ -124,8 +124,12 @@ pub struct DbState {
     pub pending_writes: u64,
     pub last_tick_ms: u64,
     /// (last row of a write batch, when it was written): the primary's
-    /// binlog timestamps, for Seconds_Behind_Source.
+    /// binlog timestamps, for Seconds_Behind_Source. Pushed only by the
+    /// primary's writes, which keep `history_unsorted` up to date.
     pub history: VecDeque<(u64, u64)>,
+    /// A batch's last row was not above the one before (a new primary on an
+    /// empty volume numbers from 1 again): `lag_ms` must scan the history.
+    pub history_unsorted: bool,
     /// Largest replica lag seen at a database tick (replicas past their clone).
     pub max_lag_rows: u64,
     pub max_lag_ms: u64,
@@ -137,6 +141,9 @@ pub struct DbState {
     /// set-full check). Writes across a partition to a cut-off old primary
     /// are not counted here: those clients never reached the primary's name.
     pub acked: Vec<RowRange>,
+    /// Its steady ticks since `last_tick_ms` were not run at their seconds
+    /// (see [`super::SteadyTicks`]): the next pass runs them first.
+    pub deferred: bool,
 }
 
 impl DbState {
@@ -195,10 +202,15 @@ impl DbState {
         if position >= self.primary_pos {
             return 0;
         }
-        self.history
-            .iter()
-            .find(|(seq, _)| *seq > position)
-            .map_or(0, |(_, t)| now.saturating_sub(*t))
+        // The first batch past `position`, in the order written: while the
+        // rows only grow, a binary search finds the same one.
+        let first = if self.history_unsorted {
+            self.history.iter().find(|(seq, _)| *seq > position)
+        } else {
+            let i = self.history.partition_point(|(seq, _)| *seq <= position);
+            self.history.get(i)
+        };
+        first.map_or(0, |(_, t)| now.saturating_sub(*t))
     }
 }
 
@@ -222,6 +234,8 @@ pub struct Databases {
     pub dbs: BTreeMap<String, DbState>,
     /// Writer labels ("mysql-0 on node-a").
     pub writers: Vec<String>,
+    /// Steady ticks run late, at a later instant (see `SteadyTicks`).
+    pub deferred_ticks: u64,
 }
 
 impl Databases {
