@@ -300,6 +300,7 @@ fn play_run(c: &Campaign, seed: u64, defer: bool) -> (String, u64, Vec<(usize, S
         file: c.file.clone(),
         step_pos: vec![(1, 1); s.steps.len()],
         scenario: s,
+        warnings: Vec::new(),
     };
     let mut app = scenario::core_app();
     let world = app.world_mut();
