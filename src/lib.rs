@@ -12,6 +12,7 @@ pub mod explore;
 pub mod headless;
 pub mod scenario;
 pub mod sim;
+pub mod timeline;
 
 #[cfg(feature = "gui")]
 pub mod gui;

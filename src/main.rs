@@ -91,6 +91,8 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS")]
         until: Option<f64>,
     },
+    /// Draw an event log as a swimlane diagram (SVG, for slides and reviews).
+    Timeline(statefulset_sim::timeline::TimelineArgs),
 }
 
 fn load(path: &Path) -> Result<Loaded, ExitCode> {
@@ -226,6 +228,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
+        Some(Cmd::Timeline(a)) => return Ok(ExitCode::from(statefulset_sim::timeline::cli(&a))),
         Some(Cmd::Diff { a, b, seed, until }) => {
             let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
             let (la, lb) = (load(a)?, load(b)?);
