@@ -228,7 +228,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
-        Some(Cmd::Timeline(a)) => return Ok(ExitCode::from(statefulset_sim::timeline::cli(&a))),
+        Some(Cmd::Timeline(a)) => return Ok(ExitCode::from(statefulset_sim::timeline::cli(a))),
         Some(Cmd::Diff { a, b, seed, until }) => {
             let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
             let (la, lb) = (load(a)?, load(b)?);

@@ -129,7 +129,7 @@ fn lesson_7_timeline_has_a_lane_for_every_pod_node_and_volume_and_the_failure() 
         .flat_map(|l| l.descendants())
         .filter(|n| n.attribute("class") == Some("bar"))
         .filter_map(|b| b.attribute("data-state"))
-        .last();
+        .next_back();
     assert_eq!(last_state, Some("Terminating"));
     // Every marker and bar has a tooltip.
     for g in doc

@@ -127,6 +127,8 @@ pub struct Span {
     pub to_ms: u64,
     pub node: String,
     pub state: State,
+    /// Still so when the log ends (`to_ms` is then the log's end).
+    pub ongoing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +300,7 @@ pub fn build(lines: &[Line]) -> Timeline {
     out.sort_by_key(|l| (l.kind, natural_key(&l.name)));
     for s in spans.iter_mut().filter(|s| s.to_ms == u64::MAX) {
         s.to_ms = end_ms;
+        s.ongoing = true;
     }
     Timeline {
         lanes: out,
@@ -359,6 +362,7 @@ fn node_event(b: &mut Building, e: &Line, spans: &mut Vec<Span>) {
             to_ms: u64::MAX,
             node: node.clone(),
             state,
+            ongoing: false,
         })
     };
     match e.kind.as_str() {
@@ -485,7 +489,8 @@ mod tests {
                 from_ms: 10_000,
                 to_ms: 80_000,
                 node: "node-b".into(),
-                state: State::MachineDown
+                state: State::MachineDown,
+                ongoing: false,
             }]
         );
     }

@@ -182,7 +182,11 @@ fn spans(s: &mut String, tl: &Timeline, sc: &Scale, top: f64, bottom: f64) {
             State::Partitioned => "cut off",
             _ => "down",
         };
-        let label = format!("{} {what} {}–{}", sp.node, mmss(sp.from_ms), mmss(sp.to_ms));
+        let label = if sp.ongoing {
+            format!("{} {what} from {} to the end", sp.node, mmss(sp.from_ms))
+        } else {
+            format!("{} {what} {}–{}", sp.node, mmss(sp.from_ms), mmss(sp.to_ms))
+        };
         let _ = writeln!(
             s,
             r##"<g class="span" data-node="{}" data-state="{}"><title>{}</title><rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{fill}" fill-opacity="0.08" stroke="{fill}" stroke-opacity="0.5" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" font-size="12" font-weight="bold" fill="{}">{}</text></g>"##,
