@@ -13,6 +13,7 @@ pub mod headless;
 pub mod scenario;
 pub mod shell;
 pub mod sim;
+pub mod timeline;
 
 #[cfg(feature = "gui")]
 pub mod gui;

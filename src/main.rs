@@ -133,6 +133,8 @@ enum Cmd {
         #[arg(long, value_name = "SECONDS")]
         until: Option<f64>,
     },
+    /// Draw an event log as a swimlane diagram (SVG, for slides and reviews).
+    Timeline(statefulset_sim::timeline::TimelineArgs),
 }
 
 fn load(cli: &Cli, path: &Path) -> Result<Loaded, ExitCode> {
@@ -290,6 +292,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             return Ok(ExitCode::from(code));
         }
         Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
+        Some(Cmd::Timeline(a)) => return Ok(ExitCode::from(statefulset_sim::timeline::cli(a))),
         Some(Cmd::Diff { a, b, seed, until }) => {
             let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
             let (la, lb) = (load_one(a)?, load_one(b)?);

@@ -227,3 +227,134 @@ fn after_delete_node_the_detach_clock_starts_when_pod_gc_deletes_the_pod() {
         "6 minutes from pod GC ({gc}), not from the node's deletion ({node_gone})"
     );
 }
+
+/// (t in seconds, kind, k8s message) of a pod's image lines.
+fn image_lines(r: &Run, pod: &str) -> Vec<(u64, EventKind, String)> {
+    r.log()
+        .events
+        .iter()
+        .filter(|e| e.object == pod)
+        .filter(|e| {
+            matches!(
+                e.kind,
+                ImagePulling | ImagePulled | ImagePullError | ImagePullFailed | ImagePullBackOff
+            )
+        })
+        .map(|e| (e.t_ms / 1000, e.kind, record(e).3.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_first_start_on_a_node_pulls_and_the_next_finds_the_image_present() {
+    // One node: web-0 pulls nginx:1; web-1, later on the same node, finds it.
+    let text = r#"(name: "t", seed: 3, cluster: (nodes: [(name: "node-a")]),
+        workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1"), claims: [(name: "www")]))],
+        steps: [(when: Ready(set: "web", count: 2), timeout: 120.0, note: "up")])"#;
+    let r = run(text);
+    assert_no_failures(&r);
+    let web0 = image_lines(&r, "pod/web-0");
+    let kinds: Vec<EventKind> = web0.iter().map(|l| l.1).collect();
+    assert_eq!(kinds, [ImagePulling, ImagePulled]);
+    assert_eq!(web0[0].2, "Pulling image \"nginx:1\"");
+    assert_eq!(
+        web0[1].2,
+        "Successfully pulled image \"nginx:1\" in 0s (0s including waiting). Image size: 0 bytes."
+    );
+    let web1 = image_lines(&r, "pod/web-1");
+    assert_eq!(
+        web1.iter().map(|l| (l.1, l.2.as_str())).collect::<Vec<_>>(),
+        [(
+            ImagePulled,
+            "Container image \"nginx:1\" already present on machine and can be accessed by the pod"
+        )]
+    );
+    // The pull comes right before the container starts: no time added.
+    let pulled = one(&r, ImagePulled, "pod/web-0").t_ms;
+    let started = one(&r, PodStarted, "pod/web-0").t_ms;
+    assert_eq!(started - pulled, 2_000, "start_seconds after the pull");
+}
+
+#[test]
+fn a_broken_image_alternates_err_image_pull_and_image_pull_back_off_with_growing_retries() {
+    let text = r#"(name: "t", seed: 3, cluster: (nodes: [(name: "node-a")], broken_images: ["nginx:typo"]),
+        workloads: [StatefulSet((name: "web", replicas: 1, template: (image: "nginx:typo"), claims: [(name: "www")]))],
+        steps: [(when: PodStatus(pod: "web-0", status: "ErrImagePull"), timeout: 60.0, note: "stuck"),
+                (after: 0.5, expect: PodStatus(pod: "web-0", status: "ErrImagePull")),
+                (after: 1.0, expect: PodStatus(pod: "web-0", status: "ImagePullBackOff")),
+                (after: 10.0, expect: PodStatus(pod: "web-0", status: "ErrImagePull")),
+                (after: 10.0, expect: PodStatus(pod: "web-0", status: "ImagePullBackOff")),
+                (after: 300.0, note: "later")])"#;
+    let r = run(text);
+    assert_no_failures(&r);
+    let lines = image_lines(&r, "pod/web-0");
+    let t0 = lines[0].0;
+    let pulls: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.1 == ImagePulling)
+        .map(|l| l.0 - t0)
+        .collect();
+    assert_eq!(
+        &pulls[..6],
+        [0, 11, 31, 71, 151, 311],
+        "10 s, 20 s, 40 s … windows"
+    );
+    assert!(
+        pulls.windows(2).skip(5).all(|w| w[1] - w[0] == 300),
+        "then every 300 s: {pulls:?}"
+    );
+    // The stuck pod does not keep the finished run going: it ends about
+    // 10 minutes after the last step, not at the 7-day cap.
+    assert!(*pulls.last().unwrap() < 1_000, "{pulls:?}");
+    let first: Vec<(EventKind, &str)> = lines[..5].iter().map(|l| (l.1, l.2.as_str())).collect();
+    assert_eq!(first[0], (ImagePulling, "Pulling image \"nginx:typo\""));
+    assert_eq!(first[1].0, ImagePullError);
+    assert!(
+        first[1]
+            .1
+            .starts_with("Failed to pull image \"nginx:typo\": rpc error: code = NotFound")
+    );
+    assert_eq!(first[2], (ImagePullFailed, "Error: ErrImagePull"));
+    assert_eq!(
+        first[3],
+        (ImagePullBackOff, "Back-off pulling image \"nginx:typo\"")
+    );
+    assert_eq!(first[4], (ImagePullFailed, "Error: ImagePullBackOff"));
+    assert_eq!(lines[3].0 - t0, 1, "the PLEG resync a second later");
+    // The BackOff record is Normal; the Failed ones Warning.
+    let back_off = one(&r, ImagePullBackOff, "pod/web-0");
+    assert_eq!(record(back_off).0, K8sType::Normal);
+    // One BackOff per window: each failed pull's window is announced once
+    // (the last one perhaps not, if the run ended first).
+    let announced = with_kind(&r, ImagePullBackOff, "pod/web-0").len();
+    assert!(
+        announced + 1 >= pulls.len() && announced <= pulls.len(),
+        "{announced}"
+    );
+}
+
+#[test]
+fn a_latest_image_is_pulled_at_every_start() {
+    let text = r#"(name: "t", seed: 3, cluster: (nodes: [(name: "node-a")]),
+        workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:latest"), claims: [(name: "www")]))],
+        steps: [(when: Ready(set: "web", count: 2), timeout: 120.0, note: "up")])"#;
+    let r = run(text);
+    assert_no_failures(&r);
+    for pod in ["pod/web-0", "pod/web-1"] {
+        let kinds: Vec<EventKind> = image_lines(&r, pod).iter().map(|l| l.1).collect();
+        assert_eq!(kinds, [ImagePulling, ImagePulled], "{pod}: Always pulls");
+    }
+}
+
+#[test]
+fn before_1_35_the_pulled_record_does_not_mention_access() {
+    let text = r#"(name: "t", seed: 3, cluster: (kubernetes_version: "1.34", nodes: [(name: "node-a")]),
+        workloads: [StatefulSet((name: "web", replicas: 2, template: (image: "nginx:1"), claims: [(name: "www")]))],
+        steps: [(when: Ready(set: "web", count: 2), timeout: 120.0, note: "up")])"#;
+    let r = run(text);
+    assert_no_failures(&r);
+    let web1 = image_lines(&r, "pod/web-1");
+    assert_eq!(
+        web1[0].2,
+        "Container image \"nginx:1\" already present on machine"
+    );
+}

@@ -12,6 +12,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("headless", 2),
     ("shell", 3),
     ("explore", 2),
+    // `statefulset-sim timeline`: reads an event log, draws SVG; headless.
+    ("timeline", 2),
     // `statefulset-sim diff` plays its two runs with the headless runner.
     ("diff", 3),
     ("gui", 2),

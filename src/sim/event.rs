@@ -110,6 +110,15 @@ event_kinds! {
     BackOff,
     /// The kubelet sent SIGTERM to a deleted pod's container (Killing).
     ContainerStopping,
+    /// The kubelet starts pulling the container's image (Pulling).
+    ImagePulling,
+    /// The image is on the node: just pulled, or already present (Pulled).
+    ImagePulled,
+    /// The registry refused the pull ("Failed to pull image").
+    ImagePullError,
+    /// The kubelet does not pull again until the image back-off has passed
+    /// ("Back-off pulling image"; STATUS ImagePullBackOff).
+    ImagePullBackOff,
 }
 
 impl EventKind {
@@ -220,6 +229,15 @@ impl EventLog {
         self.events.push(ev);
         self.activity += 1;
     }
+    /// Appends an event that repeats a steady state (a kubelet retrying a
+    /// pull that keeps failing): logged like any other, but not news for
+    /// "nothing happened for a while" ([`EventLog::last_ms`] stays), so a
+    /// run whose only activity is such retries can still end quietly.
+    pub fn emit_repeat(&mut self, now: u64, ev: SimEvent) {
+        let last = self.last_ms;
+        self.emit(now, ev);
+        self.last_ms = last;
+    }
     /// Records a state change that has no event of its own.
     pub fn touch(&mut self) {
         self.activity += 1;
@@ -233,7 +251,8 @@ impl EventLog {
     pub fn total(&self) -> usize {
         self.streamed + self.events.len()
     }
-    /// The instant of the last event logged.
+    /// The instant of the last event logged (repeats of a steady state,
+    /// [`EventLog::emit_repeat`], left out).
     pub fn last_ms(&self) -> Option<u64> {
         self.last_ms
     }

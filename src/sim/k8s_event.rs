@@ -212,6 +212,83 @@ impl K8sRecord {
         )
     }
 
+    /// The kubelet starts pulling an image. (images/image_manager.go
+    /// `pullImage`: "Pulling image %q".)
+    pub fn pulling(pod: &str, image: &str) -> Self {
+        K8sRecord::normal(
+            "Pulling",
+            format!("pod/{pod}"),
+            format!("Pulling image {}", quote(image)),
+        )
+    }
+
+    /// The image was pulled. The simulator models no pull time and no image
+    /// size: both read 0. (image_manager.go `pullImage`: "Successfully
+    /// pulled image %q in %v (%v including waiting). Image size: %v bytes.")
+    pub fn pulled(pod: &str, image: &str) -> Self {
+        K8sRecord::normal(
+            "Pulled",
+            format!("pod/{pod}"),
+            format!(
+                "Successfully pulled image {} in 0s (0s including waiting). Image size: 0 bytes.",
+                quote(image)
+            ),
+        )
+    }
+
+    /// The image is on the node and the policy is IfNotPresent: no pull.
+    /// With the KubeletEnsureSecretPulledImages gate on, the kubelet has also
+    /// checked the pod may use it. (image_manager.go `EnsureImageExists`.)
+    pub fn already_present(pod: &str, image: &str, ensure_secret_gate: bool) -> Self {
+        let access = if ensure_secret_gate {
+            " and can be accessed by the pod"
+        } else {
+            ""
+        };
+        K8sRecord::normal(
+            "Pulled",
+            format!("pod/{pod}"),
+            format!(
+                "Container image {} already present on machine{access}",
+                quote(image)
+            ),
+        )
+    }
+
+    /// The registry has no such image: the runtime's error, as containerd
+    /// words a tag that does not exist, after the kubelet's prefix.
+    /// (image_manager.go `pullImage`: "Failed to pull image %q: %v".)
+    pub fn failed_to_pull(pod: &str, image: &str) -> Self {
+        let r = quote(&normalized_reference(image));
+        K8sRecord::warning(
+            "Failed",
+            format!("pod/{pod}"),
+            format!(
+                "Failed to pull image {}: rpc error: code = NotFound desc = failed to pull and unpack image {r}: failed to resolve reference {r}: {}: not found",
+                quote(image),
+                normalized_reference(image)
+            ),
+        )
+    }
+
+    /// The container could not be started because of its image: the error
+    /// `EnsureImageExists` returned (`ErrImagePull` or `ImagePullBackOff`).
+    /// (kuberuntime_container.go `startContainer`: "Error: %v".)
+    pub fn start_error(pod: &str, error: &str) -> Self {
+        K8sRecord::warning("Failed", format!("pod/{pod}"), format!("Error: {error}"))
+    }
+
+    /// The kubelet will not pull again before the image back-off has passed.
+    /// (image_manager.go `pullImage`: Normal `BackOff`, "Back-off pulling
+    /// image %q".)
+    pub fn pull_back_off(pod: &str, image: &str) -> Self {
+        K8sRecord::normal(
+            "BackOff",
+            format!("pod/{pod}"),
+            format!("Back-off pulling image {}", quote(image)),
+        )
+    }
+
     /// The kubelet started a container. (kuberuntime_container.go
     /// `startContainer`: "Started container %v".)
     pub fn started(pod: &str, container: &str) -> Self {
@@ -229,6 +306,33 @@ impl K8sRecord {
 pub fn container_name(image: &str) -> &str {
     let repo = image.rsplit('/').next().unwrap_or(image);
     repo.split([':', '@']).next().unwrap_or(repo)
+}
+
+/// Go's %q of a plain string (image names need no escapes but quotes).
+fn quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// An image reference as the container runtime spells it in errors, fully
+/// qualified (distribution/reference `ParseNormalizedNamed` + `TagNameOnly`):
+/// `nginx:1.25` → `docker.io/library/nginx:1.25`, `app/web` →
+/// `docker.io/app/web:latest`, `registry.example:5000/app:2` unchanged.
+pub fn normalized_reference(image: &str) -> String {
+    let domain_given = image
+        .split_once('/')
+        .is_some_and(|(d, _)| d.contains('.') || d.contains(':') || d == "localhost");
+    let mut r = if domain_given {
+        image.to_string()
+    } else if image.contains('/') {
+        format!("docker.io/{image}")
+    } else {
+        format!("docker.io/library/{image}")
+    };
+    let last = r.rsplit('/').next().unwrap_or("");
+    if !last.contains(':') && !r.contains('@') {
+        r.push_str(":latest");
+    }
+    r
 }
 
 /// strings.Title of a one-word verb: "create" → "Create".
@@ -380,6 +484,41 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn image_pull_records_read_as_the_kubelet_writes_them() {
+        let r = K8sRecord::pulling("web-0", "nginx:1.25");
+        assert_eq!((r.kind, r.reason.as_str()), (K8sType::Normal, "Pulling"));
+        assert_eq!(r.message, "Pulling image \"nginx:1.25\"");
+        let r = K8sRecord::already_present("web-0", "nginx:1.25", true);
+        assert_eq!(
+            r.message,
+            "Container image \"nginx:1.25\" already present on machine and can be accessed by the pod"
+        );
+        let r = K8sRecord::already_present("web-0", "nginx:1.25", false);
+        assert_eq!(
+            r.message,
+            "Container image \"nginx:1.25\" already present on machine"
+        );
+        let r = K8sRecord::failed_to_pull("web-2", "nginx:1.27-typo");
+        assert_eq!(r.kind, K8sType::Warning);
+        assert_eq!(
+            r.message,
+            "Failed to pull image \"nginx:1.27-typo\": rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/nginx:1.27-typo\": failed to resolve reference \"docker.io/library/nginx:1.27-typo\": docker.io/library/nginx:1.27-typo: not found"
+        );
+        assert_eq!(
+            K8sRecord::start_error("web-2", "ImagePullBackOff").message,
+            "Error: ImagePullBackOff"
+        );
+        let r = K8sRecord::pull_back_off("web-2", "nginx:1.27-typo");
+        assert_eq!((r.kind, r.reason.as_str()), (K8sType::Normal, "BackOff"));
+        assert_eq!(r.message, "Back-off pulling image \"nginx:1.27-typo\"");
+        assert_eq!(normalized_reference("app/web"), "docker.io/app/web:latest");
+        assert_eq!(
+            normalized_reference("registry.example:5000/app:2"),
+            "registry.example:5000/app:2"
+        );
     }
 
     #[test]

@@ -119,14 +119,23 @@ pub enum FeatureGate {
     /// update path (stateful_set_control.go
     /// `updateStatefulSetAfterInvariantEstablished`).
     MaxUnavailableStatefulSet,
+    /// The kubelet checks that a pod may use an image already on the node
+    /// (image_manager.go `EnsureImageExists`); with no pull secrets in the
+    /// simulator it changes only the Pulled message: "… already present on
+    /// machine and can be accessed by the pod".
+    KubeletEnsureSecretPulledImages,
 }
 
 impl FeatureGate {
-    pub const ALL: &'static [FeatureGate] = &[FeatureGate::MaxUnavailableStatefulSet];
+    pub const ALL: &'static [FeatureGate] = &[
+        FeatureGate::MaxUnavailableStatefulSet,
+        FeatureGate::KubeletEnsureSecretPulledImages,
+    ];
 
     pub const fn name(self) -> &'static str {
         match self {
             FeatureGate::MaxUnavailableStatefulSet => "MaxUnavailableStatefulSet",
+            FeatureGate::KubeletEnsureSecretPulledImages => "KubeletEnsureSecretPulledImages",
         }
     }
 
@@ -134,10 +143,12 @@ impl FeatureGate {
         Self::ALL.iter().copied().find(|g| g.name() == s)
     }
 
-    /// The stages from the feature-gate reference page
+    /// The stages from the feature-gate reference pages
     /// (feature-gates/MaxUnavailableStatefulSet.md): alpha off 1.24–1.34,
     /// beta on 1.35.0–1.35.3, beta off 1.35.4–1.36 (kubernetes#137904,
     /// the #137409 regression), beta on from 1.37 (kubernetes#139466).
+    /// (feature-gates/KubeletEnsureSecretPulledImages.md): alpha off
+    /// 1.33–1.34, beta on from 1.35.
     fn stages(self) -> &'static [GateStage] {
         match self {
             FeatureGate::MaxUnavailableStatefulSet => {
@@ -164,6 +175,23 @@ impl FeatureGate {
                         stage: Stage::Beta,
                         default: true,
                         from: KubeVersion::new(1, 37, 0),
+                        to: None,
+                    },
+                ];
+                S
+            }
+            FeatureGate::KubeletEnsureSecretPulledImages => {
+                const S: &[GateStage] = &[
+                    GateStage {
+                        stage: Stage::Alpha,
+                        default: false,
+                        from: KubeVersion::new(1, 33, 0),
+                        to: Some(KubeVersion::new(1, 34, u32::MAX)),
+                    },
+                    GateStage {
+                        stage: Stage::Beta,
+                        default: true,
+                        from: KubeVersion::new(1, 35, 0),
                         to: None,
                     },
                 ];
@@ -493,5 +521,20 @@ mod tests {
         assert_eq!(grace("1.31.9"), 40_000);
         assert_eq!(grace("1.32"), 50_000);
         assert_eq!(grace("1.37"), 50_000);
+    }
+
+    #[test]
+    fn kubelet_ensure_secret_pulled_images_is_alpha_off_in_1_33_and_beta_on_from_1_35() {
+        let on = |v: &str| {
+            ClusterVersion::resolve(Some(v), &BTreeMap::new())
+                .unwrap()
+                .enabled(FeatureGate::KubeletEnsureSecretPulledImages)
+        };
+        let gate = FeatureGate::KubeletEnsureSecretPulledImages;
+        assert_eq!(gate.in_version(KubeVersion::new(1, 32, 0)), None);
+        assert!(!on("1.32"), "the gate does not exist before 1.33");
+        assert!(!on("1.34"));
+        assert!(on("1.35"));
+        assert!(on("1.37"));
     }
 }

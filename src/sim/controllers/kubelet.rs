@@ -230,21 +230,170 @@ fn readiness(v: &PodView, c: &Container, now: u64) -> Readiness {
     }
 }
 
-/// A container can start once every volume is attached here (`volumes`:
-/// the volumes, or why not) and then only if its image pulls. Returns the
-/// volumes to mount, or why the pod waits.
-fn start_plan(
-    volumes: Result<Vec<String>, String>,
-    image_pulls: bool,
-    image: &str,
-) -> Result<Vec<String>, String> {
-    let vols = volumes?;
-    if !image_pulls {
-        return Err(format!(
-            "ErrImagePull: image {image} cannot be pulled (ImagePullBackOff)"
-        ));
+/// genericPlegRelistPeriod (pkg/kubelet/kubelet.go): the PLEG sees a new
+/// pod sandbox within a second and syncs the pod again.
+const PLEG_RELIST_MS: u64 = 1_000;
+
+/// What the kubelet's image step of a container start does
+/// (images/image_manager.go `EnsureImageExists`, `pullImage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageStep {
+    /// The pod's start failed before and its worker syncs it again only then.
+    Wait { until_ms: u64 },
+    /// IfNotPresent and the image is on the node: no pull (Pulled).
+    Present,
+    /// Pulling, and it succeeds (Pulling, Pulled).
+    Pulled,
+    /// Pulling, and the registry has no such image (Pulling, Failed,
+    /// "Error: ErrImagePull"): the back-off window becomes `backoff_ms`.
+    Failed { backoff_ms: u64 },
+    /// Still in the back-off window ending at `end_ms` (BackOff, "Error:
+    /// ImagePullBackOff"); the worker's next sync is at `next_sync_ms`.
+    BackOff { end_ms: u64, next_sync_ms: u64 },
+}
+
+/// The image step for a pod whose volumes are ready: the policy and the
+/// node's images decide whether to pull (the presence check comes before
+/// the back-off); a pull in back-off is refused; a broken image fails.
+fn image_step(
+    policy: PullPolicy,
+    present: bool,
+    broken: bool,
+    b: &PullBackOff,
+    now: u64,
+) -> ImageStep {
+    if let Some(t) = b.next_sync_ms.filter(|&t| now < t) {
+        return ImageStep::Wait { until_ms: t };
     }
-    Ok(vols)
+    if policy == PullPolicy::IfNotPresent && present {
+        return ImageStep::Present;
+    }
+    if b.in_back_off(now) {
+        let end_ms = b.last_update_ms + b.backoff_ms;
+        // After a failed sync the pod worker syncs again every
+        // POD_SYNC_RETRY_MS: the first of those at or after the window's end
+        // pulls again.
+        let syncs = (end_ms - now).div_ceil(POD_SYNC_RETRY_MS).max(1);
+        return ImageStep::BackOff {
+            end_ms,
+            next_sync_ms: now + syncs * POD_SYNC_RETRY_MS,
+        };
+    }
+    if broken {
+        ImageStep::Failed {
+            backoff_ms: b.next(now),
+        }
+    } else {
+        ImageStep::Pulled
+    }
+}
+
+/// The event lines of one pod's image step on one node, each with the
+/// record the kubelet writes (k8s_event.rs).
+struct PullLines<'a> {
+    pod: &'a str,
+    image: &'a str,
+    node: &'a str,
+    policy: PullPolicy,
+}
+
+impl PullLines<'_> {
+    fn ev(&self, kind: EventKind, why: String, r: K8sRecord) -> SimEvent {
+        SimEvent::new(kind, format!("pod/{}", self.pod), why)
+            .node(self.node.to_string())
+            .k8s(r)
+    }
+    fn how(&self) -> &'static str {
+        match self.policy {
+            PullPolicy::Always => "imagePullPolicy Always (tag latest): pulled at every start",
+            PullPolicy::IfNotPresent => "imagePullPolicy IfNotPresent",
+        }
+    }
+    fn present(&self, ensure_secret_gate: bool) -> SimEvent {
+        let why = format!(
+            "image {} is already on {} ({}): no pull",
+            self.image,
+            self.node,
+            self.how()
+        );
+        let r = K8sRecord::already_present(self.pod, self.image, ensure_secret_gate);
+        self.ev(EventKind::ImagePulled, why, r)
+    }
+    fn pulling(&self) -> SimEvent {
+        let why = format!(
+            "the kubelet on {} pulls image {} ({})",
+            self.node,
+            self.image,
+            self.how()
+        );
+        self.ev(
+            EventKind::ImagePulling,
+            why,
+            K8sRecord::pulling(self.pod, self.image),
+        )
+    }
+    fn pulled(&self) -> SimEvent {
+        let why = format!(
+            "image {} is now on {} (pull time not modelled)",
+            self.image, self.node
+        );
+        self.ev(
+            EventKind::ImagePulled,
+            why,
+            K8sRecord::pulled(self.pod, self.image),
+        )
+    }
+    fn failed(&self, backoff_ms: u64) -> [SimEvent; 3] {
+        let why = format!(
+            "ErrImagePull: image {} cannot be pulled; the kubelet will not try again for {} s (image back-off: 10 s, doubling, at most 300 s)",
+            self.image,
+            backoff_ms / 1000
+        );
+        [
+            self.pulling(),
+            self.ev(
+                EventKind::ImagePullError,
+                format!("the registry has no image {}: the pull fails", self.image),
+                K8sRecord::failed_to_pull(self.pod, self.image),
+            ),
+            self.ev(
+                EventKind::ImagePullFailed,
+                why,
+                K8sRecord::start_error(self.pod, "ErrImagePull"),
+            ),
+        ]
+    }
+    fn backed_off(&self, end_ms: u64, backoff_ms: u64) -> [SimEvent; 2] {
+        let why = format!(
+            "the kubelet on {} does not pull {} again before {} s: its image back-off ({} s) has not passed (ImagePullBackOff)",
+            self.node,
+            self.image,
+            end_ms / 1000,
+            backoff_ms / 1000
+        );
+        [
+            self.ev(
+                EventKind::ImagePullBackOff,
+                why.clone(),
+                K8sRecord::pull_back_off(self.pod, self.image),
+            ),
+            self.ev(
+                EventKind::ImagePullFailed,
+                why,
+                K8sRecord::start_error(self.pod, "ImagePullBackOff"),
+            ),
+        ]
+    }
+}
+
+/// Logs `ev` now, as a repeat of a steady state when `repeat`.
+fn emit_maybe_repeat(cluster: &mut Cluster, ev: SimEvent, repeat: bool) {
+    let now = cluster.now();
+    if repeat {
+        cluster.log.emit_repeat(now, ev);
+    } else {
+        cluster.log.emit(now, ev);
+    }
 }
 
 /// A container whose pod object no longer exists (force-deleted while the
@@ -677,14 +826,17 @@ impl NodePass {
             (PodStep::Report(r), Some(mut p)) => self.report(cluster, pod, &mut st, &mut p, r),
             (PodStep::Create, _) => {
                 self.waiting = true;
-                let volumes = storage.volumes_ready(pod, &self.name, &cluster.index);
-                let image_pulls = !cluster.index.broken_images.contains(&pod.template.image);
-                let plan = start_plan(volumes, image_pulls, &pod.template.image);
+                let plan = storage
+                    .volumes_ready(pod, &self.name, &cluster.index)
+                    .and_then(|vols| {
+                        self.ensure_image(cluster, &mut m.nodes, pod, &mut st)
+                            .map(|()| vols)
+                    });
                 self.create(cluster, pod, &mut st, plan);
             }
             (PodStep::BackOff { until_ms }, _) => self.back_off(cluster, pod, &mut st, until_ms),
             (PodStep::Restart { backoff_ms }, _) => {
-                self.restart(cluster, pod, &mut st, backoff_ms, storage)
+                self.restart(cluster, &mut m.nodes, pod, &mut st, backoff_ms, storage)
             }
             (PodStep::Crash, Some(_)) => {
                 if let Some(pe) = proc_e {
@@ -745,6 +897,7 @@ impl NodePass {
     fn restart(
         &mut self,
         cluster: &mut Cluster,
+        nodes: &mut NodeQuery,
         pod: &Pod,
         st: &mut Mut<PodStatus>,
         backoff_ms: u64,
@@ -755,6 +908,14 @@ impl NodePass {
             self.waiting = true;
             return;
         };
+        // startContainer ensures the image for every new container.
+        if let Err(w) = self.ensure_image(cluster, nodes, pod, st) {
+            self.waiting = true;
+            if st.waiting.as_ref() != Some(&w) {
+                st.waiting = Some(w);
+            }
+            return;
+        }
         let now = cluster.now();
         let until = now + pod.template.start_ms();
         self.spawn_process(cluster, pod, vols, until, None);
@@ -779,6 +940,103 @@ impl NodePass {
             )
             .node(self.name.clone()),
         );
+    }
+
+    /// The image step of a container start: records what the kubelet does
+    /// (Pulling, Pulled, Failed, BackOff) and keeps the node's images and
+    /// the pod's pull back-off. Ok when the image is on the node; otherwise
+    /// why the pod waits (`ErrImagePull: …` or `ImagePullBackOff: …`).
+    fn ensure_image(
+        &mut self,
+        cluster: &mut Cluster,
+        nodes: &mut NodeQuery,
+        pod: &Pod,
+        st: &mut Mut<PodStatus>,
+    ) -> Result<(), String> {
+        let image = pod.template.image.as_str();
+        let present = nodes
+            .get(self.node_e)
+            .is_ok_and(|(_, _, ns, ..)| ns.images.iter().any(|i| i == image));
+        let broken = cluster.index.broken_images.iter().any(|i| i == image);
+        let policy = PullPolicy::default_for(image);
+        let node = self.name.clone();
+        let lines = PullLines {
+            pod: &pod.name,
+            image,
+            node: &node,
+            policy,
+        };
+        match image_step(policy, present, broken, &st.pull, cluster.now()) {
+            ImageStep::Wait { until_ms } => {
+                self.wake(cluster, until_ms);
+                Err(st.waiting.clone().unwrap_or_default())
+            }
+            ImageStep::Present => {
+                let gate = cluster
+                    .version
+                    .enabled(crate::sim::version::FeatureGate::KubeletEnsureSecretPulledImages);
+                cluster.emit(lines.present(gate));
+                Ok(())
+            }
+            ImageStep::Pulled => {
+                cluster.emit(lines.pulling());
+                cluster.emit(lines.pulled());
+                if let Ok((_, _, mut ns, ..)) = nodes.get_mut(self.node_e)
+                    && let Err(at) = ns.images.binary_search_by(|i| i.as_str().cmp(image))
+                {
+                    ns.images.insert(at, image.to_string());
+                }
+                if st.pull != PullBackOff::default() {
+                    st.pull = PullBackOff::default();
+                }
+                Ok(())
+            }
+            ImageStep::Failed { backoff_ms } => {
+                let now = cluster.now();
+                // A retry of a pull that failed before repeats a steady state.
+                let repeat = st.pull.backoff_ms > 0;
+                // A new pod sandbox is seen by the PLEG within a second;
+                // later failed syncs are retried after the worker's back-off.
+                let first = st.pull.next_sync_ms.is_none();
+                let next_sync = now
+                    + if first {
+                        PLEG_RELIST_MS
+                    } else {
+                        POD_SYNC_RETRY_MS
+                    };
+                st.pull = PullBackOff {
+                    backoff_ms,
+                    last_update_ms: now,
+                    next_sync_ms: Some(next_sync),
+                    announced_until: None,
+                    backing_off: false,
+                };
+                self.wake(cluster, next_sync);
+                for line in lines.failed(backoff_ms) {
+                    emit_maybe_repeat(cluster, line, repeat);
+                }
+                Err(format!("ErrImagePull: image {image} cannot be pulled"))
+            }
+            ImageStep::BackOff {
+                end_ms,
+                next_sync_ms,
+            } => {
+                st.pull.next_sync_ms = Some(next_sync_ms);
+                st.pull.backing_off = true;
+                self.wake(cluster, next_sync_ms);
+                // One BackOff per window (upstream repeats it at every sync).
+                if st.pull.announced_until != Some(end_ms) {
+                    st.pull.announced_until = Some(end_ms);
+                    let repeat = st.pull.backoff_ms > IMAGE_BACKOFF_INITIAL_MS;
+                    for line in lines.backed_off(end_ms, st.pull.backoff_ms) {
+                        emit_maybe_repeat(cluster, line, repeat);
+                    }
+                }
+                // The same words as after the failed pull: what the pod
+                // waits for has not changed (STATUS tells the two apart).
+                Err(format!("ErrImagePull: image {image} cannot be pulled"))
+            }
+        }
     }
 
     /// Spawns a container process of `pod` on this node, starting until `until`.
@@ -905,18 +1163,6 @@ impl NodePass {
             cluster.touch();
         }
         if st.waiting != waiting {
-            if let Some(w) = &waiting
-                && w.starts_with("ErrImagePull")
-            {
-                cluster.emit(
-                    SimEvent::new(
-                        EventKind::ImagePullFailed,
-                        format!("pod/{}", pod.name),
-                        w.clone(),
-                    )
-                    .node(self.name.clone()),
-                );
-            }
             st.waiting = waiting;
             cluster.touch();
         }
@@ -1186,14 +1432,70 @@ mod tests {
     }
 
     #[test]
-    fn a_container_starts_only_when_volumes_are_attached_and_the_image_pulls() {
-        let waiting = Err("waiting for volume v to attach to n".to_string());
-        assert_eq!(start_plan(waiting.clone(), false, "img"), waiting);
-        let err = start_plan(Ok(vec![]), false, "img").unwrap_err();
-        assert!(err.starts_with("ErrImagePull: image img"));
+    fn an_image_already_on_the_node_is_not_pulled_under_if_not_present() {
+        let none = PullBackOff::default();
+        let step = |policy, present| image_step(policy, present, false, &none, 0);
+        assert_eq!(step(PullPolicy::IfNotPresent, true), ImageStep::Present);
+        assert_eq!(step(PullPolicy::IfNotPresent, false), ImageStep::Pulled);
         assert_eq!(
-            start_plan(Ok(vec!["v".into()]), true, "img"),
-            Ok(vec!["v".into()])
+            step(PullPolicy::Always, true),
+            ImageStep::Pulled,
+            "Always pulls even when present"
+        );
+        // The presence check comes before the back-off and the registry.
+        let failing = PullBackOff {
+            backoff_ms: 20_000,
+            last_update_ms: 0,
+            ..none
+        };
+        assert_eq!(
+            image_step(PullPolicy::IfNotPresent, true, true, &failing, 1),
+            ImageStep::Present
+        );
+    }
+
+    #[test]
+    fn a_failed_pull_backs_off_and_is_retried_at_the_next_sync_after_the_window() {
+        let none = PullBackOff::default();
+        let broken =
+            |b: &PullBackOff, now| image_step(PullPolicy::IfNotPresent, false, true, b, now);
+        assert_eq!(broken(&none, 0), ImageStep::Failed { backoff_ms: 10_000 });
+        // Failed at 0 with a 10 s window; the PLEG resync at 1 s is in it.
+        let b = PullBackOff {
+            backoff_ms: 10_000,
+            last_update_ms: 0,
+            next_sync_ms: Some(1_000),
+            announced_until: None,
+            backing_off: false,
+        };
+        assert_eq!(broken(&b, 500), ImageStep::Wait { until_ms: 1_000 });
+        assert_eq!(
+            broken(&b, 1_000),
+            ImageStep::BackOff {
+                end_ms: 10_000,
+                next_sync_ms: 11_000
+            }
+        );
+        // At 11 s the window has passed: pull again, and the window doubles.
+        let b = PullBackOff {
+            next_sync_ms: Some(11_000),
+            ..b
+        };
+        assert_eq!(broken(&b, 11_000), ImageStep::Failed { backoff_ms: 20_000 });
+        // Failed at 11 s with 20 s: in back-off at 21 s, pulls at 31 s.
+        let b = PullBackOff {
+            backoff_ms: 20_000,
+            last_update_ms: 11_000,
+            next_sync_ms: Some(21_000),
+            announced_until: None,
+            backing_off: false,
+        };
+        assert_eq!(
+            broken(&b, 21_000),
+            ImageStep::BackOff {
+                end_ms: 31_000,
+                next_sync_ms: 31_000
+            }
         );
     }
 

@@ -81,6 +81,9 @@ pub struct NodeState {
     /// Volumes the kubelet last reported as mounted (node.status.volumesInUse);
     /// stale while the node is unreachable.
     pub volumes_in_use: Vec<String>,
+    /// Images the container runtime holds on this machine, sorted: pulled
+    /// once, they stay on its disk across reboots (no image GC modelled).
+    pub images: Vec<String>,
 }
 
 /// Heartbeat period (node lease renewal interval).
@@ -103,6 +106,7 @@ impl NodeState {
             taints: Vec::new(),
             cordoned: false,
             volumes_in_use: Vec::new(),
+            images: Vec::new(),
         }
     }
     pub fn has_taint(&self, key: &str) -> bool {

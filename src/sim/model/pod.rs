@@ -79,8 +79,80 @@ impl PodPhase {
 pub const RESTART_BACKOFF_INITIAL_MS: u64 = 10_000;
 /// MaxContainerBackOff (pkg/kubelet/kubelet.go): the back-off never exceeds 5 minutes.
 pub const RESTART_BACKOFF_MAX_MS: u64 = 300_000;
-/// The initial image pull back-off (the kubelet's imageBackOff, also 10 s).
+/// The kubelet's image pull back-off (imageBackOffPeriod, MaxImageBackOff
+/// in pkg/kubelet/kubelet.go): 10 s, doubling, at most 300 s.
 pub const IMAGE_BACKOFF_INITIAL_MS: u64 = 10_000;
+pub const IMAGE_BACKOFF_MAX_MS: u64 = 300_000;
+/// The pod worker retries a sync that failed after backOffPeriod
+/// (pkg/kubelet/kubelet.go, pod_workers.go `completeWork`).
+pub const POD_SYNC_RETRY_MS: u64 = 10_000;
+
+/// imagePullPolicy as the API server defaults it (pkg/apis/core/v1/defaults.go
+/// `SetDefaults_Container`): `Always` when the tag is `latest` (an image with
+/// no tag and no digest has tag `latest`), `IfNotPresent` otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Always,
+    IfNotPresent,
+}
+
+impl PullPolicy {
+    /// The default policy for `image` (parsers.ParseImageName's tag).
+    pub fn default_for(image: &str) -> PullPolicy {
+        let (name, digest) = match image.split_once('@') {
+            Some((n, _)) => (n, true),
+            None => (image, false),
+        };
+        // The tag follows the last ':' after the last '/' (a registry's
+        // port is before a '/').
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let tag = last.split_once(':').map(|(_, t)| t);
+        match (tag, digest) {
+            (Some("latest"), _) | (None, false) => PullPolicy::Always,
+            _ => PullPolicy::IfNotPresent,
+        }
+    }
+}
+
+/// One entry of the kubelet's image pull back-off, keyed by the pod's uid
+/// and image (image_manager.go `pullImage`: `backOffKey`), and when the pod
+/// is next synced after a failed start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullBackOff {
+    /// The current window; 0 while there is no entry.
+    pub backoff_ms: u64,
+    /// When the entry last moved on (the last failed pull).
+    pub last_update_ms: u64,
+    /// The pod worker's next sync of a pod whose start failed.
+    pub next_sync_ms: Option<u64>,
+    /// The end of the window whose BackOff the kubelet announced.
+    pub announced_until: Option<u64>,
+    /// The last start attempt found the pull in back-off (the container
+    /// waits with reason ImagePullBackOff rather than ErrImagePull).
+    pub backing_off: bool,
+}
+
+impl PullBackOff {
+    fn expired(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_update_ms) > 2 * IMAGE_BACKOFF_MAX_MS
+    }
+    /// flowcontrol `IsInBackOffSinceUpdate`: less than the window has passed
+    /// since the last failed pull (and the entry has not expired).
+    pub fn in_back_off(&self, now: u64) -> bool {
+        self.backoff_ms > 0
+            && !self.expired(now)
+            && now.saturating_sub(self.last_update_ms) < self.backoff_ms
+    }
+    /// flowcontrol `Next`: 10 s for a new or expired entry, else doubled, at
+    /// most 300 s.
+    pub fn next(&self, now: u64) -> u64 {
+        if self.backoff_ms == 0 || self.expired(now) {
+            IMAGE_BACKOFF_INITIAL_MS
+        } else {
+            (self.backoff_ms * 2).min(IMAGE_BACKOFF_MAX_MS)
+        }
+    }
+}
 
 /// The kubelet's restart back-off for a pod's container: one entry of
 /// client-go's flowcontrol.Backoff, keyed by the container
@@ -174,9 +246,8 @@ pub struct PodStatus {
     /// The readiness probe is failing on purpose (BreakReadiness).
     pub readiness_broken: bool,
     pub restarts: u32,
-    /// The moment the kubelet may retry a failed image pull.
-    pub pull_retry_ms: Option<u64>,
-    pub pull_backoff_ms: u64,
+    /// The kubelet's image pull back-off for this pod's image.
+    pub pull: PullBackOff,
     /// pod.status.reason: `Evicted` after a kubelet eviction.
     pub reason: Option<String>,
     /// Init container `i` of `n` is running (the pod is still Pending).
@@ -199,8 +270,7 @@ impl PodStatus {
             waiting: None,
             readiness_broken: false,
             restarts: 0,
-            pull_retry_ms: None,
-            pull_backoff_ms: 0,
+            pull: PullBackOff::default(),
             reason: None,
             init: None,
             backoff: RestartBackOff::default(),
@@ -242,13 +312,15 @@ impl PodStatus {
         if self.phase != PodPhase::ContainerCreating {
             return None;
         }
+        // The reason the kubelet's last start attempt returned
+        // (ErrImagePull, or ImagePullBackOff while in back-off).
         let image = self
             .waiting
             .as_deref()
             .is_some_and(|w| w.starts_with("ErrImagePull"));
-        Some(match (image, self.pull_retry_ms) {
-            (true, Some(t)) if now >= t => "ImagePullBackOff",
-            (true, _) => "ErrImagePull",
+        Some(match (image, self.pull.backing_off) {
+            (true, true) => "ImagePullBackOff",
+            (true, false) => "ErrImagePull",
             (false, _) => "ContainerCreating",
         })
     }
@@ -413,9 +485,10 @@ mod tests {
         assert_eq!(st.status_column(0), "Init:1/2");
         st.init = None;
         st.waiting = Some("ErrImagePull: image x cannot be pulled".into());
-        st.pull_retry_ms = Some(10_000);
         assert_eq!(st.status_column(0), "ErrImagePull");
+        st.pull.backing_off = true;
         assert_eq!(st.status_column(10_000), "ImagePullBackOff");
+        st.pull.backing_off = false;
         st.waiting = None;
         st.phase = PodPhase::Running;
         assert_eq!(st.status_column(0), "Running");
@@ -441,6 +514,37 @@ mod tests {
             "Evicted",
             "a finished pod is not Terminating"
         );
+    }
+
+    #[test]
+    fn image_pull_policy_defaults_to_always_for_latest_and_if_not_present_otherwise() {
+        use PullPolicy::*;
+        assert_eq!(PullPolicy::default_for("nginx:1.25"), IfNotPresent);
+        assert_eq!(PullPolicy::default_for("nginx:latest"), Always);
+        assert_eq!(PullPolicy::default_for("nginx"), Always, "no tag is latest");
+        assert_eq!(PullPolicy::default_for("registry:5000/app"), Always);
+        assert_eq!(PullPolicy::default_for("registry:5000/app:2"), IfNotPresent);
+        assert_eq!(PullPolicy::default_for("app@sha256:abc"), IfNotPresent);
+    }
+
+    #[test]
+    fn image_pull_back_off_doubles_from_10s_to_at_most_300s() {
+        let mut b = PullBackOff::default();
+        assert!(!b.in_back_off(0), "no entry before the first failure");
+        let mut windows = Vec::new();
+        let mut t = 0;
+        for _ in 0..7 {
+            let w = b.next(t);
+            windows.push(w / 1000);
+            b.backoff_ms = w;
+            b.last_update_ms = t;
+            assert!(b.in_back_off(t + w - 1));
+            assert!(!b.in_back_off(t + w), "the window has passed");
+            t += w;
+        }
+        assert_eq!(windows, [10, 20, 40, 80, 160, 300, 300]);
+        // An entry not moved on for more than 2 × 300 s starts over.
+        assert_eq!(b.next(t + 600_001), 10_000);
     }
 
     #[test]
