@@ -12,7 +12,7 @@
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
-use crate::sim::model::gone::{Tally, take_gone};
+use crate::sim::model::gone::{RemovedPods, Tally, take_gone};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::units;
@@ -276,9 +276,10 @@ type Wants = HashMap<String, Vec<(String, String, Entity)>>;
 #[derive(Default)]
 struct AttachMemory {
     ran: bool,
-    /// Pods, claims, attachments, nodes, volumes counted last pass: one
-    /// appearing or going makes the next pass a full one.
-    pods: Tally,
+    /// How far `RemovedPods` has been read (pods that went away).
+    removed_cursor: usize,
+    /// Claims, attachments, nodes, volumes counted last pass: one appearing
+    /// or going makes the next pass a full one.
     claims: Tally,
     attachments: Tally,
     nodes: Tally,
@@ -290,11 +291,22 @@ struct AttachMemory {
     wants: Wants,
     /// Per pod: the node and the volumes it wants attached there.
     pod_wants: EntityHashMap<(String, Vec<String>)>,
-    /// Attachment → its volume.
-    att_volume: EntityHashMap<Entity>,
+    /// Attachment → its volume and node.
+    att_volume: EntityHashMap<(Entity, String)>,
+    /// Node → the attachments on it (those of `att_volume`).
+    node_atts: HashMap<String, Vec<Entity>>,
     /// Per volume: the earliest deadline it asked to be woken at, and whether
     /// its last pass did something (its own writes are not seen as changes).
     volume_memory: EntityHashMap<(Option<u64>, bool)>,
+}
+
+impl AttachMemory {
+    /// Remembers attachment `e` of volume `v` on `node`.
+    fn note_attachment(&mut self, e: Entity, v: Entity, node: &str) {
+        if self.att_volume.insert(e, (v, node.to_string())).is_none() {
+            self.node_atts.entry(node.to_string()).or_default().push(e);
+        }
+    }
 }
 
 /// Pod `e` no longer wants `vols`: they are touched.
@@ -315,7 +327,7 @@ fn unwant(wants: &mut Wants, e: Entity, vols: &[String], touched: &mut Vec<Strin
 struct Desired<'w, 's> {
     pods: Query<'w, 's, (Entity, &'static Pod, &'static PodStatus)>,
     changed_pods: Query<'w, 's, Entity, (With<Pod>, Changed<PodStatus>)>,
-    new_pods: Query<'w, 's, (), Added<PodStatus>>,
+    removed_pods: Res<'w, RemovedPods>,
     claims: Query<'w, 's, &'static ClaimStatus>,
     changed_claims: Query<'w, 's, &'static Claim, Changed<ClaimStatus>>,
     new_claims: Query<'w, 's, (), Added<ClaimStatus>>,
@@ -382,9 +394,7 @@ fn reconcile_attachments(
     let mem = &mut *mem;
     // Something went away if there are fewer than before plus the new ones.
     // (Every tally is recorded: no short-circuit.)
-    let pods_gone = mem
-        .pods
-        .went_away(desired.pods.iter().len(), desired.new_pods.iter().count());
+    let pods_gone: Vec<Entity> = desired.removed_pods.since(&mut mem.removed_cursor).to_vec();
     let claims_gone = mem.claims.went_away(
         desired.claims.iter().len(),
         desired.new_claims.iter().count(),
@@ -467,7 +477,11 @@ fn update_order(mem: &mut AttachMemory, actual: &Actual) {
 fn rebuild_wants(mem: &mut AttachMemory, desired: &Desired, actual: &Actual, index: &Index) {
     mem.wants.clear();
     mem.pod_wants.clear();
-    mem.att_volume = actual.atts.iter().map(|(e, _, of)| (e, of.0)).collect();
+    mem.att_volume.clear();
+    mem.node_atts.clear();
+    for (e, a, of) in actual.atts.iter() {
+        mem.note_attachment(e, of.0, &a.node);
+    }
     for (e, p, s) in desired.pods.iter() {
         let w = desired.pod_wants(p, s, index);
         for v in &w.1 {
@@ -485,7 +499,8 @@ fn rebuild_wants(mem: &mut AttachMemory, desired: &Desired, actual: &Actual, ind
 
 /// What went away since the last pass, for the incremental pass.
 struct Changes {
-    pods_gone: bool,
+    /// Pods despawned since the last pass.
+    pods_gone: Vec<Entity>,
     atts_gone: bool,
 }
 
@@ -518,11 +533,16 @@ impl Changes {
         );
         // Attachments that went away: their volumes.
         for (e, of) in actual.new_atts.iter() {
-            mem.att_volume.insert(e, of.0);
+            if let Ok((_, a, _)) = actual.atts.get(e) {
+                mem.note_attachment(e, of.0, &a.node);
+            }
         }
         if self.atts_gone {
             let q = &actual.atts;
-            for (_, v) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
+            for (e, (v, node)) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
+                if let Some(on_node) = mem.node_atts.get_mut(&node) {
+                    on_node.retain(|&x| x != e);
+                }
                 vol_entities.push(v);
             }
         }
@@ -532,14 +552,13 @@ impl Changes {
             .iter()
             .map(|n| n.name.as_str())
             .collect();
-        if !changed.is_empty() {
-            vol_entities.extend(
-                actual
-                    .atts
-                    .iter()
-                    .filter(|(_, a, _)| changed.contains(&a.node.as_str()))
-                    .map(|(_, _, of)| of.0),
-            );
+        // The attachments on changed nodes, through the per-node index.
+        for n in changed {
+            for ae in mem.node_atts.get(n).into_iter().flatten() {
+                if let Some((v, _)) = mem.att_volume.get(ae) {
+                    vol_entities.push(*v);
+                }
+            }
         }
         for (&ve, &(deadline, active)) in &mem.volume_memory {
             if active || deadline.is_some_and(|d| d <= now) {
@@ -575,8 +594,8 @@ impl Changes {
         let mut touched: Vec<String> = Vec::new();
         let mut recompute: Vec<Entity> = desired.changed_pods.iter().collect();
         // Pods that went away: what they wanted is wanted no more.
-        if self.pods_gone {
-            for (e, (_, vols)) in take_gone(&mut mem.pod_wants, |e| desired.pods.contains(e)) {
+        for &e in &self.pods_gone {
+            if let Some((_, vols)) = mem.pod_wants.remove(&e) {
                 unwant(&mut mem.wants, e, &vols, &mut touched);
             }
         }

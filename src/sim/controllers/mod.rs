@@ -10,12 +10,18 @@ pub mod pod_gc;
 pub mod reconcile;
 pub mod scheduler;
 pub mod statefulset;
+mod statefulset_sparse;
+mod statefulset_view;
 pub mod volume_binding;
 pub mod zone_disruption;
 
+use crate::sim::model::gone::{RemovedPods, record_removed_pod};
 use bevy::prelude::*;
 
 pub(super) fn plugin(app: &mut App) {
+    // The log of despawned pods the controllers' memories read.
+    app.init_resource::<RemovedPods>()
+        .add_observer(record_removed_pod);
     app.add_plugins((
         kubelet::plugin,
         node_lifecycle::plugin,

@@ -122,14 +122,14 @@ impl Input<'_> {
     fn min_ready_ms(&self) -> u64 {
         self.spec.min_ready_seconds as u64 * 1000
     }
-    fn healthy(&self, p: &ObservedPod) -> bool {
+    pub(super) fn healthy(&self, p: &ObservedPod) -> bool {
         // isHealthy: running and ready and not terminating.
         p.status.running_and_ready() && !p.status.terminating()
     }
-    fn available(&self, p: &ObservedPod) -> bool {
+    pub(super) fn available(&self, p: &ObservedPod) -> bool {
         p.status.available(self.now, self.min_ready_ms())
     }
-    fn state(&self, p: &ObservedPod) -> String {
+    pub(super) fn state(&self, p: &ObservedPod) -> String {
         crate::sim::ops::describe_state(p.status, self.now, self.min_ready_ms())
     }
     /// newVersionedStatefulSetPod / isCurrentRevisionNeeded: pods below the
@@ -210,7 +210,7 @@ fn split_replicas<'p>(
 
 /// The earliest future instant at which a Ready pod becomes available
 /// (minReadySeconds after it became Ready).
-fn next_availability(inp: &Input) -> Option<u64> {
+pub(super) fn next_availability(inp: &Input) -> Option<u64> {
     let mut wake: Option<u64> = None;
     for p in inp.pods {
         if p.status.running_and_ready()
@@ -310,7 +310,7 @@ fn update_claim_owners(inp: &Input, out: &mut Outcome) {
 /// claims of a scaled-down ordinal go once its pod is gone, even if the set
 /// was scaled up again meanwhile (kubernetes.io garbage collection; upstream
 /// test `TestStaleOwnerRefOnScaleup`).
-fn collect_orphaned_claims(inp: &Input, out: &mut Outcome) {
+pub(super) fn collect_orphaned_claims(inp: &Input, out: &mut Outcome) {
     for (name, c) in inp.claims {
         let Some(uid) = &c.owner_pod_uid else {
             continue;
@@ -427,7 +427,7 @@ fn process_condemned(
     false
 }
 
-fn scale_down_reason(spec: &StatefulSetSpec, pod: &str, monotonic: bool) -> String {
+pub(super) fn scale_down_reason(spec: &StatefulSetSpec, pod: &str, monotonic: bool) -> String {
     if monotonic {
         format!(
             "scale-down to {}: {pod} has the highest ordinal (OrderedReady deletes one at a time, highest first)",
@@ -499,7 +499,7 @@ fn process_replica(
 
 /// A missing replica: its claims first (unless one is still being deleted),
 /// then the pod. Returns true when an OrderedReady pass stops here.
-fn create_replica(inp: &Input, i: usize, batch_no: usize, out: &mut Outcome) -> bool {
+pub(super) fn create_replica(inp: &Input, i: usize, batch_no: usize, out: &mut Outcome) -> bool {
     let spec = inp.spec;
     let monotonic = spec.pod_management == PodManagement::OrderedReady;
     let ord = spec.ordinals_start + i as u32;
@@ -707,7 +707,7 @@ fn rolling_update(
 }
 
 /// Why a pod is unavailable, or None when it is available (isUnavailable).
-fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
+pub(super) fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
     match p {
         // isUnavailable: a Terminating pod counts, though it stays Ready.
         Some(p) if !p.status.unavailable(inp.now, inp.min_ready_ms()) => None,
@@ -937,7 +937,7 @@ fn replica_status(
 /// Pods created in this pass count in the status as upstream's
 /// processReplica does (status.Replicas++ on create); then
 /// completeRollingUpdate: complete when updated = ready = replicas.
-fn complete_rolling_update(inp: &Input, s: &mut ReplicaStatus, actions: &[Action]) {
+pub(super) fn complete_rolling_update(inp: &Input, s: &mut ReplicaStatus, actions: &[Action]) {
     for a in actions {
         if let Action::CreatePod { revision, .. } = a {
             s.replicas += 1;

@@ -3,17 +3,22 @@
 //! zones and nodes with a stable tie-break. Unschedulable pods stay Pending
 //! with the scheduler's reason.
 //!
-//! One pass: gather the nodes' free room and pods per owner, then for each
-//! pending pod in creation order: gather its volumes' topology, choose a node
-//! (`choose_node`, pure), and bind it there or say why not.
+//! One pass: take the nodes' free room and pods per owner from the usage kept
+//! between passes (`Usage`, updated from the pods that changed or went away,
+//! never by walking every pod), then for each pending pod in creation order:
+//! gather its volumes' topology, choose a node (`choose_node`, pure), and bind
+//! it there or say why not.
 
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
+use crate::sim::model::gone::RemovedPods;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
+use bevy::ecs::entity::EntityHashMap;
+use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -62,121 +67,280 @@ struct Request<'a> {
     affinities: &'a [Affinity],
 }
 
+/// What one pod counts for in the scheduler's memory: the room it holds on a
+/// node, and its place in the queue of pods waiting to be scheduled.
+#[derive(Debug, Clone, PartialEq)]
+struct Track {
+    /// (node, cpu, memory, owner) while it is bound and not terminated.
+    on: Option<(String, i64, i64, Owner)>,
+    /// Its creation sequence number while it waits to be scheduled.
+    pending: Option<u64>,
+}
+
+impl Track {
+    /// What a pod counts for, from its object and status: the rule a walk
+    /// over every pod applied before the memory was kept.
+    fn of(p: &Pod, s: &PodStatus) -> Track {
+        let on = match &s.node {
+            Some(n) if !s.terminal() => Some((
+                n.clone(),
+                p.template.cpu_millis as i64,
+                p.template.memory_mib as i64,
+                p.owner.clone(),
+            )),
+            _ => None,
+        };
+        let waiting = s.node.is_none() && s.deletion_ms.is_none() && !s.terminal();
+        Track {
+            on,
+            pending: waiting.then_some(p.seq),
+        }
+    }
+}
+
+/// The room the pods bound to one node take (by node name: a pod may still
+/// name a node that was deleted).
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Usage {
+    cpu: i64,
+    mem: i64,
+    /// Pods per owner; an owner with none is not listed.
+    owners: BTreeMap<Owner, u32>,
+}
+
+/// What the scheduler remembers between passes, so that a pass costs what
+/// changed rather than a walk over every pod: the room taken per node and the
+/// queue of pending pods. It is kept from the pods whose status changed
+/// (`Changed<PodStatus>`, new pods included), the pods that went away
+/// (`RemovedPods`) and the scheduler's own binds, which it does not see as
+/// changes.
+#[derive(Default)]
+struct SchedMemory {
+    /// How far `RemovedPods` has been read.
+    removed_cursor: usize,
+    /// Pods that count for something.
+    pods: EntityHashMap<Track>,
+    usage: HashMap<String, Usage>,
+    /// (creation sequence, pod): the scheduling order.
+    pending: BTreeSet<(u64, Entity)>,
+}
+
+impl SchedMemory {
+    /// Forgets what pod `e` counted for.
+    fn forget(&mut self, e: Entity) {
+        let Some(t) = self.pods.remove(&e) else {
+            return;
+        };
+        if let Some((node, cpu, mem, owner)) = t.on
+            && let Some(u) = self.usage.get_mut(&node)
+        {
+            u.cpu -= cpu;
+            u.mem -= mem;
+            if let Some(n) = u.owners.get_mut(&owner) {
+                *n -= 1;
+                if *n == 0 {
+                    u.owners.remove(&owner);
+                }
+            }
+            // Every pod has one owner: no owner left means no pod left.
+            if u.owners.is_empty() {
+                self.usage.remove(&node);
+            }
+        }
+        if let Some(seq) = t.pending {
+            self.pending.remove(&(seq, e));
+        }
+    }
+
+    /// Counts pod `e` as `t` says.
+    fn count(&mut self, e: Entity, t: Track) {
+        if let Some((node, cpu, mem, owner)) = &t.on {
+            let u = self.usage.entry(node.clone()).or_default();
+            u.cpu += cpu;
+            u.mem += mem;
+            *u.owners.entry(owner.clone()).or_default() += 1;
+        }
+        if let Some(seq) = t.pending {
+            self.pending.insert((seq, e));
+        }
+        if t.on.is_some() || t.pending.is_some() {
+            self.pods.insert(e, t);
+        }
+    }
+
+    /// Pod `e` now counts as `t` says.
+    fn update(&mut self, e: Entity, t: Track) {
+        let unchanged = match self.pods.get(&e) {
+            Some(old) => *old == t,
+            None => t.on.is_none() && t.pending.is_none(),
+        };
+        if !unchanged {
+            self.forget(e);
+            self.count(e, t);
+        }
+    }
+
+    /// The memory a walk over every pod would build (the oracle of the
+    /// incremental one; debug builds compare them every pass).
+    fn rebuilt<'a>(pods: impl Iterator<Item = (Entity, &'a Pod, &'a PodStatus)>) -> SchedMemory {
+        let mut m = SchedMemory::default();
+        for (e, p, s) in pods {
+            m.count(e, Track::of(p, s));
+        }
+        m
+    }
+
+    /// Whether two memories count the same (the cursor aside).
+    fn same_counts(&self, other: &SchedMemory) -> bool {
+        self.pods == other.pods && self.usage == other.usage && self.pending == other.pending
+    }
+}
+
+/// Pods whose status changed since the last pass (first), and all pods.
+type PodQueries<'w, 's> = ParamSet<
+    'w,
+    's,
+    (
+        Query<'static, 'static, Entity, (With<Pod>, Changed<PodStatus>)>,
+        Query<'static, 'static, (Entity, &'static Pod, &'static mut PodStatus)>,
+    ),
+>;
+
 fn schedule_pods(
     mut cluster: Cluster,
     nodes: Query<(Entity, &Node, &NodeState)>,
-    mut pods: Query<(Entity, &Pod, &mut PodStatus)>,
+    mut pod_q: PodQueries,
     mut claims: Query<&mut ClaimStatus>,
     volumes: Query<&Volume>,
+    removed: Res<RemovedPods>,
+    mut mem: Local<SchedMemory>,
 ) {
-    let mut pending: Vec<(u64, Entity)> = pods
-        .iter()
-        .filter(|(_, _, s)| s.node.is_none() && s.deletion_ms.is_none() && !s.terminal())
-        .map(|(e, p, _)| (p.seq, e))
-        .collect();
-    if pending.is_empty() {
+    let mem = &mut *mem;
+    for &e in removed.since(&mut mem.removed_cursor) {
+        mem.forget(e);
+    }
+    let changed: Vec<Entity> = pod_q.p0().iter().collect();
+    let mut pods = pod_q.p1();
+    for e in changed {
+        if let Ok((_, p, s)) = pods.get(e) {
+            mem.update(e, Track::of(p, s));
+        }
+    }
+    debug_assert!(
+        mem.same_counts(&SchedMemory::rebuilt(pods.iter())),
+        "the scheduler's incremental memory differs from a walk over every pod"
+    );
+    if mem.pending.is_empty() {
         return;
     }
-    pending.sort();
-    let mut infos = node_infos(&nodes, &pods);
+    let pending: Vec<(u64, Entity)> = mem.pending.iter().copied().collect();
+    let mut infos = node_infos(&nodes, &mem.usage);
+    let mut bound = Vec::new();
     for (_, pod_e) in pending {
         let Ok((_, pod, mut st)) = pods.get_mut(pod_e) else {
             continue;
         };
-        let (affinities, missing_claim) = volume_topology(pod, &cluster.index, &claims, &volumes);
-        let req = Request {
-            cpu: pod.template.cpu_millis as i64,
-            mem: pod.template.memory_mib as i64,
-            owner: &pod.owner,
-            affinities: &affinities,
-        };
-        let fails = match &missing_claim {
-            Some(c) => BTreeMap::from([(
-                format!("persistentvolumeclaim \"{c}\" not found"),
-                infos.len() as u32,
-            )]),
-            None => match choose_node(&infos, &req) {
-                Ok(i) => {
-                    bind(
-                        &mut cluster,
-                        &mut claims,
-                        pod_e,
-                        pod,
-                        &mut st,
-                        &mut infos[i],
-                        &affinities,
-                    );
-                    continue;
-                }
-                Err(fails) => fails,
-            },
-        };
-        let msg = unschedulable_message(&infos, &fails, &affinities);
-        if st.waiting.as_deref() != Some(msg.as_str()) {
-            st.waiting = Some(msg.clone());
-            let record = match &missing_claim {
-                Some(c) => K8sRecord::failed_scheduling_prefilter(
-                    &pod.name,
-                    infos.len(),
-                    &format!("persistentvolumeclaim \"{c}\" not found"),
-                ),
-                None => {
-                    K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails))
-                }
-            };
-            cluster.emit(
-                SimEvent::new(
-                    EventKind::PodUnschedulable,
-                    format!("pod/{}", pod.name),
-                    msg,
-                )
-                .k8s(record),
-            );
+        if schedule_one(
+            &mut cluster,
+            &mut claims,
+            &volumes,
+            &mut infos,
+            pod_e,
+            pod,
+            &mut st,
+        ) {
+            bound.push(pod_e);
         }
     }
+    // Its own binds are not seen as changes next pass: counted here.
+    for e in bound {
+        if let Ok((_, p, s)) = pods.get(e) {
+            mem.update(e, Track::of(p, s));
+        }
+    }
+}
+
+/// Schedules one pending pod: binds it to the chosen node (true), or says
+/// why no node fits.
+fn schedule_one(
+    cluster: &mut Cluster,
+    claims: &mut Query<&mut ClaimStatus>,
+    volumes: &Query<&Volume>,
+    infos: &mut [NodeInfo],
+    pod_e: Entity,
+    pod: &Pod,
+    st: &mut PodStatus,
+) -> bool {
+    let (affinities, missing_claim) = volume_topology(pod, &cluster.index, claims, volumes);
+    let req = Request {
+        cpu: pod.template.cpu_millis as i64,
+        mem: pod.template.memory_mib as i64,
+        owner: &pod.owner,
+        affinities: &affinities,
+    };
+    let fails = match &missing_claim {
+        Some(c) => BTreeMap::from([(
+            format!("persistentvolumeclaim \"{c}\" not found"),
+            infos.len() as u32,
+        )]),
+        None => match choose_node(infos, &req) {
+            Ok(i) => {
+                bind(cluster, claims, pod_e, pod, st, &mut infos[i], &affinities);
+                return true;
+            }
+            Err(fails) => fails,
+        },
+    };
+    let msg = unschedulable_message(infos, &fails, &affinities);
+    if st.waiting.as_deref() != Some(msg.as_str()) {
+        st.waiting = Some(msg.clone());
+        let record = match &missing_claim {
+            Some(c) => K8sRecord::failed_scheduling_prefilter(
+                &pod.name,
+                infos.len(),
+                &format!("persistentvolumeclaim \"{c}\" not found"),
+            ),
+            None => K8sRecord::failed_scheduling(&pod.name, infos.len(), &fit_histogram(&fails)),
+        };
+        cluster.emit(
+            SimEvent::new(
+                EventKind::PodUnschedulable,
+                format!("pod/{}", pod.name),
+                msg,
+            )
+            .k8s(record),
+        );
+    }
+    false
 }
 
 /// Every node, by name, with the room its bound pods leave.
 fn node_infos(
     nodes: &Query<(Entity, &Node, &NodeState)>,
-    pods: &Query<(Entity, &Pod, &mut PodStatus)>,
+    usage: &HashMap<String, Usage>,
 ) -> Vec<NodeInfo> {
     let mut infos: Vec<NodeInfo> = nodes
         .iter()
-        .map(|(e, n, s)| NodeInfo {
-            entity: e,
-            name: n.name.clone(),
-            zone: n.zone.clone(),
-            cpu_free: n.cpu_millis as i64,
-            mem_free: n.memory_mib as i64,
-            unschedulable: s.cordoned.then_some("were unschedulable (cordoned)"),
-            taint: s
-                .taints
-                .iter()
-                .find(|t| t.effect == TaintEffect::NoSchedule || t.key == TAINT_OUT_OF_SERVICE)
-                .map(|t| t.key.clone()),
-            owners: BTreeMap::new(),
-            cpu_total: n.cpu_millis as i64,
+        .map(|(e, n, s)| {
+            let used = usage.get(&n.name);
+            NodeInfo {
+                entity: e,
+                name: n.name.clone(),
+                zone: n.zone.clone(),
+                cpu_free: n.cpu_millis as i64 - used.map_or(0, |u| u.cpu),
+                mem_free: n.memory_mib as i64 - used.map_or(0, |u| u.mem),
+                unschedulable: s.cordoned.then_some("were unschedulable (cordoned)"),
+                taint: s
+                    .taints
+                    .iter()
+                    .find(|t| t.effect == TaintEffect::NoSchedule || t.key == TAINT_OUT_OF_SERVICE)
+                    .map(|t| t.key.clone()),
+                owners: used.map(|u| u.owners.clone()).unwrap_or_default(),
+                cpu_total: n.cpu_millis as i64,
+            }
         })
         .collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));
-    let pos: BTreeMap<&str, usize> = infos
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    let mut taken: Vec<(usize, &Pod)> = Vec::new();
-    for (_, p, s) in pods.iter() {
-        if let Some(n) = &s.node
-            && let Some(&i) = pos.get(n.as_str())
-            && !s.terminal()
-        {
-            taken.push((i, p));
-        }
-    }
-    for (i, p) in taken {
-        infos[i].take(&p.template, &p.owner);
-    }
     infos
 }
 
@@ -437,5 +601,64 @@ mod tests {
         );
         let zonal = [Affinity::Zone("z".into())];
         assert_eq!(choose_node(&infos, &req(&web, &zonal)), Ok(0));
+    }
+
+    fn test_pod(i: u32, owner: &str) -> Pod {
+        Pod {
+            name: format!("{owner}-{i}"),
+            uid: String::new(),
+            owner: Owner::set(owner),
+            ordinal: Some(i),
+            revision: String::new(),
+            template: PodTemplate::with_image("nginx:1"),
+            claims: Vec::new(),
+            created_ms: 0,
+            seq: u64::from(i),
+            dns: None,
+            init_containers: 0,
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the pods go through (bound, moved, terminated, deleted,
+        /// gone), the room and the queue kept from their changes are those a
+        /// walk over every pod finds.
+        #[test]
+        fn the_room_kept_per_node_equals_a_walk_over_every_pod(
+            ops in proptest::collection::vec(
+                (0usize..6, 0u8..4, proptest::bool::ANY, proptest::bool::ANY, proptest::bool::weighted(0.2)),
+                0..80,
+            )
+        ) {
+            let pods: Vec<Pod> = (0..6)
+                .map(|i| test_pod(i, if i % 2 == 0 { "web" } else { "db" }))
+                .collect();
+            let entities: Vec<Entity> = (1..=6)
+                .filter_map(Entity::from_raw_u32)
+                .collect();
+            let mut states: Vec<Option<PodStatus>> = vec![None; 6];
+            let mut mem = SchedMemory::default();
+            for (i, node, terminal, deleting, gone) in ops {
+                if gone {
+                    states[i] = None;
+                    mem.forget(entities[i]);
+                } else {
+                    let mut s = PodStatus::new();
+                    s.node = (node > 0).then(|| format!("n{node}"));
+                    if terminal {
+                        s.phase = PodPhase::Failed;
+                    }
+                    if deleting {
+                        s.deletion_ms = Some(1);
+                    }
+                    mem.update(entities[i], Track::of(&pods[i], &s));
+                    states[i] = Some(s);
+                }
+                let walk = SchedMemory::rebuilt(
+                    (0..6).filter_map(|j| states[j].as_ref().map(|s| (entities[j], &pods[j], s))),
+                );
+                proptest::prop_assert!(mem.same_counts(&walk));
+            }
+        }
     }
 }

@@ -1,11 +1,15 @@
 //! The StatefulSet controller system: gathers what the reconcile pass needs,
-//! keeps the revision history, lets the pure pass (`reconcile.rs`) decide,
-//! and applies its actions and the status.
+//! keeps the revision history, lets the pure pass decide (over the sparse
+//! view of the set, `statefulset_sparse.rs`, kept up to date by
+//! `statefulset_view.rs`; over every pod, `reconcile.rs`, where the sparse
+//! pass does not apply), and applies its actions and the status.
 
 use super::reconcile::{self, Action, ObservedClaim, ObservedPod, Outcome};
+use super::statefulset_sparse as sparse;
+use super::statefulset_view::{Basis, SetView};
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
-use crate::sim::model::gone::Tally;
+use crate::sim::model::gone::{RemovedPods, Tally};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::{SimRng, SimSystems};
@@ -138,13 +142,15 @@ struct SetsMemory {
     /// Claims and nodes counted last pass.
     claims: Tally,
     nodes: Tally,
+    /// How far `RemovedPods` has been read.
+    removed_cursor: usize,
     sets: EntityHashMap<SetMemory>,
 }
 
 struct SetMemory {
     pods: usize,
-    /// Its pods in ordinal order, kept while no pod comes or goes.
-    by_ordinal: Vec<Entity>,
+    /// Its pods indexed for the sparse pass, kept from the pods that change.
+    view: Option<SetView>,
     wake: Option<u64>,
     /// It had terminating pods (whose node's state goes into the reasons).
     terminating: bool,
@@ -160,8 +166,8 @@ struct Seen {
     changed_sets: EntityHashSet,
     /// Sets whose object or one of whose pods changed.
     dirty: EntityHashSet,
-    /// Sets that got a pod since the last pass (their ordinal order is stale).
-    sets_with_new_pods: EntityHashSet,
+    /// Per set, its pods that changed or are new since the last pass.
+    changed_pods: EntityHashMap<Vec<Entity>>,
 }
 
 /// The rule for skipping a set: its pass would do nothing when no claim, no
@@ -199,7 +205,7 @@ type PodQueries<'w, 's> = ParamSet<
     'w,
     's,
     (
-        Query<'static, 'static, &'static PodOf, Changed<PodStatus>>,
+        Query<'static, 'static, (Entity, &'static PodOf), Changed<PodStatus>>,
         Query<'static, 'static, PodItem>,
     ),
 >;
@@ -218,7 +224,8 @@ type ClaimQueries<'w, 's> = ParamSet<
 struct Watch<'w, 's> {
     nodes: Query<'w, 's, &'static NodeState>,
     changed_sets: Query<'w, 's, Entity, Changed<StatefulSet>>,
-    new_pods: Query<'w, 's, &'static PodOf, Added<Pod>>,
+    new_pods: Query<'w, 's, (Entity, &'static PodOf), Added<Pod>>,
+    removed_pods: Res<'w, RemovedPods>,
     changed_nodes: Query<'w, 's, (), Changed<NodeState>>,
     new_nodes: Query<'w, 's, (), Added<NodeState>>,
     /// The test-only planted bug (`PlantedBugSkipAtMostOne`), if switched on.
@@ -242,13 +249,25 @@ impl Watch<'_, '_> {
             || !self.changed_nodes.is_empty();
         let changed_sets: EntityHashSet = self.changed_sets.iter().collect();
         let mut dirty = changed_sets.clone();
-        dirty.extend(pod_q.p0().iter().map(|of| of.0));
+        let mut changed_pods: EntityHashMap<Vec<Entity>> = EntityHashMap::default();
+        for (e, of) in pod_q.p0().iter().chain(self.new_pods.iter()) {
+            dirty.insert(of.0);
+            changed_pods.entry(of.0).or_default().push(e);
+        }
+        // Pods that went away leave the sets' indexes (whichever holds them).
+        for &e in self.removed_pods.since(&mut mem.removed_cursor) {
+            for m in mem.sets.values_mut() {
+                if let Some(v) = &mut m.view {
+                    v.remove(e);
+                }
+            }
+        }
         Seen {
             claims_changed,
             nodes_changed,
             changed_sets,
             dirty,
-            sets_with_new_pods: self.new_pods.iter().map(|of| of.0).collect(),
+            changed_pods,
         }
     }
 }
@@ -277,12 +296,22 @@ fn statefulset_controller(
         nodes: &watch.nodes,
         now,
         planted: watch.planted.as_ref().is_some_and(|p| p.0),
+        touched: Vec::new(),
     };
     for (_, set_e) in order {
         let Ok((_, set, mut st, owned)) = sets.get_mut(set_e) else {
             continue;
         };
         let n_pods = owned.map_or(0, |o| o.len());
+        // The set's index follows its changed pods even when its pass is
+        // skipped (those changes are not seen again).
+        if let Some(view) = mem.sets.get_mut(&set_e).and_then(|m| m.view.as_mut())
+            && let Some(changed) = seen.changed_pods.get(&set_e)
+        {
+            for &e in changed {
+                pass.index_pod(view, &set.spec, e);
+            }
+        }
         let memory = mem.sets.get(&set_e);
         if !pass_needed(&seen, seen.dirty.contains(&set_e), memory, n_pods, now) {
             if let Some(w) = memory.and_then(|m| m.wake) {
@@ -306,6 +335,8 @@ struct Pass<'a, 'w, 's, 'q> {
     now: u64,
     /// `PlantedBugSkipAtMostOne`.
     planted: bool,
+    /// Pods this set's pass wrote to (which it does not see as changes).
+    touched: Vec<Entity>,
 }
 
 /// What one set's decision saw besides its outcome.
@@ -334,20 +365,40 @@ impl Pass<'_, '_, '_, '_> {
         } else {
             st.update_revision.clone()
         };
-        let by_ordinal = match prev {
-            Some(m) if m.pods == n_pods && !seen.sets_with_new_pods.contains(&set_e) => {
-                m.by_ordinal
-            }
-            _ => pods_by_ordinal(owned, self.pods),
+        let spec = &set.spec;
+        let basis = Basis {
+            start: spec.ordinals_start,
+            end: spec.end_ordinal(),
+            min_ready_ms: spec.min_ready_seconds as u64 * 1000,
+            update_revision: update_rev.clone(),
         };
-        if self.planted {
-            self.planted_skip_at_most_one(&by_ordinal);
+        let mut view = match prev.and_then(|m| m.view) {
+            Some(v) if v.basis == basis => v,
+            _ => self.build_view(basis, spec, owned),
+        };
+        // Only time turns a pod quiet (minReadySeconds): the others are
+        // looked at again every pass.
+        let loud: Vec<Entity> = view.loud().collect();
+        for e in loud {
+            self.index_pod(&mut view, spec, e);
         }
+        debug_assert_eq!(
+            view,
+            self.build_view(view.basis.clone(), spec, owned),
+            "the index of statefulset/{} differs from one built from its pods",
+            spec.name
+        );
         let Decision {
             mut out,
             pods_left,
             any_terminating,
-        } = self.decide(set, &st.current_revision, &update_rev, &by_ordinal);
+        } = if self.planted {
+            let by_ordinal = pods_by_ordinal(owned, self.pods);
+            self.planted_skip_at_most_one(&by_ordinal);
+            self.decide(set, &st.current_revision, &update_rev, &by_ordinal)
+        } else {
+            self.decide_sparse(set, &st.current_revision, &update_rev, &view, owned)
+        };
         if let Some(w) = out.wake_ms {
             self.cluster.wake_at(w);
         }
@@ -362,13 +413,123 @@ impl Pass<'_, '_, '_, '_> {
         if set.deleting && pods_left == 0 {
             self.remove_set(set_e, &set.spec.name);
         }
+        // Its own writes to pods (deletions) are not seen as changes.
+        for e in std::mem::take(&mut self.touched) {
+            self.index_pod(&mut view, spec, e);
+        }
         SetMemory {
             pods: n_pods,
-            by_ordinal,
+            view: Some(view),
             wake: out.wake_ms.filter(|&w| w > self.now),
             terminating: any_terminating,
             active: own_writes,
         }
+    }
+
+    /// Puts pod `e` in the set's index as it is now.
+    fn index_pod(&self, view: &mut SetView, spec: &StatefulSetSpec, e: Entity) {
+        match self.pods.get(e) {
+            Ok((p, s)) => {
+                let o = p.ordinal.unwrap_or(0);
+                view.put(e, o, &p.revision, sparse::is_quiet(spec, o, s, self.now));
+            }
+            Err(_) => view.remove(e),
+        }
+    }
+
+    /// The set's index built from all its pods.
+    fn build_view(
+        &self,
+        basis: Basis,
+        spec: &StatefulSetSpec,
+        owned: Option<&OwnedPods>,
+    ) -> SetView {
+        let mut view = SetView::new(basis);
+        for &e in owned.map_or(&[][..], |o| o.entities()) {
+            self.index_pod(&mut view, spec, e);
+        }
+        view
+    }
+
+    /// Runs the sparse pass over the set's index, or the full pass where the
+    /// sparse one does not apply. Debug builds run both and compare them.
+    fn decide_sparse(
+        &self,
+        set: &StatefulSet,
+        current_rev: &str,
+        update_rev: &str,
+        view: &SetView,
+        owned: Option<&OwnedPods>,
+    ) -> Decision {
+        let full = || {
+            self.decide(
+                set,
+                current_rev,
+                update_rev,
+                &pods_by_ordinal(owned, self.pods),
+            )
+        };
+        let spec = &set.spec;
+        if !sparse::applies(spec, set.deleting) || view.ordinals_shared() {
+            return full();
+        }
+        let loud_pods: Vec<Entity> = view.loud().collect();
+        let loud = observe_pods(&loud_pods, &*self.pods, &self.cluster.index, self.nodes);
+        let top_pods = view.outdated_top(
+            spec.ordinals_start + sparse::partition_index(spec),
+            sparse::outdated_needed(spec),
+        );
+        let outdated_top = observe_pods(&top_pods, &*self.pods, &self.cluster.index, self.nodes);
+        let missing = view.missing();
+        let ordinals = claim_ordinals_sparse(spec, &loud, &missing);
+        let claims = read_claims(spec, &ordinals, &*self.claims, &self.cluster.index);
+        // A claim owned by a pod is checked against every pod's uid.
+        if claims.values().any(|c| c.owner_pod_uid.is_some()) {
+            return full();
+        }
+        let (quiet, quiet_current, quiet_updated) = view.quiet_counts(current_rev);
+        let out = sparse::reconcile(
+            &reconcile::Input {
+                spec,
+                deleting: set.deleting,
+                current_revision: current_rev,
+                update_revision: update_rev,
+                pods: &loud,
+                claims: &claims,
+                now: self.now,
+                update_path: self.cluster.version.update_path(),
+            },
+            &sparse::View {
+                loud: &loud,
+                missing: &missing,
+                outdated_top: &outdated_top,
+                quiet,
+                quiet_current,
+                quiet_updated,
+            },
+        );
+        let decision = Decision {
+            out,
+            pods_left: view.len(),
+            any_terminating: loud.iter().any(|p| p.status.terminating()),
+        };
+        #[cfg(debug_assertions)]
+        {
+            let oracle = full();
+            assert_eq!(
+                format!(
+                    "{:?}",
+                    (&oracle.out, oracle.pods_left, oracle.any_terminating)
+                ),
+                format!(
+                    "{:?}",
+                    (&decision.out, decision.pods_left, decision.any_terminating)
+                ),
+                "the sparse pass of statefulset/{} differs from the full pass",
+                spec.name
+            );
+        }
+        decision
     }
 
     /// Observes the set's pods and claims and runs the pure reconcile pass.
@@ -529,6 +690,7 @@ impl Pass<'_, '_, '_, '_> {
         let Ok((p, mut ps)) = self.pods.get_mut(pe) else {
             return false;
         };
+        self.touched.push(pe);
         let set = p.owner.name.clone();
         let record = K8sRecord::stateful_pod("delete", &set, &p.name);
         self.cluster
@@ -693,7 +855,21 @@ fn observe_claims(
     index: &Index,
 ) -> BTreeMap<String, ObservedClaim> {
     let spec = &set.spec;
-    let seen = |cs: &ClaimStatus, ordinal| ObservedClaim {
+    let mut out = BTreeMap::new();
+    if spec.retention.when_scaled == RetentionAction::Delete || set.deleting {
+        for (c, cs) in claims.iter() {
+            if c.set.as_deref() == Some(spec.name.as_str()) {
+                out.insert(c.name.clone(), observed_claim(cs, c.ordinal));
+            }
+        }
+        return out;
+    }
+    read_claims(spec, &claim_ordinals_to_read(spec, observed), claims, index)
+}
+
+/// What the pass sees of one claim.
+fn observed_claim(cs: &ClaimStatus, ordinal: Option<u32>) -> ObservedClaim {
+    ObservedClaim {
         ordinal,
         deleting: cs.deleting.is_some(),
         owner_pod_uid: cs
@@ -705,27 +881,58 @@ fn observe_claims(
             .owner_refs
             .iter()
             .any(|r| r.kind == OwnerRefKind::StatefulSet),
-    };
-    let mut out = BTreeMap::new();
-    if spec.retention.when_scaled == RetentionAction::Delete || set.deleting {
-        for (c, cs) in claims.iter() {
-            if c.set.as_deref() == Some(spec.name.as_str()) {
-                out.insert(c.name.clone(), seen(cs, c.ordinal));
-            }
-        }
-        return out;
     }
-    for o in claim_ordinals_to_read(spec, observed) {
+}
+
+/// The claims of the given ordinals that exist.
+fn read_claims(
+    spec: &StatefulSetSpec,
+    ordinals: &[u32],
+    claims: &Query<ClaimItem>,
+    index: &Index,
+) -> BTreeMap<String, ObservedClaim> {
+    let mut out = BTreeMap::new();
+    for &o in ordinals {
         for ct in &spec.claims {
             let name = spec.claim_name(&ct.name, o);
             if let Some(&ce) = index.claims.get(&name)
                 && let Ok((_, cs)) = claims.get(ce)
             {
-                out.insert(name, seen(cs, Some(o)));
+                out.insert(name, observed_claim(cs, Some(o)));
             }
         }
     }
     out
+}
+
+/// `claim_ordinals_to_read` over the sparse view: the missing ordinals and
+/// the in-range pods still Pending/ContainerCreating (a quiet pod is
+/// Running), ascending; the first only under OrderedReady.
+fn claim_ordinals_sparse(
+    spec: &StatefulSetSpec,
+    loud: &[ObservedPod],
+    missing: &[u32],
+) -> Vec<u32> {
+    let (start, end) = (spec.ordinals_start, spec.end_ordinal());
+    let mut need: Vec<u32> = missing.to_vec();
+    need.extend(
+        loud.iter()
+            .filter(|p| {
+                p.ordinal >= start
+                    && p.ordinal < end
+                    && matches!(
+                        p.status.phase,
+                        PodPhase::Pending | PodPhase::ContainerCreating
+                    )
+            })
+            .map(|p| p.ordinal),
+    );
+    need.sort_unstable();
+    need.dedup();
+    if spec.pod_management == PodManagement::OrderedReady {
+        need.truncate(1);
+    }
+    need
 }
 
 /// Without whenScaled=Delete or set deletion, the pass looks only at the
@@ -797,14 +1004,14 @@ mod tests {
             nodes_changed,
             changed_sets: EntityHashSet::default(),
             dirty: EntityHashSet::default(),
-            sets_with_new_pods: EntityHashSet::default(),
+            changed_pods: EntityHashMap::default(),
         }
     }
 
     fn memory(pods: usize, wake: Option<u64>, terminating: bool, active: bool) -> SetMemory {
         SetMemory {
             pods,
-            by_ordinal: Vec::new(),
+            view: None,
             wake,
             terminating,
             active,

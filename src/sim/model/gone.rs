@@ -3,7 +3,9 @@
 //! name) and must find out what disappeared, since `Added` and `Changed` only
 //! show what appeared or changed.
 
+use super::Pod;
 use bevy::ecs::entity::{Entity, EntityHashMap};
+use bevy::prelude::{On, Remove, ResMut, Resource};
 
 /// A count of objects remembered from the last pass. Objects that appear are
 /// seen through `Added`; only the count shows that one disappeared.
@@ -48,6 +50,31 @@ pub fn take_gone<V>(
         .into_iter()
         .filter_map(|e| map.remove(&e).map(|v| (e, v)))
         .collect()
+}
+
+/// Every pod despawned so far, in the order they went: an append-only log
+/// that a controller keeping something per pod reads from its own cursor, so
+/// it learns which pods went without walking the ones that stayed. (Bevy's
+/// `RemovedComponents` is cleared by the app's frame, which the simulation's
+/// passes do not follow; an observer sees every despawn, whoever does it.)
+#[derive(Resource, Default, Debug)]
+pub struct RemovedPods {
+    log: Vec<Entity>,
+}
+
+impl RemovedPods {
+    /// The pods removed since `cursor`; moves `cursor` past them.
+    pub fn since(&self, cursor: &mut usize) -> &[Entity] {
+        let from = (*cursor).min(self.log.len());
+        *cursor = self.log.len();
+        &self.log[from..]
+    }
+}
+
+/// The observer that fills `RemovedPods`: a pod's `Pod` component is removed
+/// only when the pod is despawned.
+pub fn record_removed_pod(ev: On<Remove, Pod>, mut removed: ResMut<RemovedPods>) {
+    removed.log.push(ev.entity);
 }
 
 #[cfg(test)]
@@ -96,5 +123,45 @@ mod tests {
         assert_eq!(map.len(), 1);
         assert!(map.contains_key(&b));
         assert!(take_gone(&mut map, |_| true).is_empty());
+    }
+
+    fn pod(name: &str) -> Pod {
+        Pod {
+            name: name.into(),
+            uid: String::new(),
+            owner: super::super::Owner::set("web"),
+            ordinal: None,
+            revision: String::new(),
+            template: super::super::PodTemplate::with_image("nginx:1"),
+            claims: Vec::new(),
+            created_ms: 0,
+            seq: 0,
+            dns: None,
+            init_containers: 0,
+        }
+    }
+
+    #[test]
+    fn every_despawned_pod_is_read_once_by_each_reader() {
+        let mut world = bevy::prelude::World::new();
+        world.init_resource::<RemovedPods>();
+        world.add_observer(record_removed_pod);
+        let a = world.spawn(pod("a")).id();
+        let b = world.spawn(pod("b")).id();
+        let other = world.spawn_empty().id();
+        world.despawn(b);
+        world.despawn(other);
+        let (mut first, mut second) = (0, 0);
+        let log = world.resource::<RemovedPods>();
+        assert_eq!(log.since(&mut first), [b], "only pods are logged");
+        assert!(log.since(&mut first).is_empty(), "read once");
+        world.despawn(a);
+        let log = world.resource::<RemovedPods>();
+        assert_eq!(log.since(&mut first), [a]);
+        assert_eq!(
+            log.since(&mut second),
+            [b, a],
+            "each reader has its own cursor"
+        );
     }
 }
