@@ -342,7 +342,9 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
                 (None, _) => statefulset_sim::shell::state_out(&mut run, &cli.format)
                     .map_err(ExitCode::from)?,
                 (Some(_), _) if cli.format != "json" => {
-                    eprintln!("error: --at writes the simulator's own snapshot: use it with --format json");
+                    eprintln!(
+                        "error: --at writes the simulator's own snapshot: use it with --format json"
+                    );
                     return Err(ExitCode::from(2));
                 }
                 (Some(_), Some(json)) => json,

@@ -269,7 +269,11 @@ fn a_kubectl_line_typed_in_the_past_forks_a_branch_and_saves_as_a_kubectl_step()
     pb.after_rewind(&host);
     let printed = host.kubectl("get pods");
     assert!(printed.starts_with("NAME"), "get prints a table: {printed}");
-    assert_eq!(host.branches.list.len(), 1, "reading the cluster forks nothing");
+    assert_eq!(
+        host.branches.list.len(),
+        1,
+        "reading the cluster forks nothing"
+    );
     let printed = host.kubectl("scale statefulset/mysql --replicas=4");
     assert_eq!(printed.trim_end(), "statefulset.apps/mysql scaled");
     assert_eq!(host.branches.list.len(), 2, "changing it in the past forks");

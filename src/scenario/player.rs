@@ -136,7 +136,7 @@ fn play_steps(world: &mut World) {
         lesson.armed_ms = now;
         let obj = format!("scenario/step-{}", i + 1);
         if let Some(crate::sim::SimCommand::Kubectl(line)) = &step.command {
-            run_kubectl_step(world, line);
+            let _ = run_kubectl_step(world, line);
             lesson.results[i] = StepResult::Done { t_ms: now };
             break;
         } else if let Some(cmd) = &step.command {

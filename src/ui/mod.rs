@@ -7,9 +7,9 @@ pub mod actions;
 pub mod events;
 pub mod inspector;
 pub mod keys;
+pub mod kubectl;
 pub mod theme;
 pub mod whatif;
-pub mod kubectl;
 
 use crate::gui::host::{Playback, SimHost};
 use crate::gui::{GuiOptions, GuiSystems};
