@@ -278,12 +278,18 @@ fn a_kubectl_line_typed_in_the_past_forks_a_branch_and_saves_as_a_kubectl_step()
     assert_eq!(printed.trim_end(), "statefulset.apps/mysql scaled");
     assert_eq!(host.branches.list.len(), 2, "changing it in the past forks");
     answer_all(&mut host, &mut pb, 600_000);
-    let made = |l: &[sim::SimEvent]| {
-        l.iter()
-            .any(|e| e.kind == sim::EventKind::PodCreated && e.object == "pod/mysql-3")
-    };
+    // (mysql-3 is never made here: OrderedReady waits for the pod on the
+    // dead node, which is the lesson's point.)
     let branch_log = host.world.resource::<EventLog>().events.clone();
-    assert!(made(&branch_log), "the scaled set made mysql-3");
+    let ran = branch_log
+        .iter()
+        .find(|e| e.kind == sim::EventKind::KubectlRan)
+        .expect("the scale is logged");
+    assert_eq!(ran.t_ms, 100_000);
+    assert_eq!(
+        ran.reason,
+        "kubectl scale statefulset/mysql --replicas=4: statefulset.apps/mysql scaled"
+    );
     let dir = std::env::temp_dir().join(format!("ss-kubectl-branch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let saved = dir.join("scaled.ron");
