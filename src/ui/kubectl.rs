@@ -162,8 +162,10 @@ mod tests {
 
     #[test]
     fn a_half_typed_command_survives_browsing_the_history() {
-        let mut cl = CommandLine::default();
-        cl.input = "get pods".into();
+        let mut cl = CommandLine {
+            input: "get pods".into(),
+            ..Default::default()
+        };
         assert_eq!(cl.submit().as_deref(), Some("get pods"));
         cl.input = "scale sts/web --replicas=5".into();
         cl.submit();
@@ -182,8 +184,10 @@ mod tests {
 
     #[test]
     fn a_blank_line_runs_nothing_and_a_repeat_is_kept_once() {
-        let mut cl = CommandLine::default();
-        cl.input = "  ".into();
+        let mut cl = CommandLine {
+            input: "  ".into(),
+            ..Default::default()
+        };
         assert_eq!(cl.submit(), None);
         cl.input = "get pods".into();
         cl.submit();
