@@ -347,20 +347,7 @@ fn undo_image(c: &Cluster, kind: Kind, name: &str, to: Option<u64>) -> Result<St
 pub fn names(world: &mut World, kind: Kind) -> Vec<String> {
     let c = read::read(world);
     let budgets = world.resource::<DisruptionBudgets>().0.clone();
-    match kind {
-        Kind::Pod => c.pods.iter().map(|p| p.pod.name.clone()).collect(),
-        Kind::StatefulSet => c.sets.iter().map(|s| s.set.spec.name.clone()).collect(),
-        Kind::Deployment => c
-            .deployments
-            .iter()
-            .map(|d| d.deployment.spec.name.clone())
-            .collect(),
-        Kind::Claim => c.claims.iter().map(|cl| cl.claim.name.clone()).collect(),
-        Kind::Volume => c.volumes.iter().map(|v| v.volume.name.clone()).collect(),
-        Kind::Node => c.nodes.iter().map(|n| n.node.name.clone()).collect(),
-        Kind::Budget => budgets.iter().map(|b| b.name.clone()).collect(),
-        Kind::Event => Vec::new(),
-    }
+    super::exec_names(&c, &budgets, kind)
 }
 
 /// The YAML of an object (k8s-openapi serialised), or JSON.

@@ -441,21 +441,17 @@ pub(super) fn scale_down_reason(spec: &StatefulSetSpec, pod: &str, monotonic: bo
     }
 }
 
-/// processReplica for in-range replica `i`. Returns true when an
-/// OrderedReady pass must stop here.
-fn process_replica(
+/// processReplica's first steps for a present pod, shared by the full and
+/// the sparse pass: a terminal pod is deleted so it is recreated (true: this
+/// replica is done for the pass); a Pending pod gets its missing claims
+/// (createMissingPersistentVolumeClaims).
+pub(super) fn delete_terminal_or_create_claims(
     inp: &Input,
-    replicas: &[Option<&ObservedPod>],
-    i: usize,
-    batch_no: usize,
+    ord: u32,
+    p: &ObservedPod,
     out: &mut Outcome,
 ) -> bool {
     let spec = inp.spec;
-    let monotonic = spec.pod_management == PodManagement::OrderedReady;
-    let ord = spec.ordinals_start + i as u32;
-    let Some(p) = replicas[i] else {
-        return create_replica(inp, i, batch_no, out);
-    };
     if p.status.terminal() {
         if !p.status.terminating() {
             out.actions.push(Action::DeletePod {
@@ -486,6 +482,27 @@ fn process_replica(
                 });
             }
         }
+    }
+    false
+}
+
+/// processReplica for in-range replica `i`. Returns true when an
+/// OrderedReady pass must stop here.
+fn process_replica(
+    inp: &Input,
+    replicas: &[Option<&ObservedPod>],
+    i: usize,
+    batch_no: usize,
+    out: &mut Outcome,
+) -> bool {
+    let spec = inp.spec;
+    let monotonic = spec.pod_management == PodManagement::OrderedReady;
+    let ord = spec.ordinals_start + i as u32;
+    let Some(p) = replicas[i] else {
+        return create_replica(inp, i, batch_no, out);
+    };
+    if delete_terminal_or_create_claims(inp, ord, p, out) {
+        return true;
     }
     if p.status.terminating() {
         return wait_for_terminating(inp, replicas, i, p, out);

@@ -260,35 +260,8 @@ fn process_replica(inp: &Input, sp: &Sparse, i: usize, p: &ObservedPod, out: &mu
     let spec = inp.spec;
     let monotonic = spec.pod_management == PodManagement::OrderedReady;
     let ord = spec.ordinals_start + i as u32;
-    if p.status.terminal() {
-        if !p.status.terminating() {
-            out.actions.push(Action::DeletePod {
-                name: p.name.to_string(),
-                cause: DeleteCause::Terminal,
-                reason: format!(
-                    "{} is {}: deleted so it is recreated with the same name and claim",
-                    p.name,
-                    p.status.phase.name()
-                ),
-            });
-        }
+    if super::reconcile::delete_terminal_or_create_claims(inp, ord, p, out) {
         return true;
-    }
-    if matches!(
-        p.status.phase,
-        PodPhase::Pending | PodPhase::ContainerCreating
-    ) {
-        for ct in &spec.claims {
-            let cname = spec.claim_name(&ct.name, ord);
-            if !inp.claims.contains_key(&cname) {
-                out.actions.push(Action::CreateClaim {
-                    name: cname,
-                    template: ct.name.clone(),
-                    ordinal: ord,
-                    reason: format!("{} is Pending and its claim is missing", p.name),
-                });
-            }
-        }
     }
     if p.status.terminating() {
         return wait_for_terminating(inp, sp, i, p, out);
