@@ -98,7 +98,8 @@ fn the_question_list_goes_forward_to_a_question_and_back_to_an_earlier_one() {
 fn kubectl_get_pods_wide_prints_the_columns_and_rows_kubectl_prints() {
     let mut h = host("01-identity-vs-deployment.ron");
     let mut pb = Playback::default();
-    lesson::go_to_question(&mut h, &mut pb, lesson::questions(&h.loaded)[0].step);
+    let first = lesson::questions(&h.loaded)[0].step;
+    lesson::go_to_question(&mut h, &mut pb, first);
     let c = statefulset_sim::sim::read::read(&mut h.world);
     let out = lesson::kubectl_get_pods_wide(&c);
     let mut lines = out.lines();
