@@ -76,6 +76,10 @@ struct Cli {
     /// GUI: open the compare view (the last branch against main).
     #[arg(long)]
     compare: bool,
+    /// GUI: presentation mode: the cluster fills the (fullscreen) window, a
+    /// large strip carries the caption or question; `p` toggles it.
+    #[arg(long)]
+    present: bool,
     /// GUI: exit after this many wall-clock seconds (benchmarks, CI).
     #[arg(long, value_name = "SECONDS")]
     quit_after: Option<f64>,
@@ -408,6 +412,7 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
                 eprintln!("error: --theme: {e}");
                 ExitCode::from(2)
             })?,
+        present: cli.present,
     };
     Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
 }

@@ -359,6 +359,47 @@ fn local_volume_pins_the_pod_to_its_node_until_the_node_returns() {
     );
 }
 
+/// §5.7a: a local disk is in its node; its plugin has no attacher, so the
+/// attach/detach controller skips it. No attach, no detach, no Multi-Attach
+/// error and no force-detach countdown, even after a force delete on a dead
+/// node; the pod mounts it directly once it is on that node.
+#[test]
+fn local_volumes_are_not_attached_or_detached() {
+    let text = format!(
+        r#"(name: "t", seed: 3, cluster: ({NODES3}, storage_classes: [(name: "local", kind: Local)]),
+            workloads: [StatefulSet((name: "web", replicas: 3, template: (image: "nginx:1"), claims: [(name: "www")]))],
+            steps: [
+              (when: Ready(set: "web", count: 3), do: FailNode(of: "web-1")),
+              (when: PodReady(pod: "web-1", ready: false), timeout: 120.0, do: ForceDeletePod(pod: "web-1")),
+              (after: 420.0, expect: PodPhase(pod: "web-1", phase: Pending)),
+              (after: 0.0, do: RecoverNode(of: "web-1")),
+              (when: Ready(set: "web", count: 3), timeout: 60.0, expect: NoInvariantBroken),
+            ])"#
+    );
+    let r = run(&text);
+    assert_no_failures(&r);
+    for kind in [VolumeAttached, VolumeDetached, VolumeMultiAttachError] {
+        assert!(
+            events(&r, kind).is_empty(),
+            "a local volume is never attached or detached, but the log has {kind:?}: {:?}",
+            events(&r, kind).first().map(|e| &e.reason)
+        );
+    }
+    // Mounted directly: web-1 is Ready again within seconds of its node's return.
+    let back = first(
+        &r,
+        NodeRecovered,
+        &format!("node/{}", node_in(&r, NodeFailed)),
+    );
+    let ready = times_of(&r, PodReady, "pod/web-1");
+    let last = *ready.last().expect("web-1 is Ready again");
+    assert!(
+        last >= back && last - back < 30_000,
+        "Ready {}s after the node returned",
+        (last - back) / 1000
+    );
+}
+
 #[test]
 fn zonal_volume_pins_the_pod_to_its_zone() {
     let text = r#"(name: "t", seed: 3,

@@ -235,6 +235,8 @@ pub struct Playback {
     pub target_ms: f64,
     /// A lesson's "predict, then reveal" question, holding the clock.
     pub question: Option<String>,
+    /// The lesson's intro card (its goal) is up: the clock waits at t = 0.
+    pub intro: bool,
 }
 
 impl Default for Playback {
@@ -244,6 +246,7 @@ impl Default for Playback {
             speed: 1.0,
             target_ms: 0.0,
             question: None,
+            intro: true,
         }
     }
 }
@@ -264,9 +267,17 @@ impl Playback {
             .find(|&s| s < self.speed)
             .unwrap_or(self.speed);
     }
-    /// Play/pause; on a lesson question, "continue".
+    /// Closes the intro card and starts the clock.
+    pub fn start(&mut self, host: &mut SimHost) {
+        self.intro = false;
+        self.paused = false;
+        self.target_ms = host.now_ms() as f64;
+    }
+    /// Play/pause; on a lesson question, "continue"; on the intro, start.
     pub fn toggle(&mut self, host: &mut SimHost) {
-        if self.question.is_some() {
+        if self.intro {
+            self.start(host);
+        } else if self.question.is_some() {
             self.resume(host);
         } else {
             self.paused = !self.paused;
@@ -323,6 +334,7 @@ impl Playback {
     }
     /// Jumps to the next instant at which something happens.
     pub fn skip_to_next_event(&mut self, host: &mut SimHost) {
+        self.intro = false;
         if self.question.is_some() {
             return;
         }
@@ -330,7 +342,56 @@ impl Playback {
             self.run(host, t, true);
         }
     }
+    /// Plays on, event by event, to the next caption or question (paused
+    /// there), or to the end of what is scheduled.
+    pub fn play_to_next_cue(&mut self, host: &mut SimHost) {
+        self.intro = false;
+        self.paused = true;
+        let from = host.world.resource::<sim::EventLog>().events.len();
+        let cue = |host: &SimHost| {
+            host.world.resource::<sim::EventLog>().events[from..]
+                .iter()
+                .any(|e| matches!(e.kind, sim::EventKind::Note | sim::EventKind::Pause))
+        };
+        // Bounded: a lesson's cues are minutes apart, events a second or so.
+        for _ in 0..CUE_SEARCH_EVENTS {
+            if self.question.is_some() || cue(host) {
+                break;
+            }
+            let Some(t) = host.next_event_ms() else {
+                break;
+            };
+            self.run(host, t, true);
+        }
+        self.target_ms = host.now_ms() as f64;
+    }
+    /// Plays on to the question of step `step` (answering the ones before
+    /// it, as a class pressing "continue" would), and holds it open.
+    pub fn play_to_question(&mut self, host: &mut SimHost, step: usize) {
+        self.intro = false;
+        if self.question.is_some() {
+            self.question = None;
+            host.answer();
+        }
+        let limit = host.now_ms() + QUESTION_SEARCH_MS;
+        while host.advance(limit, false) == Advance::Paused {
+            let at = host
+                .world
+                .get_resource::<crate::scenario::Lesson>()
+                .map(|l| l.cursor.saturating_sub(1));
+            if at == Some(step) {
+                break;
+            }
+            host.answer();
+        }
+        self.after_rewind(host);
+    }
 }
+
+/// How many events "next caption" plays through at most.
+const CUE_SEARCH_EVENTS: usize = 20_000;
+/// How far ahead (simulated) a question is looked for.
+const QUESTION_SEARCH_MS: u64 = 3_600_000;
 
 pub(super) fn plugin(app: &mut App) {
     app.init_resource::<Playback>()
@@ -351,7 +412,7 @@ pub fn drive(time: Res<Time>, mut host: ResMut<SimHost>, mut pb: ResMut<Playback
         pb.question = Some(q);
         pb.paused = true;
     }
-    if pb.paused {
+    if pb.paused || pb.intro {
         pb.target_ms = host.now_ms() as f64;
         return;
     }

@@ -40,6 +40,21 @@ pub struct GuiOptions {
     pub theme: Option<settings::ThemeKind>,
     /// `--slides DIR`: write the lesson's question and answer slides there.
     pub slides: Option<PathBuf>,
+    /// `--present`: presentation mode (the cluster fills the window, a large
+    /// caption strip, events and expectations behind keys).
+    pub present: bool,
+}
+
+impl GuiOptions {
+    /// Whether the lesson opens on its intro card (its goal, before t = 0):
+    /// not when asked to open or capture a later instant, or to explore
+    /// branches.
+    pub fn opens_on_intro(&self) -> bool {
+        self.acts.is_empty()
+            && self.play_to_ms.is_none()
+            && self.open_at_ms.unwrap_or(0) == 0
+            && (self.screenshot.is_none() || self.screenshot_at_ms == 0)
+    }
 }
 
 /// The title bar: the lesson's name, its file and the Kubernetes release.
@@ -140,6 +155,9 @@ fn play_answering(host: &mut SimHost, t: u64, keep_last: bool) {
 pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
     let mut host = SimHost::new(loaded, opts.seed);
     let mut playback = Playback::default();
+    // The intro card shows the lesson's goal before t = 0; a run opened
+    // elsewhere (or exploring branches) starts without it.
+    playback.intro = opts.opens_on_intro();
     let at = opts
         .open_at_ms
         .or(opts.screenshot.is_some().then_some(opts.screenshot_at_ms));

@@ -67,6 +67,11 @@ pub struct Step {
     pub note: Option<String>,
     #[serde(default)]
     pub pause: Option<String>,
+    /// With `pause` only: the answer, for the presenter. Shown after the
+    /// class has answered (the reveal) and printed in the teaching guide;
+    /// never on screen while the question is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 impl Step {

@@ -727,6 +727,13 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         if actions != 1 {
             return Err(c.err(r, "", format!("step {n}: give exactly one of `do`, `expect`, `note`, `pause` (found {actions})")));
         }
+        if st.answer.is_some() && st.pause.is_none() {
+            return Err(c.err(
+                r,
+                "answer",
+                format!("step {n}: `answer` goes with a `pause` (the question it answers)"),
+            ));
+        }
         for (field, v) in [("at", st.at), ("after", st.after), ("timeout", st.timeout)] {
             if let Some(v) = v
                 && !validate::seconds(v)

@@ -1,96 +1,41 @@
-//! The left panel (the lesson, its captions and expectations; the workloads
-//! with their status, why they wait, their DNS names and their controls) and
-//! the actions on the selected object. Every action is a `SimCommand`.
+//! The left panel's workloads (their status, why they wait, their DNS names
+//! and their controls; the lesson above them is `lesson.rs`) and the
+//! actions on the selected object. Every action is a `SimCommand`.
 
 use super::UiState;
 use crate::gui::host::SimHost;
-use crate::scenario::player::{Lesson, StepResult};
 use crate::sim::SimCommand;
-use crate::sim::event::{EventKind, EventLog};
 use crate::sim::model::IntOrPercent;
 use crate::view::Selection;
 use crate::view::scene::Scene;
 use bevy_egui::egui;
 
-/// The newest lesson notes (the captions the class reads): every note of
-/// the latest instant that had one, so none is hidden by the next.
-pub fn current_captions(log: &EventLog) -> Vec<&str> {
-    let notes: Vec<&crate::sim::SimEvent> = log
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::Note)
-        .collect();
-    let Some(last) = notes.last() else {
-        return Vec::new();
-    };
-    notes
-        .iter()
-        .filter(|e| e.t_ms == last.t_ms)
-        .map(|e| e.reason.as_str())
-        .collect()
+/// A StatefulSet's or Deployment's status lines in the workloads panel:
+/// counts, image, why it waits, its database's writes.
+pub fn set_lines(s: &crate::view::scene::SetView) -> Vec<String> {
+    let mut out = vec![
+        format!(
+            "replicas {}  ready {}  current {}  updated {}",
+            s.replicas, s.ready, s.current, s.updated
+        ),
+        format!("image {}", s.image),
+    ];
+    if let Some(b) = &s.blocked {
+        out.push(format!("waiting: {b}"));
+    }
+    if let Some((w, f, rate)) = s.writes {
+        out.push(format!("writes: {w} ok, {f} failed, {rate}/s"));
+    }
+    out
 }
 
-pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
-    ui.heading(&host.name);
-    if !host.summary.is_empty() {
-        ui.label(egui::RichText::new(&host.summary).italics());
+/// A pod's line among its set's DNS records: its name and node when it
+/// resolves (Ready), "(no address)" when it does not.
+pub fn dns_line(p: &crate::view::scene::PodView, s: &crate::view::scene::SetView) -> String {
+    match &p.dns {
+        Some(d) => format!("{d} → {}", p.node.as_deref().unwrap_or("?")),
+        None => format!("{}.{}… (no address)", p.name, s.service),
     }
-    let log = host.world.resource::<EventLog>();
-    for c in current_captions(log) {
-        egui::Frame::new()
-            .fill(egui::Color32::from_rgb(30, 50, 80))
-            .inner_margin(8.0)
-            .corner_radius(4.0)
-            .show(ui, |ui| {
-                ui.label(
-                    egui::RichText::new(c)
-                        .size(20.0)
-                        .color(egui::Color32::WHITE),
-                );
-            });
-    }
-    let Some(lesson) = host.world.get_resource::<Lesson>() else {
-        return;
-    };
-    let checks: Vec<(usize, &StepResult)> = lesson
-        .results
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| lesson.loaded.scenario.steps[*i].expect.is_some())
-        .collect();
-    if checks.is_empty() {
-        return;
-    }
-    egui::CollapsingHeader::new(format!("Expectations ({})", checks.len()))
-        .default_open(true)
-        .show(ui, |ui| {
-            for (i, r) in checks {
-                let step = &lesson.loaded.scenario.steps[i];
-                let what = step
-                    .expect
-                    .as_ref()
-                    .map(|c| c.describe())
-                    .unwrap_or_default();
-                let (mark, colour) = match r {
-                    StepResult::Passed { .. } | StepResult::Done { .. } => {
-                        ("✔", super::theme::c32(super::theme::of(ui.ctx()).good))
-                    }
-                    StepResult::Failed { .. } => {
-                        ("✘", super::theme::c32(super::theme::of(ui.ctx()).bad))
-                    }
-                    StepResult::Pending => {
-                        ("…", super::theme::c32(super::theme::of(ui.ctx()).text_dim))
-                    }
-                };
-                let resp = ui.horizontal_wrapped(|ui| {
-                    ui.label(egui::RichText::new(mark).color(colour).strong());
-                    ui.label(egui::RichText::new(&what).small());
-                });
-                if let StepResult::Failed { message, .. } = r {
-                    resp.response.on_hover_text(step.in_words(message));
-                }
-            }
-        });
 }
 
 pub fn workloads_panel(
@@ -111,19 +56,14 @@ pub fn workloads_panel(
             .id_salt(&s.name)
             .default_open(true)
             .show(ui, |ui| {
-                ui.label(format!(
-                    "replicas {}  ready {}  current {}  updated {}",
-                    s.replicas, s.ready, s.current, s.updated
-                ));
-                ui.label(egui::RichText::new(format!("image {}", s.image)).monospace());
-                if let Some(b) = &s.blocked {
-                    ui.label(
-                        egui::RichText::new(format!("waiting: {b}"))
-                            .color(super::theme::c32(super::theme::of(ui.ctx()).warn)),
-                    );
-                }
-                if let Some((w, f, rate)) = s.writes {
-                    ui.label(format!("writes: {w} ok, {f} failed, {rate}/s"));
+                for line in set_lines(s) {
+                    if line.starts_with("waiting: ") {
+                        ui.label(egui::RichText::new(line).color(super::theme::c32(super::theme::of(ui.ctx()).warn)));
+                    } else if line.starts_with("image ") {
+                        ui.label(egui::RichText::new(line).monospace());
+                    } else {
+                        ui.label(line);
+                    }
                 }
                 ui.horizontal(|ui| {
                     if ui.button("−1").on_hover_text("scale down").clicked() && s.replicas > 0 {
@@ -204,16 +144,13 @@ pub fn workloads_panel(
                             .small(),
                     );
                     for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
-                        let (text, colour) = match &p.dns {
-                            Some(d) => (
-                                format!("{d} → {}", p.node.as_deref().unwrap_or("?")),
-                                super::theme::c32(super::theme::of(ui.ctx()).good),
-                            ),
-                            None => (
-                                format!("{}.{}… (no address)", p.name, s.service),
-                                super::theme::c32(super::theme::of(ui.ctx()).text_dim),
-                            ),
-                        };
+                        let th = super::theme::of(ui.ctx());
+                        let colour = super::theme::c32(if p.dns.is_some() {
+                            th.good
+                        } else {
+                            th.text_dim
+                        });
+                        let text = dns_line(p, s);
                         if ui
                             .selectable_label(
                                 false,

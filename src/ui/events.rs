@@ -296,6 +296,21 @@ pub fn timeline(
     seek
 }
 
+/// Every line the event log panel can show, as it shows them (the giveaway
+/// test reads them all: a filter or a scroll could bring any into view).
+pub fn log_lines(world: &World) -> Vec<String> {
+    let lesson = world.get_resource::<Lesson>();
+    let mut out = Vec::new();
+    for e in &world.resource::<EventLog>().events {
+        out.push(format!("{} {} {}", stamp(e.t_ms), e.kind.name(), e.object));
+        out.push(displayed(e, lesson).into_owned());
+        if let Some(k) = &e.k8s {
+            out.push(k8s_line(k));
+        }
+    }
+    out
+}
+
 /// A Kubernetes record as `kubectl get events` prints it:
 /// "Normal  SuccessfulCreate  statefulset/web  create Pod web-0 …".
 fn k8s_line(k: &k8s_event::K8sRecord) -> String {

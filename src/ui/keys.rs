@@ -7,7 +7,7 @@ use bevy_egui::egui;
 use bevy_egui::input::EguiWantsInput;
 
 /// The shortcuts, as shown in the help overlay and the README.
-pub const SHORTCUTS: [(&str, &str); 12] = [
+pub const SHORTCUTS: [(&str, &str); 18] = [
     ("space", "play / pause; on a lesson question: continue"),
     (".", "step one simulated second"),
     ("n", "skip to the next event"),
@@ -16,6 +16,15 @@ pub const SHORTCUTS: [(&str, &str); 12] = [
         "rewind to the previous event (acting there starts a branch)",
     ),
     ("Right or ]", "forward to the next event"),
+    ("PageDown", "on to the next caption or question"),
+    ("PageUp", "back to the previous caption or question"),
+    ("q", "the lesson's questions: click one to go to it"),
+    ("k", "kubectl get pods -o wide, now"),
+    ("p", "presentation mode (cluster fills the screen)"),
+    (
+        "e / x",
+        "presentation mode: events / lesson and expectations",
+    ),
     ("Ctrl+S", "save this branch as a scenario file"),
     ("+ / -", "faster / slower (0.25× to 1000×)"),
     ("h or F1", "this help"),
@@ -63,6 +72,27 @@ pub fn keyboard(keys: Res<ButtonInput<KeyCode>>, egui: Res<EguiWantsInput>, cont
     }
     if keys.just_pressed(KeyCode::KeyH) || keys.just_pressed(KeyCode::F1) {
         st.help = !st.help;
+    }
+    if keys.just_pressed(KeyCode::PageDown) {
+        super::lesson::next_cue(&mut host, &mut pb);
+    }
+    if keys.just_pressed(KeyCode::PageUp) {
+        super::lesson::previous_cue(&mut host, &mut pb);
+    }
+    if keys.just_pressed(KeyCode::KeyQ) {
+        st.questions_open = !st.questions_open;
+    }
+    if keys.just_pressed(KeyCode::KeyK) {
+        st.kubectl_open = !st.kubectl_open;
+    }
+    if keys.just_pressed(KeyCode::KeyP) {
+        st.present = !st.present;
+    }
+    if keys.just_pressed(KeyCode::KeyE) {
+        st.show_events = !st.show_events;
+    }
+    if keys.just_pressed(KeyCode::KeyX) {
+        st.show_lesson = !st.show_lesson;
     }
     if keys.just_pressed(KeyCode::Home) {
         cam.reset();

@@ -9,6 +9,7 @@ pub mod inspector;
 pub mod keys;
 pub mod kubectl;
 pub mod theme;
+pub mod lesson;
 pub mod whatif;
 
 use crate::gui::host::{Playback, SimHost};
@@ -34,6 +35,16 @@ pub struct UiState {
     pub whatif: whatif::WhatIf,
     /// The kubectl command line (kept across lesson switches).
     pub kubectl: kubectl::CommandLine,
+    /// Presentation mode (`--present`, `p`): the cluster fills the window.
+    pub present: bool,
+    /// In presentation mode: the event log (`e`) and the lesson panel with
+    /// its expectations (`x`) are shown.
+    pub show_events: bool,
+    pub show_lesson: bool,
+    /// The list of the lesson's questions (`q`).
+    pub questions_open: bool,
+    /// `kubectl get pods -o wide` for the current instant (`k`).
+    pub kubectl_open: bool,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -60,6 +71,11 @@ impl Default for UiState {
             styled: false,
             whatif: whatif::WhatIf::default(),
             kubectl: kubectl::CommandLine::default(),
+            present: false,
+            show_events: false,
+            show_lesson: false,
+            questions_open: false,
+            kubectl_open: false,
         }
     }
 }
@@ -179,7 +195,10 @@ fn panels(
         let th = crate::view::theme::theme(user.theme);
         apply_style(ctx, opts.ui_scale, th, !ui_state.styled);
         ui_state.styled = true;
+        ui_state.present = opts.present;
     }
+    let present = ui_state.present;
+    set_fullscreen(&mut window, present);
     let mut root = egui::Ui::new(
         ctx.clone(),
         "root".into(),
@@ -230,6 +249,36 @@ fn panels(
                     pb.faster();
                 }
                 ui.separator();
+                if ui.button("◀ caption").on_hover_text("PageUp").clicked() {
+                    lesson::previous_cue(&mut host, &mut pb);
+                }
+                if ui.button("caption ▶").on_hover_text("PageDown").clicked() {
+                    lesson::next_cue(&mut host, &mut pb);
+                }
+                if ui.button("Questions").on_hover_text("q").clicked() {
+                    ui_state.questions_open = !ui_state.questions_open;
+                }
+                if ui
+                    .button("kubectl")
+                    .on_hover_text("k: kubectl get pods -o wide")
+                    .clicked()
+                {
+                    ui_state.kubectl_open = !ui_state.kubectl_open;
+                }
+                let label = if present {
+                    "Leave presentation"
+                } else {
+                    "Present"
+                };
+                if ui.button(label).on_hover_text("p").clicked() {
+                    ui_state.present = !present;
+                }
+                if present {
+                    ui.separator();
+                    ui.label(egui::RichText::new(&host.name).strong());
+                    return;
+                }
+                ui.separator();
                 lesson_picker(
                     ui,
                     &mut host,
@@ -262,24 +311,40 @@ fn panels(
         .rect
         .height();
 
-    // Bottom: the timeline.
-    let bottom = egui::Panel::bottom("timeline")
-        .frame(panel_frame(ctx, cover_bottom))
-        .exact_size(70.0 * opts.ui_scale)
-        .show(&mut root, |ui| {
-            let forks = host.branches.fork_marks();
-            let reached = host.branches.current().reached_ms;
-            let seek = events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel);
-            // While dragging, a new instant only when the cursor moved.
-            if let Some(t) = seek
-                && t != host.now_ms()
-            {
-                pb.seek(&mut host, t);
-            }
-        })
-        .response
-        .rect
-        .height();
+    // Bottom: the timeline (not in presentation mode), and above it the
+    // open question, docked: the world's free space ends above it.
+    let mut bottom = 0.0;
+    if !present {
+        bottom += egui::Panel::bottom("timeline")
+            .frame(panel_frame(ctx, cover_bottom))
+            .exact_size(70.0 * opts.ui_scale)
+            .show(&mut root, |ui| {
+                let forks = host.branches.fork_marks();
+                let reached = host.branches.current().reached_ms;
+                let seek =
+                    events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel);
+                // While dragging, a new instant only when the cursor moved.
+                if let Some(t) = seek
+                    && t != host.now_ms()
+                {
+                    pb.seek(&mut host, t);
+                }
+            })
+            .response
+            .rect
+            .height();
+    }
+    let strip = if present { 32.0 } else { 26.0 } * opts.ui_scale;
+    if let Some(q) = pb.question.clone() {
+        bottom += lesson::question_strip(&mut root, &mut host, &mut pb, &q, strip);
+    } else if present {
+        let log = host.world.resource::<crate::sim::EventLog>();
+        let caps: Vec<String> = lesson::current_captions(log)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        bottom += lesson::caption_strip(&mut root, &caps, strip * 0.85);
+    }
 
     // Above the timeline: the kubectl command line.
     let bottom = bottom
@@ -293,100 +358,98 @@ fn panels(
             .height();
 
     // Left: the lesson, the workloads, actions.
-    let left = egui::Panel::left("lesson")
-        .frame(panel_frame(ctx, cover_left))
-        .default_size(330.0 * opts.ui_scale)
-        .resizable(true)
-        .show(&mut root, |ui| {
-            egui::ScrollArea::vertical().id_salt("left").show(ui, |ui| {
-                actions::lesson_panel(ui, &host);
-                ui.separator();
-                whatif::branches_panel(ui, &mut host, &mut pb, &mut ui_state.whatif);
-                ui.separator();
-                actions::workloads_panel(ui, &mut host, &current.scene, &mut ui_state, &mut sel);
-            });
-        })
-        .response
-        .rect
-        .width();
+    let left = if present && !ui_state.show_lesson {
+        0.0
+    } else {
+        egui::Panel::left("lesson")
+            .frame(panel_frame(ctx, cover_left))
+            .default_size(330.0 * side_scale(opts.ui_scale))
+            .resizable(true)
+            .show(&mut root, |ui| {
+                egui::ScrollArea::vertical().id_salt("left").show(ui, |ui| {
+                    lesson::lesson_panel(ui, &host);
+                    ui.separator();
+                    whatif::branches_panel(ui, &mut host, &mut pb, &mut ui_state.whatif);
+                    ui.separator();
+                    actions::workloads_panel(
+                        ui,
+                        &mut host,
+                        &current.scene,
+                        &mut ui_state,
+                        &mut sel,
+                    );
+                });
+            })
+            .response
+            .rect
+            .width()
+    };
 
     // Right: the inspector and the event log.
-    let right = egui::Panel::right("inspector")
-        .frame(panel_frame(ctx, cover_right))
-        .default_size(400.0 * opts.ui_scale)
-        .resizable(true)
-        .show(&mut root, |ui| {
-            if let Some(s) = sel.0.clone() {
-                ui.horizontal(|ui| {
-                    let th = theme::of(ui.ctx());
-                    let size = 22.0 * opts.ui_scale;
-                    theme::icon(ui, theme::icon_of_selection(&s), size, theme::c32(th.text));
-                    ui.heading("Inspector");
-                });
-                actions::selection_actions(ui, &mut host, &s, &current.scene);
-                let text = inspector::describe(&mut host.world, &s);
-                egui::ScrollArea::vertical()
-                    .id_salt("inspect")
-                    .max_height(ui.available_height() * 0.55)
-                    .show(ui, |ui| {
-                        ui.label(egui::RichText::new(text).monospace());
+    let right = if present && !ui_state.show_events && sel.0.is_none() {
+        0.0
+    } else {
+        egui::Panel::right("inspector")
+            .frame(panel_frame(ctx, cover_right))
+            .default_size(400.0 * side_scale(opts.ui_scale))
+            .resizable(true)
+            .show(&mut root, |ui| {
+                if let Some(s) = sel.0.clone() {
+                    ui.horizontal(|ui| {
+                        let th = theme::of(ui.ctx());
+                        let size = 22.0 * opts.ui_scale;
+                        let icon = theme::icon_of_selection(&s);
+                        theme::icon(ui, icon, size, theme::c32(th.text));
+                        ui.heading("Inspector");
                     });
-                if ui.button("Close (Esc)").clicked() {
-                    sel.0 = None;
-                }
-                ui.separator();
-            } else {
-                ui.label(
-                    egui::RichText::new("Click a node, pod or volume to inspect it and act on it.")
+                    actions::selection_actions(ui, &mut host, &s, &current.scene);
+                    let text = inspector::describe(&mut host.world, &s);
+                    egui::ScrollArea::vertical()
+                        .id_salt("inspect")
+                        .max_height(ui.available_height() * 0.55)
+                        .show(ui, |ui| {
+                            ui.label(egui::RichText::new(text).monospace());
+                        });
+                    if ui.button("Close (Esc)").clicked() {
+                        sel.0 = None;
+                    }
+                    ui.separator();
+                } else {
+                    ui.label(
+                        egui::RichText::new(
+                            "Click a node, pod or volume to inspect it and act on it.",
+                        )
                         .italics(),
-                );
-                ui.separator();
-            }
-            events::event_log(ui, &host.world, &mut ui_state, sel.0.as_deref());
-        })
-        .response
-        .rect
-        .width();
+                    );
+                    ui.separator();
+                }
+                events::event_log(ui, &host.world, &mut ui_state, sel.0.as_deref());
+            })
+            .response
+            .rect
+            .width()
+    };
 
     *vp = WorldViewport {
         left,
         right,
         top,
         bottom,
+        max_zoom: world_max_zoom(present, opts.ui_scale),
     };
 
-    // The lesson's question, over the world, until the class answers.
-    if let Some(q) = pb.question.clone() {
-        egui::Window::new("Predict, then reveal")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(
-                egui::Align2::CENTER_BOTTOM,
-                egui::vec2((left - right) / 2.0, -(bottom + 20.0)),
-            )
-            .frame(
-                egui::Frame::window(&ctx.global_style())
-                    .fill(theme::c32(theme::of(ctx).question_bg)),
-            )
-            .show(ctx, |ui| {
-                ui.set_max_width(700.0 * opts.ui_scale);
-                ui.label(
-                    egui::RichText::new(&q)
-                        .size(30.0 * opts.ui_scale)
-                        .strong()
-                        .color(theme::c32(theme::of(ctx).question_text)),
-                );
-                ui.add_space(8.0);
-                if ui
-                    .button(
-                        egui::RichText::new("Reveal: continue ▶  (space)")
-                            .size(22.0 * opts.ui_scale),
-                    )
-                    .clicked()
-                {
-                    pb.resume(&mut host);
-                }
-            });
+    if pb.intro && pb.question.is_none() {
+        lesson::intro_card(ctx, &mut host, &mut pb, opts.ui_scale);
+    }
+    if ui_state.questions_open {
+        let mut open = true;
+        lesson::questions_window(ctx, &mut open, &mut host, &mut pb);
+        ui_state.questions_open = open;
+    }
+    if ui_state.kubectl_open {
+        let mut open = true;
+        lesson::kubectl_window(ctx, &mut open, &mut host, opts.ui_scale);
+        ui_state.kubectl_open = open;
     }
     if ui_state.help {
         keys::help_window(ctx, &mut ui_state.help);
@@ -414,6 +477,34 @@ fn panels(
         window.title = title;
     }
     Ok(())
+}
+
+/// How far the camera may magnify the world to fill its space: 1.25× at
+/// the normal scale; `--ui-scale` enlarges the world as much as the panels,
+/// and presentation mode lets the cluster fill the window.
+pub fn world_max_zoom(present: bool, ui_scale: f32) -> f32 {
+    let base = 1.25 * ui_scale.max(1.0);
+    if present { base.max(3.0) } else { base }
+}
+
+/// How much wider than at scale 1 the side panels open: not at all above
+/// 1, so that a larger `--ui-scale` leaves the world its space (the text
+/// wraps; the panels can be dragged wider).
+fn side_scale(ui_scale: f32) -> f32 {
+    ui_scale.min(1.0)
+}
+
+/// Presentation mode is fullscreen; leaving it gives the window back.
+fn set_fullscreen(window: &mut Window, present: bool) {
+    use bevy::window::{MonitorSelection, WindowMode};
+    let want = if present {
+        WindowMode::BorderlessFullscreen(MonitorSelection::Current)
+    } else {
+        WindowMode::Windowed
+    };
+    if window.mode != want {
+        window.mode = want;
+    }
 }
 
 fn lesson_picker(

@@ -15,6 +15,8 @@ pub struct WorldViewport {
     pub right: f32,
     pub top: f32,
     pub bottom: f32,
+    /// How far the fit may magnify the world (0: the default, 1.25×).
+    pub max_zoom: f32,
 }
 
 /// Where the world's drawing is on screen (logical pixels, y down), with a
@@ -84,8 +86,16 @@ fn spawn_camera(mut commands: Commands) {
 /// World units per logical pixel so that `bounds` fits in `avail`, never
 /// magnifying beyond 1.25 (labels are sized for 1:1).
 pub fn fit_scale(bounds: Vec2, avail: Vec2) -> f32 {
+    fit_scale_upto(bounds, avail, 1.25)
+}
+
+/// As `fit_scale`, magnifying at most `max_zoom` times (presentation mode
+/// and `--ui-scale` let the world grow with the text around it).
+pub fn fit_scale_upto(bounds: Vec2, avail: Vec2, max_zoom: f32) -> f32 {
     let avail = avail.max(Vec2::splat(50.0));
-    (bounds.x / avail.x).max(bounds.y / avail.y).max(0.8)
+    (bounds.x / avail.x)
+        .max(bounds.y / avail.y)
+        .max(1.0 / max_zoom)
 }
 
 fn fit(
@@ -129,7 +139,8 @@ pub fn fit_view(
         win.x - vp.left - vp.right - 2.0 * margin,
         win.y - vp.top - vp.bottom - 2.0 * margin,
     );
-    let scale = fit_scale(Vec2::new(b.w, b.h), avail) / zoom;
+    let max_zoom = if vp.max_zoom > 0.0 { vp.max_zoom } else { 1.25 };
+    let scale = fit_scale_upto(Vec2::new(b.w, b.h), avail, max_zoom) / zoom;
     // Centred across the free space, top-aligned in it (so it does not bob
     // up and down as the cluster grows).
     let cx = b.x + b.w / 2.0 - (vp.left + margin + avail.x / 2.0 - win.x / 2.0) * scale;
@@ -219,6 +230,7 @@ mod tests {
             right: 400.0,
             top: 46.0,
             bottom: 70.0,
+            max_zoom: 0.0,
         };
         (vp, Vec2::new(1600.0, 900.0))
     }

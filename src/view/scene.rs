@@ -80,6 +80,8 @@ pub struct VolumeView {
     pub attached: Vec<(String, AttachLook)>,
     /// Shared file storage (NFS-like): mounted where used, never attached.
     pub shared: bool,
+    /// A local disk: in its node, never attached or detached.
+    pub local: bool,
     pub rows: Option<u64>,
     pub diverged: bool,
     pub affinity: Option<String>,
@@ -352,6 +354,7 @@ fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
                     .map(|p| p.to_string()),
                 attached,
                 shared: !v.volume.kind.is_block(),
+                local: v.volume.kind == crate::sim::model::StorageKind::Local,
                 rows: v.rows.filter(|&r| r > 0 || of_db),
                 diverged: v.diverged,
                 affinity: v.volume.affinity.describe(),

@@ -240,6 +240,8 @@ pub fn volume_label(v: &VolumeView) -> String {
         [] if !fenced.is_empty() => {}
         // Shared file storage has no attach step: "detached" would mislead.
         [] if v.shared => s.push_str("  (shared)"),
+        // Nor is a local disk ever attached: it is in its node.
+        [] if v.local => {}
         [] => s.push_str("  (detached)"),
         [(_, AttachLook::Attached)] => {}
         [(_, l)] => s.push_str(&format!("  ({})", attach_word(l))),
@@ -447,6 +449,7 @@ mod tests {
             pod: Some("web-0".into()),
             attached: vec![("node-a".into(), AttachLook::Attached)],
             shared: false,
+            local: false,
             rows: Some(12345),
             diverged: false,
             affinity: None,
@@ -458,6 +461,7 @@ mod tests {
         let loose = VolumeView {
             attached: vec![],
             shared: true,
+            local: false,
             ..v.clone()
         };
         assert_eq!(volume_label(&loose), "www-web-0  12,345 rows  (shared)");

@@ -662,8 +662,9 @@ impl VolumePass<'_> {
         let Ok((_, vol, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
             return;
         };
-        if !vol.kind.is_block() {
-            // Shared file storage is mounted, never attached: nothing to do.
+        if !vol.kind.needs_attach() {
+            // Shared file storage is mounted, never attached; a local disk is
+            // in its node already (its plugin has no attacher): nothing to do.
             return;
         }
         let att_entities: &[Entity] = va.map_or(&[], |a| a.entities());

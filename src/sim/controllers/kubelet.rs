@@ -532,9 +532,10 @@ impl Storage<'_, '_> {
                 .volumes
                 .get(v)
                 .and_then(|&e| self.volume_specs.get(e).ok())
-                .is_some_and(|vol| !vol.kind.is_block());
+                .is_some_and(|vol| !vol.kind.needs_attach());
             if shared {
-                // Shared file storage is mounted directly: no attach step.
+                // Shared file storage and local disks are mounted directly:
+                // no attach step.
                 vols.push(v.clone());
                 continue;
             }

@@ -54,6 +54,15 @@ impl StorageKind {
     pub fn is_block(self) -> bool {
         !matches!(self, StorageKind::Shared)
     }
+
+    /// Attached to a node by the attach/detach controller before a pod can
+    /// mount it (docs/semantics.md §5.7a local-volumes-are-not-attached):
+    /// network and zonal disks. A local disk is already in its node, and
+    /// shared file storage is mounted directly; neither is ever attached,
+    /// detached, force-detached or refused with a Multi-Attach error.
+    pub fn needs_attach(self) -> bool {
+        matches!(self, StorageKind::Network | StorageKind::Zonal)
+    }
 }
 
 /// When a claim gets its volume.
