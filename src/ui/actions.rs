@@ -58,7 +58,10 @@ pub fn workloads_panel(
             .show(ui, |ui| {
                 for line in set_lines(s) {
                     if line.starts_with("waiting: ") {
-                        ui.label(egui::RichText::new(line).color(super::theme::c32(super::theme::of(ui.ctx()).warn)));
+                        ui.label(
+                            egui::RichText::new(line)
+                                .color(super::theme::c32(super::theme::of(ui.ctx()).warn)),
+                        );
                     } else if line.starts_with("image ") {
                         ui.label(egui::RichText::new(line).monospace());
                     } else {

@@ -380,7 +380,10 @@ pub fn intro_card(ctx: &egui::Context, host: &mut SimHost, pb: &mut Playback, sc
         .collapsible(false)
         .resizable(false)
         .anchor(egui::Align2::CENTER_CENTER, egui::vec2(0.0, 0.0))
-        .frame(egui::Frame::window(&ctx.global_style()).fill(super::theme::c32(super::theme::of(ctx).question_bg)))
+        .frame(
+            egui::Frame::window(&ctx.global_style())
+                .fill(super::theme::c32(super::theme::of(ctx).question_bg)),
+        )
         .show(ctx, |ui| {
             ui.set_max_width(760.0 * scale);
             ui.label(

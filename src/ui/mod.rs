@@ -8,8 +8,8 @@ pub mod events;
 pub mod inspector;
 pub mod keys;
 pub mod kubectl;
-pub mod theme;
 pub mod lesson;
+pub mod theme;
 pub mod whatif;
 
 use crate::gui::host::{Playback, SimHost};
