@@ -154,10 +154,12 @@ fn play_answering(host: &mut SimHost, t: u64, keep_last: bool) {
 /// the last branch at that instant (a rewind when it is earlier).
 pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
     let mut host = SimHost::new(loaded, opts.seed);
-    let mut playback = Playback::default();
     // The intro card shows the lesson's goal before t = 0; a run opened
     // elsewhere (or exploring branches) starts without it.
-    playback.intro = opts.opens_on_intro();
+    let mut playback = Playback {
+        intro: opts.opens_on_intro(),
+        ..Default::default()
+    };
     let at = opts
         .open_at_ms
         .or(opts.screenshot.is_some().then_some(opts.screenshot_at_ms));

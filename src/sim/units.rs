@@ -27,17 +27,35 @@ pub fn duration(ms: u64) -> String {
     }
 }
 
-/// An object's age as `kubectl get` prints it: "45s", "12m30s", "2h5m".
-/// Rounded *down* (an object is 59s old until it is a minute old). The
-/// headless report's tables use it.
+/// An object's age as `kubectl get` prints it (apimachinery's
+/// `duration.HumanDuration`, which kubectl's printers use): seconds up to
+/// 2 minutes, "5m12s" up to 10 minutes, whole minutes up to 3 hours, "3h5m"
+/// up to 8 hours, then hours, days, years. Rounded *down* (an object is 59s
+/// old until it is a minute old). The headless report's tables, kubectl's
+/// `get` and the window's `kubectl get pods -o wide` use it.
 pub fn age(ms: u64) -> String {
     let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}h{}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{}s", s / 60, s % 60)
+    let (m, h) = (s / 60, s / 3600);
+    let d = h / 24;
+    match () {
+        _ if s < 120 => format!("{s}s"),
+        _ if m < 10 => with_rest(m, "m", s % 60, "s"),
+        _ if m < 180 => format!("{m}m"),
+        _ if h < 8 => with_rest(h, "h", m % 60, "m"),
+        _ if h < 48 => format!("{h}h"),
+        _ if h < 24 * 8 => with_rest(d, "d", h % 24, "h"),
+        _ if h < 24 * 365 * 2 => format!("{d}d"),
+        _ if h < 24 * 365 * 8 => with_rest(d / 365, "y", d % 365, "d"),
+        _ => format!("{}y", d / 365),
+    }
+}
+
+/// "5m12s", or "5m" when the smaller unit is zero.
+fn with_rest(big: u64, b: &str, small: u64, s: &str) -> String {
+    if small == 0 {
+        format!("{big}{b}")
     } else {
-        format!("{s}s")
+        format!("{big}{b}{small}{s}")
     }
 }
 
@@ -88,8 +106,17 @@ mod tests {
     fn an_age_rounds_down_like_kubectl() {
         assert_eq!(age(999), "0s");
         assert_eq!(age(45_900), "45s");
-        assert_eq!(age(750_000), "12m30s");
-        assert_eq!(age(7_500_000), "2h5m");
+        assert_eq!(age(119_999), "119s");
+        assert_eq!(age(120_000), "2m");
+        assert_eq!(age(312_000), "5m12s");
+        assert_eq!(age(600_000), "10m");
+        assert_eq!(age(750_000), "12m");
+        assert_eq!(age(7_500_000), "125m");
+        assert_eq!(age(3 * 3_600_000), "3h");
+        assert_eq!(age(3 * 3_600_000 + 300_000), "3h5m");
+        assert_eq!(age(30 * 3_600_000), "30h");
+        assert_eq!(age(50 * 3_600_000), "2d2h");
+        assert_eq!(age(400 * 86_400_000), "400d");
     }
 
     #[test]

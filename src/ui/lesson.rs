@@ -15,7 +15,6 @@ use bevy_egui::egui;
 
 /// The caption boxes' fill (the class reads white on it).
 const CAPTION_FILL: egui::Color32 = egui::Color32::from_rgb(30, 50, 80);
-/// The question's fill.
 
 /// The newest lesson notes (the captions the class reads): every note of
 /// the latest instant that had one, so none is hidden by the next.
@@ -120,23 +119,6 @@ pub fn expectation_lines(lesson: &Lesson) -> (Vec<(bool, String, Option<String>)
     (shown, pending)
 }
 
-/// How old something is, as kubectl prints it (apimachinery's
-/// `duration.HumanDuration`): seconds up to 2 minutes, then "5m12s" up to
-/// 10 minutes, whole minutes up to 3 hours, then "4h5m".
-pub fn kubectl_age(ms: u64) -> String {
-    let s = ms / 1000;
-    let m = s / 60;
-    let h = m / 60;
-    match () {
-        _ if s < 120 => format!("{s}s"),
-        _ if m < 10 && s % 60 == 0 => format!("{m}m"),
-        _ if m < 10 => format!("{m}m{}s", s % 60),
-        _ if m < 180 => format!("{m}m"),
-        _ if m % 60 == 0 => format!("{h}h"),
-        _ => format!("{h}h{}m", m % 60),
-    }
-}
-
 /// `kubectl get pods -o wide` at this instant: every pod object (a process
 /// with no object does not show: kubectl only sees the API), sorted by name
 /// as the API lists them, in aligned columns. Pods have no IP addresses in
@@ -153,7 +135,7 @@ pub fn kubectl_get_pods_wide(c: &read::Cluster) -> String {
                 ready.to_string(),
                 p.status.status_column(c.now_ms),
                 p.status.restarts.to_string(),
-                kubectl_age(c.now_ms.saturating_sub(p.pod.created_ms)),
+                crate::sim::units::age(c.now_ms.saturating_sub(p.pod.created_ms)),
                 "<none>".to_string(),
                 p.status
                     .node
@@ -592,17 +574,6 @@ pub fn kubectl_window(ctx: &egui::Context, open: &mut bool, host: &mut SimHost, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kubectl_prints_ages_as_humanduration_does() {
-        assert_eq!(kubectl_age(0), "0s");
-        assert_eq!(kubectl_age(119_999), "119s");
-        assert_eq!(kubectl_age(120_000), "2m");
-        assert_eq!(kubectl_age(312_000), "5m12s");
-        assert_eq!(kubectl_age(600_000), "10m");
-        assert_eq!(kubectl_age(3 * 3_600_000), "3h");
-        assert_eq!(kubectl_age(3 * 3_600_000 + 300_000), "3h5m");
-    }
 
     #[test]
     fn an_answer_is_compared_whole_and_by_its_clauses() {
