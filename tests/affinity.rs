@@ -55,16 +55,20 @@ fn preferred_anti_affinity_spreads_pods_but_still_schedules_them() {
         r#"Preferred(weight: 100, topology_key: "kubernetes.io/hostname")"#,
         3,
     ));
-    assert_eq!(events(&r, PodScheduled).len(), 3, "a preference never blocks");
+    assert_eq!(
+        events(&r, PodScheduled).len(),
+        3,
+        "a preference never blocks"
+    );
     assert!(events(&r, PodUnschedulable).is_empty());
 }
 
 #[test]
 fn bad_anti_affinity_is_refused_with_where_and_what() {
     let text = two_nodes(r#"Required(topology_key: "rack")"#, 1);
-    let err = statefulset_sim::scenario::load_str("t.ron", text.as_bytes())
-        .err()
-        .expect("refused");
+    let Err(err) = statefulset_sim::scenario::load_str("t.ron", text.as_bytes()) else {
+        panic!("an unknown topology key must be refused");
+    };
     let msg = err.to_string();
     assert!(msg.contains("t.ron:"), "{msg}");
     assert!(

@@ -20,7 +20,7 @@ fn addr(
     (p.ip.clone(), p.dns.clone(), p.node.clone())
 }
 
-const READY3: &str = r#"(when: Ready(set: "web", count: 3), timeout: 120.0)"#;
+const READY3: &str = r#"(when: Ready(set: "web", count: 3), timeout: 120.0, note: "ready")"#;
 
 #[test]
 fn pod_ips_come_from_the_node_range_and_change_when_the_pod_is_recreated() {

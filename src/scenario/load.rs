@@ -588,7 +588,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         }
         for t in &template.anti_affinity {
             validate::anti_affinity(t).map_err(|m| {
-                c.err(r, "anti_affinity", format!("{name}: template.anti_affinity: {m}"))
+                c.err(
+                    r,
+                    "anti_affinity",
+                    format!("{name}: template.anti_affinity: {m}"),
+                )
             })?;
             if let Some(other) = t.set()
                 && !s.workloads.iter().any(|w| w.name() == other)
@@ -596,7 +600,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 return Err(c.err(
                     r,
                     "anti_affinity",
-                    format!("{name}: template.anti_affinity names set {other:?}, which is not declared"),
+                    format!(
+                        "{name}: template.anti_affinity names set {other:?}, which is not declared"
+                    ),
                 ));
             }
         }

@@ -126,13 +126,23 @@ mod tests {
         let a = owners(&[(&zk, 1)]);
         let b = owners(&[(&web, 2)]);
         let places = [
-            Place { zone: "z1", owners: &a },
-            Place { zone: "z1", owners: &b },
+            Place {
+                zone: "z1",
+                owners: &a,
+            },
+            Place {
+                zone: "z1",
+                owners: &b,
+            },
         ];
         let terms = [required(TOPOLOGY_HOSTNAME)];
         let v = AntiAffinityView::new(&terms, &zk, places.iter().copied());
         assert_eq!(v.misfit(&places[0]), Some(ANTI_AFFINITY_REASON));
-        assert_eq!(v.misfit(&places[1]), None, "other workloads' pods do not count");
+        assert_eq!(
+            v.misfit(&places[1]),
+            None,
+            "other workloads' pods do not count"
+        );
         // A term naming another workload selects its pods.
         let other = [AntiAffinity::Required {
             topology_key: TOPOLOGY_HOSTNAME.into(),
@@ -149,9 +159,18 @@ mod tests {
         let a = owners(&[(&zk, 1)]);
         let empty = BTreeMap::new();
         let places = [
-            Place { zone: "z1", owners: &a },
-            Place { zone: "z1", owners: &empty },
-            Place { zone: "z2", owners: &empty },
+            Place {
+                zone: "z1",
+                owners: &a,
+            },
+            Place {
+                zone: "z1",
+                owners: &empty,
+            },
+            Place {
+                zone: "z2",
+                owners: &empty,
+            },
         ];
         let terms = [required(TOPOLOGY_ZONE)];
         let v = AntiAffinityView::new(&terms, &zk, places.iter().copied());
@@ -165,8 +184,14 @@ mod tests {
         let one = owners(&[(&zk, 1)]);
         let two = owners(&[(&zk, 2)]);
         let places = [
-            Place { zone: "z1", owners: &one },
-            Place { zone: "z2", owners: &two },
+            Place {
+                zone: "z1",
+                owners: &one,
+            },
+            Place {
+                zone: "z2",
+                owners: &two,
+            },
         ];
         let terms = [AntiAffinity::Preferred {
             weight: 50,

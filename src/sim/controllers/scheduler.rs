@@ -418,6 +418,10 @@ fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
         .collect()
 }
 
+/// How a fitting node ranks, lowest first: preferred anti-affinity
+/// penalty, the owner's pods in its zone, on it, its allocation, its index.
+type Rank = (u32, u32, u32, i64, usize);
+
 /// A node as anti-affinity sees it.
 fn place(n: &NodeInfo) -> Place<'_> {
     Place {
@@ -433,7 +437,7 @@ fn place(n: &NodeInfo) -> Place<'_> {
 /// nodes failed for each reason.
 fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
     let mut fails: BTreeMap<String, u32> = BTreeMap::new();
-    let mut best: Option<(usize, (u32, u32, u32, i64, usize))> = None;
+    let mut best: Option<(usize, Rank)> = None;
     let anti = AntiAffinityView::new(req.anti, req.owner, infos.iter().map(place));
     // The owner's pods per zone, counted once rather than once per node.
     let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
