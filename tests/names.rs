@@ -47,7 +47,7 @@ fn pod_ips_come_from_the_node_range_and_change_when_the_pod_is_recreated() {
     let mut after = run(&set_scenario(
         "replicas: 3",
         &format!(
-            r#"{READY3}, (after: 1.0, do: DeletePod(pod: "web-1")), (when: PodReady(pod: "web-1", ready: false), timeout: 60.0), {READY3}"#
+            r#"{READY3}, (after: 1.0, do: DeletePod(pod: "web-1")), (when: PodReady(pod: "web-1", ready: false), timeout: 60.0, note: "gone"), {READY3}"#
         ),
     ));
     assert_no_failures(&after);
@@ -71,7 +71,7 @@ fn headless_service_records_list_only_running_and_ready_pods() {
     let mut r = run(&set_scenario(
         "replicas: 3",
         &format!(
-            r#"{READY3}, (after: 1.0, do: BreakReadiness(pod: "web-2")), (when: PodReady(pod: "web-2", ready: false), timeout: 60.0)"#
+            r#"{READY3}, (after: 1.0, do: BreakReadiness(pod: "web-2")), (when: PodReady(pod: "web-2", ready: false), timeout: 60.0, note: "not ready")"#
         ),
     ));
     assert_no_failures(&r);
