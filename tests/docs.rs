@@ -14,8 +14,8 @@ use statefulset_sim::scenario::{Check, load_str};
 use statefulset_sim::sim::SimCommand;
 use statefulset_sim::sim::event::{ALL_KINDS, EventKind, SimEvent};
 use statefulset_sim::sim::model::{
-    BindingMode, ClaimTemplate, DatabaseSpec, DeploymentSpec, DisruptionBudgetSpec, NodeSpec,
-    PodManagement, PodPhase, PodTemplate, Retention, RetentionAction, StatefulSetSpec,
+    AntiAffinity, BindingMode, ClaimTemplate, DatabaseSpec, DeploymentSpec, DisruptionBudgetSpec,
+    NodeSpec, PodManagement, PodPhase, PodTemplate, Retention, RetentionAction, StatefulSetSpec,
     StorageClassSpec, StorageKind, UnhealthyPodEvictionPolicy, UpdateStrategy, WorkloadSpec,
 };
 use std::fmt;
@@ -145,6 +145,7 @@ fn every_enum_word_of_the_format_is_documented() {
             "unhealthy pod eviction policies",
             names::<UnhealthyPodEvictionPolicy>(),
         ),
+        ("pod anti-affinity terms", names::<AntiAffinity>()),
     ] {
         assert_documented(&doc, what, n);
     }

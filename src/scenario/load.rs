@@ -586,6 +586,26 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 ));
             }
         }
+        for t in &template.anti_affinity {
+            validate::anti_affinity(t).map_err(|m| {
+                c.err(
+                    r,
+                    "anti_affinity",
+                    format!("{name}: template.anti_affinity: {m}"),
+                )
+            })?;
+            if let Some(other) = t.set()
+                && !s.workloads.iter().any(|w| w.name() == other)
+            {
+                return Err(c.err(
+                    r,
+                    "anti_affinity",
+                    format!(
+                        "{name}: template.anti_affinity names set {other:?}, which is not declared"
+                    ),
+                ));
+            }
+        }
         match w {
             WorkloadSpec::StatefulSet(ss) => {
                 sets.insert(name.to_string());

@@ -110,6 +110,8 @@ impl Cluster<'_, '_> {
         if self.index.pods.get(&pod.name) == Some(&entity) {
             self.index.pods.remove(&pod.name);
         }
+        // Its sandbox's address goes back to the node's pool (§1.7 pod-ips).
+        self.index.network.release(&pod.uid);
         self.commands.entity(entity).despawn();
         self.emit(SimEvent::new(kind, format!("pod/{}", pod.name), reason).node_opt(node));
     }

@@ -51,6 +51,8 @@ pub struct PodSnap {
     pub uid: String,
     pub dns: Option<String>,
     pub waiting: Option<String>,
+    /// status.podIP: from its node's pod range, new for every new pod.
+    pub ip: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -138,8 +140,9 @@ fn pod_snap(PodRead { pod: p, status: s }: &PodRead, now: u64) -> PodSnap {
         revision: p.revision.clone(),
         terminating: s.terminating(),
         uid: p.uid.clone(),
-        dns: p.dns.clone().filter(|_| s.serving()),
+        dns: p.dns.clone().filter(|_| s.dns_address().is_some()),
         waiting: s.waiting.clone(),
+        ip: s.ip.clone(),
     }
 }
 

@@ -179,6 +179,24 @@ pub fn set_claim_ordinal(template: &str, set: &str, claim: &str) -> Option<u32> 
     set_pod_ordinal(set, rest)
 }
 
+/// A pod anti-affinity term: a topology key nodes carry, a weight of 1 to
+/// 100 (as the API server's validation requires).
+pub fn anti_affinity(t: &crate::sim::model::AntiAffinity) -> Result<(), String> {
+    use crate::sim::model::{AntiAffinity, TOPOLOGY_HOSTNAME, TOPOLOGY_ZONE};
+    let key = t.topology_key();
+    if key != TOPOLOGY_HOSTNAME && key != TOPOLOGY_ZONE {
+        return Err(format!(
+            "topology_key {key:?}: expected {TOPOLOGY_HOSTNAME:?} or {TOPOLOGY_ZONE:?}"
+        ));
+    }
+    if let AntiAffinity::Preferred { weight, .. } = t
+        && !(1..=100).contains(weight)
+    {
+        return Err(format!("weight {weight}: expected 1 to 100"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,12 +29,13 @@ pub fn set_lines(s: &crate::view::scene::SetView) -> Vec<String> {
     out
 }
 
-/// A pod's line among its set's DNS records: its name and node when it
-/// resolves (Ready), "(no address)" when it does not.
+/// A pod's line among its set's DNS records: its name and the address it
+/// resolves to (its pod IP, on its node) while the headless service lists it
+/// (Running and Ready), "(no address)" when it does not.
 pub fn dns_line(p: &crate::view::scene::PodView, s: &crate::view::scene::SetView) -> String {
-    match &p.dns {
-        Some(d) => format!("{d} → {}", p.node.as_deref().unwrap_or("?")),
-        None => format!("{}.{}… (no address)", p.name, s.service),
+    match (&p.dns, &p.ip) {
+        (Some(d), Some(ip)) => format!("{d} → {ip} ({})", p.node.as_deref().unwrap_or("?")),
+        _ => format!("{}.{}… (no address)", p.name, s.service),
     }
 }
 

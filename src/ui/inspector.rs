@@ -118,11 +118,12 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
     }
     out!(o, "Image:         {}", p.template.image);
     out!(o, "Restarts:      {}", s.restarts);
-    match (&p.dns, s.serving()) {
-        (Some(d), true) => {
-            out!(o, "DNS:           {d}");
+    out!(o, "IP:            {}", s.ip.as_deref().unwrap_or("<none>"));
+    match (&p.dns, s.dns_address()) {
+        (Some(d), Some(ip)) => {
+            out!(o, "DNS:           {d} → {ip}");
         }
-        (Some(d), false) => {
+        (Some(d), None) => {
             out!(
                 o,
                 "DNS:           {d} (no address: not Ready, or Terminating)"

@@ -121,9 +121,8 @@ pub fn expectation_lines(lesson: &Lesson) -> (Vec<(bool, String, Option<String>)
 
 /// `kubectl get pods -o wide` at this instant: every pod object (a process
 /// with no object does not show: kubectl only sees the API), sorted by name
-/// as the API lists them, in aligned columns. Pods have no IP addresses in
-/// the simulation: the IP column reads `<none>`, as kubectl prints a pod
-/// without one. RESTARTS is the count only (kubectl adds "(2m ago)").
+/// as the API lists them, in aligned columns. The IP column reads `<none>`
+/// for a pod not started yet, as kubectl prints a pod without one. RESTARTS is the count only (kubectl adds "(2m ago)").
 pub fn kubectl_get_pods_wide(c: &read::Cluster) -> String {
     let mut rows: Vec<[String; 9]> = c
         .pods
@@ -136,7 +135,7 @@ pub fn kubectl_get_pods_wide(c: &read::Cluster) -> String {
                 p.status.status_column(c.now_ms),
                 p.status.restarts.to_string(),
                 crate::sim::units::age(c.now_ms.saturating_sub(p.pod.created_ms)),
-                "<none>".to_string(),
+                p.status.ip.clone().unwrap_or_else(|| "<none>".to_string()),
                 p.status
                     .node
                     .clone()

@@ -49,7 +49,10 @@ pub struct PodView {
     /// A process still running with no API object (split brain).
     pub orphan: bool,
     pub claims: Vec<String>,
+    /// The DNS name, while the headless service's record lists the pod.
     pub dns: Option<String>,
+    /// status.podIP (docs/semantics.md §1.7 pod-ips).
+    pub ip: Option<String>,
     pub db: Option<DbView>,
 }
 
@@ -265,7 +268,8 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
                 waiting: s.waiting.clone(),
                 orphan: false,
                 claims: p.claims.clone(),
-                dns: if s.serving() { p.dns.clone() } else { None },
+                dns: s.dns_address().and(p.dns.clone()),
+                ip: s.ip.clone(),
                 db: c.server(&p.uid).map(db_view),
             }
         })
@@ -289,6 +293,7 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
             orphan: true,
             claims: Vec::new(),
             dns: None,
+            ip: None,
             db: c.server(&p.pod_uid).map(db_view),
         });
     }

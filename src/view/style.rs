@@ -331,6 +331,7 @@ mod tests {
             orphan: false,
             claims: vec!["www-web-1".into()],
             dns: Some("web-1.web.default.svc.cluster.local".into()),
+            ip: None,
             db: None,
         }
     }

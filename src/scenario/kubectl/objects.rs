@@ -188,6 +188,8 @@ pub fn pod(p: &PodRead) -> core::Pod {
             }]
         }),
         start_time: scheduled.then(|| time(pod.created_ms)).flatten(),
+        pod_ip: st.ip.clone(),
+        pod_ips: st.ip.clone().map(|ip| vec![core::PodIP { ip }]),
         ..Default::default()
     };
     core::Pod {

@@ -96,7 +96,8 @@ pub fn get(
         Kind::Pod => {
             let mut h = vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"];
             if wide {
-                h.push("NODE");
+                // printPod's wide columns: IP, then NODE.
+                h.extend(["IP", "NODE"]);
             }
             let rows = c
                 .pods
@@ -111,6 +112,7 @@ pub fn get(
                         age(now.saturating_sub(p.pod.created_ms)),
                     ];
                     if wide {
+                        r.push(p.status.ip.clone().unwrap_or_else(|| "<none>".into()));
                         r.push(p.status.node.clone().unwrap_or_else(|| "<none>".into()));
                     }
                     r

@@ -404,6 +404,7 @@ pub(super) fn stateful_set(
         ));
     }
     let template = template(d, &spec.template, &mut m.warnings)?;
+    super::affinity::read(d, &spec.template, m)?;
     let claims = claims(d, spec, &mut m.warnings)?;
     let database = (is_mysql(&template.image) && !claims.is_empty())
         .then_some(DatabaseSpec::Mysql { write_rate: 0.0 });
@@ -469,6 +470,7 @@ pub(super) fn deployment(
         None => quarter,
     };
     let template = template(d, &spec.template, &mut m.warnings)?;
+    super::affinity::read(d, &spec.template, m)?;
     m.add_labels(&d.name, template_labels(&spec.template));
     m.workloads.push(WorkloadSpec::Deployment(DeploymentSpec {
         name: d.name.clone(),

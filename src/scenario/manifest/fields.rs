@@ -19,6 +19,8 @@ const POD_TEMPLATE: &[&str] = &[
     "metadata.annotations",
     "spec.terminationGracePeriodSeconds",
     "spec.tolerations",
+    // Resolved to workloads by their pod labels (convert.rs `anti_affinity`).
+    "spec.affinity.podAntiAffinity",
     "spec.containers.name",
     "spec.containers.image",
     "spec.containers.ports",
@@ -132,7 +134,15 @@ mod tests {
             Some(true)
         );
         assert_eq!(honoured("StatefulSet", "spec.template.spec"), Some(false));
-        assert_eq!(honoured("StatefulSet", "spec.template.spec.affinity"), None);
+        assert_eq!(
+            honoured("StatefulSet", "spec.template.spec.affinity"),
+            Some(false),
+            "podAntiAffinity is, below it"
+        );
+        assert_eq!(
+            honoured("StatefulSet", "spec.template.spec.affinity.nodeAffinity"),
+            None
+        );
         assert_eq!(
             honoured("Service", "spec.template.spec.containers.image"),
             None

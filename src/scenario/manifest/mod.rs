@@ -5,6 +5,7 @@
 //! model are warned about once; misspelt keys are warned about where they
 //! were written; anything it cannot take is an error at `file:line:col`.
 
+mod affinity;
 mod convert;
 pub mod fields;
 pub mod yaml;
@@ -84,6 +85,8 @@ pub struct Manifests {
     pending_budgets: Vec<PendingBudget>,
     /// (kind, path) pairs already warned about, so each is said once.
     said: BTreeSet<(String, String)>,
+    /// podAntiAffinity terms waiting for their selector to be resolved.
+    pending_anti: Vec<affinity::PendingTerm>,
 }
 
 /// A PodDisruptionBudget read, its selector not yet matched to a workload.
@@ -160,6 +163,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Manifests, Diagnostic> {
         }
     }
     resolve_budgets(&mut m)?;
+    affinity::resolve(&mut m)?;
     Ok(m)
 }
 

@@ -449,10 +449,10 @@ pub fn add_node(world: &mut World, spec: &NodeSpec) -> Entity {
             NodeState::new(now),
         ))
         .id();
-    world
-        .resource_mut::<Index>()
-        .nodes
-        .insert(spec.name.clone(), e);
+    let mut index = world.resource_mut::<Index>();
+    index.nodes.insert(spec.name.clone(), e);
+    // The node IPAM controller gives the new node its pod range.
+    index.network.add_node(&spec.name);
     world.resource_mut::<EventLog>().touch();
     e
 }

@@ -118,6 +118,7 @@ pub(super) fn recover(cx: &mut Ctx, node: &NodeArg, of: &NodeArg) -> Result<(), 
 pub(super) fn delete(cx: &mut Ctx, node: &NodeArg, of: &NodeArg) -> Result<(), String> {
     let (name, ne) = cx.node(node, of)?;
     cx.world.resource_mut::<Index>().nodes.remove(&name);
+    cx.world.resource_mut::<Index>().network.remove_node(&name);
     cx.world.despawn(ne);
     cx.emit(
         SimEvent::new(

@@ -1142,6 +1142,11 @@ impl NodePass {
                 // A new pod sandbox runs its init containers first.
                 let init = (pod.init_containers > 0).then_some(0);
                 self.spawn_process(cluster, pod, vols, until, init);
+                if st.ip.is_none() {
+                    // The sandbox's network: an address from the node's
+                    // range (docs/semantics.md §1.7 pod-ips).
+                    st.ip = cluster.index.network.allocate(&self.name, &pod.uid);
+                }
                 if st.phase == PodPhase::Running {
                     // The container is gone (machine reboot): restart it.
                     st.restarts += 1;

@@ -1,6 +1,7 @@
 //! The controllers: one file each, as in kube-controller-manager, plus the
 //! kubelet and the scheduler.
 
+mod affinity;
 pub mod attach_detach;
 pub mod deployment;
 pub mod disruption;

@@ -9,6 +9,7 @@
 //! gather its volumes' topology, choose a node (`choose_node`, pure), and bind
 //! it there or say why not.
 
+use super::affinity::{ANTI_AFFINITY_REASON, AntiAffinityView, Place};
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
@@ -65,6 +66,8 @@ struct Request<'a> {
     owner: &'a Owner,
     /// Node affinity of the volumes its claims are bound to.
     affinities: &'a [Affinity],
+    /// Its podAntiAffinity terms (controllers/affinity.rs).
+    anti: &'a [AntiAffinity],
 }
 
 /// What one pod counts for in the scheduler's memory: the room it holds on a
@@ -277,6 +280,7 @@ fn schedule_one(
         mem: pod.template.memory_mib as i64,
         owner: &pod.owner,
         affinities: &affinities,
+        anti: &pod.template.anti_affinity,
     };
     let fails = match &missing_claim {
         Some(c) => BTreeMap::from([(
@@ -407,17 +411,34 @@ fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
             } else {
                 ours.clone()
             };
-            (n, upstream, ours.starts_with("Insufficient"))
+            // InterPodAffinity's anti-affinity failure is Unschedulable too.
+            let helps = ours.starts_with("Insufficient") || ours == ANTI_AFFINITY_REASON;
+            (n, upstream, helps)
         })
         .collect()
 }
 
-/// The node for the pod: among those that fit, the fewest pods of its owner
-/// in the zone, then on the node, then the least allocated, then the first
-/// by name (stable). Otherwise how many nodes failed for each reason.
+/// How a fitting node ranks, lowest first: preferred anti-affinity
+/// penalty, the owner's pods in its zone, on it, its allocation, its index.
+type Rank = (u32, u32, u32, i64, usize);
+
+/// A node as anti-affinity sees it.
+fn place(n: &NodeInfo) -> Place<'_> {
+    Place {
+        zone: &n.zone,
+        owners: &n.owners,
+    }
+}
+
+/// The node for the pod: among those that fit (and its required
+/// anti-affinity allows), the lowest preferred anti-affinity penalty, then
+/// the fewest pods of its owner in the zone, then on the node, then the
+/// least allocated, then the first by name (stable). Otherwise how many
+/// nodes failed for each reason.
 fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
     let mut fails: BTreeMap<String, u32> = BTreeMap::new();
-    let mut best: Option<(usize, (u32, u32, i64, usize))> = None;
+    let mut best: Option<(usize, Rank)> = None;
+    let anti = AntiAffinityView::new(req.anti, req.owner, infos.iter().map(place));
     // The owner's pods per zone, counted once rather than once per node.
     let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
     for m in infos {
@@ -425,14 +446,16 @@ fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<Stri
             m.owners.get(req.owner).copied().unwrap_or(0);
     }
     for (i, n) in infos.iter().enumerate() {
-        if let Some(w) = misfit(n, req) {
+        // InterPodAffinity filters after the other plugins.
+        let why = misfit(n, req).or_else(|| anti.misfit(&place(n)).map(String::from));
+        if let Some(w) = why {
             *fails.entry(w).or_default() += 1;
             continue;
         }
         let zone_count = per_zone.get(n.zone.as_str()).copied().unwrap_or(0);
         let node_count = n.owners.get(req.owner).copied().unwrap_or(0);
         let used = (n.cpu_total - n.cpu_free) * 1000 / n.cpu_total.max(1);
-        let key = (zone_count, node_count, used, i);
+        let key = (anti.penalty(&place(n)), zone_count, node_count, used, i);
         if best.as_ref().is_none_or(|(_, k)| key < *k) {
             best = Some((i, key));
         }
@@ -545,6 +568,7 @@ mod tests {
             mem: 100,
             owner,
             affinities,
+            anti: &[],
         }
     }
 

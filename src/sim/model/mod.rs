@@ -2,12 +2,14 @@
 //! workloads, and the relationships that link them.
 
 pub mod gone;
+mod network;
 mod node;
 mod pod;
 mod spec;
 mod storage;
 mod workload;
 
+pub use network::PodNetwork;
 pub use node::*;
 pub use pod::*;
 pub use spec::*;
@@ -48,6 +50,8 @@ pub struct Index {
     /// Bumped whenever `deleted_claims` changes, so the invariant check can
     /// tell cheaply that it has nothing new to look at.
     pub deleted_claims_gen: u64,
+    /// Node pod ranges and pod addresses (§1.7 pod-ips).
+    pub network: PodNetwork,
 }
 
 /// A claim that is gone, remembered for the snapshot and the Retain invariant.

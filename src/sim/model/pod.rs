@@ -257,6 +257,9 @@ pub struct PodStatus {
     /// The container crashes this many more times, each time it has started
     /// (`CrashPod(times: N)`).
     pub crashes_left: u32,
+    /// status.podIP: the address its sandbox got from its node's range
+    /// when the kubelet first started it (§1.7 pod-ips).
+    pub ip: Option<String>,
 }
 
 impl PodStatus {
@@ -275,6 +278,7 @@ impl PodStatus {
             init: None,
             backoff: RestartBackOff::default(),
             crashes_left: 0,
+            ip: None,
         }
     }
     /// The API phase (pod.status.phase).
@@ -328,6 +332,16 @@ impl PodStatus {
     /// (the endpoints controller leaves out pods with a deletion timestamp).
     pub fn serving(&self) -> bool {
         self.ready && self.deletion_ms.is_none()
+    }
+    /// The address the headless service's DNS record gives for this pod:
+    /// its IP while it is in the endpoints as ready (ShouldPodBeInEndpoints:
+    /// not terminal, has an IP, no deletion timestamp; and Ready, since
+    /// publishNotReadyAddresses is false). §1.3 stable-dns, §1.7 pod-ips.
+    pub fn dns_address(&self) -> Option<&str> {
+        if self.terminal() || !self.serving() {
+            return None;
+        }
+        self.ip.as_deref()
     }
     /// The container exited with an error at `now` (restartPolicy Always):
     /// not Ready; the kubelet restarts it after its back-off. The phase stays

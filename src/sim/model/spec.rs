@@ -132,6 +132,56 @@ pub struct PodTemplate {
     /// not-ready NoExecute taints (None: the 300 s the API server adds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toleration_seconds: Option<u64>,
+    /// affinity.podAntiAffinity: keep this pod away from the pods of a
+    /// workload in the same node or zone (docs/semantics.md §5.8a). Left out
+    /// of the template's JSON when empty, so templates without it hash as
+    /// before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anti_affinity: Vec<AntiAffinity>,
+}
+
+/// The topology keys a pod anti-affinity term may name.
+pub const TOPOLOGY_HOSTNAME: &str = "kubernetes.io/hostname";
+pub const TOPOLOGY_ZONE: &str = "topology.kubernetes.io/zone";
+
+/// One podAntiAffinity term. Its label selector is resolved to a workload:
+/// the pods it keeps away from are those of `set` (by name; default: the
+/// pod's own workload), in the same topology domain (`topology_key`:
+/// `kubernetes.io/hostname`, one node; `topology.kubernetes.io/zone`, one zone).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub enum AntiAffinity {
+    /// requiredDuringSchedulingIgnoredDuringExecution: a node whose domain
+    /// holds such a pod is not a fit.
+    Required {
+        topology_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        set: Option<String>,
+    },
+    /// preferredDuringSchedulingIgnoredDuringExecution: a node whose domain
+    /// holds such pods scores lower, by `weight` (1-100) per pod.
+    Preferred {
+        weight: u32,
+        topology_key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        set: Option<String>,
+    },
+}
+
+impl AntiAffinity {
+    pub fn topology_key(&self) -> &str {
+        match self {
+            AntiAffinity::Required { topology_key, .. }
+            | AntiAffinity::Preferred { topology_key, .. } => topology_key,
+        }
+    }
+    /// The workload whose pods the term selects, if not the pod's own.
+    pub fn set(&self) -> Option<&str> {
+        match self {
+            AntiAffinity::Required { set, .. } | AntiAffinity::Preferred { set, .. } => {
+                set.as_deref()
+            }
+        }
+    }
 }
 
 impl PodTemplate {
@@ -145,6 +195,7 @@ impl PodTemplate {
             cpu_millis: cpu_pod_default(),
             memory_mib: mem_pod_default(),
             toleration_seconds: None,
+            anti_affinity: Vec::new(),
         }
     }
     /// How long the pod tolerates an unreachable or not-ready node.
