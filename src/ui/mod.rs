@@ -342,6 +342,7 @@ fn panels(
         let caps: Vec<String> = lesson::current_captions(log)
             .into_iter()
             .map(String::from)
+            .chain(lesson::current_commands(log))
             .collect();
         bottom += lesson::caption_strip(&mut root, &caps, strip * 0.85);
     }
