@@ -117,7 +117,9 @@ fn generated(loaded: &Loaded) -> String {
                 let listed: Vec<String> = cs
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| format!("{}. {c}", statefulset_sim::scenario::Step::choice_letter(i)))
+                    .map(|(i, c)| {
+                        format!("{}. {c}", statefulset_sim::scenario::Step::choice_letter(i))
+                    })
                     .collect();
                 format!(
                     "Choices: {} (correct: {}).\n",
@@ -175,7 +177,11 @@ fn simplifications(loaded: &Loaded) -> Vec<String> {
     if uses("FailNode") || uses("PartitionNode") {
         out.push("Node timing is exact: the node turns NotReady 50 s after its last heartbeat and pods are evicted 300 s later, to the second; a real cluster adds a few seconds of jitter.".to_string());
     }
-    let kubectl = |words: &str| commands.iter().any(|c| c.starts_with("Kubectl") && c.contains(words));
+    let kubectl = |words: &str| {
+        commands
+            .iter()
+            .any(|c| c.starts_with("Kubectl") && c.contains(words))
+    };
     if kubectl("--force") || kubectl("delete node") || kubectl("out-of-service") {
         out.push("Volumes attach in 3 s and detach in 2 s; the forced detach comes after exactly 6 minutes (maxWaitForUnmountDuration).".to_string());
     }
@@ -265,7 +271,11 @@ fn every_lesson_in_the_guide_names_its_prerequisites_and_they_come_before_it() {
     let guide = std::fs::read_to_string(root().join(GUIDE)).expect("the guide exists");
     let mut problems = Vec::new();
     for f in lesson_files() {
-        let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = f
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let Ok(number) = name[..2].parse::<u32>() else {
             continue;
         };
@@ -280,7 +290,10 @@ fn every_lesson_in_the_guide_names_its_prerequisites_and_they_come_before_it() {
             problems.push(format!("{name}: no **Prerequisites:** line"));
             continue;
         };
-        let line = guide[head + pre..at].split("\n\n").next().unwrap_or_default();
+        let line = guide[head + pre..at]
+            .split("\n\n")
+            .next()
+            .unwrap_or_default();
         for n in lessons_named(line) {
             if n >= number {
                 problems.push(format!(
@@ -298,6 +311,9 @@ fn a_prerequisites_line_is_read_for_every_lesson_it_names() {
         lessons_named("**Prerequisites:** lessons 7 to 10 (lesson 7 for the MySQL words)."),
         vec![7, 10, 7]
     );
-    assert_eq!(lessons_named("lessons 3, 8 and 9; what a PVC is"), vec![3, 8, 9]);
+    assert_eq!(
+        lessons_named("lessons 3, 8 and 9; what a PVC is"),
+        vec![3, 8, 9]
+    );
     assert_eq!(lessons_named("none: open it any time."), Vec::<u32>::new());
 }

@@ -102,7 +102,9 @@ fn parse_gift(text: &str) -> Result<Vec<GiftQuestion>, String> {
             } else if let Some(w) = line.strip_prefix('~') {
                 q.wrong.push(item(w)?);
             } else {
-                return Err(format!("an answer line must start with =, ~ or ####: {line}"));
+                return Err(format!(
+                    "an answer line must start with =, ~ or ####: {line}"
+                ));
             }
         }
         out.push(q);
@@ -138,11 +140,18 @@ fn the_handouts_keys_and_moodle_quiz_say_what_the_lessons_say() {
     let mut multiple_choice = 0;
     for f in lesson_files() {
         let loaded = load_file(&f).expect("loads");
-        let stem = f.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let stem = f
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let quiz = handout::lesson_quiz(&loaded, &stem);
         let handout_path = dir.join(format!("{stem}-handout.md"));
         if quiz.questions.is_empty() {
-            assert!(!handout_path.exists(), "{stem} has no questions, so no handout");
+            assert!(
+                !handout_path.exists(),
+                "{stem} has no questions, so no handout"
+            );
             continue;
         }
         lessons_with_questions += 1;
@@ -162,14 +171,22 @@ fn the_handouts_keys_and_moodle_quiz_say_what_the_lessons_say() {
             assert!(key.contains(answer), "{stem}: the key lacks an answer");
             for (i, c) in q.choices.iter().enumerate() {
                 let letter = (b'A' + i as u8) as char;
-                assert!(h.contains(&format!("- [ ] **{letter}.** {c}\n")), "{stem}: choice {c}");
+                assert!(
+                    h.contains(&format!("- [ ] **{letter}.** {c}\n")),
+                    "{stem}: choice {c}"
+                );
             }
             if let Some(i) = q.correct {
                 multiple_choice += 1;
-                assert!(key.contains(&format!("**Correct choice: {}.**", (b'A' + i as u8) as char)));
+                assert!(key.contains(&format!(
+                    "**Correct choice: {}.**",
+                    (b'A' + i as u8) as char
+                )));
             }
             // The same question in the quiz, in the same order.
-            let g = in_gift.next().unwrap_or_else(|| panic!("{stem}: quiz ends early"));
+            let g = in_gift
+                .next()
+                .unwrap_or_else(|| panic!("{stem}: quiz ends early"));
             assert_eq!(g.category, format!("statefulset-sim/{stem}"));
             assert_eq!(g.title, format!("{} Q{}", quiz.title, k + 1));
             assert_eq!(g.text, q.text);
@@ -182,19 +199,32 @@ fn the_handouts_keys_and_moodle_quiz_say_what_the_lessons_say() {
                 None => assert!(g.right.is_empty() && g.wrong.is_empty(), "an essay"),
             }
         }
-        assert!(h.matches("______").count() >= quiz.questions.len(), "room to answer");
+        assert!(
+            h.matches("______").count() >= quiz.questions.len(),
+            "room to answer"
+        );
     }
-    assert!(in_gift.next().is_none(), "the quiz has questions no lesson asks");
+    assert!(
+        in_gift.next().is_none(),
+        "the quiz has questions no lesson asks"
+    );
     assert!(lessons_with_questions >= 12, "{lessons_with_questions}");
-    assert!(multiple_choice >= 4, "only {multiple_choice} multiple-choice questions");
+    assert!(
+        multiple_choice >= 4,
+        "only {multiple_choice} multiple-choice questions"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_gift_reader_refuses_what_moodle_would_misread() {
     assert!(parse_gift("::t::a: b {}").is_err(), "an unescaped colon");
-    assert!(parse_gift("::t::q {\n=a\n~b = c\n}").is_err(), "an unescaped =");
-    let q = parse_gift("$CATEGORY: x\n\n::t\\: 1::q? {\n\t=a\\~b\n\t~c\n\t####why\\: d\n}").expect("parses");
+    assert!(
+        parse_gift("::t::q {\n=a\n~b = c\n}").is_err(),
+        "an unescaped ="
+    );
+    let q = parse_gift("$CATEGORY: x\n\n::t\\: 1::q? {\n\t=a\\~b\n\t~c\n\t####why\\: d\n}")
+        .expect("parses");
     assert_eq!(q[0].title, "t: 1");
     assert_eq!(q[0].right, vec!["a~b"]);
     assert_eq!(q[0].feedback.as_deref(), Some("why: d"));
@@ -202,7 +232,11 @@ fn the_gift_reader_refuses_what_moodle_would_misread() {
 
 /// The step index of a lesson step's event ("scenario/step-7": 6).
 fn step_of(object: &str) -> Option<usize> {
-    object.strip_prefix("scenario/step-")?.parse::<usize>().ok()?.checked_sub(1)
+    object
+        .strip_prefix("scenario/step-")?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
 }
 
 #[test]
@@ -237,10 +271,22 @@ fn every_multiple_choice_answer_is_what_the_run_then_shows() {
             let next = (i + 1..steps.len())
                 .find(|j| steps[*j].pause.is_some())
                 .unwrap_or(steps.len());
-            let expects: Vec<usize> = (i + 1..next).filter(|j| steps[*j].expect.is_some()).collect();
-            assert!(!expects.is_empty(), "{}: nothing checks the answer", f.display());
+            let expects: Vec<usize> = (i + 1..next)
+                .filter(|j| steps[*j].expect.is_some())
+                .collect();
+            assert!(
+                !expects.is_empty(),
+                "{}: nothing checks the answer",
+                f.display()
+            );
             for j in expects {
-                assert_eq!(result(j), Some(true), "{}: step {} after the choice", f.display(), j + 1);
+                assert_eq!(
+                    result(j),
+                    Some(true),
+                    "{}: step {} after the choice",
+                    f.display(),
+                    j + 1
+                );
             }
             checked += 1;
         }

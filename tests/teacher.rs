@@ -145,9 +145,20 @@ fn lessons_run_each_scripted_action_kubectl_can_do_as_its_kubectl_command() {
     // the lessons, so the class sees the command; what no kubectl command
     // does (a machine dying, a probe failing) stays a scenario command.
     let kubectl_can = [
-        "Scale(", "SetImage(", "SetPartition(", "SetMaxUnavailable(", "DeletePod(",
-        "ForceDeletePod(", "DeleteClaim(", "DeleteSet(", "DeleteNode(", "CordonNode(",
-        "UncordonNode(", "TaintOutOfService(", "UntaintOutOfService(", "DrainNode(",
+        "Scale(",
+        "SetImage(",
+        "SetPartition(",
+        "SetMaxUnavailable(",
+        "DeletePod(",
+        "ForceDeletePod(",
+        "DeleteClaim(",
+        "DeleteSet(",
+        "DeleteNode(",
+        "CordonNode(",
+        "UncordonNode(",
+        "TaintOutOfService(",
+        "UntaintOutOfService(",
+        "DrainNode(",
         "EvictPod(",
     ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -170,7 +181,11 @@ fn lessons_run_each_scripted_action_kubectl_can_do_as_its_kubectl_command() {
             }
         }
     }
-    assert!(found.is_empty(), "use Kubectl(\"…\") for:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "use Kubectl(\"…\") for:\n{}",
+        found.join("\n")
+    );
     assert!(kubectl_steps >= 40, "only {kubectl_steps} kubectl steps");
 }
 
@@ -186,11 +201,15 @@ fn the_command_behind_a_scripted_action_is_on_screen_until_the_next_caption() {
         if shown.is_empty() {
             continue;
         }
-        assert_eq!(shown, vec!["$ kubectl scale statefulset/web --replicas=5".to_string()]);
+        assert_eq!(
+            shown,
+            vec!["$ kubectl scale statefulset/web --replicas=5".to_string()]
+        );
         let texts = lesson::screen_texts(&mut h.world, &loaded);
         assert!(texts.iter().any(|t| t == &shown[0]), "{texts:?}");
         // The next caption replaces it.
-        while h.world.resource::<EventLog>().events.last().map(|e| e.kind) != Some(EventKind::Note) {
+        while h.world.resource::<EventLog>().events.last().map(|e| e.kind) != Some(EventKind::Note)
+        {
             if h.advance(h.now_ms() + 1000, false) == statefulset_sim::sim::Advance::Paused {
                 h.answer();
             }
