@@ -291,7 +291,9 @@ pub fn table_text(names: (&str, &str), rows: &[(String, String, String)]) -> Str
 /// An event as two runs are compared: a scenario step's own events are
 /// compared by what they say, not by the step's number or its place in its
 /// file (a branch saved as a scenario has its actions inserted as steps,
-/// which renumbers the steps after them).
+/// which renumbers the steps after them), nor by the length of a timeout
+/// (an action inserted during a wait splits it: the saved file waits the
+/// rest, to the same deadline, and the event's instant already says when).
 pub fn comparable(e: &SimEvent) -> SimEvent {
     let mut e = e.clone();
     if e.object.starts_with("scenario/step-") {
@@ -301,8 +303,26 @@ pub fn comparable(e: &SimEvent) -> SimEvent {
         {
             e.reason = rest[i + 3..].to_string();
         }
+        e.reason = without_timeout_length(&e.reason);
     }
     e
+}
+
+/// "did not hold within 400s (now: …)" as "did not hold within the timeout
+/// (now: …)".
+fn without_timeout_length(reason: &str) -> String {
+    const AT: &str = " within ";
+    let Some(i) = reason.find(AT) else {
+        return reason.to_string();
+    };
+    let rest = &reason[i + AT.len()..];
+    let digits = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    if digits == 0 || !rest[digits..].starts_with('s') {
+        return reason.to_string();
+    }
+    format!("{} within the timeout{}", &reason[..i], &rest[digits + 1..])
 }
 
 /// Where two event logs first differ: the index, and the two events there
@@ -339,6 +359,35 @@ mod tests {
         let mut e = SimEvent::new(kind, object, reason);
         e.t_ms = t;
         e
+    }
+
+    #[test]
+    fn a_wait_split_by_an_inserted_action_fails_at_the_same_deadline_without_diverging() {
+        let a = [ev(
+            580_000,
+            EventKind::ExpectationFailed,
+            "scenario/step-15",
+            "step 15 (a.ron:49): `when: PodReady` did not hold within 400s (now: mysql-1 is not Ready)",
+        )];
+        let b = [ev(
+            580_000,
+            EventKind::ExpectationFailed,
+            "scenario/step-17",
+            "step 17 (b.ron:53): `when: PodReady` did not hold within 130s (now: mysql-1 is not Ready)",
+        )];
+        assert_eq!(first_divergence(&a, &b), None);
+        let mut later = b.clone();
+        later[0].t_ms = 590_000;
+        assert!(
+            first_divergence(&a, &later).is_some(),
+            "another deadline diverges"
+        );
+        let mut other = b.clone();
+        other[0].reason = other[0].reason.replace("mysql-1", "mysql-2");
+        assert!(
+            first_divergence(&a, &other).is_some(),
+            "another pod diverges"
+        );
     }
 
     #[test]
