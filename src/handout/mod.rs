@@ -106,7 +106,9 @@ pub fn answers_md(l: &LessonQuiz) -> String {
         }
         out.push_str(&format!(
             "**Answer:** {}\n\n",
-            q.answer.as_deref().unwrap_or("(no answer written in the lesson)")
+            q.answer
+                .as_deref()
+                .unwrap_or("(no answer written in the lesson)")
         ));
     }
     out
@@ -134,7 +136,8 @@ pub fn gift_escape(s: &str) -> String {
 /// the others), an open one is an essay (`{}`); the written answer is the
 /// general feedback (`####`).
 pub fn gift(lessons: &[LessonQuiz]) -> String {
-    let mut out = String::from("// statefulset-sim lessons: questions for a Moodle quiz (GIFT format).\n\n");
+    let mut out =
+        String::from("// statefulset-sim lessons: questions for a Moodle quiz (GIFT format).\n\n");
     for l in lessons.iter().filter(|l| !l.questions.is_empty()) {
         out.push_str(&format!("$CATEGORY: statefulset-sim/{}\n\n", l.stem));
         for (k, q) in l.questions.iter().enumerate() {

@@ -985,4 +985,3 @@ fn quoted(choices: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-

@@ -49,7 +49,11 @@ pub fn current_commands(log: &EventLog) -> Vec<String> {
     log.events
         .iter()
         .filter(|e| e.kind == EventKind::KubectlRan && e.t_ms >= since)
-        .filter_map(|e| e.reason.split_once(": ").map(|(line, _)| format!("$ {line}")))
+        .filter_map(|e| {
+            e.reason
+                .split_once(": ")
+                .map(|(line, _)| format!("$ {line}"))
+        })
         .collect()
 }
 
@@ -501,21 +505,27 @@ pub fn question_strip(
                 .inner_margin(egui::Margin::symmetric(16, 10)),
         )
         .show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.label(
-                    egui::RichText::new("Predict:")
-                        .size(size * 0.7)
-                        .color(super::theme::c32(super::theme::of(ui.ctx()).question_text)),
-                );
-                if ui
-                    .button(egui::RichText::new("Reveal ▶  (space)").size(size * 0.7))
-                    .clicked()
-                {
-                    pb.resume(host);
-                }
-            });
+            // One row: the question, and the button that reveals its answer
+            // at the right (the height is the cluster's).
             let text = super::theme::c32(super::theme::of(ui.ctx()).question_text);
-            ui.label(egui::RichText::new(q).size(size).strong().color(text));
+            ui.horizontal(|ui| {
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .button(egui::RichText::new("Reveal ▶  (space)").size(size * 0.6))
+                        .clicked()
+                    {
+                        pb.resume(host);
+                    }
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(q).size(size).strong().color(text),
+                            )
+                            .wrap(),
+                        );
+                    });
+                });
+            });
             // Multiple choice: the letters large, side by side, for a show
             // of hands.
             let choices = open_choices(&host.world, &host.loaded);
@@ -552,9 +562,15 @@ pub fn caption_strip(ui: &mut egui::Ui, captions: &[String], size: f32) -> f32 {
         )
         .show(ui, |ui| {
             for c in captions {
-                let t = egui::RichText::new(c).size(size).color(egui::Color32::WHITE);
+                let t = egui::RichText::new(c)
+                    .size(size)
+                    .color(egui::Color32::WHITE);
                 // The kubectl command behind a scripted action, as typed.
-                ui.label(if c.starts_with("$ kubectl") { t.monospace() } else { t });
+                ui.label(if c.starts_with("$ kubectl") {
+                    t.monospace()
+                } else {
+                    t
+                });
             }
         })
         .response
@@ -704,7 +720,8 @@ mod tests {
 
     #[test]
     fn a_clause_of_names_alone_is_not_a_giveaway() {
-        let names = answer_phrases("mysql-1 clones mysql-0's data, mysql-0.mysql. The web-4 web-3.");
+        let names =
+            answer_phrases("mysql-1 clones mysql-0's data, mysql-0.mysql. The web-4 web-3.");
         assert!(
             !names.contains(&"mysql 0 mysql".to_string()),
             "a name alone states nothing: {names:?}"
