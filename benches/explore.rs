@@ -1,5 +1,5 @@
 //! Benchmark of `statefulset-sim explore`: campaign runs per second on the
-//! sandbox (target ≥ 500 runs/s) and on lesson 12 (the MySQL lesson, its
+//! sandbox (target ≥ 500 runs/s) and on lesson 7 (the MySQL lesson, its
 //! steps included), and the time to shrink a 20-fault failure (target
 //! < 10 s). Run it without the GUI:
 //! `cargo bench --no-default-features --bench explore`.
@@ -60,12 +60,12 @@ fn bench(cr: &mut Criterion) {
     eprintln!("sandbox, all fault kinds, up to 6 faults:");
     let rate = runs_per_second(&sandbox, 2000);
     eprintln!("sandbox: {rate:.0} runs/s (target >= 500)");
-    let mysql = campaign("12-mysql.ron", Options::default());
-    eprintln!("lesson 12 (its steps, then faults):");
+    let mysql = campaign("07-mysql.ron", Options::default());
+    eprintln!("lesson 7 (its steps, then faults):");
     let rate = runs_per_second(&mysql, 500);
-    eprintln!("lesson 12: {rate:.0} runs/s");
+    eprintln!("lesson 7: {rate:.0} runs/s");
     let split = campaign(
-        "10-split-brain.ron",
+        "11-split-brain.ron",
         Options {
             cluster_only: true,
             max_faults: 20,

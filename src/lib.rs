@@ -9,6 +9,7 @@
 
 pub mod diff;
 pub mod explore;
+pub mod handout;
 pub mod headless;
 pub mod scenario;
 pub mod shell;

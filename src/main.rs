@@ -139,6 +139,9 @@ enum Cmd {
     },
     /// Draw an event log as a swimlane diagram (SVG, for slides and reviews).
     Timeline(statefulset_sim::timeline::TimelineArgs),
+    /// Write each lesson's student handout and answer key (Markdown) and a
+    /// Moodle quiz of all their questions (GIFT) into a folder.
+    Handout(statefulset_sim::handout::HandoutArgs),
 }
 
 fn load(cli: &Cli, path: &Path) -> Result<Loaded, ExitCode> {
@@ -297,6 +300,7 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
         }
         Some(Cmd::Explore(a)) => return Ok(ExitCode::from(statefulset_sim::explore::cli::run(a))),
         Some(Cmd::Timeline(a)) => return Ok(ExitCode::from(statefulset_sim::timeline::cli(a))),
+        Some(Cmd::Handout(a)) => return Ok(ExitCode::from(statefulset_sim::handout::cli(a))),
         Some(Cmd::Diff { a, b, seed, until }) => {
             let until = until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
             let (la, lb) = (load_one(a)?, load_one(b)?);

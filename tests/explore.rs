@@ -46,7 +46,7 @@ fn temp_path(name: &str) -> std::path::PathBuf {
 /// steps dropped: the campaign must find the split brain by itself.
 fn split_brain_campaign(kinds: Vec<FaultKind>, runs: u32, planted_bug: bool) -> Campaign {
     Campaign::new(
-        &lesson("10-split-brain.ron"),
+        &lesson("11-split-brain.ron"),
         Options {
             runs,
             seed: 1,
@@ -183,7 +183,7 @@ fn a_planted_bug_that_skips_the_at_most_one_check_is_found_and_shrunk() {
 #[test]
 fn an_acknowledged_write_lost_on_the_mysql_model_is_found_and_shrunk() {
     let c = Campaign::new(
-        &lesson("12-mysql.ron"),
+        &lesson("07-mysql.ron"),
         Options {
             runs: 300,
             seed: 1,
@@ -245,7 +245,7 @@ fn explore_exits_1_with_the_shrunk_scenario_path_0_when_nothing_fails_2_on_bad_i
     let dir_s = dir.display().to_string();
     let (code, out, _) = cli(&[
         "explore",
-        "scenarios/10-split-brain.ron",
+        "scenarios/11-split-brain.ron",
         "--cluster-only",
         "--runs",
         "40",
@@ -319,14 +319,14 @@ fn play_run(c: &Campaign, seed: u64, defer: bool) -> (String, u64, Vec<(usize, S
 
 #[test]
 fn deferring_steady_database_ticks_changes_no_run_of_a_campaign() {
-    // Every fault kind, on both database lessons (lesson 12 with its own
+    // Every fault kind, on both database lessons (lesson 7 with its own
     // steps, which wait on rows and lag), the sandbox, and the local
     // volumes lesson: the same log, end and failures, tick by tick or not.
     let campaigns = [
-        ("10-split-brain.ron", true),
-        ("12-mysql.ron", false),
+        ("11-split-brain.ron", true),
+        ("07-mysql.ron", false),
         ("00-sandbox.ron", false),
-        ("11-local-volumes.ron", true),
+        ("12-local-volumes.ron", true),
     ];
     let mut deferred = 0;
     for (file, cluster_only) in campaigns {

@@ -46,7 +46,6 @@ fn every_question_of_every_lesson_has_an_answer_for_the_presenter() {
 }
 
 #[test]
-#[ignore = "issue 18: clause splitting at \", \" flags names like mysql-0.mysql; fix the rule, then un-ignore"]
 fn no_text_on_screen_at_a_question_gives_away_its_answer() {
     let mut problems = Vec::new();
     let mut asked = 0;
@@ -64,7 +63,13 @@ fn no_text_on_screen_at_a_question_gives_away_its_answer() {
             seen += 1;
             let texts = lesson::screen_texts(&mut host.world, &loaded);
             let answer = q.answer.clone().unwrap_or_default();
-            for phrase in lesson::answer_phrases(&answer) {
+            // A phrase the question itself offers ("together or one by
+            // one?") is one of its options, not its answer given away.
+            let asked = lesson::normalise(&q.text);
+            for phrase in lesson::answer_phrases(&answer)
+                .into_iter()
+                .filter(|p| !asked.contains(p.as_str()))
+            {
                 for t in texts
                     .iter()
                     .filter(|t| lesson::normalise(t).contains(&phrase))

@@ -173,7 +173,7 @@ fn gui_renders_two_lessons_to_window_sized_non_blank_screenshots() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     for (lesson, at) in [
         ("scenarios/01-identity-vs-deployment.ron", 40),
-        ("scenarios/08-ways-out-force-delete.ron", 600),
+        ("scenarios/09-ways-out-force-delete.ron", 600),
     ] {
         let out: PathBuf = dir.join(format!("{}.png", at));
         if let Err(e) = screenshot(x.1, lesson, at, &out) {
@@ -204,11 +204,11 @@ fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index
     };
     let dir = std::env::temp_dir().join(format!("sts-slides-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    // Lesson 7 asks two questions.
-    let lesson = "scenarios/07-node-failure.ron";
+    // Lesson 8 asks two questions.
+    let lesson = "scenarios/08-node-failure.ron";
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(lesson))
-        .expect("lesson 7");
-    assert_eq!(text.matches("pause:").count(), 2, "lesson 7 changed");
+        .expect("lesson 8");
+    assert_eq!(text.matches("pause:").count(), 2, "lesson 8 changed");
     if let Err(e) = run_window(x.1, &[lesson, "--slides", &dir.display().to_string()]) {
         panic!("--slides failed: {e}");
     }

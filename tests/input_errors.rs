@@ -171,3 +171,37 @@ fn crash_times_must_be_between_1_and_100() {
     ));
     assert!(e.contains("unknown pod \"db-0\""), "{e}");
 }
+
+#[test]
+fn a_multiple_choice_question_without_its_correct_choice_is_refused() {
+    let q = |extra: &str| {
+        format!(
+            "(name: \"x\", {GOOD_CLUSTER},\n steps: [\n  (at: 1.0, pause: \"Which pod goes first?\", {extra}),\n])"
+        )
+    };
+    let e = err(&q(r#"choices: ["web-0", "web-4"]"#));
+    assert!(
+        e.starts_with("bad.ron:3:") && e.contains("without `correct`"),
+        "{e}"
+    );
+    let e = err(&q(r#"choices: ["web-0", "web-4"], correct: "web-2""#));
+    assert!(
+        e.contains("\"web-2\"") && e.contains("not one of the choices"),
+        "{e}"
+    );
+    let e = err(&q(r#"choices: ["web-0"], correct: "web-0""#));
+    assert!(e.contains("2 to 4"), "{e}");
+    let e = err(&q(r#"choices: ["a", "a"], correct: "a""#));
+    assert!(e.contains("twice"), "{e}");
+    let e = err(&format!(
+        "(name: \"x\", {GOOD_CLUSTER}, steps: [(at: 1.0, note: \"n\", choices: [\"a\", \"b\"], correct: \"a\")])"
+    ));
+    assert!(e.contains("go with a `pause`"), "{e}");
+    assert!(
+        load_str(
+            "ok.ron",
+            q(r#"choices: ["web-0", "web-4"], correct: "web-4""#).as_bytes()
+        )
+        .is_ok()
+    );
+}

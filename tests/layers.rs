@@ -14,6 +14,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("explore", 2),
     // `statefulset-sim timeline`: reads an event log, draws SVG; headless.
     ("timeline", 2),
+    // `statefulset-sim handout`: reads lessons, writes Markdown and GIFT.
+    ("handout", 2),
     // `statefulset-sim diff` plays its two runs with the headless runner.
     ("diff", 3),
     ("gui", 2),

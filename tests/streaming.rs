@@ -46,9 +46,9 @@ fn a_streamed_log_is_byte_identical_to_the_log_kept_in_memory() {
 
 #[test]
 fn a_streamed_run_keeps_only_the_events_its_checks_look_for() {
-    // Lesson 7 checks the order of a few event kinds: the rest of its log
+    // Lesson 8 checks the order of a few event kinds: the rest of its log
     // leaves memory as it is written.
-    let path = Path::new("scenarios/07-node-failure.ron");
+    let path = Path::new("scenarios/08-node-failure.ron");
     let (_, run) = streamed(path);
     let log = run.log();
     assert!(log.streamed > 0);

@@ -141,3 +141,84 @@ fn kubectl_get_pods_wide_prints_the_columns_and_rows_kubectl_prints() {
     sorted.sort();
     assert_eq!(names, sorted);
 }
+
+#[test]
+fn lessons_run_each_scripted_action_kubectl_can_do_as_its_kubectl_command() {
+    // What kubectl can do (scenario-format §10) is a `Kubectl("…")` step in
+    // the lessons, so the class sees the command; what no kubectl command
+    // does (a machine dying, a probe failing) stays a scenario command.
+    let kubectl_can = [
+        "Scale(",
+        "SetImage(",
+        "SetPartition(",
+        "SetMaxUnavailable(",
+        "DeletePod(",
+        "ForceDeletePod(",
+        "DeleteClaim(",
+        "DeleteSet(",
+        "DeleteNode(",
+        "CordonNode(",
+        "UncordonNode(",
+        "TaintOutOfService(",
+        "UntaintOutOfService(",
+        "DrainNode(",
+        "EvictPod(",
+    ];
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut found = Vec::new();
+    let mut kubectl_steps = 0;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("reads");
+        kubectl_steps += text.matches("do: Kubectl(").count();
+        for (n, line) in text.lines().enumerate() {
+            for c in kubectl_can {
+                if line.contains(&format!("do: {c}")) {
+                    found.push(format!("{}:{}: {}", f.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "use Kubectl(\"…\") for:\n{}",
+        found.join("\n")
+    );
+    assert!(kubectl_steps >= 40, "only {kubectl_steps} kubectl steps");
+}
+
+#[test]
+fn the_command_behind_a_scripted_action_is_on_screen_until_the_next_caption() {
+    let mut h = host("02-ordered-scaling.ron");
+    let loaded = h.loaded.clone();
+    for _ in 0..600 {
+        if h.advance(h.now_ms() + 1000, false) == statefulset_sim::sim::Advance::Paused {
+            h.answer();
+        }
+        let shown = lesson::current_commands(h.world.resource::<EventLog>());
+        if shown.is_empty() {
+            continue;
+        }
+        assert_eq!(
+            shown,
+            vec!["$ kubectl scale statefulset/web --replicas=5".to_string()]
+        );
+        let texts = lesson::screen_texts(&mut h.world, &loaded);
+        assert!(texts.iter().any(|t| t == &shown[0]), "{texts:?}");
+        // The next caption replaces it.
+        while h.world.resource::<EventLog>().events.last().map(|e| e.kind) != Some(EventKind::Note)
+        {
+            if h.advance(h.now_ms() + 1000, false) == statefulset_sim::sim::Advance::Paused {
+                h.answer();
+            }
+        }
+        assert!(lesson::current_commands(h.world.resource::<EventLog>()).is_empty());
+        return;
+    }
+    panic!("lesson 2 never ran its kubectl scale");
+}

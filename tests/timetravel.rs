@@ -85,7 +85,7 @@ fn at_with_state_out_snapshots_a_past_instant_of_the_same_run() {
     let bin = env!("CARGO_BIN_EXE_statefulset-sim");
     let dir = std::env::temp_dir().join(format!("ss-at-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let lesson = "scenarios/07-node-failure.ron";
+    let lesson = "scenarios/08-node-failure.ron";
     let at = dir.join("at.json");
     let until = dir.join("until.json");
     let out = Command::new(bin)
@@ -125,7 +125,7 @@ fn diff_says_same_diverged_or_bad_input_by_its_exit_code() {
     let bin = env!("CARGO_BIN_EXE_statefulset-sim");
     let dir = std::env::temp_dir().join(format!("ss-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let a = "scenarios/07-node-failure.ron";
+    let a = "scenarios/08-node-failure.ron";
     // The lesson with one more action: force-delete web-1 at 200.5 s.
     let text = std::fs::read_to_string(a).expect("reads the lesson");
     let loaded = load(Path::new(a));
@@ -185,7 +185,7 @@ fn a_branch_saved_as_a_scenario_replays_headless_with_the_same_log() {
     use statefulset_sim::gui::host::{Playback, SimHost};
     use statefulset_sim::scenario::outcome;
     use statefulset_sim::sim::SimCommand;
-    let lesson = Path::new("scenarios/08-ways-out-force-delete.ron");
+    let lesson = Path::new("scenarios/09-ways-out-force-delete.ron");
     let mut host = SimHost::new(load(lesson), None);
     let mut pb = Playback::default();
     let answer_all = |host: &mut SimHost, pb: &mut Playback, t: u64| {
@@ -253,7 +253,7 @@ fn a_branch_saved_as_a_scenario_replays_headless_with_the_same_log() {
 #[test]
 fn a_kubectl_line_typed_in_the_past_forks_a_branch_and_saves_as_a_kubectl_step() {
     use statefulset_sim::gui::host::{Playback, SimHost};
-    let lesson = Path::new("scenarios/08-ways-out-force-delete.ron");
+    let lesson = Path::new("scenarios/09-ways-out-force-delete.ron");
     let mut host = SimHost::new(load(lesson), None);
     let mut pb = Playback::default();
     let answer_all = |host: &mut SimHost, pb: &mut Playback, t: u64| {

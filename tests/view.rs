@@ -31,9 +31,9 @@ fn column_of(l: &layout::Layout, r: &layout::Rect) -> Option<String> {
 
 #[test]
 fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume_following() {
-    // Lesson 8: mysql-1's node dies at ~T; the pod is force-deleted and its
+    // Lesson 9: mysql-1's node dies at ~T; the pod is force-deleted and its
     // volume force-detached 6 minutes later.
-    let mut before = lesson_at("08-ways-out-force-delete.ron", 60);
+    let mut before = lesson_at("09-ways-out-force-delete.ron", 60);
     let s0 = scene::extract(before.world());
     let l0 = layout::layout(&s0);
     let p0 = s0.pod("mysql-1").expect("mysql-1 exists");
@@ -43,7 +43,7 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
         Some(old_node.as_str())
     );
 
-    let mut after = lesson_at("08-ways-out-force-delete.ron", 1100);
+    let mut after = lesson_at("09-ways-out-force-delete.ron", 1100);
     let s1 = scene::extract(after.world());
     let l1 = layout::layout(&s1);
     let p1 = s1.pod("mysql-1").expect("mysql-1 is back");
@@ -81,14 +81,14 @@ fn after_a_force_delete_the_same_identity_is_drawn_on_a_new_node_with_its_volume
 #[test]
 fn while_the_volume_is_held_by_the_dead_node_it_is_drawn_there_with_a_countdown() {
     // 10 s after the force delete the new pod waits on the Multi-Attach.
-    let full = lesson_at("08-ways-out-force-delete.ron", 1100);
+    let full = lesson_at("09-ways-out-force-delete.ron", 1100);
     let t_force = common::time_of(
         &full,
         statefulset_sim::sim::event::EventKind::PodForceDeleted,
         "pod/mysql-1",
     )
     .expect("force delete happened");
-    let mut r = lesson_at("08-ways-out-force-delete.ron", t_force / 1000 + 60);
+    let mut r = lesson_at("09-ways-out-force-delete.ron", t_force / 1000 + 60);
     let s = scene::extract(r.world());
     let l = layout::layout(&s);
     let v = s
@@ -288,10 +288,10 @@ fn every_world_text_meets_its_themes_contrast_on_what_it_is_drawn_over() {
     // least 4.5:1 (AA), for every label of several lessons at moments
     // a class looks at: failed nodes, Multi-Attach, split brain, rollouts.
     let lessons = [
-        ("07-node-failure.ron", [30, 200, 400, 700]),
-        ("08-ways-out-force-delete.ron", [60, 500, 800, 1100]),
-        ("10-split-brain.ron", [60, 400, 700, 1000]),
-        ("12-mysql.ron", [60, 300, 600, 900]),
+        ("08-node-failure.ron", [30, 200, 400, 700]),
+        ("09-ways-out-force-delete.ron", [60, 500, 800, 1100]),
+        ("11-split-brain.ron", [60, 400, 700, 1000]),
+        ("07-mysql.ron", [60, 300, 600, 900]),
         ("04-rolling-update-partition.ron", [20, 60, 120, 300]),
     ];
     let mut checked = 0;
@@ -332,8 +332,8 @@ fn every_world_text_meets_its_themes_contrast_on_what_it_is_drawn_over() {
 
 #[test]
 fn the_pending_lane_and_the_volume_shelf_take_room_only_when_they_hold_something() {
-    // Lesson 7 at 30 s: every pod runs and every volume is in use.
-    let mut r = lesson_at("07-node-failure.ron", 30);
+    // Lesson 8 at 30 s: every pod runs and every volume is in use.
+    let mut r = lesson_at("08-node-failure.ron", 30);
     let s = scene::extract(r.world());
     assert!(s.pods.iter().all(|p| p.node.is_some()));
     let l = layout::layout(&s);

@@ -72,6 +72,27 @@ pub struct Step {
     /// never on screen while the question is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<String>,
+    /// With `pause` only: the question as multiple choice (2 to 4 options,
+    /// shown as A, B, C, D for a show of hands; exported to the handout and
+    /// to Moodle's GIFT format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<String>>,
+    /// With `choices` only: the correct one, written as in `choices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct: Option<String>,
+}
+
+impl Step {
+    /// The letter of a choice shown to the class: A, B, C, D.
+    pub fn choice_letter(i: usize) -> char {
+        (b'A' + (i % 26) as u8) as char
+    }
+
+    /// The correct choice's index, when the question is multiple choice.
+    pub fn correct_choice(&self) -> Option<usize> {
+        let want = self.correct.as_ref()?;
+        self.choices.as_ref()?.iter().position(|c| c == want)
+    }
 }
 
 impl Step {

@@ -754,6 +754,9 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 format!("step {n}: `answer` goes with a `pause` (the question it answers)"),
             ));
         }
+        if let Some(msg) = choices_problem(st) {
+            return Err(c.err(r, "choices", format!("step {n}: {msg}")));
+        }
         for (field, v) in [("at", st.at), ("after", st.after), ("timeout", st.timeout)] {
             if let Some(v) = v
                 && !validate::seconds(v)
@@ -952,4 +955,53 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
         }
     }
     Ok(())
+}
+
+/// What is wrong with a step's multiple choice, if anything: `choices` and
+/// `correct` go with a `pause`, 2 to 4 different, non-empty choices (A to D
+/// for a show of hands), and `correct` names one of them.
+fn choices_problem(st: &Step) -> Option<String> {
+    let Some(choices) = &st.choices else {
+        return st
+            .correct
+            .as_ref()
+            .map(|_| "`correct` goes with `choices`".to_string());
+    };
+    if st.pause.is_none() {
+        return Some("`choices` go with a `pause` (the question they answer)".to_string());
+    }
+    if !(2..=4).contains(&choices.len()) {
+        return Some(format!(
+            "`choices` needs 2 to 4 choices (A to D), got {}",
+            choices.len()
+        ));
+    }
+    if choices.iter().any(|c| c.trim().is_empty()) {
+        return Some("a choice is empty".to_string());
+    }
+    for (i, c) in choices.iter().enumerate() {
+        if choices[..i].contains(c) {
+            return Some(format!("the choice \"{c}\" is given twice"));
+        }
+    }
+    match &st.correct {
+        None => Some(format!(
+            "`choices` without `correct`: add `correct: \"…\"`, one of {}",
+            quoted(choices)
+        )),
+        Some(want) if !choices.contains(want) => Some(format!(
+            "`correct: \"{want}\"` is not one of the choices {}",
+            quoted(choices)
+        )),
+        Some(_) => None,
+    }
+}
+
+/// `"a", "b", "c"`: choices as a message lists them.
+fn quoted(choices: &[String]) -> String {
+    choices
+        .iter()
+        .map(|c| format!("\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

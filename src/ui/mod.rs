@@ -342,20 +342,26 @@ fn panels(
         let caps: Vec<String> = lesson::current_captions(log)
             .into_iter()
             .map(String::from)
+            .chain(lesson::current_commands(log))
             .collect();
         bottom += lesson::caption_strip(&mut root, &caps, strip * 0.85);
     }
 
-    // Above the timeline: the kubectl command line.
-    let bottom = bottom
-        + egui::Panel::bottom("kubectl")
-            .frame(panel_frame(ctx, cover_bottom))
-            .show(&mut root, |ui| {
-                kubectl::command_line(ui, &mut host, &mut ui_state.kubectl)
-            })
-            .response
-            .rect
-            .height();
+    // Above the timeline: the kubectl command line (in presentation mode
+    // with the lesson panel, `x`: the class needs the height for the cluster).
+    let bottom = if present && !ui_state.show_lesson {
+        bottom
+    } else {
+        bottom
+            + egui::Panel::bottom("kubectl")
+                .frame(panel_frame(ctx, cover_bottom))
+                .show(&mut root, |ui| {
+                    kubectl::command_line(ui, &mut host, &mut ui_state.kubectl)
+                })
+                .response
+                .rect
+                .height()
+    };
 
     // Left: the lesson, the workloads, actions.
     let left = if present && !ui_state.show_lesson {
