@@ -28,5 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let sa = diff::play(a, None, Some(UNTIL_MS));
     let sb = diff::play(b, None, Some(UNTIL_MS));
     let (text, diverged) = diff::report(&sa, &sb);
-    assert!(!(same && diverged), "a scenario diverged from itself:\n{text}");
+    assert!(
+        !(same && diverged),
+        "a scenario diverged from itself:\n{text}"
+    );
 });

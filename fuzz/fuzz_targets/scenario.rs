@@ -9,6 +9,9 @@ use statefulset_sim::scenario::load_str;
 fuzz_target!(|data: &[u8]| {
     if let Err(d) = load_str("fuzz.ron", data) {
         // A diagnostic points inside the file (1-based line and column).
-        assert!(d.line >= 1 && d.col >= 1, "diagnostic outside the file: {d}");
+        assert!(
+            d.line >= 1 && d.col >= 1,
+            "diagnostic outside the file: {d}"
+        );
     }
 });
