@@ -100,8 +100,9 @@ fn overlong_string(text: &str) -> Option<(usize, usize)> {
             while i < b.len() && b[i] != b'"' {
                 i += if b[i] == b'\\' { 2 } else { 1 };
             }
+            // An unterminated string is the RON parser's to report.
             let len = i.min(b.len()) - start - 1;
-            if len > limits::MAX_STRING_BYTES {
+            if i < b.len() && len > limits::MAX_STRING_BYTES {
                 return Some((start, len));
             }
         }

@@ -194,7 +194,8 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     .map_err(|e| {
         let message = first_line(&e.to_string());
         // The parser's words for its nesting budget name no limit.
-        let message = if message.to_lowercase().contains("depth") {
+        let lower = message.to_lowercase();
+        let message = if lower.contains("depth") || lower.contains("recursion limit") {
             format!(
                 "blocks nested more than {} levels deep; a manifest nests at most {} levels",
                 limits::MAX_NESTING,
