@@ -12,16 +12,6 @@ use std::process::Command;
 
 const NODE: &str = r#"cluster: (nodes: [(name: "node-a")])"#;
 
-fn err(text: &str) -> String {
-    match load_str("bad.ron", text.as_bytes()) {
-        Ok(_) => panic!(
-            "accepted input over a limit:\n{}",
-            &text[..text.len().min(300)]
-        ),
-        Err(d) => d.to_string(),
-    }
-}
-
 fn ok(text: &str) {
     if let Err(d) = load_str("ok.ron", text.as_bytes()) {
         panic!("refused input at a limit: {d}");
