@@ -1,7 +1,8 @@
 //! Limits on everything an input can ask for: an input just over each limit
 //! gets a clear error naming the limit (file:line:col where there is a
 //! file) and, from the command line, exit 2; just at the limit it loads.
-//! Also the crashes the fuzz targets found, each with its input.
+//! A crash a fuzz target finds (fuzz/, README "Fuzzing") gets its
+//! regression test here, with its input.
 
 use statefulset_sim::scenario::load_str;
 use statefulset_sim::scenario::manifest;
