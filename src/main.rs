@@ -183,8 +183,8 @@ fn refuse_clobber(path: &Path, input: &Path) -> Result<(), ExitCode> {
 /// Writes a file without ever clobbering the scenario it came from.
 fn write_out(path: &Path, input: &Path, text: &str) -> Result<(), ExitCode> {
     refuse_clobber(path, input)?;
-    std::fs::write(path, text).map_err(|e| {
-        eprintln!("error: cannot write {}: {e}", path.display());
+    statefulset_sim::scenario::save::write_atomic(path, text).map_err(|e| {
+        eprintln!("error: {e}");
         ExitCode::from(2)
     })
 }

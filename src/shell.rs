@@ -4,6 +4,7 @@
 //! commands that block in kubectl: `drain`, `rollout status`).
 
 use crate::scenario::kubectl::{self, Kind, Kubectl, WaitFor};
+use crate::scenario::run::HARD_CAP_MS;
 use crate::scenario::{self, Loaded};
 use crate::sim::event::EventLog;
 use crate::sim::{SimClock, advance_to, next_wake, settle_all};
@@ -40,7 +41,9 @@ impl Shell {
     }
 
     /// Advances the clock until `done` holds or `deadline` passes; true if it held.
+    /// The clock never passes `HARD_CAP_MS`, the longest a run may simulate.
     fn run_until(&mut self, deadline: u64, mut done: impl FnMut(&mut World) -> bool) -> bool {
+        let deadline = deadline.min(HARD_CAP_MS);
         loop {
             let world = self.world();
             settle_all(world);
@@ -72,6 +75,13 @@ impl Shell {
         match &cmd {
             Kubectl::Sleep { ms } => {
                 let t = self.now() + ms;
+                if t > HARD_CAP_MS {
+                    return self.fail(format!(
+                        "error: sleeping {} would take the simulated clock past 7 days ({} s), the longest a run may simulate",
+                        crate::sim::units::clock(*ms),
+                        HARD_CAP_MS / 1000
+                    ));
+                }
                 advance_to(self.world(), t);
                 (String::new(), String::new())
             }
@@ -302,13 +312,13 @@ pub fn import(
             eprintln!("error: refusing to overwrite the input {}", p.display());
             2
         }
-        Some(p) => match std::fs::write(p, text) {
+        Some(p) => match crate::scenario::save::write_atomic(p, &text) {
             Ok(()) => {
                 eprintln!("wrote {}", p.display());
                 0
             }
             Err(e) => {
-                eprintln!("error: cannot write {}: {e}", p.display());
+                eprintln!("error: {e}");
                 2
             }
         },

@@ -140,8 +140,8 @@ pub fn run(a: &ExploreArgs) -> u8 {
         let path = a
             .out
             .join(format!("{stem}-{}-seed{}.ron", f.property.slug(), f.seed));
-        if let Err(e) = std::fs::write(&path, &f.text) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = crate::scenario::save::write_atomic(&path, &f.text) {
+            eprintln!("error: {e}");
             return 2;
         }
         out.push_str(&finding_text(f, &path));

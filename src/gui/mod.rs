@@ -309,7 +309,11 @@ fn screenshot_when_ready(mut commands: Commands, opts: Res<GuiOptions>, mut fram
                 .clone()
                 .try_into_dynamic()
                 .map_err(|e| e.to_string())
-                .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+                .and_then(|img| {
+                    crate::scenario::save::replace_atomically(&path, |tmp| {
+                        img.to_rgb8().save(tmp).map_err(|e| e.to_string())
+                    })
+                });
             match result {
                 Ok(()) => {
                     println!("saved {}", path.display());

@@ -101,9 +101,7 @@ pub fn save(path: &Path, s: &Settings) -> Result<(), String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let tmp = path.with_extension("ron.tmp");
-    std::fs::write(&tmp, text + "\n").map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::scenario::save::write_atomic(path, text + "\n")
 }
 
 /// Where the settings live this run (none: nothing is remembered).

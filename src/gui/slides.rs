@@ -158,7 +158,8 @@ pub fn drive_slides(
                 let title = host.name.clone();
                 let summary = host.summary.clone();
                 let path = show.dir.join("index.md");
-                match std::fs::write(&path, index_md(&title, &summary, &show.slides)) {
+                let index = index_md(&title, &summary, &show.slides);
+                match crate::scenario::save::write_atomic(&path, index) {
                     Ok(()) => {
                         println!("wrote {} slides and {}", show.slides.len(), path.display());
                         exit.write(AppExit::Success);
@@ -186,7 +187,11 @@ pub fn drive_slides(
                         .clone()
                         .try_into_dynamic()
                         .map_err(|e| e.to_string())
-                        .and_then(|img| img.to_rgb8().save(&path).map_err(|e| e.to_string()));
+                        .and_then(|img| {
+                            crate::scenario::save::replace_atomically(&path, |tmp| {
+                                img.to_rgb8().save(tmp).map_err(|e| e.to_string())
+                            })
+                        });
                     match saved {
                         Ok(()) => show.captured = true,
                         Err(e) => show.failed = Some(format!("{}: {e}", path.display())),

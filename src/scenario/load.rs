@@ -43,8 +43,72 @@ pub struct Loaded {
 }
 
 /// RON options of the format: `node: "x"` may stand for `node: Some("x")`.
+/// Nesting deeper than `limits::MAX_NESTING` is refused (RON's own limit,
+/// set lower, so that no input exhausts the parser's stack).
 pub fn ron_options() -> ron::Options {
-    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(limits::MAX_NESTING)
+}
+
+/// Reads at most `limits::MAX_FILE_BYTES` of a file: the size a file
+/// reports is not trusted, since a device or a pipe (`/dev/zero`,
+/// `<(yes)`) reports none and never ends. `what` names the kind of file in
+/// the error ("scenario files").
+pub fn read_bounded(path: &Path, what: &str) -> Result<Vec<u8>, Diagnostic> {
+    use std::io::Read;
+    let diag = |m: String| Diagnostic {
+        file: path.display().to_string(),
+        line: 1,
+        col: 1,
+        message: m,
+    };
+    let cap = limits::MAX_FILE_BYTES;
+    let meta = std::fs::metadata(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
+    if meta.is_dir() {
+        return Err(diag(format!("is a directory, expected one of the {what}")));
+    }
+    let too_big = |n: u64| {
+        diag(format!(
+            "the file is {n} bytes or more; {what} are at most {cap} bytes"
+        ))
+    };
+    if meta.len() > cap {
+        return Err(too_big(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| diag(format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The first string literal longer than `limits::MAX_STRING_BYTES` in RON
+/// text (outside comments): its byte offset and length.
+fn overlong_string(text: &str) -> Option<(usize, usize)> {
+    let clean = strip_comments(text);
+    let b = clean.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'"' {
+            let start = i;
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            // An unterminated string is the RON parser's to report.
+            let len = i.min(b.len()) - start - 1;
+            if i < b.len() && len > limits::MAX_STRING_BYTES {
+                return Some((start, len));
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Reads and validates a scenario file.
@@ -56,20 +120,12 @@ pub fn load_file(path: &Path) -> Result<Loaded, Diagnostic> {
         col: 1,
         message: m,
     };
-    let meta = std::fs::metadata(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
-    if meta.is_dir() {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(diag(
             "is a directory, expected a scenario file (.ron)".into(),
         ));
     }
-    if meta.len() > limits::MAX_FILE_BYTES {
-        return Err(diag(format!(
-            "the file is {} bytes; scenario files are at most {} bytes",
-            meta.len(),
-            limits::MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
+    let bytes = read_bounded(path, "scenario files")?;
     load_str(&file, &bytes)
 }
 
@@ -94,15 +150,27 @@ pub fn load_str(file: &str, bytes: &[u8]) -> Result<Loaded, Diagnostic> {
     if strip_comments(text).trim().is_empty() {
         return Err(at(1, 1, "the file is empty: expected a scenario `(name: \"…\", cluster: (…), workloads: […], steps: […])`".into()));
     }
-    let scenario: Scenario = ron_options().from_str(text).map_err(|e| {
-        at(
-            e.span.start.line,
-            e.span.start.col,
+    if let Some((start, len)) = overlong_string(text) {
+        let (l, c) = line_col(text, start);
+        return Err(at(
+            l,
+            c,
             format!(
-                "{} (see docs/scenario-format.md for the scenario format)",
-                e.code
+                "this string is {len} bytes; strings are at most {} bytes",
+                limits::MAX_STRING_BYTES
             ),
-        )
+        ));
+    }
+    let scenario: Scenario = ron_options().from_str(text).map_err(|e| {
+        let message = match e.code {
+            ron::Error::ExceededRecursionLimit => format!(
+                "brackets nested more than {} levels deep; a scenario nests at most {} levels",
+                limits::MAX_NESTING,
+                limits::MAX_NESTING
+            ),
+            code => format!("{code} (see docs/scenario-format.md for the scenario format)"),
+        };
+        at(e.span.start.line, e.span.start.col, message)
     })?;
     let steps = list_items(text, &["steps"]);
     let step_pos: Vec<(usize, usize)> = (0..scenario.steps.len())

@@ -252,31 +252,67 @@ fn rearm(text: &str, item: (usize, usize), step: &super::Step, delay_ms: u64) ->
     edits
 }
 
-/// Writes `text` to `path` atomically: a temporary file beside it, then a
-/// rename, so a crash never leaves half a scenario.
-pub fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
+/// A temporary path beside `path`, unique in this process, keeping the
+/// extension (an image encoder picks its format from it):
+/// `dir/.name.tmp-PID-N.ext`.
+fn temp_beside(path: &Path) -> Result<std::path::PathBuf, String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| format!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(text.as_bytes())?;
-            f.sync_all()
+        .ok_or_else(|| format!("{} is not a file name", path.display()))?
+        .to_string_lossy();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let ext = path
+        .extension()
+        .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+    Ok(dir.join(format!(".{name}.tmp-{}-{n}{ext}", std::process::id())))
+}
+
+/// Replaces the file at `path` with what `write` writes to the temporary
+/// path it is given: the temporary file is flushed to disk, then renamed
+/// over `path`. A crash or a full disk while writing leaves the old file
+/// whole (and no temporary file, when `write` fails); never half a file.
+/// Every file the program saves for a user goes through here.
+pub fn replace_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    let tmp = temp_beside(path)?;
+    let io = |e: std::io::Error| e.to_string();
+    let result = write(&tmp)
+        .and_then(|()| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(io)
         })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(io));
+    match result {
+        Ok(()) => {
+            // The rename itself is durable once the directory is synced;
+            // where a directory cannot be opened (not on Unix) it is not.
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                && let Ok(d) = std::fs::File::open(dir)
+            {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(format!("cannot write {}: {e}", path.display()))
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see [`replace_atomically`]).
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), String> {
+    replace_atomically(path, |tmp| {
+        std::fs::write(tmp, bytes.as_ref()).map_err(|e| e.to_string())
     })
 }
 
@@ -362,6 +398,29 @@ mod tests {
         assert_eq!(again.scenario.steps.len(), 3);
         assert_eq!(again.scenario.steps[2].at, Some(90.0));
         assert_eq!(again.scenario.seed, 9);
+    }
+
+    #[test]
+    fn a_save_that_fails_midway_leaves_the_old_file_whole() {
+        let dir = std::env::temp_dir().join(format!("ss-save-mid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("b.ron");
+        write_atomic(&path, "the user's branch").expect("writes");
+        // Half the new text is written, then the disk fills up (or the
+        // program dies: the rename never happens either way).
+        let failed = replace_atomically(&path, |tmp| {
+            std::fs::write(tmp, "(name: \"half").map_err(|e| e.to_string())?;
+            Err("No space left on device".into())
+        });
+        let e = failed.expect_err("the failure is reported");
+        assert!(e.contains("b.ron") && e.contains("No space left"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("reads"),
+            "the user's branch"
+        );
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("lists").collect();
+        assert_eq!(left.len(), 1, "the half-written temporary file is removed");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

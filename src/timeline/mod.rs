@@ -55,15 +55,5 @@ pub fn render_file(input: &Path, out: &Path) -> Result<(), String> {
             e.message
         )
     })?;
-    write_atomically(out, &svg).map_err(|e| format!("error: cannot write {}: {e}", out.display()))
-}
-
-fn write_atomically(out: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, out).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::scenario::save::write_atomic(out, &svg).map_err(|e| format!("error: {e}"))
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 /// Applies the manifests in `file`; the lines kubectl prints.
 pub fn apply(world: &mut World, c: &Cluster, file: &str) -> Result<String, String> {
     let m = manifest::read_paths(&[PathBuf::from(file)]).map_err(|d| format!("error: {d}"))?;
+    within_limits(c, &m)?;
     let mut out: Vec<String> = m.warnings.iter().map(|w| format!("Warning: {w}")).collect();
     for w in &m.workloads {
         out.push(workload(world, c, w)?);
@@ -57,6 +58,28 @@ pub fn apply(world: &mut World, c: &Cluster, file: &str) -> Result<String, Strin
     }
     world.resource_mut::<crate::sim::EventLog>().touch();
     Ok(out.join("\n"))
+}
+
+/// The cluster after `m` is applied stays within the limits a scenario
+/// file has (nodes, workloads): applying the same manifest again and again
+/// under new names must not grow a world without bound.
+fn within_limits(c: &Cluster, m: &manifest::Manifests) -> Result<(), String> {
+    let new_nodes = m.nodes.iter().filter(|n| c.node(&n.name).is_none()).count();
+    crate::sim::validate::node_count(c.nodes.len() + new_nodes)
+        .map_err(|e| format!("error: {e}"))?;
+    let exists = |name: &str| {
+        c.sets.iter().any(|s| s.set.spec.name == name)
+            || c.deployments.iter().any(|d| d.deployment.spec.name == name)
+    };
+    let new_workloads = m.workloads.iter().filter(|w| !exists(w.name())).count();
+    let workloads = c.sets.len() + c.deployments.len() + new_workloads;
+    if workloads > limits::MAX_WORKLOADS {
+        return Err(format!(
+            "error: {workloads} workloads; at most {} are supported",
+            limits::MAX_WORKLOADS
+        ));
+    }
+    Ok(())
 }
 
 fn workload(world: &mut World, c: &Cluster, w: &WorkloadSpec) -> Result<String, String> {

@@ -2,6 +2,7 @@
 //! --replicas=5`) to a `Kubectl` command, or an error that reads like
 //! kubectl's. Used by the scenario step, the shell and the GUI command line.
 
+use crate::sim::model::limits;
 use std::collections::BTreeMap;
 
 /// The object kinds the subset knows.
@@ -376,6 +377,13 @@ pub fn duration_ms(s: &str) -> Option<u64> {
 
 /// Parses one command line (with or without the leading `kubectl`).
 pub fn parse(line: &str) -> Result<Kubectl, String> {
+    if line.len() > limits::MAX_LINE_BYTES {
+        return Err(format!(
+            "error: the line is {} bytes; a kubectl line is at most {} bytes",
+            line.len(),
+            limits::MAX_LINE_BYTES
+        ));
+    }
     let mut words = split(line.trim())?;
     if words.first().map(String::as_str) == Some("kubectl") {
         words.remove(0);

@@ -169,22 +169,17 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Manifests, Diagnostic> {
 
 fn read_file(path: &Path, m: &mut Manifests) -> Result<(), Diagnostic> {
     let file = path.display().to_string();
-    let diag = |m: String| Diagnostic {
-        file: file.clone(),
-        line: 1,
-        col: 1,
-        message: m,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
-    if meta.len() > limits::MAX_FILE_BYTES {
-        return Err(diag(format!(
-            "the file is {} bytes; manifests are read up to {} bytes",
-            meta.len(),
-            limits::MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| diag(format!("cannot read the file: {e}")))?;
+    let bytes = crate::scenario::load::read_bounded(path, "manifest files")?;
     read_str(&file, &bytes, m)
+}
+
+/// Reads one file's manifests from `bytes`, budgets resolved against the
+/// workloads they select: what `read_paths` does for a single file.
+pub fn read_bytes(file: &str, bytes: &[u8]) -> Result<Manifests, Diagnostic> {
+    let mut m = Manifests::default();
+    read_str(file, bytes, &mut m)?;
+    resolve_budgets(&mut m)?;
+    Ok(m)
 }
 
 /// Reads the manifests in `bytes` (one file's text) into `m`.

@@ -5,6 +5,7 @@
 //! deserializer would silently skip) or the simulator does not model is
 //! reported where it was written.
 
+use crate::sim::model::limits;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::cell::RefCell;
@@ -82,11 +83,24 @@ impl Node {
     }
 }
 
+/// A location as a 1-based position (an unknown location is 0:0, which is
+/// no place in a file: it becomes the start).
 fn pos_of(l: &serde_saphyr::Location) -> Pos {
     Pos {
-        line: l.line() as usize,
-        col: l.column() as usize,
+        line: (l.line() as usize).max(1),
+        col: (l.column() as usize).max(1),
     }
+}
+
+/// A string of `len` bytes is at most `limits::MAX_STRING_BYTES`.
+fn check_len<E: de::Error>(len: usize) -> Result<(), E> {
+    if len > limits::MAX_STRING_BYTES {
+        return Err(E::custom(format!(
+            "this string is {len} bytes; strings are at most {} bytes",
+            limits::MAX_STRING_BYTES
+        )));
+    }
+    Ok(())
 }
 
 /// What the YAML parser gives: a value wrapped in its span.
@@ -135,10 +149,12 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Float(v))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        check_len(v.len())?;
         Ok(Value::Str(v.to_string()))
     }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        check_len(v.len())?;
         Ok(Value::Str(v))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -167,13 +183,32 @@ pub struct YamlError {
 
 /// Parses every document of a YAML text (empty documents are skipped).
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    let options = serde_saphyr::options! { with_snippet: false };
-    let docs: Vec<Spanned<Raw>> =
-        serde_saphyr::from_str_multiple_with_options::<Spanned<Raw>, Vec<_>>(text, options)
-            .map_err(|e| YamlError {
-                pos: e.location().map_or(Pos { line: 1, col: 1 }, |l| pos_of(&l)),
-                message: first_line(&e.to_string()),
-            })?;
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! { max_depth: limits::MAX_NESTING },
+    };
+    let docs: Vec<Spanned<Raw>> = serde_saphyr::from_str_multiple_with_options::<
+        Spanned<Raw>,
+        Vec<_>,
+    >(text, options)
+    .map_err(|e| {
+        let message = first_line(&e.to_string());
+        // The parser's words for its nesting budget name no limit.
+        let lower = message.to_lowercase();
+        let message = if lower.contains("depth") || lower.contains("recursion limit") {
+            format!(
+                "blocks nested more than {} levels deep; a manifest nests at most {} levels",
+                limits::MAX_NESTING,
+                limits::MAX_NESTING
+            )
+        } else {
+            message
+        };
+        YamlError {
+            pos: e.location().map_or(Pos { line: 1, col: 1 }, |l| pos_of(&l)),
+            message,
+        }
+    })?;
     Ok(docs
         .into_iter()
         .map(spanned)

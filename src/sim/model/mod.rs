@@ -156,6 +156,15 @@ pub mod limits {
     pub const MAX_WRITE_ROWS: u64 = 10_000_000;
     /// Crashes one `CrashPod` may ask for.
     pub const MAX_CRASHES: u32 = 100;
+    /// Bytes of one string in a scenario or manifest (a note, an image):
+    /// the longest lesson text is under 400.
+    pub const MAX_STRING_BYTES: usize = 4096;
+    /// Levels of nesting of brackets (RON) or blocks (YAML): a scenario
+    /// needs about 6, a Kubernetes manifest about 12. A deeper input is
+    /// refused before it can exhaust the parser's stack.
+    pub const MAX_NESTING: usize = 32;
+    /// Bytes of one kubectl command line.
+    pub const MAX_LINE_BYTES: usize = 4096;
 }
 
 /// Checks a DNS-1123 label: lower-case alphanumerics and '-', starting and ending alphanumeric.
