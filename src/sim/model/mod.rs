@@ -2,6 +2,7 @@
 //! workloads, and the relationships that link them.
 
 pub mod gone;
+pub mod journal;
 mod node;
 mod pod;
 mod spec;
