@@ -545,7 +545,10 @@ mod tests {
             idle: false,
             nodes: Tally::default(),
         };
-        assert!(!can_skip(&busy, false, false), "its last pass waits or acted");
+        assert!(
+            !can_skip(&busy, false, false),
+            "its last pass waits or acted"
+        );
     }
 
     fn lost(machine: Machine, since: u64) -> NodeState {
