@@ -6,6 +6,7 @@
 use super::SimSystems;
 use super::event::{EventKind, SimEvent};
 use super::model::gone::{Tally, gone};
+use super::model::journal::{Journal, Trail, candidates, debug_same};
 use super::model::*;
 use super::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
@@ -73,6 +74,14 @@ impl<K: Ord + Clone + std::hash::Hash + Eq> Groups<K> {
             }
         }
     }
+    /// Drops those of `gone` (entities that went away) that no longer exist.
+    fn forget(&mut self, gone: &[Entity], exists: impl Fn(Entity) -> bool) {
+        for &e in gone {
+            if !exists(e) {
+                self.remove(e);
+            }
+        }
+    }
     /// Drops entities for which `exists` is false.
     fn prune(&mut self, exists: impl Fn(Entity) -> bool) {
         for e in gone(self.of.keys().copied(), |&e| exists(e)) {
@@ -101,6 +110,9 @@ struct Seen {
     attached: Groups<String>,
     /// Sets, claims made and the deleted-claims generation last checked.
     retain_seen: (usize, usize, u64),
+    /// How far the journal's trails have been read: processes, attachments,
+    /// and those that went away.
+    cursors: [usize; 4],
 }
 
 /// What the checks read: processes, attachments and sets, and which of them
@@ -125,7 +137,12 @@ fn check_invariants(
     w: Watched,
     mut seen: Local<Seen>,
 ) {
-    if !update_seen(&mut seen, &w, cluster.index.deleted_claims_gen) {
+    if !update_seen(
+        &mut seen,
+        &w,
+        &cluster.journal,
+        cluster.index.deleted_claims_gen,
+    ) {
         return;
     }
     let mut found = crowd_breaches(&seen);
@@ -147,7 +164,7 @@ fn check_invariants(
 /// ordinal and node never change), attachment states, the sets' retention
 /// policy and claims, and deleted claims: when none of those changed,
 /// neither did the result.
-fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
+fn update_seen(seen: &mut Seen, w: &Watched, j: &Journal, deleted_claims_gen: u64) -> bool {
     let counts = (w.procs.iter().len(), w.atts.iter().len());
     let retain_seen = (
         w.sets.iter().len(),
@@ -158,8 +175,23 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
     seen.ran = true;
     let mut changed = first || retain_seen != seen.retain_seen || !w.changed_sets.is_empty();
     seen.retain_seen = retain_seen;
+    let [procs_c, atts_c, procs_gone_c, atts_gone_c] = &mut seen.cursors;
+    let new_procs = noted(
+        &j.procs,
+        procs_c,
+        |e| w.new_procs.contains(e),
+        || w.new_procs.iter().map(|(e, _)| e).collect(),
+    );
+    let atts = noted(
+        &j.atts,
+        atts_c,
+        |e| w.changed_atts.contains(e),
+        || w.changed_atts.iter().map(|(e, _)| e).collect(),
+    );
+    let procs_gone = j.procs_gone.since(procs_gone_c);
+    let atts_gone = j.atts_gone.since(atts_gone_c);
     let mut added_procs = 0;
-    for (e, p) in w.new_procs.iter() {
+    for (e, p) in new_procs.iter().filter_map(|&e| w.new_procs.get(e).ok()) {
         added_procs += 1;
         changed = true;
         if p.owner.kind == OwnerKind::StatefulSet
@@ -169,8 +201,8 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
                 .insert(e, (p.owner.name.clone(), o), p.node.clone());
         }
     }
-    let added_atts = w.new_atts.iter().count();
-    for (e, a) in w.changed_atts.iter() {
+    let added_atts = atts.iter().filter(|&&e| w.new_atts.contains(e)).count();
+    for (e, a) in atts.iter().filter_map(|&e| w.changed_atts.get(e).ok()) {
         changed = true;
         // A fenced attachment (`forgotten`) is detached at the storage API.
         if a.state == AttachState::Attached && !a.forgotten {
@@ -180,17 +212,41 @@ fn update_seen(seen: &mut Seen, w: &Watched, deleted_claims_gen: u64) -> bool {
         }
     }
     // Fewer entities than last pass plus the added ones: some went away.
-    let procs_gone = seen.procs.went_away(counts.0, added_procs);
-    if first || procs_gone {
+    let procs_went = seen.procs.went_away(counts.0, added_procs);
+    if first || procs_went {
         changed = true;
-        seen.identities.prune(|e| w.procs.contains(e));
+        match procs_gone {
+            Some(gone) if !first => seen.identities.forget(gone, |e| w.procs.contains(e)),
+            _ => seen.identities.prune(|e| w.procs.contains(e)),
+        }
+        debug_assert!(seen.identities.of.keys().all(|&e| w.procs.contains(e)));
     }
-    let atts_gone = seen.atts.went_away(counts.1, added_atts);
-    if first || atts_gone {
+    let atts_went = seen.atts.went_away(counts.1, added_atts);
+    if first || atts_went {
         changed = true;
-        seen.attached.prune(|e| w.atts.contains(e));
+        match atts_gone {
+            Some(gone) if !first => seen.attached.forget(gone, |e| w.atts.contains(e)),
+            _ => seen.attached.prune(|e| w.atts.contains(e)),
+        }
+        debug_assert!(seen.attached.of.keys().all(|&e| w.atts.contains(e)));
     }
     changed
+}
+
+/// The entities noted in `trail` since `cursor` that `matches` (the walk
+/// `all` when the reader fell behind; debug builds compare the two).
+fn noted(
+    trail: &Trail,
+    cursor: &mut usize,
+    matches: impl Fn(Entity) -> bool,
+    all: impl Fn() -> Vec<Entity>,
+) -> Vec<Entity> {
+    let found = match candidates(trail, cursor) {
+        Some(v) => v.into_iter().filter(|&e| matches(e)).collect(),
+        None => all(),
+    };
+    debug_same("processes or attachments", &found, all);
+    found
 }
 
 /// Split brain (two processes of one identity) and ReadWriteOnce volumes

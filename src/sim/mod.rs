@@ -178,6 +178,7 @@ pub fn settle(world: &mut World) -> usize {
             wake.next_ms = None;
             wake.now_ms = now;
         }
+        world.resource_mut::<model::journal::Journal>().compact();
         world.run_schedule(SimSchedule);
         world.resource_mut::<Messages<SimCommand>>().update();
         if world.resource::<EventLog>().activity == before {

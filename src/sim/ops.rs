@@ -5,6 +5,7 @@
 
 use super::event::{EventKind, EventLog, SimEvent};
 use super::k8s_event::K8sRecord;
+use super::model::journal::Journal;
 use super::model::*;
 use super::{SimClock, Wake};
 use bevy::ecs::system::SystemParam;
@@ -22,6 +23,10 @@ pub struct Cluster<'w, 's> {
     pub commands: Commands<'w, 's>,
     /// The release and feature gates the cluster runs.
     pub version: Res<'w, super::version::ClusterVersion>,
+    /// Which watched components were written: a system notes each entity
+    /// whose `Mut<PodStatus>`, `Mut<Process>`, `Mut<Attachment>`,
+    /// `Mut<ClaimStatus>` or `Mut<VolumeStatus>` it takes (model/journal.rs).
+    pub journal: ResMut<'w, Journal>,
 }
 
 impl Cluster<'_, '_> {

@@ -76,6 +76,7 @@ pub(super) fn evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
     match decide_eviction(me, &covering) {
         Eviction::Allowed(why) => cx.with_cluster(|cluster, pods| {
             if let Ok((p, mut st)) = pods.get_mut(e) {
+                cluster.journal.pods.note(e);
                 cluster.request_deletion(p, &mut st, format!("evicted (eviction API): {why}"));
             }
         }),

@@ -3,8 +3,14 @@
 
 use super::Ctx;
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::model::journal::Journal;
 use crate::sim::model::*;
 use bevy::prelude::*;
+
+/// Notes in the journal that the pod's status is written.
+fn note_pod(world: &mut World, e: Entity) {
+    world.resource_mut::<Journal>().pods.note(e);
+}
 
 /// `kubectl delete pod`: graceful deletion.
 pub(super) fn delete(cx: &mut Ctx, pod: &str) -> Result<(), String> {
@@ -12,6 +18,7 @@ pub(super) fn delete(cx: &mut Ctx, pod: &str) -> Result<(), String> {
     cx.world.get::<Pod>(e).ok_or("pod is gone")?;
     cx.with_cluster(|cluster, pods| {
         if let Ok((p, mut st)) = pods.get_mut(e) {
+            cluster.journal.pods.note(e);
             cluster.request_deletion(
                 p,
                 &mut st,
@@ -38,6 +45,7 @@ pub(super) fn force_delete(cx: &mut Ctx, pod: &str) -> Result<(), String> {
 /// The readiness probe starts failing (`broken`) or passes again.
 pub(super) fn set_readiness_broken(cx: &mut Ctx, pod: &str, broken: bool) -> Result<(), String> {
     let e = cx.pod(pod)?;
+    note_pod(cx.world, e);
     if let Some(mut st) = cx.world.get_mut::<PodStatus>(e) {
         st.readiness_broken = broken;
     }
@@ -67,6 +75,7 @@ pub(super) fn crash(cx: &mut Ctx, pod: &str, times: u32) -> Result<(), String> {
         return Ok(());
     }
     let now = cx.now;
+    note_pod(cx.world, e);
     let was_ready = {
         let mut st = cx.world.get_mut::<PodStatus>(e).ok_or("pod is gone")?;
         let was_ready = st.ready;
@@ -113,6 +122,7 @@ pub(super) fn kubelet_evict(cx: &mut Ctx, pod: &str) -> Result<(), String> {
     for pe in procs {
         cx.world.despawn(pe);
     }
+    note_pod(cx.world, e);
     if let Some(mut st) = cx.world.get_mut::<PodStatus>(e) {
         st.phase = PodPhase::Failed;
         st.reason = Some("Evicted".to_string());

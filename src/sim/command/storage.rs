@@ -11,6 +11,10 @@ pub(super) fn delete_claim(cx: &mut Ctx, claim: &str) -> Result<(), String> {
         .claims
         .get(claim)
         .ok_or(format!("no claim named {claim}"))?;
+    cx.world
+        .resource_mut::<crate::sim::model::journal::Journal>()
+        .claims
+        .note(e);
     let mut cs = cx.world.get_mut::<ClaimStatus>(e).ok_or("claim is gone")?;
     if cs.deleting.is_some() {
         return Err(format!("{claim} is being deleted already"));

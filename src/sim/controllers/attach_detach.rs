@@ -13,6 +13,7 @@ use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::gone::{RemovedPods, Tally, take_gone};
+use crate::sim::model::journal::{Journal, Trail, candidates, debug_same};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::units;
@@ -298,6 +299,28 @@ struct AttachMemory {
     /// Per volume: the earliest deadline it asked to be woken at, and whether
     /// its last pass did something (its own writes are not seen as changes).
     volume_memory: EntityHashMap<(Option<u64>, bool)>,
+    /// How far each trail of the journal has been read.
+    cursors: Cursors,
+}
+
+/// Positions in the journal's trails (model/journal.rs).
+#[derive(Default)]
+struct Cursors {
+    pods: usize,
+    claims: usize,
+    new_claims: usize,
+    atts: usize,
+    new_atts: usize,
+    atts_gone: usize,
+    volumes: usize,
+}
+
+/// What appeared and changed since the last pass, read from the journal
+/// (each list what the `Added`/`Changed` query would yield, as a set).
+struct Fresh {
+    new_claims: usize,
+    new_volumes: Vec<Entity>,
+    new_atts: Vec<Entity>,
 }
 
 impl AttachMemory {
@@ -329,7 +352,8 @@ struct Desired<'w, 's> {
     changed_pods: Query<'w, 's, Entity, (With<Pod>, Changed<PodStatus>)>,
     removed_pods: Res<'w, RemovedPods>,
     claims: Query<'w, 's, &'static ClaimStatus>,
-    changed_claims: Query<'w, 's, &'static Claim, Changed<ClaimStatus>>,
+    claims_of: Query<'w, 's, &'static Claim>,
+    changed_claims: Query<'w, 's, Entity, Changed<ClaimStatus>>,
     new_claims: Query<'w, 's, (), Added<ClaimStatus>>,
 }
 
@@ -395,23 +419,22 @@ fn reconcile_attachments(
     // Something went away if there are fewer than before plus the new ones.
     // (Every tally is recorded: no short-circuit.)
     let pods_gone: Vec<Entity> = desired.removed_pods.since(&mut mem.removed_cursor).to_vec();
-    let claims_gone = mem.claims.went_away(
-        desired.claims.iter().len(),
-        desired.new_claims.iter().count(),
-    );
+    let fresh = Fresh::read(&cluster.journal, &mut mem.cursors, &desired, &actual);
+    let claims_gone = mem
+        .claims
+        .went_away(desired.claims.iter().len(), fresh.new_claims);
     let atts_gone = mem
         .attachments
-        .went_away(actual.atts.iter().len(), actual.new_atts.iter().count());
+        .went_away(actual.atts.iter().len(), fresh.new_atts.len());
     let nodes_gone = mem
         .nodes
         .went_away(actual.nodes.iter().len(), actual.new_nodes.iter().count());
-    let volumes_gone = mem.volumes.went_away(
-        actual.volumes.iter().len(),
-        actual.new_volumes.iter().count(),
-    );
+    let volumes_gone = mem
+        .volumes
+        .went_away(actual.volumes.iter().len(), fresh.new_volumes.len());
     let mut full = !mem.ran || nodes_gone || claims_gone || volumes_gone;
     mem.ran = true;
-    update_order(mem, &actual);
+    update_order(mem, &actual, &fresh.new_volumes);
 
     // Volumes whose inputs changed, by their place in name order.
     let mut dirty: Vec<usize> = Vec::new();
@@ -419,8 +442,21 @@ fn reconcile_attachments(
         let changed = Changes {
             pods_gone,
             atts_gone,
+            fresh,
         };
         full = changed.dirty_volumes(&mut cluster, mem, &desired, &mut actual, &mut dirty);
+    } else {
+        // The trails read by the incremental pass are moved past too.
+        let j = &cluster.journal;
+        let c = &mut mem.cursors;
+        for (t, cur) in [
+            (&j.pods, &mut c.pods),
+            (&j.claims, &mut c.claims),
+            (&j.atts, &mut c.atts),
+            (&j.atts_gone, &mut c.atts_gone),
+        ] {
+            t.since(cur);
+        }
     }
     if full {
         rebuild_wants(mem, &desired, &actual, &cluster.index);
@@ -453,16 +489,16 @@ fn reconcile_attachments(
 
 /// Volumes in name order: new ones are put in their place, and the list is
 /// rebuilt when one went away.
-fn update_order(mem: &mut AttachMemory, actual: &Actual) {
+fn update_order(mem: &mut AttachMemory, actual: &Actual, new_volumes: &[Entity]) {
     let count = actual.volumes.iter().len();
-    if mem.order.len() + actual.new_volumes.iter().count() != count {
+    if mem.order.len() + new_volumes.len() != count {
         mem.order.clear();
         mem.order
             .extend(actual.volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
         mem.order.sort();
         return;
     }
-    for ve in actual.new_volumes.iter() {
+    for &ve in new_volumes {
         if let Ok((_, v, ..)) = actual.volumes.get(ve) {
             let key = (v.name.clone(), ve);
             if let Err(i) = mem.order.binary_search(&key) {
@@ -502,6 +538,59 @@ struct Changes {
     /// Pods despawned since the last pass.
     pods_gone: Vec<Entity>,
     atts_gone: bool,
+    fresh: Fresh,
+}
+
+impl Fresh {
+    /// Claims, volumes and attachments added since the last pass, from the
+    /// journal (debug builds check them against the `Added` queries).
+    fn read(j: &Journal, c: &mut Cursors, desired: &Desired, actual: &Actual) -> Fresh {
+        let new_claims = fresh(&j.claims, &mut c.new_claims, |e| {
+            desired.new_claims.contains(e)
+        })
+        .unwrap_or_else(|| desired.new_claims.iter().count());
+        let new_volumes = read_added(&j.volumes, &mut c.volumes, &actual.new_volumes);
+        let new_atts: Vec<Entity> = match candidates(&j.atts, &mut c.new_atts) {
+            Some(v) => v
+                .into_iter()
+                .filter(|&e| actual.new_atts.contains(e))
+                .collect(),
+            None => actual.new_atts.iter().map(|(e, _)| e).collect(),
+        };
+        debug_same("new attachments", &new_atts, || {
+            actual.new_atts.iter().map(|(e, _)| e).collect()
+        });
+        Fresh {
+            new_claims,
+            new_volumes,
+            new_atts,
+        }
+    }
+}
+
+/// How many of the entities noted since `cursor` match; None if the reader
+/// fell behind.
+fn fresh(trail: &Trail, cursor: &mut usize, matches: impl Fn(Entity) -> bool) -> Option<usize> {
+    let n = candidates(trail, cursor)?
+        .into_iter()
+        .filter(|&e| matches(e))
+        .count();
+    Some(n)
+}
+
+/// The entities `q` (an `Added` or `Changed` query) yields, found through
+/// the journal.
+fn read_added<F: bevy::ecs::query::QueryFilter>(
+    trail: &Trail,
+    cursor: &mut usize,
+    q: &Query<Entity, F>,
+) -> Vec<Entity> {
+    let found: Vec<Entity> = match candidates(trail, cursor) {
+        Some(v) => v.into_iter().filter(|&e| q.contains(e)).collect(),
+        None => q.iter().collect(),
+    };
+    debug_same(std::any::type_name::<F>(), &found, || q.iter().collect());
+    found
 }
 
 impl Changes {
@@ -518,35 +607,46 @@ impl Changes {
         dirty: &mut Vec<usize>,
     ) -> bool {
         let now = cluster.now();
-        let (touched, full) = self.update_wants(mem, desired, &cluster.index);
+        let (touched, full) = self.update_wants(mem, desired, &cluster.journal, &cluster.index);
         let mut vol_entities: Vec<Entity> = touched
             .iter()
             .filter_map(|v| cluster.index.volumes.get(v).copied())
             .collect();
         // Attachments that changed (`is_changed` reads what `Changed<_>` would).
-        vol_entities.extend(
-            actual
-                .atts
-                .iter_mut()
-                .filter(|(_, a, _)| a.is_changed())
-                .map(|(_, _, of)| of.0),
-        );
-        // Attachments that went away: their volumes.
-        for (e, of) in actual.new_atts.iter() {
-            if let Ok((_, a, _)) = actual.atts.get(e) {
+        vol_entities.extend(changed_attachments(
+            &cluster.journal,
+            &mut mem.cursors,
+            actual,
+        ));
+        for &e in &self.fresh.new_atts {
+            if let Ok((_, a, of)) = actual.atts.get(e) {
                 mem.note_attachment(e, of.0, &a.node);
             }
         }
+        // Attachments that went away: their volumes.
+        let gone = cluster.journal.atts_gone.since(&mut mem.cursors.atts_gone);
         if self.atts_gone {
             let q = &actual.atts;
-            for (e, (v, node)) in take_gone(&mut mem.att_volume, |e| q.contains(e)) {
+            let gone: Vec<(Entity, (Entity, String))> = match gone {
+                Some(list) => list
+                    .iter()
+                    .filter(|&&e| !q.contains(e))
+                    .filter_map(|&e| mem.att_volume.remove(&e).map(|x| (e, x)))
+                    .collect(),
+                None => take_gone(&mut mem.att_volume, |e| q.contains(e)),
+            };
+            for (e, (v, node)) in gone {
                 if let Some(on_node) = mem.node_atts.get_mut(&node) {
                     on_node.retain(|&x| x != e);
                 }
                 vol_entities.push(v);
             }
+            debug_assert!(
+                mem.att_volume.keys().all(|&e| q.contains(e)),
+                "an attachment that went away is still remembered"
+            );
         }
-        vol_entities.extend(actual.new_volumes.iter());
+        vol_entities.extend(self.fresh.new_volumes.iter().copied());
         let changed: Vec<&str> = actual
             .changed_nodes
             .iter()
@@ -588,18 +688,28 @@ impl Changes {
         &self,
         mem: &mut AttachMemory,
         desired: &Desired,
+        journal: &Journal,
         index: &Index,
     ) -> (Vec<String>, bool) {
         let mut full = false;
         let mut touched: Vec<String> = Vec::new();
-        let mut recompute: Vec<Entity> = desired.changed_pods.iter().collect();
+        let mut recompute: Vec<Entity> =
+            read_added(&journal.pods, &mut mem.cursors.pods, &desired.changed_pods);
         // Pods that went away: what they wanted is wanted no more.
         for &e in &self.pods_gone {
             if let Some((_, vols)) = mem.pod_wants.remove(&e) {
                 unwant(&mut mem.wants, e, &vols, &mut touched);
             }
         }
-        for c in desired.changed_claims.iter() {
+        let changed_claims = read_added(
+            &journal.claims,
+            &mut mem.cursors.claims,
+            &desired.changed_claims,
+        );
+        for c in changed_claims
+            .iter()
+            .filter_map(|&e| desired.claims_of.get(e).ok())
+        {
             let (Some(set), Some(o)) = (&c.set, c.ordinal) else {
                 full = true;
                 continue;
@@ -636,6 +746,35 @@ impl Changes {
     }
 }
 
+/// The volumes of the attachments that changed since the last pass, found
+/// through the journal (`is_changed` reads what `Changed<_>` would).
+fn changed_attachments(j: &Journal, c: &mut Cursors, actual: &mut Actual) -> Vec<Entity> {
+    let changed: Vec<Entity> = match candidates(&j.atts, &mut c.atts) {
+        Some(v) => v
+            .into_iter()
+            .filter(|&e| actual.atts.get_mut(e).is_ok_and(|(_, a, _)| a.is_changed()))
+            .collect(),
+        None => actual
+            .atts
+            .iter_mut()
+            .filter(|(_, a, _)| a.is_changed())
+            .map(|(e, ..)| e)
+            .collect(),
+    };
+    debug_same("changed attachments", &changed, || {
+        actual
+            .atts
+            .iter_mut()
+            .filter(|(_, a, _)| a.is_changed())
+            .map(|(e, ..)| e)
+            .collect()
+    });
+    changed
+        .into_iter()
+        .filter_map(|e| actual.atts.get(e).ok().map(|(_, _, of)| of.0))
+        .collect()
+}
+
 /// The attachments of the volume in a pass, and the nodes they are on.
 struct Held<'a, 'w, 's> {
     atts: &'a AttachmentQuery<'w, 's>,
@@ -662,6 +801,7 @@ impl VolumePass<'_> {
         let Ok((_, vol, mut vs, va)) = actual.volumes.get_mut(self.ve) else {
             return;
         };
+        cluster.journal.volumes.note(self.ve);
         if !vol.kind.needs_attach() {
             // Shared file storage is mounted, never attached; a local disk is
             // in its node already (its plugin has no attacher): nothing to do.
@@ -724,6 +864,7 @@ impl VolumePass<'_> {
         let Ok((_, mut a, _)) = atts.get_mut(ae) else {
             return;
         };
+        cluster.journal.atts.note(ae);
         let node = cluster
             .index
             .nodes

@@ -118,6 +118,7 @@ impl Pass<'_, '_, '_, '_, '_> {
         );
         for &e in self.ents {
             if let Ok((p, mut s)) = self.pods.get_mut(e) {
+                self.cluster.journal.pods.note(e);
                 self.cluster.request_deletion(p, &mut s, reason.clone());
             }
         }
@@ -213,6 +214,7 @@ impl Pass<'_, '_, '_, '_, '_> {
             let rs_name = format!("{}-{}", self.spec.name, rs.hash);
             for &e in ranked.iter().take((have - rs.replicas) as usize) {
                 if let Ok((p, mut s)) = self.pods.get_mut(e) {
+                    self.cluster.journal.pods.note(e);
                     let record = K8sRecord::replica_set_deleted(&rs_name, &p.name);
                     self.cluster
                         .request_deletion_recorded(p, &mut s, reason.clone(), Some(record));

@@ -257,6 +257,7 @@ fn run_drains(
             let Ok((p, mut st)) = pods.get_mut(e) else {
                 continue;
             };
+            cluster.journal.pods.note(e);
             match decide_eviction(PodFacts::of(&st), &covering) {
                 Eviction::Allowed(why) => {
                     dp.next_try_ms = None;

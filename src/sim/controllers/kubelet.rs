@@ -11,6 +11,7 @@ use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::{K8sRecord, container_name};
 use crate::sim::model::gone::Tally;
+use crate::sim::model::journal::{Journal, Trail, candidates};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
@@ -430,6 +431,19 @@ struct KubeletMemory {
     volumes: Tally,
     /// Nodes in name order.
     order: Vec<(String, Entity)>,
+    /// How far each trail of the journal has been read.
+    cursors: Cursors,
+}
+
+/// Positions in the journal's trails (model/journal.rs).
+#[derive(Default)]
+struct Cursors {
+    pods: usize,
+    procs: usize,
+    atts: usize,
+    new_atts: usize,
+    claims: usize,
+    volumes: usize,
 }
 
 #[derive(Default, Clone, Copy, Debug)]
@@ -561,8 +575,8 @@ impl Storage<'_, '_> {
 
 fn kubelet(mut cluster: Cluster, mut m: Machines, storage: Storage, mut mem: Local<KubeletMemory>) {
     let now = cluster.now();
-    let storage_changed = storage_changed(&mut mem, &storage);
-    let dirty = dirty_nodes(&mut m, &storage, &cluster.index);
+    let storage_changed = storage_changed(&mut mem, &storage, &cluster.journal);
+    let dirty = dirty_nodes(&mut m, &storage, &cluster, &mut mem.cursors);
     if mem.order.len() != m.nodes.iter().len() || !m.new_nodes.is_empty() {
         mem.order = m
             .nodes
@@ -610,32 +624,98 @@ fn kubelet(mut cluster: Cluster, mut m: Machines, storage: Storage, mut mem: Loc
 
 /// Whether a claim, volume or attachment appeared, changed or went away since
 /// the last pass (all three counts are recorded).
-fn storage_changed(mem: &mut KubeletMemory, storage: &Storage) -> bool {
-    let atts_gone = mem.attachments.went_away(
-        storage.attachments.iter().len(),
-        storage.new_attachments.iter().count(),
-    );
+fn storage_changed(mem: &mut KubeletMemory, storage: &Storage, j: &Journal) -> bool {
+    let c = &mut mem.cursors;
+    let new_atts = matching(&j.atts, &mut c.new_atts, |e| {
+        storage.new_attachments.contains(e)
+    });
+    let new_atts = new_atts.map_or_else(|| storage.new_attachments.iter().count(), |v| v.len());
+    let atts_gone = mem
+        .attachments
+        .went_away(storage.attachments.iter().len(), new_atts);
     let claims_counted = mem.claims.changed(storage.claims.iter().len());
     let volumes_counted = mem.volumes.changed(storage.volumes.iter().len());
-    atts_gone
-        || claims_counted
-        || volumes_counted
-        || !storage.changed_claims.is_empty()
-        || !storage.changed_volumes.is_empty()
+    let claims = matching(&j.claims, &mut c.claims, |e| {
+        storage.changed_claims.contains(e)
+    });
+    let volumes = matching(&j.volumes, &mut c.volumes, |e| {
+        storage.changed_volumes.contains(e)
+    });
+    let claims_changed =
+        claims.map_or_else(|| !storage.changed_claims.is_empty(), |v| !v.is_empty());
+    let volumes_changed =
+        volumes.map_or_else(|| !storage.changed_volumes.is_empty(), |v| !v.is_empty());
+    debug_assert_eq!(claims_changed, !storage.changed_claims.is_empty());
+    debug_assert_eq!(volumes_changed, !storage.changed_volumes.is_empty());
+    atts_gone || claims_counted || volumes_counted || claims_changed || volumes_changed
+}
+
+/// The entities noted in `trail` since `cursor` that `matches`; None if the
+/// reader fell behind.
+fn matching(
+    trail: &Trail,
+    cursor: &mut usize,
+    mut matches: impl FnMut(Entity) -> bool,
+) -> Option<Vec<Entity>> {
+    let v = candidates(trail, cursor)?;
+    Some(v.into_iter().filter(|&e| matches(e)).collect())
 }
 
 /// Nodes with something new since the last pass: their state, a pod's status,
-/// a process, or an attachment to them changed.
-fn dirty_nodes(m: &mut Machines, storage: &Storage, index: &Index) -> EntityHashSet {
+/// a process, or an attachment to them changed. The pods, processes and
+/// attachments come from the journal; `is_changed` on the mutable queries
+/// reads the same ticks as a `Changed<_>` filter, and marks nothing.
+fn dirty_nodes(
+    m: &mut Machines,
+    storage: &Storage,
+    cluster: &Cluster,
+    c: &mut Cursors,
+) -> EntityHashSet {
+    let (j, index) = (&cluster.journal, &cluster.index);
     let mut dirty = EntityHashSet::default();
-    // `is_changed` on the mutable queries reads the same ticks as a
-    // `Changed<_>` filter, and marks nothing.
     dirty.extend(
         m.nodes
             .iter_mut()
             .filter(|(_, _, ns, ..)| ns.is_changed())
             .map(|(e, ..)| e),
     );
+    let pods = matching(&j.pods, &mut c.pods, |e| {
+        m.pods.get_mut(e).is_ok_and(|(_, st, _)| st.is_changed())
+    });
+    let procs = matching(&j.procs, &mut c.procs, |e| {
+        m.procs.get_mut(e).is_ok_and(|(p, _)| p.is_changed())
+    });
+    let atts = matching(&j.atts, &mut c.atts, |e| {
+        storage.changed_attachments.contains(e)
+    });
+    let from_journal = match (pods, procs, atts) {
+        (Some(pods), Some(procs), Some(atts)) => {
+            let mut d = dirty.clone();
+            add_dirty(&mut d, m, storage, index, [&pods, &procs, &atts]);
+            Some(d)
+        }
+        _ => None,
+    };
+    match from_journal {
+        Some(d) => {
+            if cfg!(debug_assertions) {
+                let walked = walk_dirty(dirty, m, storage, index);
+                assert!(d == walked, "the journal's dirty nodes differ from a walk");
+            }
+            d
+        }
+        None => walk_dirty(dirty, m, storage, index),
+    }
+}
+
+/// The walk over every pod, process and attachment that the journal spares
+/// (a reader that fell behind, and the debug builds' check).
+fn walk_dirty(
+    mut dirty: EntityHashSet,
+    m: &mut Machines,
+    storage: &Storage,
+    index: &Index,
+) -> EntityHashSet {
     dirty.extend(
         m.pods
             .iter_mut()
@@ -655,6 +735,30 @@ fn dirty_nodes(m: &mut Machines, storage: &Storage, index: &Index) -> EntityHash
             .filter_map(|a| index.nodes.get(&a.node).copied()),
     );
     dirty
+}
+
+/// Adds the nodes of changed pods, processes and attachments.
+fn add_dirty(
+    dirty: &mut EntityHashSet,
+    m: &Machines,
+    storage: &Storage,
+    index: &Index,
+    [pods, procs, atts]: [&[Entity]; 3],
+) {
+    dirty.extend(
+        pods.iter()
+            .filter_map(|&e| m.pods.get(e).ok().and_then(|(_, _, on)| on.map(|on| on.0))),
+    );
+    dirty.extend(
+        procs
+            .iter()
+            .filter_map(|&e| m.procs.get(e).ok().and_then(|(_, on)| on.map(|on| on.0))),
+    );
+    dirty.extend(
+        atts.iter()
+            .filter_map(|&e| storage.attachments.get(e).ok())
+            .filter_map(|a| index.nodes.get(&a.node).copied()),
+    );
 }
 
 /// One kubelet's pass over its node, and what it notes for the memory.
@@ -709,6 +813,7 @@ impl NodePass {
         let Ok((mut p, _)) = procs.get_mut(pe) else {
             return;
         };
+        cluster.journal.procs.note(pe);
         let now = cluster.now();
         match process_tick(p.stage, machine, now) {
             ProcessTick::Nothing => {}
@@ -783,6 +888,10 @@ impl NodePass {
         let Ok((pod, mut st, _)) = m.pods.get_mut(pod_e) else {
             return;
         };
+        cluster.journal.pods.note(pod_e);
+        if let Some(pe) = proc_e {
+            cluster.journal.procs.note(pe);
+        }
         let proc = proc_e
             .and_then(|pe| m.procs.get_mut(pe).ok())
             .map(|(p, _)| p);
@@ -1186,6 +1295,7 @@ impl NodePass {
         let Ok((mut p, _)) = m.procs.get_mut(pe) else {
             return;
         };
+        cluster.journal.procs.note(pe);
         let h = uid_key(&p.pod_uid);
         let pod_known = known
             .iter()

@@ -23,6 +23,8 @@ pub(super) fn plugin(app: &mut App) {
     // The log of despawned pods the controllers' memories read.
     app.init_resource::<RemovedPods>()
         .add_observer(record_removed_pod);
+    // What was written, added and removed, for the controllers' passes.
+    crate::sim::model::journal::plugin(app);
     app.add_plugins((
         kubelet::plugin,
         node_lifecycle::plugin,

@@ -9,6 +9,7 @@
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
+use crate::sim::model::gone::Tally;
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::prelude::*;
@@ -79,18 +80,45 @@ type NodeItem<'a> = (&'a Node, Mut<'a, NodeState>, Option<&'a NodePods>);
 /// monitorNodeHealth: each node's condition (and its pods' readiness), then
 /// handleDisruption over the zones, then the zones' rate-limited NoExecute
 /// tainting (doNoExecuteTaintingPass).
+/// What the monitor remembers between passes: whether its last pass found
+/// nothing to do that time alone could change, and the nodes it counted.
+#[derive(Default)]
+struct MonitorMemory {
+    idle: bool,
+    nodes: Tally,
+}
+
+/// A monitor pass over nodes whose state did not change since an idle pass
+/// (every node `Nothing`, no zone changed state, no node queued for
+/// tainting) would be idle again: its steps read only the nodes' states and
+/// the zones, and none of them waits on the clock.
+fn can_skip(m: &MonitorMemory, node_gone: bool, nodes_changed: bool) -> bool {
+    m.idle && !node_gone && !nodes_changed
+}
+
 fn monitor_nodes(
     mut cluster: Cluster,
     mut zones: ResMut<Zones>,
     mut nodes: Query<(&Node, &mut NodeState, Option<&NodePods>)>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
+    mut mem: Local<MonitorMemory>,
 ) {
     let now = cluster.now();
     let grace = cluster.version.node_monitor_grace_ms();
+    let changed = nodes.iter_mut().any(|(_, ns, _)| ns.is_changed());
+    // Nodes only appear changed: a count below the last one is one gone.
+    let gone = mem.nodes.changed(nodes.iter().len());
+    if can_skip(&mem, gone, changed) {
+        return;
+    }
+    let activity_before = cluster.log.activity;
     let mut list: Vec<NodeItem> = nodes.iter_mut().collect();
     list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let mut idle = true;
     for (node, ns, node_pods) in list.iter_mut() {
-        match node_step(ns, now, grace) {
+        let step = node_step(ns, now, grace);
+        idle &= step == NodeStep::Nothing;
+        match step {
             NodeStep::Nothing => {}
             NodeStep::WaitUntil(due) => cluster.wake_at(due),
             NodeStep::MarkUnknown => {
@@ -107,6 +135,7 @@ fn monitor_nodes(
     }
     let counts = zone_counts(&list);
     for change in zones.handle_disruption(&counts, cluster.now()) {
+        idle = false;
         log_disruption(&mut cluster, &change);
         if change == Disruption::Entered {
             untaint_all(&mut cluster, &mut list);
@@ -114,6 +143,8 @@ fn monitor_nodes(
     }
     queue_for_tainting(&mut zones, &list, now);
     taint_queued_nodes(&mut cluster, &mut zones, &mut list);
+    idle &= zones.zones.values().all(|z| z.queue.is_empty());
+    mem.idle = idle && cluster.log.activity == activity_before;
 }
 
 /// Ready and not-Ready nodes per zone.
@@ -355,6 +386,7 @@ fn mark_pods_not_ready(
         let Ok((p, mut s)) = pods.get_mut(e) else {
             continue;
         };
+        cluster.journal.pods.note(e);
         if !s.ready {
             continue;
         }
@@ -472,6 +504,7 @@ fn evict_from_tainted_nodes(
             let Ok((p, mut s)) = pods.get_mut(e) else {
                 continue;
             };
+            cluster.journal.pods.note(e);
             if s.terminating() {
                 continue;
             }
@@ -498,6 +531,25 @@ fn evict_from_tainted_nodes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monitor_skips_only_after_an_idle_pass_with_no_node_changed() {
+        let idle = MonitorMemory {
+            idle: true,
+            nodes: Tally::default(),
+        };
+        assert!(can_skip(&idle, false, false));
+        assert!(!can_skip(&idle, false, true), "a node changed");
+        assert!(!can_skip(&idle, true, false), "a node went away");
+        let busy = MonitorMemory {
+            idle: false,
+            nodes: Tally::default(),
+        };
+        assert!(
+            !can_skip(&busy, false, false),
+            "its last pass waits or acted"
+        );
+    }
 
     fn lost(machine: Machine, since: u64) -> NodeState {
         let mut ns = NodeState::new(0);

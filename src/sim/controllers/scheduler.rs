@@ -14,6 +14,7 @@ use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::gone::RemovedPods;
+use crate::sim::model::journal::{candidates, debug_same};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
@@ -121,6 +122,8 @@ struct Usage {
 struct SchedMemory {
     /// How far `RemovedPods` has been read.
     removed_cursor: usize,
+    /// How far the journal's pod trail has been read.
+    journal_cursor: usize,
     /// Pods that count for something.
     pods: EntityHashMap<Track>,
     usage: HashMap<String, Usage>,
@@ -222,7 +225,15 @@ fn schedule_pods(
     for &e in removed.since(&mut mem.removed_cursor) {
         mem.forget(e);
     }
-    let changed: Vec<Entity> = pod_q.p0().iter().collect();
+    let changed = {
+        let q = pod_q.p0();
+        let found: Vec<Entity> = match candidates(&cluster.journal.pods, &mut mem.journal_cursor) {
+            Some(v) => v.into_iter().filter(|&e| q.contains(e)).collect(),
+            None => q.iter().collect(),
+        };
+        debug_same("pods whose status changed", &found, || q.iter().collect());
+        found
+    };
     let mut pods = pod_q.p1();
     for e in changed {
         if let Ok((_, p, s)) = pods.get(e) {
@@ -243,6 +254,7 @@ fn schedule_pods(
         let Ok((_, pod, mut st)) = pods.get_mut(pod_e) else {
             continue;
         };
+        cluster.journal.pods.note(pod_e);
         if schedule_one(
             &mut cluster,
             &mut claims,
@@ -485,11 +497,11 @@ fn bind(
         .insert(pod.name.clone(), n.name.clone());
     // WaitForFirstConsumer: the first scheduling decides where the volume goes.
     for c in &pod.claims {
-        if let Some(mut cs) = cluster
-            .index
-            .claims
-            .get(c)
-            .and_then(|&e| claims.get_mut(e).ok())
+        let ce = cluster.index.claims.get(c).copied();
+        if let Some(ce) = ce {
+            cluster.journal.claims.note(ce);
+        }
+        if let Some(mut cs) = ce.and_then(|e| claims.get_mut(e).ok())
             && cs.volume.is_none()
             && cs.selected_node.is_none()
         {

@@ -10,6 +10,7 @@ use super::statefulset_view::{Basis, SetView};
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::K8sRecord;
 use crate::sim::model::gone::{RemovedPods, Tally};
+use crate::sim::model::journal::{Journal, candidates};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::{SimRng, SimSystems};
@@ -144,6 +145,9 @@ struct SetsMemory {
     nodes: Tally,
     /// How far `RemovedPods` has been read.
     removed_cursor: usize,
+    /// How far the journal's pod and claim trails have been read.
+    pods_cursor: usize,
+    claims_cursor: usize,
     sets: EntityHashMap<SetMemory>,
 }
 
@@ -236,13 +240,22 @@ impl Watch<'_, '_> {
     /// What changed since the last pass; updates the counts in `mem`.
     fn seen(
         &self,
+        journal: &Journal,
         pod_q: &mut PodQueries,
         claim_q: &mut ClaimQueries,
         mem: &mut SetsMemory,
     ) -> Seen {
         // The tallies are updated first, whatever the rest says.
-        let claims_changed =
-            mem.claims.changed(claim_q.p1().iter().len()) || !claim_q.p0().is_empty();
+        let claims_counted = mem.claims.changed(claim_q.p1().iter().len());
+        let claims_changed = {
+            let q = claim_q.p0();
+            let any = match candidates(&journal.claims, &mut mem.claims_cursor) {
+                Some(v) => v.into_iter().any(|e| q.contains(e)),
+                None => !q.is_empty(),
+            };
+            debug_assert_eq!(any, !q.is_empty(), "the journal of claims differs");
+            claims_counted || any
+        };
         let nodes_changed = mem
             .nodes
             .went_away(self.nodes.iter().len(), self.new_nodes.iter().count())
@@ -250,9 +263,9 @@ impl Watch<'_, '_> {
         let changed_sets: EntityHashSet = self.changed_sets.iter().collect();
         let mut dirty = changed_sets.clone();
         let mut changed_pods: EntityHashMap<Vec<Entity>> = EntityHashMap::default();
-        for (e, of) in pod_q.p0().iter().chain(self.new_pods.iter()) {
-            dirty.insert(of.0);
-            changed_pods.entry(of.0).or_default().push(e);
+        for (e, of) in self.changed_pods(journal, pod_q, mem) {
+            dirty.insert(of);
+            changed_pods.entry(of).or_default().push(e);
         }
         // Pods that went away leave the sets' indexes (whichever holds them).
         for &e in self.removed_pods.since(&mut mem.removed_cursor) {
@@ -270,6 +283,41 @@ impl Watch<'_, '_> {
             changed_pods,
         }
     }
+
+    /// The pods whose status changed or that are new, with their set, found
+    /// through the journal (debug builds compare them with the walk).
+    fn changed_pods(
+        &self,
+        journal: &Journal,
+        pod_q: &mut PodQueries,
+        mem: &mut SetsMemory,
+    ) -> Vec<(Entity, Entity)> {
+        let q = pod_q.p0();
+        let of = |e: Entity| -> Option<(Entity, Entity)> {
+            let (_, of) = q.get(e).or_else(|_| self.new_pods.get(e)).ok()?;
+            Some((e, of.0))
+        };
+        let walk = || -> Vec<(Entity, Entity)> {
+            let mut v: Vec<(Entity, Entity)> = q
+                .iter()
+                .chain(self.new_pods.iter())
+                .map(|(e, of)| (e, of.0))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let Some(noted) = candidates(&journal.pods, &mut mem.pods_cursor) else {
+            return walk();
+        };
+        let found: Vec<(Entity, Entity)> = noted.into_iter().filter_map(of).collect();
+        if cfg!(debug_assertions) {
+            let mut sorted = found.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, walk(), "the journal of pods differs from a walk");
+        }
+        found
+    }
 }
 
 fn statefulset_controller(
@@ -282,7 +330,7 @@ fn statefulset_controller(
     mut mem: Local<SetsMemory>,
 ) {
     let now = cluster.now();
-    let seen = watch.seen(&mut pod_q, &mut claim_q, &mut mem);
+    let seen = watch.seen(&cluster.journal, &mut pod_q, &mut claim_q, &mut mem);
     let mut order: Vec<(String, Entity)> = sets
         .iter()
         .map(|(e, s, _, _)| (s.spec.name.clone(), e))
@@ -690,6 +738,7 @@ impl Pass<'_, '_, '_, '_> {
         let Ok((p, mut ps)) = self.pods.get_mut(pe) else {
             return false;
         };
+        self.cluster.journal.pods.note(pe);
         self.touched.push(pe);
         let set = p.owner.name.clone();
         let record = K8sRecord::stateful_pod("delete", &set, &p.name);
@@ -712,6 +761,7 @@ impl Pass<'_, '_, '_, '_> {
         let Ok((_, mut cs)) = self.claims.get_mut(ce) else {
             return false;
         };
+        self.cluster.journal.claims.note(ce);
         cs.owner_refs = claim_owner_refs(set_name, set, pod);
         self.cluster.touch();
         true
@@ -725,6 +775,7 @@ impl Pass<'_, '_, '_, '_> {
         let Ok((_, mut cs)) = self.claims.get_mut(ce) else {
             return false;
         };
+        self.cluster.journal.claims.note(ce);
         if cs.deleting.is_some() {
             return false;
         }

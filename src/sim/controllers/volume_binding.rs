@@ -4,11 +4,14 @@
 //! (reclaim policy Delete).
 
 use crate::sim::event::{EventKind, SimEvent};
+use crate::sim::model::journal::{Journal, candidates};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::{SimRng, SimSystems};
+use bevy::ecs::entity::EntityHashMap;
 use bevy::prelude::*;
 use rand::Rng;
+use std::collections::BTreeSet;
 
 pub(super) fn plugin(app: &mut App) {
     app.add_systems(
@@ -32,21 +35,81 @@ fn class_of(index: &Index, name: &str) -> StorageClassSpec {
         })
 }
 
+type ClaimQuery<'w, 's> = Query<'w, 's, (Entity, &'static Claim, &'static mut ClaimStatus)>;
+
+/// The claims in one state, in name order, kept from the claims the journal
+/// says were written or added, so that a pass looks at those and not at
+/// every claim (a claim is written when its state changes).
+#[derive(Default)]
+struct ClaimsIn {
+    cursor: usize,
+    names: EntityHashMap<String>,
+    set: BTreeSet<(String, Entity)>,
+}
+
+impl ClaimsIn {
+    /// The claims for which `is_in` holds now, in name order.
+    fn update(
+        &mut self,
+        journal: &Journal,
+        claims: &ClaimQuery,
+        is_in: impl Fn(&ClaimStatus) -> bool,
+    ) -> Vec<(String, Entity)> {
+        match candidates(&journal.claims, &mut self.cursor) {
+            Some(noted) => {
+                for e in noted {
+                    let now_in = claims.get(e).ok().filter(|(_, _, s)| is_in(s));
+                    self.put(e, now_in.map(|(_, c, _)| c.name.clone()));
+                }
+            }
+            None => {
+                self.names.clear();
+                self.set.clear();
+                for (e, c, s) in claims.iter() {
+                    if is_in(s) {
+                        self.put(e, Some(c.name.clone()));
+                    }
+                }
+            }
+        }
+        let found: Vec<(String, Entity)> = self.set.iter().cloned().collect();
+        if cfg!(debug_assertions) {
+            let mut walked: Vec<(String, Entity)> = claims
+                .iter()
+                .filter(|(_, _, s)| is_in(s))
+                .map(|(e, c, _)| (c.name.clone(), e))
+                .collect();
+            walked.sort();
+            assert_eq!(found, walked, "the claims kept from the journal differ");
+        }
+        found
+    }
+
+    /// Claim `e` is in the state (with its name) or not.
+    fn put(&mut self, e: Entity, name: Option<String>) {
+        if let Some(old) = self.names.remove(&e) {
+            self.set.remove(&(old, e));
+        }
+        if let Some(n) = name {
+            self.set.insert((n.clone(), e));
+            self.names.insert(e, n);
+        }
+    }
+}
+
 fn provision_volumes(
     mut cluster: Cluster,
     mut rng: ResMut<SimRng>,
-    mut claims: Query<(Entity, &Claim, &mut ClaimStatus)>,
+    mut claims: ClaimQuery,
     nodes: Query<&Node>,
+    mut unbound: Local<ClaimsIn>,
 ) {
-    let mut todo: Vec<(String, Entity)> = claims
-        .iter()
-        .filter(|(_, _, s)| s.volume.is_none() && s.deleting.is_none())
-        .map(|(e, c, _)| (c.name.clone(), e))
-        .collect();
+    let todo = unbound.update(&cluster.journal, &claims, |s| {
+        s.volume.is_none() && s.deleting.is_none()
+    });
     if todo.is_empty() {
         return;
     }
-    todo.sort();
     let mut node_list: Vec<(String, String)> = nodes
         .iter()
         .map(|n| (n.name.clone(), n.zone.clone()))
@@ -62,6 +125,7 @@ fn provision_volumes(
         let Some(place) = placement(&class, cs.selected_node.as_deref(), &node_list, pick) else {
             continue;
         };
+        cluster.journal.claims.note(ce);
         let (vname, ve) = provision(&mut cluster, claim, &class, place);
         cluster.commands.entity(ce).insert(BoundTo(ve));
         cs.volume = Some(vname.clone());
@@ -171,19 +235,15 @@ fn provisioned_reason(kind: StorageKind, affinity: &Affinity, binding: BindingMo
 /// their volume is released.
 fn finalize_claims(
     mut cluster: Cluster,
-    mut claims: Query<(Entity, &Claim, &mut ClaimStatus)>,
+    mut claims: ClaimQuery,
     pods: Query<(&Pod, &PodStatus)>,
+    mut deleted: Local<ClaimsIn>,
 ) {
     let now = cluster.now();
-    let mut deleting: Vec<(String, Entity)> = claims
-        .iter()
-        .filter(|(_, _, s)| s.deleting.is_some())
-        .map(|(e, c, _)| (c.name.clone(), e))
-        .collect();
+    let deleting = deleted.update(&cluster.journal, &claims, |s| s.deleting.is_some());
     if deleting.is_empty() {
         return;
     }
-    deleting.sort();
     for (name, ce) in deleting {
         let Ok((_, _, mut cs)) = claims.get_mut(ce) else {
             continue;
@@ -199,6 +259,7 @@ fn finalize_claims(
             .unwrap_or_else(|| "deleted".into());
         if let Some(user) = user {
             if !cs.terminating_logged {
+                cluster.journal.claims.note(ce);
                 cs.terminating_logged = true;
                 cluster.emit(SimEvent::new(
                     EventKind::ClaimTerminating,

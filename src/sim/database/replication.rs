@@ -334,6 +334,7 @@ fn finish_clone(
     let Ok((_, mut p, Some(mut srv))) = q.procs.get_mut(i.entity) else {
         return;
     };
+    cluster.journal.procs.note(i.entity);
     let Some(ranges) = ranges else {
         srv.state = ReplState::WaitingForCloneSource;
         cluster.touch();

@@ -200,6 +200,7 @@ pub(super) fn start_new(
         if server.is_some() {
             continue;
         }
+        cluster.journal.procs.note(i.entity);
         let (base, initialized) = i
             .volume
             .and_then(|v| q.data.get(v).ok())

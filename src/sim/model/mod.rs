@@ -2,6 +2,7 @@
 //! workloads, and the relationships that link them.
 
 pub mod gone;
+pub mod journal;
 mod network;
 mod node;
 mod pod;
