@@ -58,7 +58,9 @@ pub fn render_file(input: &Path, out: &Path) -> Result<(), String> {
     write_atomically(out, &svg).map_err(|e| format!("error: cannot write {}: {e}", out.display()))
 }
 
-fn write_atomically(out: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` to `out` through `OUT.partial` beside it, renamed when
+/// complete (also used by the GUI's "Export SVG…").
+pub fn write_atomically(out: &Path, text: &str) -> std::io::Result<()> {
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);

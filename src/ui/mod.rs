@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod events;
+pub mod export;
 pub mod inspector;
 pub mod keys;
 pub mod kubectl;
@@ -34,6 +35,8 @@ pub struct UiState {
     pub whatif: whatif::WhatIf,
     /// The kubectl command line (kept across lesson switches).
     pub kubectl: kubectl::CommandLine,
+    /// "Export SVG…" of the timeline.
+    pub export: export::Export,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -60,6 +63,7 @@ impl Default for UiState {
             styled: false,
             whatif: whatif::WhatIf::default(),
             kubectl: kubectl::CommandLine::default(),
+            export: export::Export::default(),
         }
     }
 }
@@ -248,6 +252,10 @@ fn panels(
                         whatif::open_compare(&host, &mut ui_state.whatif);
                         ui.close();
                     }
+                    if ui.button("Export timeline as SVG…").clicked() {
+                        export::open(&host, &mut ui_state.export);
+                        ui.close();
+                    }
                 });
                 theme::view_menu(ui, &mut user, &settings_file);
                 if ui.button("Fit view").on_hover_text("Home").clicked() {
@@ -269,7 +277,14 @@ fn panels(
         .show(&mut root, |ui| {
             let forks = host.branches.fork_marks();
             let reached = host.branches.current().reached_ms;
-            let seek = events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel);
+            let seek = ui
+                .horizontal(|ui| {
+                    if export::button(ui) {
+                        export::open(&host, &mut ui_state.export);
+                    }
+                    events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel)
+                })
+                .inner;
             // While dragging, a new instant only when the cursor moved.
             if let Some(t) = seek
                 && t != host.now_ms()
@@ -396,6 +411,7 @@ fn panels(
         whatif::open_compare(&host, &mut ui_state.whatif);
     }
     whatif::save_window(ctx, &host, &mut ui_state.whatif);
+    export::window(ctx, &host, &mut ui_state.export);
     whatif::compare_window(ctx, &host, &mut ui_state.whatif, opts.ui_scale);
     whatif::rewind_progress(ctx, &host);
     if let Some(e) = ui_state.load_error.clone() {
