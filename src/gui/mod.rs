@@ -254,8 +254,10 @@ struct FrameStats {
     reported: bool,
 }
 
+/// Frame times are wall-clock (`Time<Real>`): the default clock clamps a
+/// frame to 250 ms, which would hide how slow a slow frame is.
 fn frame_stats(
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     opts: Res<GuiOptions>,
     mut stats: ResMut<FrameStats>,
     host: Res<SimHost>,
