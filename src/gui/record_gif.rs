@@ -72,7 +72,10 @@ pub fn changed_rect(
             y1 = y1.max(y);
         }
     }
-    (x0 <= x1).then(|| (x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+    if x0 > x1 {
+        return None;
+    }
+    Some((x0, y0, x1 - x0 + 1, y1 - y0 + 1))
 }
 
 /// A frame's colours reduced to at most 256: (palette as RGB triples, one
@@ -262,10 +265,11 @@ impl Drop for GifWriter {
     /// A recording cut short (the window closed before `--to`) keeps what
     /// it has: the file is finished and put in place.
     fn drop(&mut self) {
-        if !self.done && self.enc.is_some() {
-            if let Err(e) = self.finish() {
-                eprintln!("error: --record: {e}");
-            }
+        if !self.done
+            && self.enc.is_some()
+            && let Err(e) = self.finish()
+        {
+            eprintln!("error: --record: {e}");
         }
     }
 }
