@@ -98,15 +98,19 @@ impl RecordPlan {
     }
 }
 
+/// A captured window on its way to the encoder: RGBA pixels, width,
+/// height, and how long it is shown (hundredths of a second).
+type Captured = (Vec<u8>, u32, u32, u16);
+
 /// The encoder on its own thread: frames in, the finished file out.
 struct Encoder {
-    tx: Option<SyncSender<(Vec<u8>, u32, u32, u16)>>,
+    tx: Option<SyncSender<Captured>>,
     thread: Option<JoinHandle<Result<Written, String>>>,
 }
 
 impl Encoder {
     fn start(out: &Path) -> Self {
-        let (tx, rx) = sync_channel::<(Vec<u8>, u32, u32, u16)>(QUEUE);
+        let (tx, rx) = sync_channel::<Captured>(QUEUE);
         let mut gif = GifWriter::new(out);
         let thread = std::thread::spawn(move || {
             let mut error = None;
