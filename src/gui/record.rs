@@ -203,11 +203,11 @@ impl Recording {
             }
             (None, Ok(w)) => {
                 println!(
-                    "recorded {} frames ({}×{}, {:.1} s at {} per second, {} KB) to {}",
+                    "recorded {} frames ({}×{}, an animation of {:.1} s at {} frames a second, {} KB) to {}",
                     w.frames,
                     w.width,
                     w.height,
-                    self.plan.step_ms() as f64 * (w.frames as f64) / (self.plan.speed * 1000.0),
+                    w.duration_cs as f64 / 100.0,
                     RECORD_FPS,
                     w.bytes.div_ceil(1024),
                     self.out.display()

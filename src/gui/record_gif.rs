@@ -20,6 +20,8 @@ const EXACT_MIN_SHARE: usize = 2000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
     pub frames: usize,
+    /// How long the animation plays (hundredths of a second).
+    pub duration_cs: u64,
     pub width: u16,
     pub height: u16,
     pub bytes: u64,
@@ -35,6 +37,7 @@ pub struct GifWriter {
     width: u16,
     height: u16,
     frames: usize,
+    duration_cs: u64,
     done: bool,
 }
 
@@ -152,6 +155,7 @@ impl GifWriter {
             width: 0,
             height: 0,
             frames: 0,
+            duration_cs: 0,
             done: false,
         }
     }
@@ -224,6 +228,7 @@ impl GifWriter {
             .map_err(|e| format!("cannot write {tmp}: {e}"))?;
         self.canvas = next;
         self.frames += 1;
+        self.duration_cs += delay_cs as u64;
         Ok(())
     }
 
@@ -254,6 +259,7 @@ impl GifWriter {
         })?;
         Ok(Written {
             frames: self.frames,
+            duration_cs: self.duration_cs,
             width: self.width,
             height: self.height,
             bytes,
@@ -343,7 +349,7 @@ mod tests {
         g.push(&last, w as u32, h as u32, 200).unwrap();
         assert!(!out.exists(), "the file appears only when finished");
         let written = g.finish().unwrap();
-        assert_eq!(written.frames, 4);
+        assert_eq!((written.frames, written.duration_cs), (4, 230));
         assert_eq!((written.width, written.height), (64, 48));
         assert!(!partial(&out).exists());
         let (size, delays, canvas) = decode(&out);
