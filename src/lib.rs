@@ -37,8 +37,12 @@ pub fn run_gui(loaded: scenario::Loaded, opts: gui::GuiOptions) -> i32 {
         return 2;
     }
     let (host, playback) = gui::start(loaded, &opts);
-    let screenshot = opts.screenshot.is_some() || opts.slides.is_some();
+    let screenshot = opts.screenshot.is_some() || opts.slides.is_some() || opts.record.is_some();
     let slides = opts.slides.clone().map(gui::slides::SlideShow::new);
+    let recording = opts
+        .record
+        .clone()
+        .map(|(out, plan)| gui::record::Recording::new(out, plan));
     let (user, settings_file) = gui::settings::for_this_run(opts.theme);
     let mut app = App::new();
     app.add_plugins(gui::window_plugins(&opts, gui::window_title(&host)))
@@ -52,7 +56,11 @@ pub fn run_gui(loaded: scenario::Loaded, opts: gui::GuiOptions) -> i32 {
     if let Some(s) = slides {
         app.insert_resource(s);
     }
-    // A screenshot shows everything where it belongs: no glide, no fade.
+    if let Some(r) = recording {
+        app.insert_resource(r);
+    }
+    // A screenshot (and each frame of a recording, on its steady clock)
+    // shows everything where it belongs: no glide, no fade.
     app.world_mut().resource_mut::<view::ViewSettings>().animate = !screenshot;
     match app.run() {
         AppExit::Success => 0,

@@ -63,9 +63,13 @@ struct Cli {
     /// snapshots (the run still goes on to its end or --until).
     #[arg(long, value_name = "SECONDS")]
     at: Option<f64>,
-    /// GUI: print frame time statistics on exit.
+    /// GUI: with --quit-after, print frame time statistics on exit, with
+    /// an empty window's (measured first, for 8 s) and the ratio.
     #[arg(long)]
     fps: bool,
+    /// The empty window --fps measures against (run by --fps itself).
+    #[arg(long, hide = true)]
+    fps_empty: bool,
     /// GUI: scale of the whole interface (projectors: 1.5 or 2).
     #[arg(long, value_name = "FACTOR")]
     ui_scale: Option<f32>,
@@ -91,6 +95,21 @@ struct Cli {
     /// the window at each question and after each answer, and index.md.
     #[arg(long, value_name = "DIR")]
     slides: Option<PathBuf>,
+    /// GUI: record the window to an animated GIF, at a steady 10 frames a
+    /// second, from --from to --to (simulated seconds) at --speed.
+    #[arg(long, value_name = "OUT.gif")]
+    record: Option<PathBuf>,
+    /// With --record: the simulated second to start at (default 0).
+    #[arg(long, value_name = "SECONDS")]
+    from: Option<f64>,
+    /// With --record: the simulated second to stop at (default: the
+    /// lesson's end, or when the window is closed).
+    #[arg(long, value_name = "SECONDS")]
+    to: Option<f64>,
+    /// GUI: simulated seconds per second, at the start; with --record, of
+    /// the animation (default 10).
+    #[arg(long, value_name = "X")]
+    speed: Option<f64>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -375,13 +394,26 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
 
 #[cfg(feature = "gui")]
 fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
+    use statefulset_sim::gui::fps;
+    if cli.fps_empty {
+        let code = fps::run_empty(cli.quit_after.unwrap_or(fps::EMPTY_S));
+        return Ok(ExitCode::from(code as u8));
+    }
     let loaded = match &cli.scenario {
         Some(p) => load(&cli, p)?,
         None => statefulset_sim::scenario::built_in_lesson(),
     };
     let at = seconds_to_ms(cli.at.unwrap_or(30.0), "--at")?;
-    let open_at_ms = match (&cli.screenshot, cli.at) {
-        (None, Some(a)) => Some(seconds_to_ms(a, "--at")?),
+    if let Some(s) = cli.speed
+        && !(s.is_finite() && (0.01..=10_000.0).contains(&s))
+    {
+        eprintln!("error: --speed must be between 0.01 and 10000, got {s}");
+        return Err(ExitCode::from(2));
+    }
+    let record = record_plan(&cli)?;
+    let open_at_ms = match (&cli.screenshot, cli.at, &record) {
+        (_, _, Some((_, plan))) => Some(plan.from_ms),
+        (None, Some(a), _) => Some(seconds_to_ms(a, "--at")?),
         _ => None,
     };
     let play_to_ms = cli.until.map(|u| seconds_to_ms(u, "--until")).transpose()?;
@@ -407,6 +439,15 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         acts,
         compare: cli.compare,
         slides: cli.slides.clone(),
+        fps_empty_ms: if cli.fps && cli.quit_after.is_some() {
+            fps::measure_empty_window()
+                .inspect_err(|e| eprintln!("warning: --fps: {e}"))
+                .ok()
+        } else {
+            None
+        },
+        record,
+        speed: cli.speed,
         theme: cli
             .theme
             .as_deref()
@@ -419,6 +460,52 @@ fn gui(cli: Cli) -> Result<ExitCode, ExitCode> {
         present: cli.present,
     };
     Ok(ExitCode::from(statefulset_sim::run_gui(loaded, opts) as u8))
+}
+
+/// `--record OUT.gif` with `--from`, `--to`, `--speed`, checked.
+#[cfg(feature = "gui")]
+fn record_plan(
+    cli: &Cli,
+) -> Result<Option<(PathBuf, statefulset_sim::gui::record::RecordPlan)>, ExitCode> {
+    let bad = |why: String| {
+        eprintln!("error: {why}");
+        ExitCode::from(2)
+    };
+    let Some(out) = &cli.record else {
+        if cli.from.is_some() || cli.to.is_some() {
+            return Err(bad(
+                "--from and --to choose what --record records; give --record OUT.gif".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    if !out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"))
+    {
+        return Err(bad(format!(
+            "--record {}: only animated GIF is written; name the file OUT.gif",
+            out.display()
+        )));
+    }
+    if cli.screenshot.is_some() || cli.slides.is_some() || cli.at.is_some() {
+        return Err(bad(
+            "--record cannot be combined with --screenshot, --slides or --at (use --from)".into(),
+        ));
+    }
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(d) = dir
+        && !d.is_dir()
+    {
+        return Err(bad(format!("--record: there is no folder {}", d.display())));
+    }
+    let from = seconds_to_ms(cli.from.unwrap_or(0.0), "--from")?;
+    let to = cli.to.map(|t| seconds_to_ms(t, "--to")).transpose()?;
+    let speed = cli
+        .speed
+        .unwrap_or(statefulset_sim::gui::record::DEFAULT_SPEED);
+    let plan = statefulset_sim::gui::record::RecordPlan::new(from, to, speed).map_err(bad)?;
+    Ok(Some((out.clone(), plan)))
 }
 
 /// `--act 400:ForceDeletePod(pod: "web-1")`: an instant and a command.

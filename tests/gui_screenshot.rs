@@ -245,3 +245,128 @@ fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index
     assert!(index.contains("Predict: web-1's machine is about to die."));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// (width, height, delays in hundredths of a second) of an animated GIF.
+fn inspect_gif(path: &Path) -> (u16, u16, Vec<u16>) {
+    let mut d = gif::DecodeOptions::new()
+        .read_info(std::fs::File::open(path).expect("the gif exists"))
+        .expect("a valid gif");
+    let (w, h) = (d.width(), d.height());
+    let mut delays = Vec::new();
+    while let Some(f) = d.read_next_frame().expect("a valid frame") {
+        delays.push(f.delay);
+    }
+    (w, h, delays)
+}
+
+#[test]
+fn record_writes_a_window_sized_gif_with_one_frame_per_step_of_the_clock() {
+    let need = missing_packages();
+    if !need.is_empty() {
+        return skip(&format!("missing {}", need.join(", ")));
+    }
+    let Some(x) = start_x(200..225) else {
+        return skip("Xvfb is installed but no X server could be started");
+    };
+    let dir = std::env::temp_dir().join(format!("sts-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("lesson1.gif");
+    // 2× at 10 frames a second: 0.2 simulated s a frame; 0..=2 s is 11
+    // frames (lesson 1 asks its first question later).
+    let args = [
+        "scenarios/01-identity-vs-deployment.ron",
+        "--record",
+        &out.display().to_string(),
+        "--from",
+        "0",
+        "--to",
+        "2",
+        "--speed",
+        "2",
+    ];
+    if let Err(e) = run_window(x.1, &args) {
+        panic!("--record failed: {e}");
+    }
+    let (w, h, delays) = inspect_gif(&out);
+    assert_eq!(
+        (w, h),
+        (1600, 900),
+        "the animation is not the window's size"
+    );
+    assert_eq!(
+        delays,
+        vec![10; 11],
+        "not 11 frames at a steady 10 per second"
+    );
+    assert!(!dir.join("lesson1.gif.partial").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_recording_stopped_before_its_end_keeps_the_frames_made() {
+    let need = missing_packages();
+    if !need.is_empty() {
+        return skip(&format!("missing {}", need.join(", ")));
+    }
+    let Some(x) = start_x(225..250) else {
+        return skip("Xvfb is installed but no X server could be started");
+    };
+    let dir = std::env::temp_dir().join(format!("sts-record-stop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let out = dir.join("cut.gif");
+    let partial = dir.join("cut.gif.partial");
+    // No --to: it would record lesson 7 to its end. The user stops it
+    // (Ctrl+C, which ends the app as closing the window does).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("DISPLAY", format!(":{}", x.1))
+        .env_remove("WAYLAND_DISPLAY")
+        .env(
+            "XDG_CONFIG_HOME",
+            std::env::temp_dir().join("sts-no-config"),
+        )
+        .args([
+            "scenarios/07-node-failure.ron",
+            "--record",
+            &out.display().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the GUI starts");
+    let t = Instant::now();
+    // Wait for frames to be written (the file grows as it records), and
+    // a few seconds more.
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "no frame written in 180 s"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the GUI exited early"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let t = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if t.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the GUI did not stop within 60 s of Ctrl+C");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!partial.exists(), "the unfinished file was left behind");
+    let (w, h, delays) = inspect_gif(&out);
+    assert_eq!((w, h), (1600, 900));
+    assert!(delays.len() >= 2, "only {} frames kept", delays.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}

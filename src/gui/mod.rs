@@ -5,7 +5,10 @@
 //! (the app that puts them together is `crate::run_gui`).
 
 pub mod branches;
+pub mod fps;
 pub mod host;
+pub mod record;
+pub mod record_gif;
 pub mod settings;
 pub mod slides;
 
@@ -40,6 +43,12 @@ pub struct GuiOptions {
     pub theme: Option<settings::ThemeKind>,
     /// `--slides DIR`: write the lesson's question and answer slides there.
     pub slides: Option<PathBuf>,
+    /// `--record OUT.gif` with the stretch (`--from`, `--to`) and `--speed`.
+    pub record: Option<(PathBuf, record::RecordPlan)>,
+    /// `--speed`: the playback speed at the start.
+    pub speed: Option<f64>,
+    /// `--fps`: an empty window's median frame time (ms), measured first.
+    pub fps_empty_ms: Option<f32>,
     /// `--present`: presentation mode (the cluster fills the window, a large
     /// caption strip, events and expectations behind keys).
     pub present: bool,
@@ -112,9 +121,15 @@ pub fn plugin(app: &mut App) {
         .init_resource::<FrameStats>()
         .add_systems(
             Update,
-            (frame_stats, screenshot_when_ready, slides::drive_slides).in_set(GuiSystems::Report),
+            (
+                frame_stats,
+                screenshot_when_ready,
+                slides::drive_slides,
+                record::drive_record,
+            )
+                .in_set(GuiSystems::Report),
         )
-        .add_systems(Last, redraw_policy);
+        .add_systems(Last, (redraw_policy, record::finish_on_exit));
 }
 
 /// Refuses to start without a display: the windowing library would panic;
@@ -160,6 +175,9 @@ pub fn start(loaded: Loaded, opts: &GuiOptions) -> (SimHost, Playback) {
         intro: opts.opens_on_intro(),
         ..Default::default()
     };
+    if let Some(s) = opts.speed {
+        playback.speed = s;
+    }
     let at = opts
         .open_at_ms
         .or(opts.screenshot.is_some().then_some(opts.screenshot_at_ms));
@@ -236,8 +254,12 @@ fn redraw_policy(
     animating: Res<Animating>,
     mut winit: ResMut<WinitSettings>,
 ) {
-    let busy =
-        !pb.paused || animating.0 || opts.screenshot.is_some() || opts.fps || opts.slides.is_some();
+    let busy = !pb.paused
+        || animating.0
+        || opts.screenshot.is_some()
+        || opts.fps
+        || opts.slides.is_some()
+        || opts.record.is_some();
     let want = redraw_settings(busy);
     if winit.focused_mode != want.focused_mode || winit.unfocused_mode != want.unfocused_mode {
         *winit = want;
@@ -252,17 +274,20 @@ struct FrameStats {
     reported: bool,
 }
 
+/// Frame times are wall-clock (`Time<Real>`): the default clock clamps a
+/// frame to 250 ms, which would hide how slow a slow frame is.
 fn frame_stats(
-    time: Res<Time>,
+    time: Res<Time<Real>>,
     opts: Res<GuiOptions>,
     mut stats: ResMut<FrameStats>,
     host: Res<SimHost>,
+    user: Res<settings::Settings>,
     mut exit: MessageWriter<AppExit>,
 ) {
     let dt = time.delta_secs();
     stats.wall += dt as f64;
     // The first second is start-up (shader compilation, font atlases).
-    if stats.wall > 1.0 {
+    if stats.wall > fps::WARM_UP_S {
         stats.frames.push(dt * 1000.0);
     }
     if let Some(q) = opts.quit_after_s
@@ -271,21 +296,18 @@ fn frame_stats(
     {
         stats.reported = true;
         if opts.fps {
-            let mut v = stats.frames.clone();
-            v.sort_by(|a, b| a.total_cmp(b));
-            if v.is_empty() {
-                println!("fps: no frames measured");
-            } else {
-                let med = v[v.len() / 2];
-                let p95 = v[(v.len() * 95 / 100).min(v.len() - 1)];
-                let worst = v[v.len() - 1];
-                println!(
-                    "fps: {} frames, {} nodes, {} pods; frame time median {med:.1} ms ({:.0} fps), p95 {p95:.1} ms, worst {worst:.1} ms",
-                    v.len(),
-                    host.count::<crate::sim::model::Node>(),
-                    host.count::<crate::sim::model::Pod>(),
-                    1000.0 / med
-                );
+            match fps::FrameTimes::of(&stats.frames) {
+                None => println!("fps: no frames measured"),
+                Some(t) => println!(
+                    "{}",
+                    fps::report(
+                        &t,
+                        opts.fps_empty_ms,
+                        host.count::<crate::sim::model::Node>(),
+                        host.count::<crate::sim::model::Pod>(),
+                        user.theme.name(),
+                    )
+                ),
             }
         }
         exit.write(AppExit::Success);

@@ -57,3 +57,9 @@ pub fn render_file(input: &Path, out: &Path) -> Result<(), String> {
     })?;
     crate::scenario::save::write_atomic(out, &svg).map_err(|e| format!("error: {e}"))
 }
+
+/// Writes `text` to `out` atomically (a temporary file beside it, renamed
+/// when complete), as every user file is written: the GUI's "Export SVG…".
+pub fn write_atomically(out: &Path, text: &str) -> Result<(), String> {
+    crate::scenario::save::write_atomic(out, text)
+}

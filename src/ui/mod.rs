@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod events;
+pub mod export;
 pub mod inspector;
 pub mod keys;
 pub mod kubectl;
@@ -45,6 +46,8 @@ pub struct UiState {
     pub questions_open: bool,
     /// `kubectl get pods -o wide` for the current instant (`k`).
     pub kubectl_open: bool,
+    /// "Export SVG…" of the timeline.
+    pub export: export::Export,
 }
 
 /// What the panels and the keyboard both drive: the simulation host, the
@@ -76,6 +79,7 @@ impl Default for UiState {
             show_lesson: false,
             questions_open: false,
             kubectl_open: false,
+            export: export::Export::default(),
         }
     }
 }
@@ -297,6 +301,10 @@ fn panels(
                         whatif::open_compare(&host, &mut ui_state.whatif);
                         ui.close();
                     }
+                    if ui.button("Export timeline as SVG…").clicked() {
+                        export::open(&host, &mut ui_state.export);
+                        ui.close();
+                    }
                 });
                 theme::view_menu(ui, &mut user, &settings_file);
                 if ui.button("Fit view").on_hover_text("Home").clicked() {
@@ -321,8 +329,14 @@ fn panels(
             .show(&mut root, |ui| {
                 let forks = host.branches.fork_marks();
                 let reached = host.branches.current().reached_ms;
-                let seek =
-                    events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel);
+                let seek = ui
+                    .horizontal(|ui| {
+                        if export::button(ui) {
+                            export::open(&host, &mut ui_state.export);
+                        }
+                        events::timeline(ui, &host.world, host.now_ms(), reached, &forks, &mut sel)
+                    })
+                    .inner;
                 // While dragging, a new instant only when the cursor moved.
                 if let Some(t) = seek
                     && t != host.now_ms()
@@ -465,6 +479,7 @@ fn panels(
         whatif::open_compare(&host, &mut ui_state.whatif);
     }
     whatif::save_window(ctx, &host, &mut ui_state.whatif);
+    export::window(ctx, &host, &mut ui_state.export);
     whatif::compare_window(ctx, &host, &mut ui_state.whatif, opts.ui_scale);
     whatif::rewind_progress(ctx, &host);
     if let Some(e) = ui_state.load_error.clone() {
