@@ -328,7 +328,7 @@ fn a_recording_stopped_before_its_end_keeps_the_frames_made() {
             std::env::temp_dir().join("sts-no-config"),
         )
         .args([
-            "scenarios/07-node-failure.ron",
+            "scenarios/08-node-failure.ron",
             "--record",
             &out.display().to_string(),
         ])

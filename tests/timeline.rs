@@ -1,4 +1,4 @@
-//! `statefulset-sim timeline`: lesson 8's event log drawn as a swimlane SVG
+//! `statefulset-sim timeline`: lesson 9's event log drawn as a swimlane SVG
 //! that parses as XML, with a lane for every node, pod and volume the log
 //! names and the markers a reader of an incident review looks for; bad input
 //! exits 2 with the file and line.
@@ -89,7 +89,7 @@ fn marker_titles(doc: &roxmltree::Document, lane: &str) -> Vec<String> {
 }
 
 #[test]
-fn lesson_7_timeline_has_a_lane_for_every_pod_node_and_volume_and_the_failure() {
+fn lesson_8_timeline_has_a_lane_for_every_pod_node_and_volume_and_the_failure() {
     let dir = scratch("l7");
     let (log, svg) = lesson_svg("08-node-failure.ron", &dir);
     let doc = roxmltree::Document::parse(&svg).expect("the SVG parses as XML");
@@ -141,13 +141,13 @@ fn lesson_7_timeline_has_a_lane_for_every_pod_node_and_volume_and_the_failure() 
 }
 
 #[test]
-fn lesson_8_timeline_shows_the_force_delete_and_force_detach_of_mysql_1s_volume() {
-    let dir = scratch("l8");
+fn lesson_9_timeline_shows_the_force_delete_and_force_detach_of_mysql_1s_volume() {
+    let dir = scratch("l9");
     let lesson = std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
         .expect("scenarios")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|n| n.starts_with("08-"))
+        .find(|n| n.starts_with("09-"))
         .expect("lesson 9");
     let (_, svg) = lesson_svg(&lesson, &dir);
     let doc = roxmltree::Document::parse(&svg).expect("XML");

@@ -38,7 +38,7 @@ fn slug(text: &str) -> String {
 }
 
 /// The default file: the lesson's name, the branch's when it is not the
-/// main one, in the current folder ("07-node-failure-timeline.svg").
+/// main one, in the current folder ("08-node-failure-timeline.svg").
 pub fn default_path(host: &SimHost) -> String {
     let stem = Path::new(&host.file)
         .file_stem()
@@ -149,27 +149,27 @@ pub fn window(ctx: &egui::Context, host: &SimHost, st: &mut Export) {
 mod tests {
     use super::*;
 
-    fn lesson7() -> SimHost {
-        let l = crate::scenario::load_file(Path::new("scenarios/07-node-failure.ron")).unwrap();
+    fn lesson8() -> SimHost {
+        let l = crate::scenario::load_file(Path::new("scenarios/08-node-failure.ron")).unwrap();
         SimHost::new(l, None)
     }
 
     #[test]
     fn the_exported_timeline_is_named_after_the_lesson_and_branch() {
-        let mut host = lesson7();
-        assert_eq!(default_path(&host), "07-node-failure-timeline.svg");
+        let mut host = lesson8();
+        assert_eq!(default_path(&host), "08-node-failure-timeline.svg");
         host.branches.list[0].name = "Force-delete pod web-1 at 6m40.0s".into();
         host.branches.list.push(host.branches.list[0].clone());
         host.branches.current = 1;
         assert_eq!(
             default_path(&host),
-            "07-node-failure-force-delete-pod-web-1-at-6m40-0s-timeline.svg"
+            "08-node-failure-force-delete-pod-web-1-at-6m40-0s-timeline.svg"
         );
     }
 
     #[test]
     fn export_svg_writes_the_timeline_of_the_run_on_screen_and_says_where() {
-        let mut host = lesson7();
+        let mut host = lesson8();
         while host.advance(300_000, false) == crate::sim::Advance::Paused {
             host.answer();
         }
@@ -187,7 +187,7 @@ mod tests {
         // The pods and nodes of the run have lanes; the title names the
         // lesson and the instant.
         assert!(
-            svg.contains("web-1") && svg.contains("7. Node failure"),
+            svg.contains("web-1") && svg.contains("8. Node failure"),
             "no lanes or title"
         );
         assert!(!dir.join("t.svg.partial").exists());
