@@ -7,22 +7,13 @@
 
 #![cfg(feature = "gui")]
 
+mod common;
+
+use common::lesson_files;
 use statefulset_sim::gui::host::SimHost;
 use statefulset_sim::scenario::load_file;
 use statefulset_sim::sim::Advance;
 use statefulset_sim::ui::lesson;
-use std::path::PathBuf;
-
-fn lesson_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
-}
 
 /// How far (simulated) a lesson is played looking for its next question.
 const SEARCH_MS: u64 = 3 * 3_600_000;

@@ -8,9 +8,13 @@
 //! before it. After changing a lesson, regenerate with
 //! `UPDATE_GUIDE=1 cargo test --test guide` and review the diff.
 
+mod common;
+
+use common::lesson_files;
 use statefulset_sim::headless;
 use statefulset_sim::scenario::{Loaded, load_file};
 use statefulset_sim::sim::event::{EventKind, SimEvent};
+use statefulset_sim::sim::model::StorageKind;
 use std::path::{Path, PathBuf};
 
 const GUIDE: &str = "docs/teaching-guide.md";
@@ -23,16 +27,6 @@ const DISCUSSION_MS: u64 = 180_000;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn lesson_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
 }
 
 /// "2m05s", "45s": a time in the lesson, as the guide prints it.
@@ -182,7 +176,14 @@ fn simplifications(loaded: &Loaded) -> Vec<String> {
             .iter()
             .any(|c| c.starts_with("Kubectl") && c.contains(words))
     };
-    if kubectl("--force") || kubectl("delete node") || kubectl("out-of-service") {
+    // Only network and zonal disks attach: a lesson on local or shared
+    // volumes alone has no attach or detach to simplify.
+    let classes = &s.cluster.storage_classes;
+    let attaches = classes.is_empty()
+        || classes
+            .iter()
+            .any(|c| matches!(c.kind, StorageKind::Network | StorageKind::Zonal));
+    if attaches && (kubectl("--force") || kubectl("delete node") || kubectl("out-of-service")) {
         out.push("Volumes attach in 3 s and detach in 2 s; the forced detach comes after exactly 6 minutes (maxWaitForUnmountDuration).".to_string());
     }
     if text.contains("Local") {

@@ -3,6 +3,9 @@
 //! Moodle quiz parses as GIFT and says the same as the lessons, and each
 //! multiple-choice question's correct choice is what the run then shows.
 
+mod common;
+
+use common::lesson_files;
 use statefulset_sim::handout;
 use statefulset_sim::headless;
 use statefulset_sim::scenario::load_file;
@@ -11,16 +14,6 @@ use std::path::PathBuf;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn lesson_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
 }
 
 fn out_dir(name: &str) -> PathBuf {

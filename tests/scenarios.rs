@@ -4,25 +4,15 @@
 
 mod common;
 
+use common::lesson_files;
 use statefulset_sim::headless;
 use statefulset_sim::scenario::load_file;
 use statefulset_sim::sim::event::EventKind;
 use std::path::PathBuf;
 
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
-}
-
 #[test]
 fn every_lesson_runs_headless_with_its_story_holding() {
-    let files = scenario_files();
+    let files = lesson_files();
     assert!(
         files.len() >= 4,
         "expected the lesson library in scenarios/, found {}",

@@ -3,19 +3,12 @@
 //! every lesson's expectations (which read the log) still hold, and the run
 //! keeps only the events a check may look for.
 
+mod common;
+
+use common::lesson_files;
 use statefulset_sim::headless::{self, Output};
 use statefulset_sim::scenario::load_file;
 use std::path::Path;
-
-fn lessons() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    v.sort();
-    v
-}
 
 fn streamed(path: &Path) -> (Vec<u8>, headless::Run) {
     let loaded = load_file(path).expect("lesson loads");
@@ -30,7 +23,7 @@ fn streamed(path: &Path) -> (Vec<u8>, headless::Run) {
 
 #[test]
 fn a_streamed_log_is_byte_identical_to_the_log_kept_in_memory() {
-    for path in lessons() {
+    for path in lesson_files() {
         let kept = headless::run(load_file(&path).expect("lesson loads"), None, None);
         let (bytes, run) = streamed(&path);
         assert_eq!(

@@ -2,24 +2,17 @@
 //! a branch saved as a scenario plays back with the same log; `diff` finds
 //! where two runs part; `--at` with `--state-out` snapshots a past instant.
 
+mod common;
+
+use common::lesson_files;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use statefulset_sim::headless;
 use statefulset_sim::scenario::tape::{self, Entry, Input};
 use statefulset_sim::scenario::{Loaded, load_file};
 use statefulset_sim::sim::{self, Advance, EventLog, snapshot};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn lessons() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn load(p: &Path) -> Loaded {
     load_file(p).unwrap_or_else(|d| panic!("{d}"))
@@ -36,7 +29,7 @@ fn picture(world: &mut bevy::prelude::World) -> (String, String) {
 #[test]
 fn rewinding_every_lesson_to_random_instants_shows_the_world_it_had_then() {
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    for path in lessons() {
+    for path in lesson_files() {
         let loaded = load(&path);
         let end = headless::run(loaded.clone(), None, None).now_ms();
         let mut instants: Vec<u64> = (0..20).map(|_| rng.random_range(0..=end)).collect();

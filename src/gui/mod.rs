@@ -325,29 +325,32 @@ fn screenshot_when_ready(mut commands: Commands, opts: Res<GuiOptions>, mut fram
         return;
     }
     commands.spawn(Screenshot::primary_window()).observe(
-        move |shot: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-            let result = shot
-                .image
-                .clone()
-                .try_into_dynamic()
-                .map_err(|e| e.to_string())
-                .and_then(|img| {
-                    crate::scenario::save::replace_atomically(&path, |tmp| {
-                        img.to_rgb8().save(tmp).map_err(|e| e.to_string())
-                    })
-                });
-            match result {
-                Ok(()) => {
-                    println!("saved {}", path.display());
-                    exit.write(AppExit::Success);
-                }
-                Err(e) => {
-                    eprintln!("error: cannot save screenshot {}: {e}", path.display());
-                    exit.write(AppExit::error());
-                }
+        move |shot: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| match save_png(
+            &shot.image,
+            &path,
+        ) {
+            Ok(()) => {
+                println!("saved {}", path.display());
+                exit.write(AppExit::Success);
+            }
+            Err(e) => {
+                eprintln!("error: cannot save screenshot {}: {e}", path.display());
+                exit.write(AppExit::error());
             }
         },
     );
+}
+
+/// Saves a captured window as an RGB PNG, replacing `path` atomically: the
+/// one capture-to-file step of `--screenshot` and `--slides`.
+pub(crate) fn save_png(image: &Image, path: &std::path::Path) -> Result<(), String> {
+    let img = image
+        .clone()
+        .try_into_dynamic()
+        .map_err(|e| e.to_string())?;
+    crate::scenario::save::replace_atomically(path, |tmp| {
+        img.to_rgb8().save(tmp).map_err(|e| e.to_string())
+    })
 }
 
 #[cfg(test)]

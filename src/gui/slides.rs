@@ -62,24 +62,6 @@ impl SlideShow {
     }
 }
 
-/// The captions shown now: the notes of the latest instant that had one.
-fn latest_notes(log: &EventLog) -> String {
-    let notes: Vec<_> = log
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::Note)
-        .collect();
-    let Some(last) = notes.last() else {
-        return String::new();
-    };
-    notes
-        .iter()
-        .filter(|e| e.t_ms == last.t_ms)
-        .map(|e| e.reason.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn note_count(host: &SimHost) -> usize {
     host.world
         .resource::<EventLog>()
@@ -182,17 +164,7 @@ pub fn drive_slides(
             show.stage = Stage::Capturing;
             commands.spawn(Screenshot::primary_window()).observe(
                 move |shot: On<ScreenshotCaptured>, mut show: ResMut<SlideShow>| {
-                    let saved = shot
-                        .image
-                        .clone()
-                        .try_into_dynamic()
-                        .map_err(|e| e.to_string())
-                        .and_then(|img| {
-                            crate::scenario::save::replace_atomically(&path, |tmp| {
-                                img.to_rgb8().save(tmp).map_err(|e| e.to_string())
-                            })
-                        });
-                    match saved {
+                    match super::save_png(&shot.image, &path) {
                         Ok(()) => show.captured = true,
                         Err(e) => show.failed = Some(format!("{}: {e}", path.display())),
                     }
@@ -234,7 +206,11 @@ pub fn drive_slides(
                 file: format!("{n:02}-answer.png"),
                 question: false,
                 t_ms: host.now_ms(),
-                caption: latest_notes(host.world.resource::<EventLog>()),
+                caption: host
+                    .world
+                    .resource::<EventLog>()
+                    .current_captions()
+                    .join(" "),
             });
             show.stage = Stage::Settle(SETTLE_FRAMES);
         }

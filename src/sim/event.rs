@@ -219,6 +219,28 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// The captions a lesson shows now: every note (`Note` event) of the
+    /// latest instant that had one, in the order logged, so none is hidden
+    /// by the next. The window's caption strip and `--slides` both read it.
+    pub fn current_captions(&self) -> Vec<&str> {
+        let mut notes = self
+            .events
+            .iter()
+            .rev()
+            .filter(|e| e.kind == EventKind::Note);
+        let Some(last) = notes.next() else {
+            return Vec::new();
+        };
+        // Events are logged in time order: the notes of `last`'s instant
+        // are the ones just before it.
+        let mut out: Vec<&str> = std::iter::once(last)
+            .chain(notes.take_while(|e| e.t_ms == last.t_ms))
+            .map(|e| e.reason.as_str())
+            .collect();
+        out.reverse();
+        out
+    }
+
     /// Appends an event stamped with `now`.
     pub fn emit(&mut self, now: u64, mut ev: SimEvent) {
         ev.t_ms = now;
@@ -301,4 +323,31 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_captions_shown_are_every_note_of_the_latest_instant_that_had_one() {
+        let mut log = EventLog::default();
+        assert!(log.current_captions().is_empty());
+        let note = |r: &str| SimEvent::new(EventKind::Note, "lesson", r);
+        log.emit(1_000, note("first"));
+        log.emit(5_000, note("second"));
+        log.emit(
+            5_000,
+            SimEvent::new(EventKind::PodReady, "pod/web-0", "ready"),
+        );
+        log.emit(5_000, note("third"));
+        log.emit(
+            9_000,
+            SimEvent::new(EventKind::PodReady, "pod/web-1", "ready"),
+        );
+        // A later event that is not a note hides nothing.
+        assert_eq!(log.current_captions(), ["second", "third"]);
+        log.emit(12_000, note("fourth"));
+        assert_eq!(log.current_captions(), ["fourth"]);
+    }
 }

@@ -104,43 +104,22 @@ pub fn window(ctx: &egui::Context, host: &SimHost, st: &mut Export) {
     let Some(path) = &mut st.path else {
         return;
     };
-    let mut open = true;
-    let mut save = false;
-    egui::Window::new("Export the timeline as SVG")
-        .open(&mut open)
-        .collapsible(false)
-        .show(ctx, |ui| {
-            ui.label(format!(
-                "A swimlane diagram of \"{}\" on branch \"{}\", from the start to now: one lane per node, pod and volume.",
-                host.name,
-                host.branches.current().name
-            ));
-            ui.horizontal(|ui| {
-                ui.label("file");
-                let r = ui.add(egui::TextEdit::singleline(path).desired_width(420.0));
-                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                    save = true;
-                }
-                if ui.button("Save").clicked() {
-                    save = true;
-                }
-            });
-            let th = super::theme::of(ui.ctx());
-            match &st.result {
-                Some(Ok(m)) => {
-                    ui.label(egui::RichText::new(m).color(super::theme::c32(th.good)));
-                }
-                Some(Err(m)) => {
-                    ui.label(egui::RichText::new(m).color(super::theme::c32(th.bad)));
-                }
-                None => {}
-            }
-        });
-    if save {
-        let p = PathBuf::from(path.trim());
+    let about = format!(
+        "A swimlane diagram of \"{}\" on branch \"{}\", from the start to now: one lane per node, pod and volume.",
+        host.name,
+        host.branches.current().name
+    );
+    let asked = super::save_dialog::show(
+        ctx,
+        "Export the timeline as SVG",
+        &about,
+        path,
+        st.result.as_ref(),
+    );
+    if let Some(p) = asked.save {
         st.result = Some(export_svg(host, &p));
     }
-    if !open {
+    if !asked.open {
         st.path = None;
     }
 }

@@ -16,24 +16,6 @@ use bevy_egui::egui;
 /// The caption boxes' fill (the class reads white on it).
 const CAPTION_FILL: egui::Color32 = egui::Color32::from_rgb(30, 50, 80);
 
-/// The newest lesson notes (the captions the class reads): every note of
-/// the latest instant that had one, so none is hidden by the next.
-pub fn current_captions(log: &EventLog) -> Vec<&str> {
-    let notes: Vec<&crate::sim::SimEvent> = log
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::Note)
-        .collect();
-    let Some(last) = notes.last() else {
-        return Vec::new();
-    };
-    notes
-        .iter()
-        .filter(|e| e.t_ms == last.t_ms)
-        .map(|e| e.reason.as_str())
-        .collect()
-}
-
 /// The kubectl commands the lesson ran since its current caption (its
 /// `Kubectl("…")` steps, or lines typed in the command line), as typed:
 /// "$ kubectl scale statefulset/web --replicas=5". The class sees the
@@ -244,7 +226,9 @@ pub fn screen_texts(world: &mut World, loaded: &Loaded) -> Vec<String> {
         loaded.scenario.summary.clone(),
     ];
     out.extend(
-        current_captions(world.resource::<EventLog>())
+        world
+            .resource::<EventLog>()
+            .current_captions()
             .into_iter()
             .map(String::from),
     );
@@ -349,7 +333,7 @@ pub fn lesson_panel(ui: &mut egui::Ui, host: &SimHost) {
             });
     }
     let log = host.world.resource::<EventLog>();
-    for c in current_captions(log) {
+    for c in log.current_captions() {
         caption_box(ui, c, 20.0);
     }
     for k in current_commands(log) {

@@ -10,6 +10,7 @@ pub mod inspector;
 pub mod keys;
 pub mod kubectl;
 pub mod lesson;
+pub mod save_dialog;
 pub mod theme;
 pub mod whatif;
 
@@ -353,7 +354,8 @@ fn panels(
         bottom += lesson::question_strip(&mut root, &mut host, &mut pb, &q, strip);
     } else if present {
         let log = host.world.resource::<crate::sim::EventLog>();
-        let caps: Vec<String> = lesson::current_captions(log)
+        let caps: Vec<String> = log
+            .current_captions()
             .into_iter()
             .map(String::from)
             .chain(lesson::current_commands(log))
@@ -538,9 +540,15 @@ fn lesson_picker(
     opts: &GuiOptions,
 ) {
     let mut pick: Option<Option<PathBuf>> = None;
+    let title = format!("Lesson: {}", host.name);
+    // A long lesson name is cut with "…" to the room left in the bar (the
+    // whole name is on hover and in the side panel), so the bar keeps one
+    // row on a projector's narrower window.
+    let width = (ui.available_width() - 12.0).clamp(160.0, 340.0);
     egui::ComboBox::from_id_salt("lesson")
-        .selected_text(format!("Lesson: {}", host.name))
-        .width(340.0)
+        .selected_text(&title)
+        .width(width)
+        .truncate()
         .show_ui(ui, |ui| {
             if ui.selectable_label(false, "Sandbox (built in)").clicked() {
                 pick = Some(None);
@@ -554,7 +562,9 @@ fn lesson_picker(
                     pick = Some(Some(path.clone()));
                 }
             }
-        });
+        })
+        .response
+        .on_hover_text(title);
     if ui.button("⟲ Restart").clicked() {
         let f = PathBuf::from(&host.file);
         pick = Some(if f.exists() { Some(f) } else { None });

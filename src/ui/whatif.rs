@@ -199,53 +199,30 @@ pub fn save_window(ctx: &egui::Context, host: &SimHost, st: &mut WhatIf) {
     let Some(path) = &mut st.save else {
         return;
     };
-    let mut open = true;
-    let mut save = false;
-    egui::Window::new("Save branch as scenario")
-        .open(&mut open)
-        .collapsible(false)
-        .show(ctx, |ui| {
-            ui.label(format!(
-                "Branch \"{}\": the lesson with its {} action(s) inserted as steps.",
-                host.branches.current().name,
-                host.branches
-                    .current()
-                    .tape
-                    .iter()
-                    .filter(|e| matches!(e.input, crate::scenario::tape::Input::Command(_)))
-                    .count()
-            ));
-            ui.horizontal(|ui| {
-                ui.label("file");
-                let r = ui.add(egui::TextEdit::singleline(path).desired_width(420.0));
-                if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                    save = true;
-                }
-                if ui.button("Save").clicked() {
-                    save = true;
-                }
-            });
-            match &st.saved {
-                Some(Ok(m)) => {
-                    let c = super::theme::c32(super::theme::of(ui.ctx()).good);
-                    ui.label(egui::RichText::new(m).color(c));
-                }
-                Some(Err(m)) => {
-                    let c = super::theme::c32(super::theme::of(ui.ctx()).bad);
-                    ui.label(egui::RichText::new(m).color(c));
-                }
-                None => {}
-            }
-        });
-    if save {
-        let p = std::path::PathBuf::from(path.trim());
-        let b = host.branches.current();
+    let b = host.branches.current();
+    let actions = b
+        .tape
+        .iter()
+        .filter(|e| matches!(e.input, crate::scenario::tape::Input::Command(_)))
+        .count();
+    let about = format!(
+        "Branch \"{}\": the lesson with its {actions} action(s) inserted as steps.",
+        b.name
+    );
+    let asked = super::save_dialog::show(
+        ctx,
+        "Save branch as scenario",
+        &about,
+        path,
+        st.saved.as_ref(),
+    );
+    if let Some(p) = asked.save {
         st.saved = Some(
             crate::scenario::save::save_branch(&p, &host.loaded, &b.tape, &b.name, host.seed)
                 .map(|()| format!("Saved {}: open it to play this branch again.", p.display())),
         );
     }
-    if !open {
+    if !asked.open {
         st.save = None;
     }
 }

@@ -9,6 +9,18 @@ use statefulset_sim::headless::{self, Run};
 use statefulset_sim::scenario::load_str;
 use statefulset_sim::sim::event::{EventKind, SimEvent};
 
+/// Every lesson in `scenarios/` (the `.ron` files), in name order.
+pub fn lesson_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A cluster of three nodes in two zones, as RON, for snippets.
 pub const NODES3: &str = r#"nodes: [(name: "node-a", zone: "zone-1"), (name: "node-b", zone: "zone-1"), (name: "node-c", zone: "zone-2")]"#;
 

@@ -11,11 +11,12 @@ use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::{K8sRecord, container_name};
 use crate::sim::model::gone::Tally;
-use crate::sim::model::journal::{Journal, Trail, candidates};
+use crate::sim::model::journal::{Journal, Trail, candidates, debug_same};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::ecs::system::SystemParam;
+use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
 
 /// The kubelets' system set (node lifecycle and pod GC run after it).
@@ -34,10 +35,33 @@ pub(super) fn plugin(app: &mut App) {
 
 /// A pod that was never bound to a node has no kubelet to wait for: the API
 /// server deletes it at once.
-fn delete_unscheduled_pods(mut cluster: Cluster, pods: Query<(Entity, &Pod, &PodStatus)>) {
-    let mut unbound: Vec<(&str, Entity, &Pod)> = pods
-        .iter()
-        .filter(|(_, _, s)| s.deletion_ms.is_some() && s.node.is_none())
+///
+/// Only a pod whose status was written since the last pass can newly be
+/// such a pod (its deletion is a write), so the journal's pod trail is read
+/// rather than every pod.
+fn delete_unscheduled_pods(
+    mut cluster: Cluster,
+    pods: Query<(Entity, &Pod, &PodStatus)>,
+    mut cursor: Local<usize>,
+) {
+    let doomed = |s: &PodStatus| s.deletion_ms.is_some() && s.node.is_none();
+    let walk = || -> Vec<Entity> {
+        pods.iter()
+            .filter(|(_, _, s)| doomed(s))
+            .map(|(e, _, _)| e)
+            .collect()
+    };
+    let found: Vec<Entity> = match candidates(&cluster.journal.pods, &mut cursor) {
+        Some(v) => v
+            .into_iter()
+            .filter(|&e| pods.get(e).is_ok_and(|(_, _, s)| doomed(s)))
+            .collect(),
+        None => walk(),
+    };
+    debug_same("unscheduled pods being deleted", &found, walk);
+    let mut unbound: Vec<(&str, Entity, &Pod)> = found
+        .into_iter()
+        .filter_map(|e| pods.get(e).ok())
         .map(|(e, p, _)| (p.name.as_str(), e, p))
         .collect();
     unbound.sort_by_key(|g| g.0);
@@ -840,11 +864,15 @@ impl NodePass {
         pod_entities: Vec<Entity>,
         proc_entities: &[Entity],
     ) -> Vec<(u64, Entity)> {
-        // Processes by a hash of their pod's uid (checked in full on a match).
-        let proc_uids: Vec<(u64, Entity)> = proc_entities
-            .iter()
-            .filter_map(|&e| m.procs.get(e).ok().map(|(p, _)| (uid_key(&p.pod_uid), e)))
-            .collect();
+        // Processes by a hash of their pod's uid (checked in full on a
+        // match), each hash's in node order: a lookup per pod rather than a
+        // scan of every process of the node.
+        let mut proc_uids: HashMap<u64, Vec<Entity>> = HashMap::default();
+        for &e in proc_entities {
+            if let Ok((p, _)) = m.procs.get(e) {
+                proc_uids.entry(uid_key(&p.pod_uid)).or_default().push(e);
+            }
+        }
         let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
         for pod_e in pod_entities {
             let Ok((pod, st, _)) = m.pods.get(pod_e) else {
@@ -853,9 +881,10 @@ impl NodePass {
             let uid_hash = uid_key(&pod.uid);
             known_uids.push((uid_hash, pod_e));
             let found = proc_uids
-                .iter()
-                .filter(|(h, _)| *h == uid_hash)
-                .find_map(|&(_, e)| {
+                .get(&uid_hash)
+                .into_iter()
+                .flatten()
+                .find_map(|&e| {
                     m.procs
                         .get(e)
                         .ok()

@@ -300,11 +300,12 @@ fn schedule_one(
             infos.len() as u32,
         )]),
         None => match choose_node(infos, &req) {
-            Ok(i) => {
-                bind(cluster, claims, pod_e, pod, st, &mut infos[i], &affinities);
+            (Some(i), ruled_out) => {
+                let why = bound_reason(&infos[i], &affinities, req.anti, &ruled_out);
+                bind(cluster, claims, pod_e, pod, st, &mut infos[i], why);
                 return true;
             }
-            Err(fails) => fails,
+            (None, fails) => fails,
         },
     };
     let msg = unschedulable_message(infos, &fails, &affinities);
@@ -445,9 +446,9 @@ fn place(n: &NodeInfo) -> Place<'_> {
 /// The node for the pod: among those that fit (and its required
 /// anti-affinity allows), the lowest preferred anti-affinity penalty, then
 /// the fewest pods of its owner in the zone, then on the node, then the
-/// least allocated, then the first by name (stable). Otherwise how many
+/// least allocated, then the first by name (stable). With it, how many
 /// nodes failed for each reason.
-fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
+fn choose_node(infos: &[NodeInfo], req: &Request) -> (Option<usize>, BTreeMap<String, u32>) {
     let mut fails: BTreeMap<String, u32> = BTreeMap::new();
     let mut best: Option<(usize, Rank)> = None;
     let anti = AntiAffinityView::new(req.anti, req.owner, infos.iter().map(place));
@@ -472,7 +473,36 @@ fn choose_node(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<Stri
             best = Some((i, key));
         }
     }
-    best.map(|(i, _)| i).ok_or(fails)
+    (best.map(|(i, _)| i), fails)
+}
+
+/// Why the pod went to `n`: its volume pins it there, or it fits and ranks
+/// first; nodes that pod anti-affinity ruled out are named, since they are
+/// why a pod lands where its spreading alone would not put it.
+fn bound_reason(
+    n: &NodeInfo,
+    affinities: &[Affinity],
+    anti: &[AntiAffinity],
+    ruled_out: &BTreeMap<String, u32>,
+) -> String {
+    let mut reason = format!("assigned to {} ({})", n.name, n.zone);
+    if affinities.iter().any(|a| *a != Affinity::Anywhere) {
+        reason.push_str(": its volume can only be used there");
+        return reason;
+    }
+    reason.push_str(": fits");
+    if let Some(c) = ruled_out.get(ANTI_AFFINITY_REASON) {
+        reason.push_str(&format!(" ({c} other {ANTI_AFFINITY_REASON})"));
+    }
+    let preferred = anti
+        .iter()
+        .any(|a| matches!(a, AntiAffinity::Preferred { .. }));
+    reason.push_str(if preferred {
+        "; fewest pods its preferred anti-affinity avoids, then spread across zones, then the node with fewest pods of its workload"
+    } else {
+        "; spread across zones first, then the node with fewest pods of its workload"
+    });
+    reason
 }
 
 /// Binds the pod to the node; WaitForFirstConsumer claims learn where their
@@ -484,7 +514,7 @@ fn bind(
     pod: &Pod,
     st: &mut PodStatus,
     n: &mut NodeInfo,
-    affinities: &[Affinity],
+    reason: String,
 ) {
     n.take(&pod.template, &pod.owner);
     st.node = Some(n.name.clone());
@@ -507,14 +537,6 @@ fn bind(
         {
             cs.selected_node = Some(n.name.clone());
         }
-    }
-    let mut reason = format!("assigned to {} ({})", n.name, n.zone);
-    if affinities.iter().any(|a| *a != Affinity::Anywhere) {
-        reason.push_str(": its volume can only be used there");
-    } else {
-        reason.push_str(
-            ": fits; spread across zones first, then the node with fewest pods of its workload",
-        );
     }
     cluster.emit(
         SimEvent::new(EventKind::PodScheduled, format!("pod/{}", pod.name), reason)
@@ -584,26 +606,58 @@ mod tests {
         }
     }
 
+    /// The chosen node, or how many nodes failed for each reason.
+    fn choose(infos: &[NodeInfo], req: &Request) -> Result<usize, BTreeMap<String, u32>> {
+        match choose_node(infos, req) {
+            (Some(i), _) => Ok(i),
+            (None, fails) => Err(fails),
+        }
+    }
+
+    #[test]
+    fn a_pod_placed_past_anti_affinity_says_which_nodes_it_ruled_out() {
+        let web = Owner::set("web");
+        let mut infos = vec![node("a", "z"), node("b", "z"), node("c", "z")];
+        infos[0].owners.insert(web.clone(), 1);
+        infos[1].owners.insert(web.clone(), 1);
+        let anti = [AntiAffinity::Required {
+            topology_key: "kubernetes.io/hostname".into(),
+            set: None,
+        }];
+        let r = Request {
+            anti: &anti,
+            ..req(&web, &[])
+        };
+        let (chosen, ruled_out) = choose_node(&infos, &r);
+        assert_eq!(chosen, Some(2));
+        assert_eq!(
+            bound_reason(&infos[2], &[], &anti, &ruled_out),
+            "assigned to c (z): fits (2 other node(s) didn't match pod anti-affinity rules); spread across zones first, then the node with fewest pods of its workload"
+        );
+        // Without anti-affinity nothing is ruled out, and nothing is said.
+        let (_, none) = choose_node(&infos, &req(&web, &[]));
+        assert_eq!(
+            bound_reason(&infos[2], &[], &[], &none),
+            "assigned to c (z): fits; spread across zones first, then the node with fewest pods of its workload"
+        );
+    }
+
     #[test]
     fn pods_spread_across_zones_first_then_nodes_then_least_allocated() {
         let web = Owner::set("web");
         let mut infos = vec![node("a1", "a"), node("a2", "a"), node("b1", "b")];
         infos[0].owners.insert(web.clone(), 1);
         // a2 is empty, but zone a already holds a web pod: b1 wins.
-        assert_eq!(choose_node(&infos, &req(&web, &[])), Ok(2));
+        assert_eq!(choose(&infos, &req(&web, &[])), Ok(2));
         infos[2].owners.insert(web.clone(), 1);
         // Zones even: the emptier node of zone a.
-        assert_eq!(choose_node(&infos, &req(&web, &[])), Ok(1));
+        assert_eq!(choose(&infos, &req(&web, &[])), Ok(1));
         // Other owners' pods do not count against the spread, only their room.
         let api = Owner::set("api");
         infos[0].owners.clear();
         infos[2].owners.clear();
         infos[0].cpu_free = 500;
-        assert_eq!(
-            choose_node(&infos, &req(&api, &[])),
-            Ok(1),
-            "least allocated"
-        );
+        assert_eq!(choose(&infos, &req(&api, &[])), Ok(1), "least allocated");
     }
 
     #[test]
@@ -613,9 +667,7 @@ mod tests {
         infos[0].unschedulable = Some("were unschedulable (cordoned)");
         infos[1].taint = Some("node.kubernetes.io/unreachable".into());
         infos[2].cpu_free = 50;
-        let fails = choose_node(&infos, &req(&web, &[]))
-            .err()
-            .unwrap_or_default();
+        let fails = choose(&infos, &req(&web, &[])).err().unwrap_or_default();
         assert_eq!(
             unschedulable_message(&infos, &fails, &[]),
             "0/3 nodes are available: 1 Insufficient cpu, 1 node(s) had untolerated taint {node.kubernetes.io/unreachable}, 1 node(s) were unschedulable (cordoned)"
@@ -627,8 +679,8 @@ mod tests {
         let web = Owner::set("web");
         let infos = vec![node("a", "z")];
         let pinned = [Affinity::Node("b".into())];
-        assert_eq!(choose_node(&infos, &req(&web, &pinned)).ok(), None);
-        let fails = choose_node(&infos, &req(&web, &pinned))
+        assert_eq!(choose(&infos, &req(&web, &pinned)).ok(), None);
+        let fails = choose(&infos, &req(&web, &pinned))
             .err()
             .unwrap_or_default();
         assert_eq!(
@@ -636,7 +688,7 @@ mod tests {
             "0/1 nodes are available: 1 node(s) had volume node affinity conflict; its local volume lives on b, which no longer exists"
         );
         let zonal = [Affinity::Zone("z".into())];
-        assert_eq!(choose_node(&infos, &req(&web, &zonal)), Ok(0));
+        assert_eq!(choose(&infos, &req(&web, &zonal)), Ok(0));
     }
 
     fn test_pod(i: u32, owner: &str) -> Pod {
