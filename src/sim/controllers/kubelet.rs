@@ -837,11 +837,12 @@ impl NodePass {
         let Ok((mut p, _)) = procs.get_mut(pe) else {
             return;
         };
-        cluster.journal.procs.note(pe);
         let now = cluster.now();
         match process_tick(p.stage, machine, now) {
             ProcessTick::Nothing => {}
             ProcessTick::Started => {
+                // The one write here (reading the process marks nothing).
+                cluster.journal.procs.note(pe);
                 p.stage = ProcessStage::Running;
                 p.ready_at_ms = now;
                 cluster.touch();
@@ -855,7 +856,8 @@ impl NodePass {
     }
 
     /// Syncs each pod (in creation order) with its container; returns the
-    /// pods seen, by a hash of their uid, for the orphan check.
+    /// pods seen, by a hash of their uid, for the orphan check (a lookup per
+    /// process, not a scan of every pod).
     fn sync_pods(
         &mut self,
         cluster: &mut Cluster,
@@ -863,7 +865,7 @@ impl NodePass {
         storage: &Storage,
         pod_entities: Vec<Entity>,
         proc_entities: &[Entity],
-    ) -> Vec<(u64, Entity)> {
+    ) -> HashMap<u64, Vec<Entity>> {
         // Processes by a hash of their pod's uid (checked in full on a
         // match), each hash's in node order: a lookup per pod rather than a
         // scan of every process of the node.
@@ -873,13 +875,13 @@ impl NodePass {
                 proc_uids.entry(uid_key(&p.pod_uid)).or_default().push(e);
             }
         }
-        let mut known_uids: Vec<(u64, Entity)> = Vec::with_capacity(pod_entities.len());
+        let mut known_uids: HashMap<u64, Vec<Entity>> = HashMap::default();
         for pod_e in pod_entities {
             let Ok((pod, st, _)) = m.pods.get(pod_e) else {
                 continue;
             };
             let uid_hash = uid_key(&pod.uid);
-            known_uids.push((uid_hash, pod_e));
+            known_uids.entry(uid_hash).or_default().push(pod_e);
             let found = proc_uids
                 .get(&uid_hash)
                 .into_iter()
@@ -1319,19 +1321,22 @@ impl NodePass {
         cluster: &mut Cluster,
         m: &mut Machines,
         pe: Entity,
-        known: &[(u64, Entity)],
+        known: &HashMap<u64, Vec<Entity>>,
     ) {
         let Ok((mut p, _)) = m.procs.get_mut(pe) else {
             return;
         };
-        cluster.journal.procs.note(pe);
         let h = uid_key(&p.pod_uid);
         let pod_known = known
-            .iter()
-            .any(|&(kh, e)| kh == h && m.pods.get(e).is_ok_and(|(q, ..)| q.uid == p.pod_uid));
+            .get(&h)
+            .into_iter()
+            .flatten()
+            .any(|&e| m.pods.get(e).is_ok_and(|(q, ..)| q.uid == p.pod_uid));
         if !is_orphan(pod_known, p.stage) {
             return;
         }
+        // Only now is the process written (reading it marks nothing).
+        cluster.journal.procs.note(pe);
         let until = cluster.now() + 2_000;
         p.stage = ProcessStage::Stopping { until_ms: until };
         self.wake(cluster, until);
