@@ -66,6 +66,7 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
                     name: "standard".into(),
                     kind: crate::sim::model::StorageKind::Network,
                     binding: crate::sim::model::BindingMode::WaitForFirstConsumer,
+                    allow_volume_expansion: false,
                 },
             );
         }
