@@ -927,9 +927,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | RestoreReadiness { pod }
                 | EvictPod { pod }
                 | KubeletEvict { pod } => check_pod(pod)?,
-                Kubectl(line) => {
-                    check_kubectl(line, c.file).map_err(|m| step_err("Kubectl", m))?
-                }
+                Kubectl(line) => check_kubectl(line, c.file).map_err(|m| step_err("Kubectl", m))?,
                 CrashPod { pod, times } => {
                     check_pod(pod)?;
                     validate::crash_times(*times).map_err(|m| step_err("times", m))?;

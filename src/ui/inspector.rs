@@ -4,7 +4,7 @@
 //! unit-tested without a window.
 
 use crate::sim::event::EventLog;
-use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, StorageKind};
+use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, ResizeStage, StorageKind};
 use crate::sim::read::{self, Cluster};
 use bevy::prelude::*;
 
@@ -308,6 +308,26 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
                 format!("{} (deleted with it)", owners.join(", "))
             }
         );
+        out!(
+            o,
+            "Claim size:    requests {} GiB, capacity {} GiB",
+            cl.claim.size_gib,
+            cl.status.capacity_gib(cl.claim.size_gib)
+        );
+        if let Some(r) = cl.status.resize {
+            out!(
+                o,
+                "Expansion:     {}",
+                match r.stage {
+                    ResizeStage::Controller { .. } =>
+                        "the external resizer expands the volume (Resizing)",
+                    ResizeStage::FileSystem { until_ms: Some(_) } =>
+                        "the kubelet grows the file system online (FileSystemResizePending)",
+                    ResizeStage::FileSystem { until_ms: None } =>
+                        "waits for a pod using the claim to grow its file system (FileSystemResizePending)",
+                }
+            );
+        }
     }
     let atts: Vec<String> = vr
         .attachments

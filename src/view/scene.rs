@@ -249,36 +249,42 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
     let mut pods: Vec<PodView> = c
         .pods
         .iter()
-        .map(|PodRead { pod: p, status: s, orphaned }| {
-            let (revision, updated) = match revs.get(p.revision.as_str()) {
-                Some(&(n, u)) => (Some(n), u),
-                None => (None, false),
-            };
-            PodView {
-                key: match p.owner.kind {
-                    OwnerKind::StatefulSet => format!("pod/{}", p.name),
-                    OwnerKind::Deployment => format!("pod/{}", p.uid),
-                },
-                name: p.name.clone(),
-                owner_kind: p.owner.kind,
-                owner: p.owner.name.clone(),
-                node: s.node.clone(),
-                phase: s.shown_phase(),
-                ready: s.ready,
-                status: s.status_column(c.now_ms),
-                restarts: s.restarts,
-                revision,
-                updated,
-                image: p.template.image.clone(),
-                waiting: s.waiting.clone(),
-                stray: false,
-                unowned: *orphaned,
-                claims: p.claims.clone(),
-                dns: s.dns_address().and(p.dns.clone()),
-                ip: s.ip.clone(),
-                db: c.server(&p.uid).map(db_view),
-            }
-        })
+        .map(
+            |PodRead {
+                 pod: p,
+                 status: s,
+                 orphaned,
+             }| {
+                let (revision, updated) = match revs.get(p.revision.as_str()) {
+                    Some(&(n, u)) => (Some(n), u),
+                    None => (None, false),
+                };
+                PodView {
+                    key: match p.owner.kind {
+                        OwnerKind::StatefulSet => format!("pod/{}", p.name),
+                        OwnerKind::Deployment => format!("pod/{}", p.uid),
+                    },
+                    name: p.name.clone(),
+                    owner_kind: p.owner.kind,
+                    owner: p.owner.name.clone(),
+                    node: s.node.clone(),
+                    phase: s.shown_phase(),
+                    ready: s.ready,
+                    status: s.status_column(c.now_ms),
+                    restarts: s.restarts,
+                    revision,
+                    updated,
+                    image: p.template.image.clone(),
+                    waiting: s.waiting.clone(),
+                    stray: false,
+                    unowned: *orphaned,
+                    claims: p.claims.clone(),
+                    dns: s.dns_address().and(p.dns.clone()),
+                    ip: s.ip.clone(),
+                    db: c.server(&p.uid).map(db_view),
+                }
+            },
+        )
         .collect();
     for pr in c.stray_processes() {
         let p = &pr.process;

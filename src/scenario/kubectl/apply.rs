@@ -316,13 +316,32 @@ mod tests {
                 err.starts_with("The StatefulSet \"web\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy'"),
                 "{v}: {err}"
             );
-            assert!(err.ends_with("'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"), "{err}");
+            assert!(
+                err.ends_with(
+                    "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+                ),
+                "{err}"
+            );
         }
         // serviceName and podManagementPolicy are frozen too.
-        let svc = set("(name: \"www\", size_gib: 10)", ", service: Some(\"nginx\")");
-        assert!(changes(&old, &svc, &version("1.37")).unwrap_err().contains("Forbidden"));
-        let par = set("(name: \"www\", size_gib: 10)", ", pod_management: Parallel");
-        assert!(changes(&old, &par, &version("1.37")).unwrap_err().contains("Forbidden"));
+        let svc = set(
+            "(name: \"www\", size_gib: 10)",
+            ", service: Some(\"nginx\")",
+        );
+        assert!(
+            changes(&old, &svc, &version("1.37"))
+                .unwrap_err()
+                .contains("Forbidden")
+        );
+        let par = set(
+            "(name: \"www\", size_gib: 10)",
+            ", pod_management: Parallel",
+        );
+        assert!(
+            changes(&old, &par, &version("1.37"))
+                .unwrap_err()
+                .contains("Forbidden")
+        );
     }
 
     #[test]
@@ -344,6 +363,9 @@ mod tests {
         let old = set("", "");
         let new = set("", ", min_ready_seconds: 10");
         let err = changes(&old, &new, &version("1.37")).unwrap_err();
-        assert!(err.starts_with("error: the API server accepts this change"), "{err}");
+        assert!(
+            err.starts_with("error: the API server accepts this change"),
+            "{err}"
+        );
     }
 }

@@ -107,14 +107,16 @@ pub fn pod(p: &PodRead) -> core::Pod {
     };
     m.labels = Some(labels);
     // An orphan (its set deleted with --cascade=orphan) has no owner.
-    m.owner_references = (!p.orphaned).then(|| vec![OwnerReference {
-        api_version: owner_kind.0.into(),
-        kind: owner_kind.1.into(),
-        name: owner_kind.2,
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-        ..Default::default()
-    }]);
+    m.owner_references = (!p.orphaned).then(|| {
+        vec![OwnerReference {
+            api_version: owner_kind.0.into(),
+            kind: owner_kind.1.into(),
+            name: owner_kind.2,
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+            ..Default::default()
+        }]
+    });
     m.deletion_timestamp = st.deletion_ms.and_then(time);
     m.deletion_grace_period_seconds = st.deletion_ms.map(|_| pod.template.grace_seconds as i64);
     let phase = match st.phase {

@@ -52,10 +52,14 @@ fn claim_commands(name: &str, patch: &Value) -> Result<Vec<SimCommand>, String> 
         .ok_or("error: spec.resources.requests.storage must be a quantity such as \"20Gi\"")?;
     let bytes = crate::scenario::manifest::bytes(q)
         .filter(|b| *b > 0.0)
-        .ok_or_else(|| format!("error: quantities must match the regular expression (e.g. 20Gi): {q:?}"))?;
+        .ok_or_else(|| {
+            format!("error: quantities must match the regular expression (e.g. 20Gi): {q:?}")
+        })?;
     let gib = (bytes / 1073741824.0).ceil();
     if gib > f64::from(crate::sim::model::limits::MAX_CLAIM_GIB) {
-        return Err(format!("error: {q} is more than the simulator's largest claim"));
+        return Err(format!(
+            "error: {q} is more than the simulator's largest claim"
+        ));
     }
     Ok(vec![SimCommand::ExpandClaim {
         claim: name.into(),
@@ -197,8 +201,7 @@ mod tests {
                 size_gib: 20
             }]
         );
-        let other: Value =
-            serde_json::from_str(r#"{"spec":{"storageClassName":"fast"}}"#).unwrap();
+        let other: Value = serde_json::from_str(r#"{"spec":{"storageClassName":"fast"}}"#).unwrap();
         assert!(
             commands(Kind::Claim, "www-web-0", &other)
                 .unwrap_err()

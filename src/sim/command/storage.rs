@@ -42,7 +42,11 @@ pub(super) fn expand_claim(cx: &mut Ctx, claim: &str, size_gib: u32) -> Result<(
         .get(claim)
         .ok_or(format!("no claim named {claim}"))?;
     let c = cx.world.get::<Claim>(e).cloned().ok_or("claim is gone")?;
-    let cs = cx.world.get::<ClaimStatus>(e).cloned().ok_or("claim is gone")?;
+    let cs = cx
+        .world
+        .get::<ClaimStatus>(e)
+        .cloned()
+        .ok_or("claim is gone")?;
     let allows = cx
         .index()
         .classes
@@ -98,7 +102,11 @@ pub(super) fn expand_claim(cx: &mut Ctx, claim: &str, size_gib: u32) -> Result<(
 /// smaller request is checked against.
 fn recover_volume_expansion_failure(cx: &Ctx) -> bool {
     use crate::sim::version::{ClusterVersion, KubeVersion};
-    cx.world.resource::<ClusterVersion>().version.minor_release() >= KubeVersion::new(1, 32, 0)
+    cx.world
+        .resource::<ClusterVersion>()
+        .version
+        .minor_release()
+        >= KubeVersion::new(1, 32, 0)
 }
 
 /// What a request of `size_gib` does to claim `c`.
@@ -146,7 +154,9 @@ pub fn expansion_check(
         )
     };
     if cs.volume.is_none() {
-        return Err(forbidden("Only bound persistent volume claims can be expanded"));
+        return Err(forbidden(
+            "Only bound persistent volume claims can be expanded",
+        ));
     }
     if !class_allows {
         return Err(forbidden(
@@ -207,6 +217,9 @@ mod tests {
             "The PersistentVolumeClaim \"www-web-0\" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"
         );
         let old = expansion_check(&claim(10), &bound(), 5, true, false).unwrap_err();
-        assert!(old.ends_with("field can not be less than previous value"), "{old}");
+        assert!(
+            old.ends_with("field can not be less than previous value"),
+            "{old}"
+        );
     }
 }

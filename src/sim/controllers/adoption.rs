@@ -58,6 +58,7 @@ fn adopt_orphans(
     mut orphaned: ResMut<Orphaned>,
     mut sets: Query<(&StatefulSet, &mut SetStatus)>,
     mut pods: OrphanQuery,
+    mut claims: Query<&mut ClaimStatus>,
 ) {
     if orphaned.is_empty() {
         return;
@@ -90,6 +91,7 @@ fn adopt_orphans(
             continue;
         }
         let revision = pod.revision.clone();
+        own_claims(&mut cluster, &mut claims, &set.spec, pod);
         cluster.commands.entity(pe).insert(PodOf(set_e));
         // The set's pass sees the pod as changed (its index takes it in).
         cluster.journal.pods.note(pe);
@@ -106,6 +108,46 @@ fn adopt_orphans(
             )
             .revision(revision),
         );
+    }
+}
+
+/// The adopting set's pass makes an in-range replica's claims match the
+/// retention policy (processReplica → `ClaimsMatchRetentionPolicy`,
+/// `UpdatePodClaimForRetentionPolicy`): under whenDeleted: Delete the set
+/// owns them again. Done here, as the pod is adopted.
+fn own_claims(
+    cluster: &mut Cluster,
+    claims: &mut Query<&mut ClaimStatus>,
+    spec: &StatefulSetSpec,
+    pod: &Pod,
+) {
+    let ordinal = pod.ordinal.unwrap_or(0);
+    let in_range = ordinal >= spec.ordinals_start && ordinal < spec.end_ordinal();
+    let (set_owns, _) = super::reconcile::wanted_claim_owners(spec, !in_range);
+    if !in_range || !set_owns {
+        return;
+    }
+    for name in &pod.claims {
+        let Some(&ce) = cluster.index.claims.get(name) else {
+            continue;
+        };
+        let Ok(mut cs) = claims.get_mut(ce) else {
+            continue;
+        };
+        let owned = cs
+            .owner_refs
+            .iter()
+            .any(|r| r.kind == OwnerRefKind::StatefulSet && r.name == spec.name);
+        if owned || cs.deleting.is_some() {
+            continue;
+        }
+        cluster.journal.claims.note(ce);
+        cs.owner_refs.push(OwnerRef {
+            kind: OwnerRefKind::StatefulSet,
+            name: spec.name.clone(),
+            uid: String::new(),
+        });
+        cluster.touch();
     }
 }
 
@@ -154,9 +196,18 @@ mod tests {
     #[test]
     fn a_set_adopts_the_orphan_pods_its_selector_and_name_match() {
         assert!(adopts("web", false, &pod("web-0", "web", false)));
-        assert!(adopts("web", false, &pod("web-7", "web", false)), "out of range too");
-        assert!(!adopts("web", false, &pod("db-0", "db", false)), "another selector");
-        assert!(!adopts("web", false, &pod("web-x", "web", false)), "not <set>-<ordinal>");
+        assert!(
+            adopts("web", false, &pod("web-7", "web", false)),
+            "out of range too"
+        );
+        assert!(
+            !adopts("web", false, &pod("db-0", "db", false)),
+            "another selector"
+        );
+        assert!(
+            !adopts("web", false, &pod("web-x", "web", false)),
+            "not <set>-<ordinal>"
+        );
         let d = OrphanPod {
             owner: Owner::deployment("web"),
             ..pod("web-0", "web", false)

@@ -655,7 +655,7 @@ impl Pass<'_, '_, '_, '_> {
                 ordinal,
                 revision,
                 reason,
-            } => self.create_pod(set_e, spec, st, ordinal, revision, reason),
+            } => return self.create_pod(set_e, spec, st, ordinal, revision, reason),
             Action::DeletePod { name, reason, .. } => return self.delete_pod(&name, reason),
             Action::DeleteClaim {
                 name,
@@ -709,13 +709,18 @@ impl Pass<'_, '_, '_, '_> {
         ordinal: u32,
         revision: String,
         reason: String,
-    ) {
+    ) -> bool {
         // The name is taken by a pod that is not the set's (an orphan being
         // deleted, which the set does not adopt): the create would fail with
-        // AlreadyExists; retry in a second.
-        if self.cluster.index.pods.contains_key(&spec.pod_name(ordinal)) {
+        // AlreadyExists; the set's next pass, a second later, tries again.
+        if self
+            .cluster
+            .index
+            .pods
+            .contains_key(&spec.pod_name(ordinal))
+        {
             self.cluster.wake_at(self.now + NAME_TAKEN_RETRY_MS);
-            return;
+            return true;
         }
         let template = st
             .revision(&revision)
@@ -743,6 +748,7 @@ impl Pass<'_, '_, '_, '_> {
                 .revision(revision)
                 .k8s(K8sRecord::stateful_pod("create", &spec.name, &name)),
         );
+        false
     }
 
     /// The planted bug: terminating pods are force-deleted at once, so the

@@ -65,7 +65,9 @@ fn resize_claims(
     if resizes.0.is_empty() {
         return;
     }
-    resizes.0.retain(|&e| claims.get(e).is_ok_and(|(_, s)| s.resize.is_some()));
+    resizes
+        .0
+        .retain(|&e| claims.get(e).is_ok_and(|(_, s)| s.resize.is_some()));
     let mut list: Vec<(String, Entity)> = resizes
         .0
         .iter()
@@ -95,7 +97,12 @@ fn resize_claims(
                 // A kubelet that mounts it starts growing the file system
                 // at once.
                 let until_ms = mounted.as_ref().map(|_| now + RESIZE_FILE_SYSTEM_MS);
-                set_stage(&mut cluster, &mut claims, ce, Some(ResizeStage::FileSystem { until_ms }));
+                set_stage(
+                    &mut cluster,
+                    &mut claims,
+                    ce,
+                    Some(ResizeStage::FileSystem { until_ms }),
+                );
                 if let Some(t) = until_ms {
                     cluster.wake_at(t);
                 }
@@ -116,7 +123,12 @@ fn resize_claims(
                 );
             }
             ResizeStep::FileSystemStarts(t) => {
-                set_stage(&mut cluster, &mut claims, ce, Some(ResizeStage::FileSystem { until_ms: Some(t) }));
+                set_stage(
+                    &mut cluster,
+                    &mut claims,
+                    ce,
+                    Some(ResizeStage::FileSystem { until_ms: Some(t) }),
+                );
                 cluster.wake_at(t);
             }
             ResizeStep::Done => {
