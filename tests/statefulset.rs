@@ -576,7 +576,7 @@ const SSD: &str = r#"storage_classes: [(name: "ssd", allow_volume_expansion: tru
 
 #[test]
 fn orphan_delete_leaves_the_pods_running_and_keeps_the_claims() {
-    let r = run(&set_scenario(
+    let mut r = run(&set_scenario(
         "replicas: 2, retention: (when_deleted: Delete)",
         r#"(when: Ready(set: "web", count: 2), do: Kubectl("delete statefulset web --cascade=orphan")),
            (after: 60.0, expect: PodPhase(pod: "web-0", phase: Running)),
@@ -599,7 +599,6 @@ fn orphan_delete_leaves_the_pods_running_and_keeps_the_claims() {
     assert!(objects(&r, ClaimDeleted).is_empty());
     // The orphan deleted by hand is not recreated: no controller.
     assert_eq!(objects(&r, PodCreated), ["pod/web-0", "pod/web-1"]);
-    let mut r = r;
     let c = statefulset_sim::sim::read::read(r.world());
     assert!(c.sets.is_empty());
     assert!(c.pods.iter().all(|p| p.orphaned));
@@ -628,8 +627,9 @@ fn a_new_set_with_the_same_selector_adopts_the_orphans_without_restarting_them()
         objects(&r, PodTerminating).is_empty(),
         "no pod was replaced"
     );
-    assert!(
-        objects(&r, RevisionCreated).len() == 1,
+    assert_eq!(
+        objects(&r, RevisionCreated).len(),
+        1,
         "the new set reuses the adopted revision"
     );
     let c = statefulset_sim::sim::read::read(r.world());
