@@ -29,11 +29,13 @@ pub fn resolve(file: &str, scenario_file: Option<&str>) -> PathBuf {
         .unwrap_or(p)
 }
 
+/// The file of the scenario running, for `apply -f` of a relative path.
+#[derive(Resource, Debug, Clone)]
+pub struct ScenarioFile(pub String);
+
 /// Applies the manifests in `file`; the lines kubectl prints.
 pub fn apply(world: &mut World, c: &Cluster, file: &str) -> Result<String, String> {
-    let scenario = world
-        .get_resource::<crate::scenario::player::Lesson>()
-        .map(|l| l.loaded.file.clone());
+    let scenario = world.get_resource::<ScenarioFile>().map(|f| f.0.clone());
     let path = resolve(file, scenario.as_deref());
     let m = manifest::read_paths(&[path]).map_err(|d| format!("error: {d}"))?;
     within_limits(c, &m)?;
