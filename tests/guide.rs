@@ -186,6 +186,9 @@ fn simplifications(loaded: &Loaded) -> Vec<String> {
     if attaches && (kubectl("--force") || kubectl("delete node") || kubectl("out-of-service")) {
         out.push("Volumes attach in 3 s and detach in 2 s; the forced detach comes after exactly 6 minutes (maxWaitForUnmountDuration).".to_string());
     }
+    if kubectl("patch pvc") {
+        out.push("A claim expands in fixed times (the volume in 5 s, the file system in 2 s) and never fails; real resizers take longer and can fail.".to_string());
+    }
     if text.contains("Local") {
         out.push("Local volumes are provisioned on demand here; real static local PersistentVolumes must be created beforehand, one per disk.".to_string());
     }

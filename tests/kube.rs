@@ -446,8 +446,8 @@ fn delete_pod_graceful_and_forced() {
 fn delete_pvc_and_statefulset() {
     let mut sh = shell("web.yaml");
     ready_web(&mut sh, 2);
-    let e = err(&mut sh, "delete statefulset web --cascade=orphan");
-    assert!(e.contains("--cascade=orphan is not simulated"), "{e}");
+    let e = err(&mut sh, "delete deployment web --cascade=orphan");
+    assert!(e.contains("StatefulSets only"), "{e}");
     assert_eq!(
         ok(&mut sh, "delete statefulset web"),
         "statefulset.apps \"web\" deleted"
@@ -459,6 +459,33 @@ fn delete_pvc_and_statefulset() {
     );
     ok(&mut sh, "sleep 30s");
     assert!(!ok(&mut sh, "get pvc").contains("www-web-0"));
+}
+
+#[test]
+fn delete_statefulset_cascade_orphan_keeps_the_pods_and_apply_adopts_them() {
+    let mut sh = shell("web.yaml");
+    ready_web(&mut sh, 2);
+    assert_eq!(
+        ok(&mut sh, "delete statefulset web --cascade=orphan"),
+        "statefulset.apps \"web\" deleted"
+    );
+    assert!(ok(&mut sh, "get sts").contains("No resources found"));
+    ok(&mut sh, "sleep 30s");
+    let pods = ok(&mut sh, "get pods");
+    assert!(pods.contains("web-0") && pods.contains("web-1"), "{pods}");
+    let yaml = ok(&mut sh, "get pod web-0 -o yaml");
+    assert!(
+        !yaml.contains("ownerReferences"),
+        "an orphan has no owner: {yaml}"
+    );
+    assert!(!ok(&mut sh, "describe pod web-0").contains("Controlled By"));
+    let again = format!("apply -f {}", path("web.yaml").display());
+    assert!(ok(&mut sh, &again).contains("statefulset.apps/web created"));
+    ok(&mut sh, "sleep 5s");
+    let yaml = ok(&mut sh, "get pod web-0 -o yaml");
+    assert!(yaml.contains("ownerReferences"), "adopted: {yaml}");
+    assert!(ok(&mut sh, "get pods").contains("web-1"));
+    assert!(ok(&mut sh, "describe pod web-1").contains("Controlled By:    StatefulSet/web"));
 }
 
 #[test]

@@ -558,3 +558,150 @@ fn terminating_pod_counts_as_unavailable_for_max_unavailable() {
         "web-1 deleted at {t1}, while web-2 (Terminating since {t2}) was still Ready"
     );
 }
+
+/// The StatefulSet Basics tutorial's web, as a manifest in a temporary
+/// folder (`name` keeps tests apart), its claim template asking `gib` GiB.
+fn web_manifest(name: &str, gib: u32) -> String {
+    let dir = std::env::temp_dir().join(format!("ss-orphan-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let f = dir.join(format!("web-{gib}.yaml"));
+    let text = format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  serviceName: nginx\n  replicas: 3\n  selector:\n    matchLabels: {{app: nginx}}\n  template:\n    metadata:\n      labels: {{app: nginx}}\n    spec:\n      containers: [{{name: nginx, image: 'registry.k8s.io/nginx-slim:0.7'}}]\n  volumeClaimTemplates:\n  - metadata: {{name: www}}\n    spec:\n      accessModes: [ReadWriteOnce]\n      storageClassName: ssd\n      resources: {{requests: {{storage: {gib}Gi}}}}\n"
+    );
+    std::fs::write(&f, text).expect("the manifest is written");
+    f.display().to_string()
+}
+
+const SSD: &str = r#"storage_classes: [(name: "ssd", allow_volume_expansion: true)]"#;
+
+#[test]
+fn orphan_delete_leaves_the_pods_running_and_keeps_the_claims() {
+    let mut r = run(&set_scenario(
+        "replicas: 2, retention: (when_deleted: Delete)",
+        r#"(when: Ready(set: "web", count: 2), do: Kubectl("delete statefulset web --cascade=orphan")),
+           (after: 60.0, expect: PodPhase(pod: "web-0", phase: Running)),
+           (after: 0.0, expect: PodReady(pod: "web-1", ready: true)),
+           (after: 0.0, expect: ClaimExists(claim: "www-web-0", exists: true)),
+           (after: 0.0, do: Kubectl("delete pod web-1")),
+           (after: 60.0, expect: PodPhase(pod: "web-1", phase: Absent))"#,
+    ));
+    assert_no_failures(&r);
+    assert_eq!(objects(&r, PodOrphaned), ["pod/web-0", "pod/web-1"]);
+    let deleted = events(&r, SetDeleted);
+    assert_eq!(deleted.len(), 1, "one SetDeleted: the object goes at once");
+    assert!(
+        deleted[0]
+            .reason
+            .contains("its 2 pods, 2 claims and 1 ControllerRevision")
+    );
+    // whenDeleted: Delete does not delete them: the set's ownerReference is
+    // removed instead.
+    assert!(objects(&r, ClaimDeleted).is_empty());
+    // The orphan deleted by hand is not recreated: no controller.
+    assert_eq!(objects(&r, PodCreated), ["pod/web-0", "pod/web-1"]);
+    let c = statefulset_sim::sim::read::read(r.world());
+    assert!(c.sets.is_empty());
+    assert!(c.pods.iter().all(|p| p.orphaned));
+    assert!(c.claims.iter().all(|cl| cl.status.owner_refs.is_empty()));
+}
+
+#[test]
+fn a_new_set_with_the_same_selector_adopts_the_orphans_without_restarting_them() {
+    let m = web_manifest("adopt", 10);
+    let text = format!(
+        r#"(name: "t", seed: 3, cluster: ({NODES3}, {SSD}), manifests: ["{m}"], steps: [
+            (when: Ready(set: "web", count: 3), timeout: 120.0, do: Kubectl("delete statefulset web --cascade=orphan")),
+            (after: 10.0, do: Kubectl("apply -f {m}")),
+            (after: 30.0, expect: SetStatus(set: "web", replicas: 3, ready: 3, current: 3, updated: 3)),
+        ])"#
+    );
+    let mut r = run(&text);
+    assert_no_failures(&r);
+    assert_eq!(
+        objects(&r, PodAdopted),
+        ["pod/web-0", "pod/web-1", "pod/web-2"]
+    );
+    assert_eq!(objects(&r, RevisionAdopted), ["statefulset/web"]);
+    assert_eq!(objects(&r, PodCreated).len(), 3, "no pod was created again");
+    assert!(
+        objects(&r, PodTerminating).is_empty(),
+        "no pod was replaced"
+    );
+    assert_eq!(
+        objects(&r, RevisionCreated).len(),
+        1,
+        "the new set reuses the adopted revision"
+    );
+    let c = statefulset_sim::sim::read::read(r.world());
+    assert!(c.pods.iter().all(|p| !p.orphaned));
+    let s = &c.sets[0].status;
+    assert_eq!(s.current_revision, s.update_revision);
+}
+
+#[test]
+fn expanding_a_claim_grows_it_online_without_restarting_its_pod() {
+    let text = format!(
+        r#"(name: "t", seed: 3, cluster: ({NODES3}, {SSD}), workloads: [StatefulSet((name: "web", replicas: 1, template: (image: "nginx:1"), claims: [(name: "www", storage_class: "ssd", size_gib: 10)]))], steps: [
+            (when: Ready(set: "web", count: 1), do: Kubectl("patch pvc www-web-0 -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"20Gi\"}}}}}}}}'")),
+            (when: EventSeen((kind: "FileSystemResized", object: "pvc/www-web-0")), timeout: 30.0, expect: PodReady(pod: "web-0", ready: true)),
+        ])"#
+    );
+    let mut r = run(&text);
+    assert_no_failures(&r);
+    let resizing = time_of(&r, ClaimResizing, "pvc/www-web-0").unwrap();
+    let pending = time_of(&r, FileSystemResizePending, "pvc/www-web-0").unwrap();
+    let done = time_of(&r, FileSystemResized, "pvc/www-web-0").unwrap();
+    assert_eq!(pending - resizing, 5_000, "the external resizer takes 5 s");
+    assert_eq!(
+        done - pending,
+        2_000,
+        "the kubelet grows the file system in 2 s"
+    );
+    let reasons: Vec<String> = [ClaimResizing, FileSystemResizePending, FileSystemResized]
+        .iter()
+        .map(|k| events(&r, *k)[0].k8s.as_ref().unwrap().reason.clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "Resizing",
+            "FileSystemResizeRequired",
+            "FileSystemResizeSuccessful"
+        ]
+    );
+    assert!(objects(&r, PodTerminating).is_empty(), "no restart");
+    let c = statefulset_sim::sim::read::read(r.world());
+    let cl = &c.claims[0];
+    assert_eq!(cl.status.capacity_gib(cl.claim.size_gib), 20);
+    assert_eq!(c.volumes[0].volume.size_gib, 20);
+}
+
+#[test]
+fn expansion_is_refused_when_the_class_does_not_allow_it_or_the_claim_would_shrink() {
+    // `standard` (the default) does not allow expansion; `ssd` does.
+    let text = format!(
+        r#"(name: "t", seed: 3, cluster: ({NODES3}, storage_classes: [(name: "standard"), (name: "ssd", allow_volume_expansion: true)]), workloads: [StatefulSet((name: "web", replicas: 1, template: (image: "nginx:1"), claims: [(name: "www", size_gib: 10), (name: "data", storage_class: "ssd", size_gib: 10)]))], steps: [
+            (when: Ready(set: "web", count: 1), do: Kubectl("patch pvc www-web-0 -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"20Gi\"}}}}}}}}'")),
+            (after: 1.0, do: Kubectl("patch pvc data-web-0 -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"5Gi\"}}}}}}}}'")),
+            (after: 1.0, do: ExpandClaim(claim: "data-web-0", size_gib: 10)),
+        ])"#
+    );
+    let r = run(&text);
+    let rejected: Vec<&str> = events(&r, CommandRejected)
+        .iter()
+        .map(|e| e.reason.as_str())
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(
+        rejected[0].ends_with("Error from server (Forbidden): persistentvolumeclaims \"www-web-0\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"),
+        "{}",
+        rejected[0]
+    );
+    assert!(
+        rejected[1].ends_with("The PersistentVolumeClaim \"data-web-0\" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"),
+        "{}",
+        rejected[1]
+    );
+    // The same size again changes nothing.
+    assert!(objects(&r, ClaimResizing).is_empty());
+}

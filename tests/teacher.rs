@@ -155,6 +155,7 @@ fn lessons_run_each_scripted_action_kubectl_can_do_as_its_kubectl_command() {
         "DeletePod(",
         "ForceDeletePod(",
         "DeleteClaim(",
+        "ExpandClaim(",
         "DeleteSet(",
         "DeleteNode(",
         "CordonNode(",

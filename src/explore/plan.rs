@@ -49,7 +49,7 @@ impl Base {
             .steps
             .iter()
             .filter_map(|s| match &s.command {
-                Some(SimCommand::DeleteSet { set }) => Some(set.clone()),
+                Some(SimCommand::DeleteSet { set, .. }) => Some(set.clone()),
                 _ => None,
             })
             .collect();

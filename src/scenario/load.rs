@@ -468,11 +468,18 @@ impl Checker<'_> {
 }
 
 /// A kubectl step parses, and is not one that moves the clock.
-fn check_kubectl(line: &str) -> Result<(), String> {
+fn check_kubectl(line: &str, scenario_file: &str) -> Result<(), String> {
     use super::kubectl::Kubectl as K;
     match super::kubectl::parse(line) {
         Ok(K::Sleep { .. }) => Err("`sleep` moves the clock: in a scenario use `after:`".into()),
         Ok(K::Wait { .. }) => Err("`wait` moves the clock: in a scenario use `when:`".into()),
+        Ok(K::Apply { file })
+            if !super::kubectl::apply::resolve(&file, Some(scenario_file)).exists() =>
+        {
+            Err(format!(
+                "kubectl apply -f {file}: no such file (a relative path is looked up in the current directory, then next to the scenario)"
+            ))
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(format!(
             "kubectl {line:?}: {}",
@@ -920,7 +927,7 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                 | RestoreReadiness { pod }
                 | EvictPod { pod }
                 | KubeletEvict { pod } => check_pod(pod)?,
-                Kubectl(line) => check_kubectl(line).map_err(|m| step_err("Kubectl", m))?,
+                Kubectl(line) => check_kubectl(line, c.file).map_err(|m| step_err("Kubectl", m))?,
                 CrashPod { pod, times } => {
                     check_pod(pod)?;
                     validate::crash_times(*times).map_err(|m| step_err("times", m))?;
@@ -944,7 +951,11 @@ fn validate(l: &Loaded, text: &str) -> Result<(), Diagnostic> {
                     nodes.insert(name.clone());
                 }
                 DeleteClaim { claim } => check_claim(claim)?,
-                DeleteSet { set } => check_set(set, true)?,
+                ExpandClaim { claim, size_gib } => {
+                    check_claim(claim)?;
+                    validate::claim_size(*size_gib).map_err(|m| step_err("size_gib", m))?;
+                }
+                DeleteSet { set, .. } => check_set(set, true)?,
                 Write { rows, set } => {
                     if let Some(x) = set {
                         check_set(x, false)?;

@@ -54,6 +54,7 @@ pub fn plugin(app: &mut App) {
 pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive: bool) {
     let s = loaded.scenario.clone();
     world.insert_resource(SimRng::new(seed.unwrap_or(s.seed)));
+    world.insert_resource(kubectl::apply::ScenarioFile(loaded.file.clone()));
     {
         let mut index = world.resource_mut::<Index>();
         for c in &s.cluster.storage_classes {
@@ -66,6 +67,7 @@ pub fn install(world: &mut World, loaded: Loaded, seed: Option<u64>, interactive
                     name: "standard".into(),
                     kind: crate::sim::model::StorageKind::Network,
                     binding: crate::sim::model::BindingMode::WaitForFirstConsumer,
+                    allow_volume_expansion: false,
                 },
             );
         }

@@ -119,6 +119,23 @@ event_kinds! {
     /// The kubelet does not pull again until the image back-off has passed
     /// ("Back-off pulling image"; STATUS ImagePullBackOff).
     ImagePullBackOff,
+    /// The garbage collector removed a pod's ownerReference to its deleted
+    /// StatefulSet (`kubectl delete --cascade=orphan`): it runs on, unowned.
+    PodOrphaned,
+    /// A StatefulSet adopted a pod its selector matches that had no
+    /// controller (ControllerRefManager `ClaimPods`).
+    PodAdopted,
+    /// A new StatefulSet's template equals the newest ControllerRevision it
+    /// adopted: that revision stays the update and current revision.
+    RevisionAdopted,
+    /// The external resizer expands a claim's volume (Resizing).
+    ClaimResizing,
+    /// The volume is expanded; its file system must be grown on the node
+    /// (FileSystemResizeRequired, condition FileSystemResizePending).
+    FileSystemResizePending,
+    /// The kubelet grew the file system: the claim's capacity is the new
+    /// size (FileSystemResizeSuccessful).
+    FileSystemResized,
 }
 
 impl EventKind {

@@ -41,6 +41,9 @@ pub struct NodeRead {
 pub struct PodRead {
     pub pod: Pod,
     pub status: PodStatus,
+    /// No controller owns it: its StatefulSet was deleted with
+    /// `--cascade=orphan` and no set has adopted it yet (no `PodOf`).
+    pub orphaned: bool,
 }
 
 /// A container process and, for a database pod, its server.
@@ -191,7 +194,7 @@ impl Cluster {
     }
     /// Processes still running whose pod object is gone (force-deleted on a
     /// node that was only cut off): one per pod uid.
-    pub fn orphans(&self) -> Vec<&ProcRead> {
+    pub fn stray_processes(&self) -> Vec<&ProcRead> {
         let mut out: Vec<&ProcRead> = Vec::new();
         for p in &self.processes {
             let uid = &p.process.pod_uid;
@@ -229,11 +232,12 @@ pub fn read(world: &mut World) -> Cluster {
         .collect();
     nodes.sort_by(|a, b| a.node.name.cmp(&b.node.name));
     let mut pods: Vec<PodRead> = world
-        .query::<(&Pod, &PodStatus)>()
+        .query::<(&Pod, &PodStatus, Has<PodOf>)>()
         .iter(world)
-        .map(|(p, s)| PodRead {
+        .map(|(p, s, owned)| PodRead {
             pod: p.clone(),
             status: s.clone(),
+            orphaned: !owned,
         })
         .collect();
     pods.sort_by(|a, b| a.pod.name.cmp(&b.pod.name));

@@ -36,6 +36,10 @@ pub struct NodeSnap {
 pub struct PodSnap {
     pub name: String,
     pub owner: String,
+    /// No controller owns it (its set was deleted with `--cascade=orphan`);
+    /// `owner` is then the workload its labels name. Left out when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub orphaned: bool,
     pub ordinal: Option<u32>,
     /// The API phase: Pending, Running, Succeeded or Failed.
     pub phase: PodPhase,
@@ -127,10 +131,18 @@ fn node_snap(n: &NodeRead) -> NodeSnap {
     }
 }
 
-fn pod_snap(PodRead { pod: p, status: s }: &PodRead, now: u64) -> PodSnap {
+fn pod_snap(
+    PodRead {
+        pod: p,
+        status: s,
+        orphaned,
+    }: &PodRead,
+    now: u64,
+) -> PodSnap {
     PodSnap {
         name: p.name.clone(),
         owner: p.owner.object(),
+        orphaned: *orphaned,
         ordinal: p.ordinal,
         phase: s.api_phase(),
         status: s.status_column(now),

@@ -52,6 +52,18 @@ pub fn replicas(n: u32) -> Result<(), String> {
     }
 }
 
+/// A claim's storage request in GiB (an expansion's new size).
+pub fn claim_size(gib: u32) -> Result<(), String> {
+    if (1..=limits::MAX_CLAIM_GIB).contains(&gib) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a claim of {gib}Gi; sizes from 1Gi to {}Gi are supported",
+            limits::MAX_CLAIM_GIB
+        ))
+    }
+}
+
 /// The number of nodes a cluster would have.
 pub fn node_count(n: usize) -> Result<(), String> {
     if n <= limits::MAX_NODES {

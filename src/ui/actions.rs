@@ -147,7 +147,7 @@ pub fn workloads_panel(
                         egui::RichText::new(format!("DNS (headless service {}):", s.service))
                             .small(),
                     );
-                    for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
+                    for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.stray) {
                         let th = super::theme::of(ui.ctx());
                         let colour = super::theme::c32(if p.dns.is_some() {
                             th.good

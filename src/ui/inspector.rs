@@ -4,7 +4,7 @@
 //! unit-tested without a window.
 
 use crate::sim::event::EventLog;
-use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, StorageKind};
+use crate::sim::model::{AttachState, Condition, Machine, OwnerKind, ResizeStage, StorageKind};
 use crate::sim::read::{self, Cluster};
 use bevy::prelude::*;
 
@@ -28,7 +28,7 @@ pub fn describe_read(c: &Cluster, log: &EventLog, key: &str) -> String {
     let mut out = if let Some(p) = key.strip_prefix("pod/") {
         describe_pod(c, p)
     } else if let Some(uid) = key.strip_prefix("proc/") {
-        describe_orphan(c, uid)
+        describe_stray(c, uid)
     } else if let Some(n) = key.strip_prefix("node/") {
         describe_node(c, n)
     } else if let Some(v) = key.strip_prefix("pv/") {
@@ -71,7 +71,11 @@ pub fn describe_read(c: &Cluster, log: &EventLog, key: &str) -> String {
 }
 
 fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
-    let read::PodRead { pod: p, status: s } = c
+    let read::PodRead {
+        pod: p,
+        status: s,
+        orphaned,
+    } = c
         .pods
         .iter()
         .find(|p| p.pod.name == name_or_uid || p.pod.uid == name_or_uid)?;
@@ -91,7 +95,16 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
                 "               statefulset.kubernetes.io/pod-name={}",
                 p.name
             );
-            out!(o, "Controlled By: StatefulSet/{}", p.owner.name);
+            if *orphaned {
+                out!(
+                    o,
+                    "Controlled By: nothing (orphaned: statefulset {} was deleted with --cascade=orphan; a new set named {} adopts it)",
+                    p.owner.name,
+                    p.owner.name
+                );
+            } else {
+                out!(o, "Controlled By: StatefulSet/{}", p.owner.name);
+            }
         }
         OwnerKind::Deployment => {
             let hash = p.revision.rsplit('-').next().unwrap_or(&p.revision);
@@ -159,9 +172,9 @@ fn describe_pod(c: &Cluster, name_or_uid: &str) -> Option<String> {
     Some(o)
 }
 
-fn describe_orphan(c: &Cluster, uid: &str) -> Option<String> {
-    let orphans = c.orphans();
-    let v = &orphans.iter().find(|p| p.process.pod_uid == uid)?.process;
+fn describe_stray(c: &Cluster, uid: &str) -> Option<String> {
+    let strays = c.stray_processes();
+    let v = &strays.iter().find(|p| p.process.pod_uid == uid)?.process;
     Some(format!(
         "Process:       {} (uid {uid})\nNode:          {}\nAPI object:    DELETED (force delete)\n\nThe control plane has forgotten this pod, but its node was only cut off,\nnot dead: the container still runs and still writes to its volume.\nA second {} may now run elsewhere: split brain.\n",
         v.pod, v.node, v.pod
@@ -295,6 +308,26 @@ fn describe_volume(c: &Cluster, name: &str) -> Option<String> {
                 format!("{} (deleted with it)", owners.join(", "))
             }
         );
+        out!(
+            o,
+            "Claim size:    requests {} GiB, capacity {} GiB",
+            cl.claim.size_gib,
+            cl.status.capacity_gib(cl.claim.size_gib)
+        );
+        if let Some(r) = cl.status.resize {
+            out!(
+                o,
+                "Expansion:     {}",
+                match r.stage {
+                    ResizeStage::Controller { .. } =>
+                        "the external resizer expands the volume (Resizing)",
+                    ResizeStage::FileSystem { until_ms: Some(_) } =>
+                        "the kubelet grows the file system online (FileSystemResizePending)",
+                    ResizeStage::FileSystem { until_ms: None } =>
+                        "waits for a pod using the claim to grow its file system (FileSystemResizePending)",
+                }
+            );
+        }
     }
     let atts: Vec<String> = vr
         .attachments

@@ -250,7 +250,7 @@ pub fn screen_texts(world: &mut World, loaded: &Loaded) -> Vec<String> {
     let scene = crate::view::scene::extract(world);
     for s in &scene.sets {
         out.extend(super::actions::set_lines(s));
-        for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.orphan) {
+        for p in scene.pods.iter().filter(|p| p.owner == s.name && !p.stray) {
             out.push(super::actions::dns_line(p, s));
         }
     }

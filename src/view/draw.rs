@@ -280,13 +280,19 @@ fn pod_parts(out: &mut Vec<(String, Part)>, p: &PodView, r: Rect, th: &Theme) {
     // the text readable, the frame keeps the colour strong.
     frame(out, &format!("{k}#frame"), r, state.colour(), 2.85, 4.0);
     // StatefulSet pods carry a thick identity bar on the left; Deployment
-    // pods are smaller, anonymous-looking cards.
+    // pods are smaller, anonymous-looking cards. A pod no set owns (orphaned
+    // by --cascade=orphan) keeps its name but its bar is greyed: nothing
+    // guarantees its identity until a set adopts it.
     if !deploy {
         out.push((
             format!("{k}#bar"),
             Part::Rect {
                 rect: Rect::new(r.x - 8.0, r.y - 4.0, 10.0, r.h + 8.0),
-                fill: th.identity,
+                fill: if p.unowned {
+                    PodState::Pending.colour()
+                } else {
+                    th.identity
+                },
                 z: 2.9,
             },
         ));

@@ -100,7 +100,7 @@ pub fn layout(scene: &Scene) -> Layout {
     let pod_node: BTreeMap<&str, Option<&str>> = scene
         .pods
         .iter()
-        .filter(|p| !p.orphan)
+        .filter(|p| !p.stray)
         .map(|p| (p.name.as_str(), p.node.as_deref()))
         .collect();
     let vol_home = |v: &super::scene::VolumeView| -> Option<String> {

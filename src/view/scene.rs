@@ -46,8 +46,13 @@ pub struct PodView {
     pub updated: bool,
     pub image: String,
     pub waiting: Option<String>,
-    /// A process still running with no API object (split brain).
-    pub orphan: bool,
+    /// A stray process: still running with no API object (a force delete
+    /// on a partitioned node; split brain). Not a Kubernetes "orphan".
+    pub stray: bool,
+    /// An API pod with no controller: its StatefulSet was deleted with
+    /// `--cascade=orphan` (Kubernetes calls it orphaned) and no set has
+    /// adopted it yet.
+    pub unowned: bool,
     pub claims: Vec<String>,
     /// The DNS name, while the headless service's record lists the pod.
     pub dns: Option<String>,
@@ -142,7 +147,7 @@ pub struct Scene {
 
 impl Scene {
     pub fn pod(&self, name: &str) -> Option<&PodView> {
-        self.pods.iter().find(|p| p.name == name && !p.orphan)
+        self.pods.iter().find(|p| p.name == name && !p.stray)
     }
     pub fn node(&self, name: &str) -> Option<&NodeView> {
         self.nodes.iter().find(|n| n.name == name)
@@ -232,7 +237,7 @@ fn set_views(c: &Cluster) -> Vec<SetView> {
 }
 
 /// API pods, then processes that outlived their API object (a force delete
-/// on a partition); StatefulSet pods first, by owner, name, orphans last.
+/// on a partition); StatefulSet pods first, by owner, name, stray processes last.
 fn pod_views(c: &Cluster) -> Vec<PodView> {
     // Revisions per set: name → (number, is update revision).
     let mut revs: BTreeMap<&str, (u64, bool)> = BTreeMap::new();
@@ -244,37 +249,44 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
     let mut pods: Vec<PodView> = c
         .pods
         .iter()
-        .map(|PodRead { pod: p, status: s }| {
-            let (revision, updated) = match revs.get(p.revision.as_str()) {
-                Some(&(n, u)) => (Some(n), u),
-                None => (None, false),
-            };
-            PodView {
-                key: match p.owner.kind {
-                    OwnerKind::StatefulSet => format!("pod/{}", p.name),
-                    OwnerKind::Deployment => format!("pod/{}", p.uid),
-                },
-                name: p.name.clone(),
-                owner_kind: p.owner.kind,
-                owner: p.owner.name.clone(),
-                node: s.node.clone(),
-                phase: s.shown_phase(),
-                ready: s.ready,
-                status: s.status_column(c.now_ms),
-                restarts: s.restarts,
-                revision,
-                updated,
-                image: p.template.image.clone(),
-                waiting: s.waiting.clone(),
-                orphan: false,
-                claims: p.claims.clone(),
-                dns: s.dns_address().and(p.dns.clone()),
-                ip: s.ip.clone(),
-                db: c.server(&p.uid).map(db_view),
-            }
-        })
+        .map(
+            |PodRead {
+                 pod: p,
+                 status: s,
+                 orphaned,
+             }| {
+                let (revision, updated) = match revs.get(p.revision.as_str()) {
+                    Some(&(n, u)) => (Some(n), u),
+                    None => (None, false),
+                };
+                PodView {
+                    key: match p.owner.kind {
+                        OwnerKind::StatefulSet => format!("pod/{}", p.name),
+                        OwnerKind::Deployment => format!("pod/{}", p.uid),
+                    },
+                    name: p.name.clone(),
+                    owner_kind: p.owner.kind,
+                    owner: p.owner.name.clone(),
+                    node: s.node.clone(),
+                    phase: s.shown_phase(),
+                    ready: s.ready,
+                    status: s.status_column(c.now_ms),
+                    restarts: s.restarts,
+                    revision,
+                    updated,
+                    image: p.template.image.clone(),
+                    waiting: s.waiting.clone(),
+                    stray: false,
+                    unowned: *orphaned,
+                    claims: p.claims.clone(),
+                    dns: s.dns_address().and(p.dns.clone()),
+                    ip: s.ip.clone(),
+                    db: c.server(&p.uid).map(db_view),
+                }
+            },
+        )
         .collect();
-    for pr in c.orphans() {
+    for pr in c.stray_processes() {
         let p = &pr.process;
         pods.push(PodView {
             key: format!("proc/{}", p.pod_uid),
@@ -290,7 +302,8 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
             updated: false,
             image: String::new(),
             waiting: Some("force-deleted, process still running".into()),
-            orphan: true,
+            stray: true,
+            unowned: false,
             claims: Vec::new(),
             dns: None,
             ip: None,
@@ -302,13 +315,13 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
             a.owner_kind != OwnerKind::StatefulSet,
             &a.owner,
             &a.name,
-            a.orphan,
+            a.stray,
         )
             .cmp(&(
                 b.owner_kind != OwnerKind::StatefulSet,
                 &b.owner,
                 &b.name,
-                b.orphan,
+                b.stray,
             ))
     });
     pods
@@ -317,7 +330,7 @@ fn pod_views(c: &Cluster) -> Vec<PodView> {
 fn volume_views(c: &Cluster, scene: &Scene) -> Vec<VolumeView> {
     let now = c.now_ms;
     let mut claim_pod: BTreeMap<&str, &str> = BTreeMap::new();
-    for p in scene.pods.iter().filter(|p| !p.orphan) {
+    for p in scene.pods.iter().filter(|p| !p.stray) {
         for cl in &p.claims {
             claim_pod.insert(cl, &p.name);
         }

@@ -30,8 +30,11 @@ pub fn pod_colour(p: &PodView, theme: &Theme) -> Rgb {
 
 /// The status line of a pod card: phase, readiness, revision.
 pub fn pod_status_line(p: &PodView) -> String {
-    if p.orphan {
+    if p.stray {
         return "NO API object".into();
+    }
+    if p.unowned {
+        return pod_status_unowned(p);
     }
     // kubectl's STATUS word where it says more than the phase
     // (CrashLoopBackOff, ImagePullBackOff, Init:1/2, Evicted).
@@ -84,6 +87,18 @@ pub fn pod_status_line(p: &PodView) -> String {
         return short.to_string();
     }
     format!("{base_short} r{r}{}", old[1])
+}
+
+/// The status line of a pod no controller owns (orphaned by
+/// `--cascade=orphan`): its readiness and that it has no owner.
+fn pod_status_unowned(p: &PodView) -> String {
+    let state = match p.phase {
+        PodPhase::Running if p.ready => "Ready",
+        PodPhase::Running => "NOT Ready",
+        PodPhase::Terminating => "Terminating",
+        other => other.name(),
+    };
+    format!("{state}, no owner")
 }
 
 /// Characters that fit on a card's status line.
@@ -328,12 +343,22 @@ mod tests {
             updated: true,
             image: "nginx".into(),
             waiting: None,
-            orphan: false,
+            stray: false,
+            unowned: false,
             claims: vec!["www-web-1".into()],
             dns: Some("web-1.web.default.svc.cluster.local".into()),
             ip: None,
             db: None,
         }
+    }
+
+    #[test]
+    fn an_orphaned_pod_card_says_it_has_no_owner() {
+        let mut p = pod(PodPhase::Running, true);
+        p.unowned = true;
+        assert_eq!(pod_status_line(&p), "Ready, no owner");
+        assert!(pod_status_line(&p).chars().count() <= STATUS_MAX);
+        assert_eq!(PodState::of(&p), PodState::Ready, "not a split brain");
     }
 
     #[test]
@@ -372,7 +397,7 @@ mod tests {
         c.status = "CrashLoopBackOff".into();
         assert_eq!(st(&c), PodState::CrashLoop);
         let mut o = pod(PodPhase::Running, true);
-        o.orphan = true;
+        o.stray = true;
         assert_eq!(st(&o), PodState::SplitBrain);
         for t in [&super::super::theme::DARK, &super::super::theme::LIGHT] {
             assert_eq!(pod_colour(&o, t), t.card_fill(PodState::SplitBrain));

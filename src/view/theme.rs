@@ -49,7 +49,7 @@ pub const STATES: [PodState; 8] = [
 impl PodState {
     /// The state of a pod card.
     pub fn of(p: &PodView) -> PodState {
-        if p.orphan {
+        if p.stray {
             return PodState::SplitBrain;
         }
         let backing_off = p.status.contains("BackOff") || p.status.contains("ErrImage");

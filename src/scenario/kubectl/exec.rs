@@ -92,6 +92,10 @@ pub fn run(world: &mut World, cmd: &Kubectl) -> Result<String, String> {
             send(world, SimCommand::SetImage { set: name.clone(), image: image.clone() })?;
             Ok(format!("{}/{name} image updated", kind.singular()))
         }
+        Kubectl::Patch { kind, name, patch } if *kind == Kind::Claim => {
+            require(&c, &budgets, *kind, name)?;
+            patch_claim(world, &c, name, patch)
+        }
         Kubectl::Patch { kind, name, patch } => {
             require(&c, &budgets, *kind, name)?;
             let cmds = super::patch::commands(*kind, name, patch)?;
@@ -117,7 +121,12 @@ pub fn run(world: &mut World, cmd: &Kubectl) -> Result<String, String> {
             send(world, SimCommand::SetImage { set: name.clone(), image })?;
             Ok(format!("{}/{name} rolled back", kind.singular()))
         }
-        Kubectl::Delete { kind, name, force } => delete(world, &c, &budgets, *kind, name, *force),
+        Kubectl::Delete {
+            kind,
+            name,
+            force,
+            orphan,
+        } => delete(world, &c, &budgets, *kind, name, (*force, *orphan)),
         Kubectl::Cordon(n) | Kubectl::Uncordon(n) => {
             require(&c, &budgets, Kind::Node, n)?;
             let cordon = matches!(cmd, Kubectl::Cordon(_));
@@ -174,6 +183,30 @@ pub fn run(world: &mut World, cmd: &Kubectl) -> Result<String, String> {
     }
 }
 
+/// `kubectl patch pvc`: the API server's refusal is printed as kubectl
+/// prints it (Invalid or Forbidden), not as a simulator error.
+fn patch_claim(
+    world: &mut World,
+    c: &Cluster,
+    name: &str,
+    patch: &serde_json::Value,
+) -> Result<String, String> {
+    let what = Kind::Claim.singular();
+    let current = c.claims.iter().find(|cl| cl.claim.name == name);
+    let mut changed = false;
+    for cmd in super::patch::commands(Kind::Claim, name, patch)? {
+        if let SimCommand::ExpandClaim { size_gib, .. } = &cmd {
+            changed |= current.is_some_and(|cl| cl.claim.size_gib != *size_gib);
+        }
+        crate::sim::command::apply(world, &cmd)?;
+    }
+    Ok(if changed {
+        format!("{what}/{name} patched")
+    } else {
+        format!("{what}/{name} patched (no change)")
+    })
+}
+
 fn template_of<'a>(c: &'a Cluster, name: &str) -> Option<&'a PodTemplate> {
     c.sets
         .iter()
@@ -193,7 +226,7 @@ fn delete(
     budgets: &[DisruptionBudgetSpec],
     kind: Kind,
     name: &str,
-    force: bool,
+    (force, orphan): (bool, bool),
 ) -> Result<String, String> {
     require(c, budgets, kind, name)?;
     let what = kind.singular();
@@ -216,7 +249,13 @@ fn delete(
             Ok(format!("{what} \"{name}\" deleted"))
         }
         Kind::StatefulSet | Kind::Deployment => {
-            send(world, SimCommand::DeleteSet { set: name.into() })?;
+            send(
+                world,
+                SimCommand::DeleteSet {
+                    set: name.into(),
+                    orphan,
+                },
+            )?;
             Ok(format!("{what} \"{name}\" deleted"))
         }
         Kind::Node => {

@@ -3,7 +3,7 @@
 //! command acts through the simulation's own commands and prints what
 //! kubectl would print.
 
-mod apply;
+pub mod apply;
 pub mod exec;
 pub mod objects;
 pub mod parse;

@@ -106,14 +106,17 @@ pub fn pod(p: &PodRead) -> core::Pod {
         }
     };
     m.labels = Some(labels);
-    m.owner_references = Some(vec![OwnerReference {
-        api_version: owner_kind.0.into(),
-        kind: owner_kind.1.into(),
-        name: owner_kind.2,
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-        ..Default::default()
-    }]);
+    // An orphan (its set deleted with --cascade=orphan) has no owner.
+    m.owner_references = (!p.orphaned).then(|| {
+        vec![OwnerReference {
+            api_version: owner_kind.0.into(),
+            kind: owner_kind.1.into(),
+            name: owner_kind.2,
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+            ..Default::default()
+        }]
+    });
     m.deletion_timestamp = st.deletion_ms.and_then(time);
     m.deletion_grace_period_seconds = st.deletion_ms.map(|_| pod.template.grace_seconds as i64);
     let phase = match st.phase {
@@ -344,10 +347,28 @@ pub fn claim(c: &ClaimRead) -> core::PersistentVolumeClaim {
         m.finalizers = Some(vec!["kubernetes.io/pvc-protection".into()]);
     }
     let bound = c.status.volume.is_some();
-    let size = BTreeMap::from([(
-        "storage".to_string(),
-        Quantity(format!("{}Gi", c.claim.size_gib)),
-    )]);
+    let gib = |n: u32| BTreeMap::from([("storage".to_string(), Quantity(format!("{n}Gi")))]);
+    let size = gib(c.claim.size_gib);
+    let capacity = gib(c.status.capacity_gib(c.claim.size_gib));
+    // An expansion under way: its condition (pvc.status.conditions).
+    let conditions = c.status.resize.map(|r| {
+        let (kind, message) = match r.stage {
+            ResizeStage::Controller { .. } => ("Resizing", None),
+            ResizeStage::FileSystem { .. } => (
+                "FileSystemResizePending",
+                Some(
+                    "Waiting for user to (re-)start a pod to finish file system resize of volume on node."
+                        .to_string(),
+                ),
+            ),
+        };
+        vec![core::PersistentVolumeClaimCondition {
+            type_: kind.into(),
+            status: "True".into(),
+            message,
+            ..Default::default()
+        }]
+    });
     core::PersistentVolumeClaim {
         metadata: m,
         spec: Some(core::PersistentVolumeClaimSpec {
@@ -363,7 +384,8 @@ pub fn claim(c: &ClaimRead) -> core::PersistentVolumeClaim {
         status: Some(core::PersistentVolumeClaimStatus {
             phase: Some(if bound { "Bound" } else { "Pending" }.into()),
             access_modes: bound.then(|| vec!["ReadWriteOnce".into()]),
-            capacity: bound.then_some(size),
+            capacity: bound.then_some(capacity),
+            conditions,
             ..Default::default()
         }),
     }

@@ -123,6 +123,8 @@ pub enum Kubectl {
         kind: Kind,
         name: String,
         force: bool,
+        /// `--cascade=orphan`: the dependents are left without an owner.
+        orphan: bool,
     },
     Cordon(String),
     Uncordon(String),
@@ -499,7 +501,11 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
         }
         "patch" => {
             let (kind, name) = kind_and_name(w, "patch")?;
-            only(kind, &[Kind::StatefulSet, Kind::Deployment], "patch")?;
+            only(
+                kind,
+                &[Kind::StatefulSet, Kind::Deployment, Kind::Claim],
+                "patch",
+            )?;
             if let Some(t) = args.flag("--type")
                 && t != "merge"
                 && t != "strategic"
@@ -557,14 +563,19 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
                 ],
                 "delete",
             )?;
-            if let Some(c) = args.flag("--cascade")
-                && c != "background"
-                && c != "foreground"
-                && c != "true"
-            {
-                return Err(format!(
-                    "error: --cascade={c} is not simulated: the simulator deletes a workload's pods with it (--cascade=background)"
-                ));
+            let orphan = match args.flag("--cascade") {
+                None | Some("background" | "foreground" | "true") => false,
+                Some("orphan" | "false") => true,
+                Some(c) => {
+                    return Err(format!(
+                        "error: invalid cascade value ({c}). Must be \"background\", \"foreground\", or \"orphan\"."
+                    ));
+                }
+            };
+            if orphan && kind != Kind::StatefulSet {
+                return Err(
+                    "error: --cascade=orphan is simulated for StatefulSets only (their pods and claims are left running, without an owner)".into(),
+                );
             }
             let grace = args.flag("--grace-period");
             let force = args.has("--force");
@@ -583,7 +594,12 @@ pub fn parse(line: &str) -> Result<Kubectl, String> {
             if force && kind != Kind::Pod {
                 return Err("error: --force applies to pods only in the simulator".into());
             }
-            Ok(Kubectl::Delete { kind, name, force })
+            Ok(Kubectl::Delete {
+                kind,
+                name,
+                force,
+                orphan,
+            })
         }
         "cordon" | "uncordon" | "drain" => {
             let [node] = w.as_slice() else {
@@ -717,9 +733,14 @@ mod tests {
                 .contains("unable to match a printer")
         );
         assert!(
-            parse("delete statefulset web --cascade=orphan")
+            parse("delete deployment web --cascade=orphan")
                 .unwrap_err()
-                .contains("not simulated")
+                .contains("StatefulSets only")
+        );
+        assert!(
+            parse("delete statefulset web --cascade=sometimes")
+                .unwrap_err()
+                .contains("invalid cascade value")
         );
         assert!(
             parse("taint nodes node-a foo=bar:NoSchedule")
@@ -737,13 +758,38 @@ mod tests {
     }
 
     #[test]
+    fn cascade_orphan_deletes_a_statefulset_and_leaves_its_pods() {
+        for line in [
+            "delete statefulset web --cascade=orphan",
+            "delete sts/web --cascade orphan",
+            "delete statefulset web --cascade=false",
+        ] {
+            assert_eq!(
+                parse(line).unwrap(),
+                Kubectl::Delete {
+                    kind: Kind::StatefulSet,
+                    name: "web".into(),
+                    force: false,
+                    orphan: true
+                },
+                "{line}"
+            );
+        }
+        assert!(matches!(
+            parse("delete statefulset web --cascade=foreground").unwrap(),
+            Kubectl::Delete { orphan: false, .. }
+        ));
+    }
+
+    #[test]
     fn force_delete_needs_grace_period_zero() {
         assert_eq!(
             parse("delete pod web-1 --grace-period=0 --force").unwrap(),
             Kubectl::Delete {
                 kind: Kind::Pod,
                 name: "web-1".into(),
-                force: true
+                force: true,
+                orphan: false
             }
         );
         assert!(parse("delete pod web-1 --force").is_err());

@@ -1,6 +1,7 @@
 //! `kubectl patch -p JSON`: a JSON merge patch on the fields the simulator
 //! can change (replicas, the rolling update's partition and maxUnavailable,
-//! the container image), turned into the `SimCommand`s that change them.
+//! the container image; a claim's storage request), turned into the
+//! `SimCommand`s that change them.
 
 use super::parse::Kind;
 use crate::sim::SimCommand;
@@ -18,8 +19,59 @@ fn object<'a>(v: &'a Value, path: &str) -> Result<&'a serde_json::Map<String, Va
         .ok_or_else(|| format!("error: {path} must be an object in the patch"))
 }
 
+/// What a merge patch of a claim may change.
+const CLAIM_PATCHABLE: &str = "spec.resources.requests.storage";
+
+fn cannot_claim(path: &str) -> String {
+    format!("error: the simulator cannot patch {path} of a claim; it patches {CLAIM_PATCHABLE}")
+}
+
+/// A claim's patch: `{"spec":{"resources":{"requests":{"storage":"20Gi"}}}}`
+/// expands it (`ExpandClaim`, the size rounded up to GiB).
+fn claim_commands(name: &str, patch: &Value) -> Result<Vec<SimCommand>, String> {
+    let mut at = patch;
+    for (key, path) in [
+        ("spec", "the patch"),
+        ("resources", "spec"),
+        ("requests", "spec.resources"),
+        ("storage", "spec.resources.requests"),
+    ] {
+        let obj = object(at, path)?;
+        if let Some(k) = obj.keys().find(|k| *k != key) {
+            let full = if path == "the patch" {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            return Err(cannot_claim(&full));
+        }
+        at = obj.get(key).ok_or_else(|| cannot_claim(path))?;
+    }
+    let q = at
+        .as_str()
+        .ok_or("error: spec.resources.requests.storage must be a quantity such as \"20Gi\"")?;
+    let bytes = crate::scenario::manifest::bytes(q)
+        .filter(|b| *b > 0.0)
+        .ok_or_else(|| {
+            format!("error: quantities must match the regular expression (e.g. 20Gi): {q:?}")
+        })?;
+    let gib = (bytes / 1073741824.0).ceil();
+    if gib > f64::from(crate::sim::model::limits::MAX_CLAIM_GIB) {
+        return Err(format!(
+            "error: {q} is more than the simulator's largest claim"
+        ));
+    }
+    Ok(vec![SimCommand::ExpandClaim {
+        claim: name.into(),
+        size_gib: gib as u32,
+    }])
+}
+
 /// The commands a merge patch on `kind/name` stands for.
 pub fn commands(kind: Kind, name: &str, patch: &Value) -> Result<Vec<SimCommand>, String> {
+    if kind == Kind::Claim {
+        return claim_commands(name, patch);
+    }
     let mut out = Vec::new();
     for (k, v) in object(patch, "the patch")? {
         if k != "spec" {
@@ -131,4 +183,29 @@ fn image(name: &str, template: &Value) -> Result<SimCommand, String> {
         set: name.into(),
         image: img.into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_patch_of_its_storage_request_expands_it() {
+        let p: Value =
+            serde_json::from_str(r#"{"spec":{"resources":{"requests":{"storage":"20Gi"}}}}"#)
+                .unwrap();
+        assert_eq!(
+            commands(Kind::Claim, "www-web-0", &p).unwrap(),
+            vec![SimCommand::ExpandClaim {
+                claim: "www-web-0".into(),
+                size_gib: 20
+            }]
+        );
+        let other: Value = serde_json::from_str(r#"{"spec":{"storageClassName":"fast"}}"#).unwrap();
+        assert!(
+            commands(Kind::Claim, "www-web-0", &other)
+                .unwrap_err()
+                .contains("cannot patch spec.storageClassName")
+        );
+    }
 }

@@ -185,7 +185,7 @@ pub fn get(
                         },
                         cl.status.volume.clone().unwrap_or_default(),
                         if bound {
-                            format!("{}Gi", cl.claim.size_gib)
+                            format!("{}Gi", cl.status.capacity_gib(cl.claim.size_gib))
                         } else {
                             String::new()
                         },
@@ -354,6 +354,10 @@ fn event_source(k: EventKind) -> &'static str {
         }
         DeploymentScaled | DeploymentUpdated => "deployment-controller",
         EvictionBlocked | NodeDrained => "kubectl-drain",
+        PodAdopted | RevisionAdopted => "statefulset-controller",
+        PodOrphaned => "garbage-collector",
+        ClaimResizing | FileSystemResizePending => "external-resizer",
+        FileSystemResized => "kubelet",
         _ => "statefulset-sim",
     }
 }
@@ -414,16 +418,22 @@ pub fn describe(
                     p.status.node.as_deref().unwrap_or("<none>"),
                 );
                 field(&mut out, "Status", pod_status(p));
-                field(
-                    &mut out,
-                    "Controlled By",
-                    match p.pod.owner.kind {
-                        OwnerKind::StatefulSet => format!("StatefulSet/{}", p.pod.owner.name),
-                        OwnerKind::Deployment => {
-                            format!("ReplicaSet/{}-{}", p.pod.owner.name, p.pod.revision)
-                        }
-                    },
-                );
+                // kubectl describe leaves the line out for a pod with no
+                // controller (an orphan).
+                if !p.orphaned {
+                    field(
+                        &mut out,
+                        "Controlled By",
+                        match p.pod.owner.kind {
+                            OwnerKind::StatefulSet => {
+                                format!("StatefulSet/{}", p.pod.owner.name)
+                            }
+                            OwnerKind::Deployment => {
+                                format!("ReplicaSet/{}-{}", p.pod.owner.name, p.pod.revision)
+                            }
+                        },
+                    );
+                }
                 field(&mut out, "Revision", &p.pod.revision);
                 out.push("Containers:".into());
                 out.push(format!("  {}:", p.pod.owner.name));
@@ -628,8 +638,21 @@ pub fn describe(
                     "Volume",
                     cl.status.volume.as_deref().unwrap_or(""),
                 );
-                field(&mut out, "Capacity", format!("{}Gi", cl.claim.size_gib));
+                field(
+                    &mut out,
+                    "Capacity",
+                    format!("{}Gi", cl.status.capacity_gib(cl.claim.size_gib)),
+                );
                 field(&mut out, "Access Modes", "RWO");
+                // The conditions of an expansion under way (kubectl
+                // describe's Conditions table, shortened to one line).
+                if let Some(r) = cl.status.resize {
+                    let condition = match r.stage {
+                        ResizeStage::Controller { .. } => "Resizing",
+                        ResizeStage::FileSystem { .. } => "FileSystemResizePending",
+                    };
+                    field(&mut out, "Conditions", format!("{condition}=True"));
+                }
                 field(&mut out, "Used By", cl.pod.as_deref().unwrap_or("<none>"));
             }
             format!("pvc/{name}")

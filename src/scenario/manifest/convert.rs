@@ -535,6 +535,7 @@ pub(super) fn storage_class(
         name: d.name.clone(),
         kind: storage_kind(&s.provisioner),
         binding,
+        allow_volume_expansion: s.allow_volume_expansion.unwrap_or(false),
     };
     // The simulator's default class is the first one.
     if default {

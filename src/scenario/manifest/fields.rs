@@ -69,6 +69,7 @@ const SERVICE: &[&str] = &["spec.clusterIP", "spec.ports", "spec.selector", "spe
 const STORAGE_CLASS: &[&str] = &[
     "provisioner",
     "volumeBindingMode",
+    "allowVolumeExpansion",
     "allowedTopologies",
     "parameters",
     "reclaimPolicy",

@@ -135,9 +135,19 @@ pub enum SimCommand {
     DeleteClaim {
         claim: String,
     },
-    /// Deletes a StatefulSet (or Deployment) by name.
+    /// Grows a claim's storage request (`kubectl patch pvc`): the volume and
+    /// then its file system are expanded, if its class allows it.
+    ExpandClaim {
+        claim: String,
+        size_gib: u32,
+    },
+    /// Deletes a StatefulSet (or Deployment) by name. `orphan: true`
+    /// (`kubectl delete --cascade=orphan`, StatefulSets only): its pods and
+    /// claims are left running, without an owner.
     DeleteSet {
         set: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        orphan: bool,
     },
     /// Clients write this many rows to the primary now.
     Write {
@@ -171,6 +181,10 @@ pub enum SimCommand {
 
 fn one() -> u32 {
     1
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_zone() -> String {
@@ -218,6 +232,7 @@ impl SimCommand {
             CordonNode { .. } => "CordonNode",
             UncordonNode { .. } => "UncordonNode",
             DeleteClaim { .. } => "DeleteClaim",
+            ExpandClaim { .. } => "ExpandClaim",
             DeleteSet { .. } => "DeleteSet",
             Write { .. } => "Write",
             SetWriteRate { .. } => "SetWriteRate",
@@ -262,7 +277,11 @@ impl SimCommand {
             CordonNode { node, of } => format!("Cordon {}", node_words(node, of)),
             UncordonNode { node, of } => format!("Uncordon {}", node_words(node, of)),
             DeleteClaim { claim } => format!("Delete claim {claim}"),
-            DeleteSet { set } => format!("Delete {set}"),
+            ExpandClaim { claim, size_gib } => format!("Expand claim {claim} to {size_gib}Gi"),
+            DeleteSet { set, orphan: false } => format!("Delete {set}"),
+            DeleteSet { set, orphan: true } => {
+                format!("Delete {set} and leave its pods running without an owner")
+            }
             Write { rows, set } => format!("Write {rows} rows{}", on_set(" to", set)),
             SetWriteRate { per_second, set } => format!(
                 "Set the write rate to {per_second} rows/s{}",
@@ -331,7 +350,7 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         SetImage { set, image } => workload::set_image(cx, set, image),
         SetPartition { set, partition } => workload::set_partition(cx, set, *partition),
         SetMaxUnavailable { set, value } => workload::set_max_unavailable(cx, set, value),
-        DeleteSet { set } => workload::delete(cx, set),
+        DeleteSet { set, orphan } => workload::delete(cx, set, *orphan),
         DeletePod { pod } => pod::delete(cx, pod),
         ForceDeletePod { pod } => pod::force_delete(cx, pod),
         BreakReadiness { pod } => pod::set_readiness_broken(cx, pod, true),
@@ -353,6 +372,7 @@ pub fn apply(world: &mut World, cmd: &SimCommand) -> Result<(), String> {
         CordonNode { node, of } => node::set_cordoned(cx, node, of, true),
         UncordonNode { node, of } => node::set_cordoned(cx, node, of, false),
         DeleteClaim { claim } => storage::delete_claim(cx, claim),
+        ExpandClaim { claim, size_gib } => storage::expand_claim(cx, claim, *size_gib),
         Write { rows, set } => database::write(cx, set.as_deref(), *rows),
         SetWriteRate { per_second, set } => database::set_rate(cx, set.as_deref(), *per_second),
         DrainNode { node, of } => disruption::drain(cx, node, of),
@@ -598,7 +618,10 @@ mod tests {
             DeleteClaim {
                 claim: "www-web-0".into(),
             },
-            DeleteSet { set: "web".into() },
+            DeleteSet {
+                set: "web".into(),
+                orphan: false,
+            },
             Write {
                 rows: 100,
                 set: None,

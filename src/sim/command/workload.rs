@@ -147,9 +147,11 @@ pub(super) fn set_max_unavailable(
     Ok(())
 }
 
-/// `kubectl delete`: the controller then removes its pods.
-pub(super) fn delete(cx: &mut Ctx, name: &str) -> Result<(), String> {
+/// `kubectl delete`: the controller then removes its pods. With `orphan`
+/// (`--cascade=orphan`) the pods and claims stay (`orphan_set`).
+pub(super) fn delete(cx: &mut Ctx, name: &str, orphan: bool) -> Result<(), String> {
     match workload(cx, name)? {
+        Workload::Set(e) if orphan => orphan_set(cx, name, e),
         Workload::Set(e) => {
             set_object(cx, e)?.deleting = true;
             cx.emit(SimEvent::new(
@@ -157,11 +159,116 @@ pub(super) fn delete(cx: &mut Ctx, name: &str) -> Result<(), String> {
                 format!("statefulset/{name}"),
                 "deleted by the user: its pods go, its claims follow whenDeleted",
             ));
+            Ok(())
         }
+        Workload::Deployment(_) if orphan => Err(format!(
+            "--cascade=orphan is simulated for StatefulSets only; {name} is a Deployment"
+        )),
         Workload::Deployment(e) => {
             deployment(cx, e)?.deleting = true;
             cx.touch();
+            Ok(())
         }
     }
+}
+
+/// `kubectl delete statefulset NAME --cascade=orphan`: the API server sets
+/// the orphan finalizer; the garbage collector removes the set's
+/// ownerReference from every dependent (its pods, the claims it owns under
+/// whenDeleted: Delete, its ControllerRevisions), then the finalizer, and
+/// the object goes (garbagecollector.go `orphanDependents`). Nothing is
+/// stopped: the pods run on with no controller. All of it at once here.
+fn orphan_set(cx: &mut Ctx, name: &str, e: Entity) -> Result<(), String> {
+    if set_object(cx, e)?.deleting {
+        return Err(format!(
+            "statefulset {name} is already being deleted with its pods"
+        ));
+    }
+    let mut pods: Vec<(String, Entity)> = cx
+        .world
+        .get::<OwnedPods>(e)
+        .map(|o| o.entities().to_vec())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pe| cx.world.get::<Pod>(pe).map(|p| (p.name.clone(), pe)))
+        .collect();
+    pods.sort();
+    for (pod, pe) in &pods {
+        cx.world.entity_mut(*pe).remove::<PodOf>();
+        cx.world
+            .resource_mut::<crate::sim::model::journal::Journal>()
+            .pods
+            .note(*pe);
+        cx.world.get_resource_or_init::<Orphaned>().pods.push(*pe);
+        cx.emit(SimEvent::new(
+            EventKind::PodOrphaned,
+            format!("pod/{pod}"),
+            format!(
+                "the garbage collector removed its ownerReference to statefulset/{name} (deleted with --cascade=orphan): it keeps running, with no controller; nothing recreates it if it goes"
+            ),
+        ));
+    }
+    let claims = release_claims(cx, name);
+    let revisions = cx
+        .world
+        .get_mut::<SetStatus>(e)
+        .map(|mut st| std::mem::take(&mut st.revisions))
+        .unwrap_or_default();
+    let n_revisions = revisions.len();
+    cx.world
+        .get_resource_or_init::<Orphaned>()
+        .revisions
+        .insert(name.to_string(), revisions);
+    cx.world.resource_mut::<Index>().sets.remove(name);
+    cx.world.despawn(e);
+    cx.emit(SimEvent::new(
+        EventKind::SetDeleted,
+        format!("statefulset/{name}"),
+        format!(
+            "deleted with --cascade=orphan: the garbage collector removed the ownerReferences to it from {} (the orphan finalizer), then the object went; nothing was stopped",
+            orphaned_words(pods.len(), claims, n_revisions)
+        ),
+    ));
     Ok(())
+}
+
+/// "its 3 pods, 3 claims and 1 ControllerRevision": what an orphan deletion
+/// left without an owner.
+fn orphaned_words(pods: usize, claims: usize, revisions: usize) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut parts = vec![n(pods, "pod", "pods")];
+    if claims > 0 {
+        parts.push(n(claims, "claim", "claims"));
+    }
+    parts.push(n(revisions, "ControllerRevision", "ControllerRevisions"));
+    let last = parts.pop().unwrap_or_default();
+    format!("its {} and {last}", parts.join(", "))
+}
+
+/// Removes the ownerReference to StatefulSet `set` from every claim that
+/// has one (whenDeleted: Delete): the claims are kept. Returns how many.
+fn release_claims(cx: &mut Ctx, set: &str) -> usize {
+    let mut owned: Vec<(String, Entity)> = cx
+        .world
+        .query::<(Entity, &Claim, &ClaimStatus)>()
+        .iter(cx.world)
+        .filter(|(_, _, cs)| {
+            cs.owner_refs
+                .iter()
+                .any(|r| r.kind == OwnerRefKind::StatefulSet && r.name == set)
+        })
+        .map(|(ce, c, _)| (c.name.clone(), ce))
+        .collect();
+    owned.sort();
+    for (_, ce) in &owned {
+        cx.world
+            .resource_mut::<crate::sim::model::journal::Journal>()
+            .claims
+            .note(*ce);
+        if let Some(mut cs) = cx.world.get_mut::<ClaimStatus>(*ce) {
+            cs.owner_refs
+                .retain(|r| !(r.kind == OwnerRefKind::StatefulSet && r.name == set));
+        }
+    }
+    owned.len()
 }

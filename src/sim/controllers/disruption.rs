@@ -208,7 +208,7 @@ pub fn budgets_of<'b>(
 
 /// Each drain, each pass: pods gone are done; pods due are evicted (or
 /// refused, and retried in 5 s); a drain with nothing left is over.
-fn run_drains(
+pub(super) fn run_drains(
     mut cluster: Cluster,
     mut drains: ResMut<Drains>,
     budgets: Res<DisruptionBudgets>,

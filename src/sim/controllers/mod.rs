@@ -1,6 +1,7 @@
 //! The controllers: one file each, as in kube-controller-manager, plus the
 //! kubelet and the scheduler.
 
+pub mod adoption;
 mod affinity;
 pub mod attach_detach;
 pub mod deployment;
@@ -14,6 +15,7 @@ pub mod statefulset;
 mod statefulset_sparse;
 mod statefulset_view;
 pub mod volume_binding;
+pub mod volume_resize;
 pub mod zone_disruption;
 
 use crate::sim::model::gone::{RemovedPods, record_removed_pod};
@@ -30,9 +32,11 @@ pub(super) fn plugin(app: &mut App) {
         node_lifecycle::plugin,
         pod_gc::plugin,
         statefulset::plugin,
+        adoption::plugin,
         deployment::plugin,
         scheduler::plugin,
         volume_binding::plugin,
+        volume_resize::plugin,
         attach_detach::plugin,
         disruption::plugin,
     ));

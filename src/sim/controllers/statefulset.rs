@@ -42,6 +42,9 @@ pub(super) fn plugin(app: &mut App) {
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct PlantedBugSkipAtMostOne(pub bool);
 
+/// How soon a set retries creating a pod whose name another pod holds.
+const NAME_TAKEN_RETRY_MS: u64 = 1_000;
+
 /// Characters of template hash in a ControllerRevision name.
 const REVISION_HASH_LEN: usize = 10;
 
@@ -59,8 +62,31 @@ fn sync_revisions(cluster: &mut Cluster, set: &StatefulSet, st: &mut SetStatus) 
     if st.update_revision == name {
         return name;
     }
-    let number = st.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1;
     let obj = format!("statefulset/{}", spec.name);
+    // The template equals the newest revision: it is the update revision,
+    // with no new number. Only a set that adopted an orphaned history starts
+    // so (getStatefulSetRevisions: an equal revision immediately prior).
+    let newest = st.revisions.iter().max_by_key(|r| r.number);
+    let adopted = newest.filter(|r| r.name == name && st.update_revision.is_empty());
+    if let Some(r) = adopted {
+        let number = r.number;
+        cluster.emit(
+            SimEvent::new(
+                EventKind::RevisionAdopted,
+                obj,
+                format!(
+                    "the template equals the adopted ControllerRevision {name} (revision {number}): it is the update and current revision, so pods at it are not replaced"
+                ),
+            )
+            .revision(name.clone()),
+        );
+        if st.current_revision.is_empty() {
+            st.current_revision = name.clone();
+        }
+        st.update_revision = name.clone();
+        return name;
+    }
+    let number = st.revisions.iter().map(|r| r.number).max().unwrap_or(0) + 1;
     let event = if let Some(r) = st.revisions.iter_mut().find(|r| r.name == name) {
         r.number = number;
         SimEvent::new(
@@ -629,7 +655,7 @@ impl Pass<'_, '_, '_, '_> {
                 ordinal,
                 revision,
                 reason,
-            } => self.create_pod(set_e, spec, st, ordinal, revision, reason),
+            } => return self.create_pod(set_e, spec, st, ordinal, revision, reason),
             Action::DeletePod { name, reason, .. } => return self.delete_pod(&name, reason),
             Action::DeleteClaim {
                 name,
@@ -683,7 +709,19 @@ impl Pass<'_, '_, '_, '_> {
         ordinal: u32,
         revision: String,
         reason: String,
-    ) {
+    ) -> bool {
+        // The name is taken by a pod that is not the set's (an orphan being
+        // deleted, which the set does not adopt): the create would fail with
+        // AlreadyExists; the set's next pass, a second later, tries again.
+        if self
+            .cluster
+            .index
+            .pods
+            .contains_key(&spec.pod_name(ordinal))
+        {
+            self.cluster.wake_at(self.now + NAME_TAKEN_RETRY_MS);
+            return true;
+        }
         let template = st
             .revision(&revision)
             .map(|r| r.template.clone())
@@ -710,6 +748,7 @@ impl Pass<'_, '_, '_, '_> {
                 .revision(revision)
                 .k8s(K8sRecord::stateful_pod("create", &spec.name, &name)),
         );
+        false
     }
 
     /// The planted bug: terminating pods are force-deleted at once, so the

@@ -32,6 +32,7 @@ fn class_of(index: &Index, name: &str) -> StorageClassSpec {
             name: name.into(),
             kind: StorageKind::Network,
             binding: BindingMode::WaitForFirstConsumer,
+            allow_volume_expansion: false,
         })
 }
 

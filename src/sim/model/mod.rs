@@ -149,6 +149,8 @@ pub mod limits {
     pub const MAX_REPLICAS: u32 = 10_000;
     pub const MAX_WORKLOADS: usize = 100;
     pub const MAX_CLAIM_TEMPLATES: usize = 8;
+    /// GiB one claim may request (64 TiB).
+    pub const MAX_CLAIM_GIB: u32 = 65_536;
     pub const MAX_STEPS: usize = 10_000;
     pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
     pub const MAX_FILE_BYTES: u64 = 1 << 20;

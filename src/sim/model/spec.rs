@@ -80,6 +80,14 @@ pub struct StorageClassSpec {
     pub kind: StorageKind,
     #[serde(default = "binding_default")]
     pub binding: BindingMode,
+    /// allowVolumeExpansion: its claims may be expanded (upstream default
+    /// false). docs/semantics.md §4.7 claim-expansion.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_volume_expansion: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 fn kind_default() -> StorageKind {
     StorageKind::Network

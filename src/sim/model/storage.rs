@@ -33,7 +33,49 @@ pub struct ClaimStatus {
     /// condemned pod (whenScaled=Delete); the garbage collector deletes the
     /// claim once its owner is gone (docs/semantics.md §4.1).
     pub owner_refs: Vec<OwnerRef>,
+    /// An expansion in progress: `Claim::size_gib` is the new request,
+    /// status.capacity is still the old size (§4.7 claim-expansion).
+    pub resize: Option<ClaimResize>,
 }
+
+/// A claim expansion: the external resizer grows the volume, then the
+/// kubelet of a node that mounts it grows the file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimResize {
+    /// status.capacity until the file system is grown.
+    pub from_gib: u32,
+    pub stage: ResizeStage,
+}
+
+/// Where a claim expansion is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResizeStage {
+    /// The external resizer expands the volume (ControllerExpandVolume)
+    /// until then (condition Resizing).
+    Controller { until_ms: u64 },
+    /// The volume is bigger; the file system waits for a kubelet that mounts
+    /// it (condition FileSystemResizePending). `until_ms`: when the kubelet
+    /// of a node where a pod uses it finishes NodeExpandVolume.
+    FileSystem { until_ms: Option<u64> },
+}
+
+/// How long the external resizer's ControllerExpandVolume takes.
+pub const RESIZE_CONTROLLER_MS: u64 = 5_000;
+/// How long the kubelet's online NodeExpandVolume (resize2fs) takes.
+pub const RESIZE_FILE_SYSTEM_MS: u64 = 2_000;
+
+impl ClaimStatus {
+    /// status.capacity in GiB of a claim requesting `requested` GiB: the old
+    /// size while an expansion is under way. Meaningful once bound.
+    pub fn capacity_gib(&self, requested: u32) -> u32 {
+        self.resize.map_or(requested, |r| r.from_gib)
+    }
+}
+
+/// Claims with an expansion under way, for the resize pass (empty: it does
+/// nothing).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct ClaimResizes(pub Vec<Entity>);
 
 /// Kind of the object an ownerReference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

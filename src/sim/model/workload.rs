@@ -73,3 +73,22 @@ pub struct DeploymentStatus {
     pub updated: u32,
     pub blocked: Option<String>,
 }
+
+/// What a StatefulSet deleted with `--cascade=orphan` left behind: its pods,
+/// which run on with no controller, and its ControllerRevisions, by the
+/// set's name (which stands for its selector). A later set with that name
+/// adopts both (docs/semantics.md §2.15 orphan-and-adopt).
+#[derive(Resource, Debug, Default, Clone)]
+pub struct Orphaned {
+    /// Pods with no ownerReference, in the order they were orphaned.
+    pub pods: Vec<Entity>,
+    /// ControllerRevisions with no ownerReference, by the set's name.
+    pub revisions: std::collections::BTreeMap<String, Vec<Revision>>,
+}
+
+impl Orphaned {
+    /// Nothing waits to be adopted.
+    pub fn is_empty(&self) -> bool {
+        self.pods.is_empty() && self.revisions.is_empty()
+    }
+}
