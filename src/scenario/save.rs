@@ -121,6 +121,15 @@ fn first_open(text: &str) -> Option<usize> {
     None
 }
 
+/// Text for a `//` comment: a line break (or any control character) in
+/// it, from a kubectl line or a branch name, would end the comment and
+/// leave the rest as bad RON, so each becomes a space.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The inserted steps for the actions at one place, as lines.
 fn inserted(entries: &[&Entry], branch: &str, indent: &str) -> String {
     let mut out = String::new();
@@ -129,8 +138,9 @@ fn inserted(entries: &[&Entry], branch: &str, indent: &str) -> String {
             continue;
         };
         out.push_str(&format!(
-            "{indent}// What if: {} (branch \"{branch}\")\n{indent}(at: {}, do: {}),\n",
-            e.describe(),
+            "{indent}// What if: {} (branch \"{}\")\n{indent}(at: {}, do: {}),\n",
+            one_line(&e.describe()),
+            one_line(branch),
             secs(e.t_ms),
             cmd.to_ron()
         ));
@@ -387,6 +397,29 @@ mod tests {
         assert!(text.contains("// What if: Delete pod web-1 at"));
         assert!(text.contains("// a comment"));
         assert_eq!(again.scenario.name, "t (what if: b)");
+    }
+
+    /// Found by the `branch` fuzz target: a kubectl line holding a line
+    /// break ended the "What if" comment, and the saved file did not load.
+    #[test]
+    fn a_saved_branch_whose_action_or_name_spans_lines_still_loads() {
+        let loaded = load::load_str("t.ron", TEXT.as_bytes()).expect("loads");
+        let line = "patch statefulset web -p '{\"spec\":\r\n{\"replicas\":2}}'";
+        let e = Entry {
+            t_ms: 25_000,
+            input: Input::Command(SimCommand::Kubectl(line.into())),
+            cursor: 1,
+            armed_ms: 10_000,
+        };
+        let text = branch_text(TEXT, &loaded, &[e], "two\nlines", None).expect("saves");
+        let again = load::load_str("u.ron", text.as_bytes())
+            .unwrap_or_else(|d| panic!("the saved text loads: {d}\n{text}"));
+        // The step keeps the line exactly; only the comment is flattened.
+        assert!(matches!(
+            &again.scenario.steps[1].command,
+            Some(SimCommand::Kubectl(l)) if l == line
+        ));
+        assert!(text.contains("(branch \"two lines\")"));
     }
 
     #[test]
