@@ -224,9 +224,9 @@ fn run_streaming(
         eprintln!("error: cannot write {}: {e}", out.display());
         ExitCode::from(2)
     };
-    let mut tmp_name = out.as_os_str().to_owned();
-    tmp_name.push(".partial");
-    let tmp = PathBuf::from(tmp_name);
+    // `--events-out /dev/null` (or a FIFO) is written to, never replaced.
+    let dest = statefulset_sim::scenario::save::Destination::of(out);
+    let tmp = dest.staging(statefulset_sim::scenario::save::partial);
     let file = std::fs::File::create(&tmp).map_err(fail)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
     let output = headless::Output {
@@ -239,7 +239,7 @@ fn run_streaming(
     use std::io::Write;
     w.flush().map_err(fail)?;
     drop(w);
-    std::fs::rename(&tmp, out).map_err(fail)?;
+    dest.commit(&tmp).map_err(fail)?;
     Ok(run)
 }
 

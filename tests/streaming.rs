@@ -86,3 +86,58 @@ fn events_out_writes_the_whole_log_and_leaves_no_partial_file() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A FIFO at `path` (Unix's `mkfifo`), or None where there is none.
+fn make_fifo(path: &Path) -> Option<()> {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .ok()?
+        .success();
+    ok.then_some(())
+}
+
+#[test]
+fn events_out_to_a_fifo_or_dev_null_writes_into_it_and_never_replaces_it() {
+    use std::os::unix::fs::FileTypeExt;
+    // `--events-out /dev/null` once renamed a regular file over /dev/null
+    // (as root, it can): every later reader of /dev/null then read old
+    // logs. A FIFO shows the same path without touching the machine: the
+    // log must come through it, and it must still be a FIFO afterwards.
+    let dir = std::env::temp_dir().join(format!("ss-stream-fifo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fifo = dir.join("events.fifo");
+    if make_fifo(&fifo).is_none() {
+        eprintln!("SKIPPED: no mkfifo here");
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).expect("reads the FIFO"))
+    };
+    let path = Path::new("scenarios/04-rolling-update-partition.ron");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
+        .arg(path)
+        .args(["--headless", "--events-out"])
+        .arg(&fifo)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{out:?}");
+    // Checked before the reader is joined: had the FIFO been replaced, no
+    // one would ever write to it and the reader would wait for ever.
+    let kind = std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced by {kind:?}");
+    let read = reader.join().expect("the reader ends");
+    let kept = headless::run(load_file(path).expect("lesson loads"), None, None);
+    assert_eq!(read, kept.events_jsonl());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("temp dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "nothing else written beside it: {names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

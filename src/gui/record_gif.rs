@@ -4,6 +4,7 @@
 //! writer dropped without `finish` (a window closed, a panic unwinding)
 //! still finishes, so what was recorded is kept.
 
+use crate::scenario::save::{Destination, partial};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct Written {
 /// An animated GIF being written.
 pub struct GifWriter {
     out: PathBuf,
+    /// The file's place: a regular file is replaced when the recording is
+    /// finished; `/dev/null` or a FIFO is written to.
+    dest: Destination,
     tmp: PathBuf,
     enc: Option<gif::Encoder<BufWriter<File>>>,
     /// The picture as the frames so far have painted it (RGBA).
@@ -39,14 +43,6 @@ pub struct GifWriter {
     frames: usize,
     duration_cs: u64,
     done: bool,
-}
-
-/// `OUT.gif` → `OUT.gif.partial`, beside it (so the rename stays on one
-/// file system and is atomic).
-fn partial(out: &Path) -> PathBuf {
-    let mut s = out.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
 }
 
 /// The smallest rectangle (x, y, w, h) holding every pixel that differs
@@ -149,7 +145,8 @@ impl GifWriter {
     pub fn new(out: &Path) -> Self {
         GifWriter {
             out: out.to_path_buf(),
-            tmp: partial(out),
+            dest: Destination::of(out),
+            tmp: Destination::of(out).staging(partial),
             enc: None,
             canvas: Vec::new(),
             width: 0,
@@ -247,10 +244,12 @@ impl GifWriter {
         use std::io::Write;
         w.flush().map_err(|e| fail(&e))?;
         let file = w.into_inner().map_err(|e| fail(&e.error()))?;
-        file.sync_all().map_err(|e| fail(&e))?;
+        if matches!(self.dest, Destination::Replace(_)) {
+            file.sync_all().map_err(|e| fail(&e))?;
+        }
         let bytes = file.metadata().map_err(|e| fail(&e))?.len();
         drop(file);
-        std::fs::rename(&self.tmp, &self.out).map_err(|e| {
+        self.dest.commit(&self.tmp).map_err(|e| {
             format!(
                 "cannot move {} to {}: {e}",
                 self.tmp.display(),

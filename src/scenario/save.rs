@@ -6,7 +6,7 @@
 use super::load::{self, Loaded};
 use super::tape::{Entry, Input};
 use crate::sim::units;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `1234` ms as RON seconds, exactly: "1.234".
 fn secs(ms: u64) -> String {
@@ -262,6 +262,59 @@ fn rearm(text: &str, item: (usize, usize), step: &super::Step, delay_ms: u64) ->
     edits
 }
 
+/// Where a file the program writes for a user goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A regular file, or none yet: written beside it and renamed over it
+    /// when complete. A symbolic link is followed, so the link stays and
+    /// the file it points to is replaced.
+    Replace(PathBuf),
+    /// Not a regular file (`/dev/null`, a FIFO, a terminal): written
+    /// straight to it. A rename would put a regular file in its place, and
+    /// there is nothing of the user's there to keep whole.
+    Stream(PathBuf),
+}
+
+impl Destination {
+    /// Where writing to `path` goes.
+    pub fn of(path: &Path) -> Destination {
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => Destination::Stream(path.to_path_buf()),
+            Ok(m) if m.is_file() => Destination::Replace(
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            ),
+            // None yet, or a folder (the rename then fails with a clear error).
+            _ => Destination::Replace(path.to_path_buf()),
+        }
+    }
+
+    /// The path written while the file is being made: the file itself when
+    /// streamed, else `partial(file)`.
+    pub fn staging(&self, partial: impl FnOnce(&Path) -> PathBuf) -> PathBuf {
+        match self {
+            Destination::Replace(f) => partial(f),
+            Destination::Stream(p) => p.clone(),
+        }
+    }
+
+    /// Puts the staged file in place (a rename; nothing when streamed).
+    pub fn commit(&self, staged: &Path) -> std::io::Result<()> {
+        match self {
+            Destination::Replace(f) => std::fs::rename(staged, f),
+            Destination::Stream(_) => Ok(()),
+        }
+    }
+}
+
+/// `OUT` → `OUT.partial`, beside it (so the rename stays on one file
+/// system and is atomic): how a file that streams as it is made (an event
+/// log, a recording) is named until it is complete.
+pub fn partial(out: &Path) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
 /// A temporary path beside `path`, unique in this process, keeping the
 /// extension (an image encoder picks its format from it):
 /// `dir/.name.tmp-PID-N.ext`.
@@ -292,7 +345,13 @@ pub fn replace_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), String> {
-    let tmp = temp_beside(path)?;
+    let file = match Destination::of(path) {
+        Destination::Replace(file) => file,
+        Destination::Stream(p) => {
+            return write(&p).map_err(|e| format!("cannot write {}: {e}", path.display()));
+        }
+    };
+    let tmp = temp_beside(&file)?;
     let io = |e: std::io::Error| e.to_string();
     let result = write(&tmp)
         .and_then(|()| {
@@ -300,12 +359,12 @@ pub fn replace_atomically(
                 .and_then(|f| f.sync_all())
                 .map_err(io)
         })
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(io));
+        .and_then(|()| std::fs::rename(&tmp, &file).map_err(io));
     match result {
         Ok(()) => {
             // The rename itself is durable once the directory is synced;
             // where a directory cannot be opened (not on Unix) it is not.
-            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty())
                 && let Ok(d) = std::fs::File::open(dir)
             {
                 let _ = d.sync_all();
@@ -467,6 +526,66 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(&dir).expect("lists").collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
         assert!(write_atomic(&dir.join("no/such/dir/x.ron"), "x").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    #[test]
+    fn saving_through_a_symbolic_link_replaces_the_file_it_points_to_and_keeps_the_link() {
+        let dir = std::env::temp_dir().join(format!("ss-save-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let real = dir.join("real.ron");
+        let link = dir.join("link.ron");
+        write_atomic(&real, "one").expect("writes");
+        std::os::unix::fs::symlink(&real, &link).expect("links");
+        write_atomic(&link, "two").expect("writes through the link");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .expect("the link is there")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).expect("reads"), "two");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_device_is_written_to_and_a_regular_file_or_new_path_replaced() {
+        assert_eq!(
+            Destination::of(Path::new("/dev/null")),
+            Destination::Stream("/dev/null".into())
+        );
+        let dir = std::env::temp_dir().join(format!("ss-save-dest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let new = dir.join("new.ron");
+        assert_eq!(Destination::of(&new), Destination::Replace(new.clone()));
+        write_atomic(&new, "x").expect("writes");
+        let canonical = std::fs::canonicalize(&new).expect("exists");
+        assert_eq!(Destination::of(&new), Destination::Replace(canonical));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn saving_to_a_fifo_writes_into_it_and_leaves_it_a_fifo() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = std::env::temp_dir().join(format!("ss-save-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let fifo = dir.join("out.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: no mkfifo here");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).expect("reads"))
+        };
+        write_atomic(&fifo, "through the pipe").expect("writes");
+        // Before the join: a replaced FIFO would leave the reader waiting.
+        let kind = std::fs::symlink_metadata(&fifo).expect("there").file_type();
+        assert!(kind.is_fifo(), "replaced by {kind:?}");
+        assert_eq!(reader.join().expect("reader ends"), "through the pipe");
+        assert_eq!(std::fs::read_dir(&dir).expect("lists").count(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
