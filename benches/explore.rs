@@ -1,5 +1,6 @@
-//! Benchmark of `statefulset-sim explore`: campaign runs per second on the
-//! sandbox (target ≥ 500 runs/s) and on lesson 7 (the MySQL lesson, its
+//! Benchmark of `statefulset-sim explore`: runs per second on the sandbox,
+//! one at a time and as a campaign on one thread and on every core (target
+//! ≥ 500 runs/s) and on lesson 7 (the MySQL lesson, its
 //! steps included), and the time to shrink a 20-fault failure (target
 //! < 10 s). Run it without the GUI:
 //! `cargo bench --no-default-features --bench explore`.
@@ -60,6 +61,27 @@ fn bench(cr: &mut Criterion) {
     eprintln!("sandbox, all fault kinds, up to 6 faults:");
     let rate = runs_per_second(&sandbox, 2000);
     eprintln!("sandbox: {rate:.0} runs/s (target >= 500)");
+    // A whole campaign (draw, play, check, tally; nothing fails on the
+    // sandbox) on one thread and on one per core: what `explore` does.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for jobs in [1, cores] {
+        let c = campaign(
+            "00-sandbox.ron",
+            Options {
+                runs: 2000,
+                jobs,
+                ..Options::default()
+            },
+        );
+        let t = Instant::now();
+        let r = c.explore(&mut |_, _| {});
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "sandbox campaign, {} runs on {jobs} thread(s): {secs:.2} s, {:.0} runs/s (target >= 500)",
+            r.runs,
+            r.runs as f64 / secs
+        );
+    }
     let mysql = campaign("07-mysql.ron", Options::default());
     eprintln!("lesson 7 (its steps, then faults):");
     let rate = runs_per_second(&mysql, 500);

@@ -37,12 +37,18 @@ pub struct ExploreArgs {
     /// Use only the scenario's cluster and workloads, not its steps.
     #[arg(long)]
     pub cluster_only: bool,
+    /// Runs played at once (threads); default: one per core. The results
+    /// are the same for any number.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// Most faults per run.
 const MAX_FAULTS: usize = 100;
 /// Most runs per campaign.
 const MAX_RUNS: u32 = 10_000_000;
+/// Most worker threads.
+const MAX_JOBS: usize = 256;
 
 /// The options the flags ask for, or what is wrong with them.
 pub fn options(a: &ExploreArgs) -> Result<Options, String> {
@@ -87,7 +93,15 @@ pub fn options(a: &ExploreArgs) -> Result<Options, String> {
             a.until
         ));
     }
+    let jobs = match a.jobs {
+        Some(n) if !(1..=MAX_JOBS).contains(&n) => {
+            return Err(format!("--jobs must be between 1 and {MAX_JOBS}, got {n}"));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     Ok(Options {
+        jobs,
         runs: a.runs,
         seed: a.seed,
         kinds,

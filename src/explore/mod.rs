@@ -121,6 +121,10 @@ pub struct Options {
     pub cluster_only: bool,
     /// Runs a shrink may spend per failure.
     pub shrink_budget: u32,
+    /// Worker threads: runs are independent, so a campaign plays several
+    /// at once. The report is the same for any number (each run's result
+    /// is taken in seed order).
+    pub jobs: usize,
     /// Test only: the StatefulSet controller skips its at-most-one check.
     #[doc(hidden)]
     pub planted_bug: bool,
@@ -136,6 +140,7 @@ impl Default for Options {
             until_s: 1800.0,
             cluster_only: false,
             shrink_budget: 600,
+            jobs: 1,
             planted_bug: false,
         }
     }
@@ -294,10 +299,8 @@ impl Campaign {
         let mut report = Report::default();
         let mut first: BTreeMap<Property, (u64, Vec<Fault>)> = BTreeMap::new();
         let mut failing = 0;
-        for i in 0..self.opts.runs {
-            let seed = self.opts.seed.wrapping_add(i as u64);
-            let faults = self.draw(seed);
-            let out = self.run(&faults);
+        let mut i = 0;
+        self.each_run(&mut |seed, faults, out| {
             report
                 .coverage
                 .add(&faults, &out.facts, out.events, out.simulated_ms);
@@ -309,13 +312,78 @@ impl Campaign {
                 first.entry(p).or_insert((seed, faults));
             }
             report.runs += 1;
-            progress(i + 1, failing);
-        }
+            i += 1;
+            progress(i, failing);
+        });
         report.run_time = started.elapsed();
-        for (p, (seed, faults)) in first {
-            report.findings.push(self.shrink(p, seed, faults));
+        // Each property's first failure is shrunk on its own thread.
+        let first: Vec<_> = first.into_iter().collect();
+        for chunk in first.chunks(self.opts.jobs.max(1)) {
+            let found: Vec<Finding> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|(p, (seed, faults))| {
+                        scope.spawn(move || self.shrink(*p, *seed, faults.clone()))
+                    })
+                    .collect();
+                handles.into_iter().map(join).collect()
+            });
+            report.findings.extend(found);
         }
         report
+    }
+
+    /// Plays every run of the campaign on `opts.jobs` threads and hands each
+    /// (seed, faults, outcome) to `take` in seed order, as it would come
+    /// from one thread.
+    fn each_run(&self, take: &mut dyn FnMut(u64, Vec<Fault>, Outcome)) {
+        let runs = self.opts.runs;
+        let seed_of = |i: u32| self.opts.seed.wrapping_add(i as u64);
+        let jobs = self.opts.jobs.clamp(1, runs.max(1) as usize);
+        if jobs == 1 {
+            for i in 0..runs {
+                let faults = self.draw(seed_of(i));
+                let out = self.run(&faults);
+                take(seed_of(i), faults, out);
+            }
+            return;
+        }
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let next = AtomicU32::new(0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs)
+                .map(|_| {
+                    let tx = tx.clone();
+                    let next = &next;
+                    scope.spawn(move || {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            if i >= runs {
+                                break;
+                            }
+                            let faults = self.draw(seed_of(i));
+                            let out = self.run(&faults);
+                            if tx.send((i, faults, out)).is_err() {
+                                break;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            // Results arrive in any order; they are taken in seed order.
+            let mut waiting = BTreeMap::new();
+            let mut due = 0;
+            for (i, faults, out) in rx {
+                waiting.insert(i, (faults, out));
+                while let Some((faults, out)) = waiting.remove(&due) {
+                    take(seed_of(due), faults, out);
+                    due += 1;
+                }
+            }
+            workers.into_iter().for_each(join);
+        });
     }
 
     /// Shrinks a failing run of `property` and renders it as a scenario.
@@ -384,6 +452,12 @@ impl Campaign {
         ];
         plan::to_ron(&s, &header)
     }
+}
+
+/// A worker's result; a worker's panic is the campaign's (a bug in the
+/// simulator, reported as one thread would report it).
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
 /// Sorts a run's failures into properties.
