@@ -102,13 +102,28 @@ pub fn revealed(world: &World, loaded: &Loaded) -> Option<(String, String)> {
     // A multiple-choice question: the correct letter first, as the class
     // voted with it.
     let answer = match (s.correct_choice(), &s.correct) {
-        (Some(i), Some(c)) => format!(
-            "Correct: {}. {c}. {answer}",
-            crate::scenario::Step::choice_letter(i)
-        ),
+        (Some(i), Some(c)) => correct_first(crate::scenario::Step::choice_letter(i), c, &answer),
         _ => answer,
     };
     Some((s.pause.clone()?, answer))
+}
+
+/// "Correct: B. <choice>. <answer>", the choice said once: an answer that
+/// already opens with the choice's words is not preceded by them again.
+fn correct_first(letter: char, choice: &str, answer: &str) -> String {
+    let words = |t: &str| -> Vec<String> {
+        t.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (c, a) = (words(choice), words(answer));
+    if !c.is_empty() && a.starts_with(&c) {
+        format!("Correct: {letter}. {answer}")
+    } else {
+        format!("Correct: {letter}. {choice}. {answer}")
+    }
 }
 
 /// The open question's choices, lettered for a show of hands ("A", "web-0"):
@@ -651,6 +666,27 @@ pub fn kubectl_window(ctx: &egui::Context, open: &mut bool, host: &mut SimHost, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_presenter_note_says_the_correct_choice_once() {
+        assert_eq!(
+            correct_first('B', "No", "No: par-1 is replaced first, then par-0."),
+            "Correct: B. No: par-1 is replaced first, then par-0."
+        );
+        assert_eq!(
+            correct_first('A', "web-0", "Web-0, then web-1."),
+            "Correct: A. Web-0, then web-1."
+        );
+        // Only whole words count: "No" does not open "Not until…".
+        assert_eq!(
+            correct_first('C', "No", "Not until web-0 is Ready."),
+            "Correct: C. No. Not until web-0 is Ready."
+        );
+        assert_eq!(
+            correct_first('A', "It waits", "The StatefulSet waits."),
+            "Correct: A. It waits. The StatefulSet waits."
+        );
+    }
 
     #[test]
     fn an_answer_is_compared_whole_and_by_its_clauses() {
