@@ -143,10 +143,11 @@ impl GifWriter {
     /// Starts a recording to `out` (nothing is written before the first
     /// frame, whose size becomes the animation's).
     pub fn new(out: &Path) -> Self {
+        let dest = Destination::of(out);
         GifWriter {
             out: out.to_path_buf(),
-            dest: Destination::of(out),
-            tmp: Destination::of(out).staging(partial),
+            tmp: dest.staging(partial),
+            dest,
             enc: None,
             canvas: Vec::new(),
             width: 0,

@@ -111,15 +111,9 @@ pub fn revealed(world: &World, loaded: &Loaded) -> Option<(String, String)> {
 /// "Correct: B. <choice>. <answer>", the choice said once: an answer that
 /// already opens with the choice's words is not preceded by them again.
 fn correct_first(letter: char, choice: &str, answer: &str) -> String {
-    let words = |t: &str| -> Vec<String> {
-        t.to_lowercase()
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let (c, a) = (words(choice), words(answer));
-    if !c.is_empty() && a.starts_with(&c) {
+    // The giveaway check's normaliser: lower case, punctuation as spaces.
+    let (c, a) = (normalise(choice), normalise(answer));
+    if !c.is_empty() && (a == c || a.starts_with(&format!("{c} "))) {
         format!("Correct: {letter}. {answer}")
     } else {
         format!("Correct: {letter}. {choice}. {answer}")
