@@ -6,7 +6,9 @@ mod common;
 
 use common::lesson_files;
 use statefulset_sim::headless;
-use statefulset_sim::scenario::load_file;
+use statefulset_sim::scenario::{Loaded, load_file, load_str};
+use statefulset_sim::sim::EventLog;
+use statefulset_sim::sim::controllers::kubelet::KubeletFullWalk;
 use statefulset_sim::sim::event::EventKind;
 use std::path::PathBuf;
 
@@ -151,5 +153,69 @@ fn a_different_seed_changes_deployment_names_but_not_statefulset_names() {
         names(&a, "pod/web-"),
         names(&b, "pod/web-"),
         "StatefulSet names are identities, not random"
+    );
+}
+
+/// A run's event log with the kubelet syncing only the pods whose inputs
+/// changed (as it does), or walking every pod of a changed node (`full`).
+fn kubelet_log(loaded: Loaded, seed: Option<u64>, full: bool) -> String {
+    let mut app = statefulset_sim::scenario::core_app();
+    let world = app.world_mut();
+    world.insert_resource(KubeletFullWalk(full));
+    statefulset_sim::scenario::install(world, loaded, seed, false);
+    statefulset_sim::scenario::run::drive(world, None, false, Default::default())
+        .expect("no stream to fail");
+    world.resource::<EventLog>().to_jsonl()
+}
+
+/// The kubelet's per-pod work (a speed-up, src/sim/controllers/kubelet_work.rs)
+/// changes nothing a user sees: every lesson, on two seeds, and a rollout
+/// through a node failure, a partition and a force delete log exactly what
+/// a kubelet walking every pod of each changed node logs.
+#[test]
+fn a_kubelet_syncing_only_changed_pods_logs_exactly_what_a_full_walk_logs() {
+    let mut cases: Vec<(String, Loaded)> = lesson_files()
+        .iter()
+        .map(|f| (f.display().to_string(), load_file(f).expect("lesson loads")))
+        .collect();
+    let churn = r#"(name: "churn", seed: 3,
+        cluster: (nodes: [(name: "n1", zone: "a"), (name: "n2", zone: "a"), (name: "n3", zone: "b"), (name: "n4", zone: "b")]),
+        workloads: [
+            StatefulSet((name: "web", replicas: 12, pod_management: Parallel,
+                update_strategy: RollingUpdate(max_unavailable: 2),
+                template: (image: "nginx:1"), claims: [(name: "www")])),
+            Deployment((name: "api", replicas: 4, template: (image: "api:1"))),
+        ],
+        steps: [
+            (at: 30.0, do: SetImage(set: "web", image: "nginx:2")),
+            (at: 34.0, do: FailNode(node: "n2")),
+            (at: 40.0, do: PartitionNode(node: "n3")),
+            (at: 45.0, do: ForceDeletePod(pod: "web-5")),
+            (at: 47.0, do: CrashPod(pod: "web-9", times: 2)),
+            (at: 48.0, do: BreakReadiness(pod: "web-10")),
+            (at: 50.0, do: DeletePod(pod: "web-7")),
+            (at: 120.0, do: RecoverNode(node: "n3")),
+            (at: 400.0, do: RecoverNode(node: "n2")),
+            (at: 420.0, do: SetImage(set: "web", image: "nginx:404")),
+            (at: 500.0, do: Scale(set: "web", replicas: 5)),
+        ])"#;
+    cases.push((
+        "churn".into(),
+        load_str("churn.ron", churn.as_bytes()).expect("churn loads"),
+    ));
+    let mut differ = Vec::new();
+    for (name, loaded) in cases {
+        for seed in [None, Some(1)] {
+            let per_pod = kubelet_log(loaded.clone(), seed, false);
+            let full = kubelet_log(loaded.clone(), seed, true);
+            if let Some(d) = first_differences(&full, &per_pod, 3) {
+                differ.push(format!("{name} (seed {seed:?}):\n{d}"));
+            }
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "logs that differ:\n{}",
+        differ.join("\n")
     );
 }

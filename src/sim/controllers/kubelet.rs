@@ -7,10 +7,11 @@
 //! order, and for each container and pod asks a pure rule (`process_tick`,
 //! `pod_step`, `readiness`, `start_plan`, `is_orphan`) what to do, then applies it.
 
+use super::kubelet_work::NodeWork;
 use crate::sim::SimSystems;
 use crate::sim::event::{EventKind, SimEvent};
 use crate::sim::k8s_event::{K8sRecord, container_name};
-use crate::sim::model::gone::Tally;
+use crate::sim::model::gone::{RemovedPods, Tally};
 use crate::sim::model::journal::{Journal, Trail, candidates, debug_same};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
@@ -24,6 +25,11 @@ use bevy::prelude::*;
 pub struct Kubelets;
 
 pub(super) fn plugin(app: &mut App) {
+    // A check aid: SIM_KUBELET_FULL_WALK=1 makes every event log comparable
+    // with the one a kubelet walking every pod of a changed node writes.
+    if std::env::var_os("SIM_KUBELET_FULL_WALK").is_some_and(|v| v == "1") {
+        app.insert_resource(KubeletFullWalk(true));
+    }
     app.add_systems(
         crate::sim::SimSchedule,
         (delete_unscheduled_pods, kubelet)
@@ -457,7 +463,16 @@ struct KubeletMemory {
     order: Vec<(String, Entity)>,
     /// How far each trail of the journal has been read.
     cursors: Cursors,
+    /// Per connected node: its pods and containers (kubelet_work.rs).
+    works: EntityHashMap<NodeWork>,
+    /// Each pod and container of `works` → its node.
+    node_of: EntityHashMap<Entity>,
 }
+
+/// Set to walk every pod of a node whenever anything on it changed, as the
+/// kubelet did before it kept per-pod work (tests compare the two logs).
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct KubeletFullWalk(pub bool);
 
 /// Positions in the journal's trails (model/journal.rs).
 #[derive(Default)]
@@ -468,6 +483,8 @@ struct Cursors {
     new_atts: usize,
     claims: usize,
     volumes: usize,
+    removed_pods: usize,
+    procs_gone: usize,
 }
 
 #[derive(Default, Clone, Copy, Debug)]
@@ -597,10 +614,24 @@ impl Storage<'_, '_> {
     }
 }
 
-fn kubelet(mut cluster: Cluster, mut m: Machines, storage: Storage, mut mem: Local<KubeletMemory>) {
+fn kubelet(
+    mut cluster: Cluster,
+    mut m: Machines,
+    storage: Storage,
+    removed: Res<RemovedPods>,
+    full_walk: Option<Res<KubeletFullWalk>>,
+    mut mem: Local<KubeletMemory>,
+) {
     let now = cluster.now();
     let storage_changed = storage_changed(&mut mem, &storage, &cluster.journal);
-    let dirty = dirty_nodes(&mut m, &storage, &cluster, &mut mem.cursors);
+    let (dirty, mut dirt) = dirty_nodes(&mut m, &storage, &cluster, &mut mem.cursors);
+    forget_gone(&mut mem, &removed, &cluster.journal);
+    if dirt.is_none() || full_walk.is_some_and(|f| f.0) {
+        // A reader fell behind (or per-pod work is switched off): every
+        // node walked this pass is walked in full.
+        mem.works.clear();
+        mem.node_of.clear();
+    }
     if mem.order.len() != m.nodes.iter().len() || !m.new_nodes.is_empty() {
         mem.order = m
             .nodes
@@ -632,17 +663,85 @@ fn kubelet(mut cluster: Cluster, mut m: Machines, storage: Storage, mut mem: Loc
             // Only a node that is walked needs its name copied.
             name: mem.order[i].0.clone(),
             deadline: None,
+            item_deadline: None,
             waiting: false,
         };
-        pass.walk(&mut cluster, &mut m, &storage);
+        let node_dirt = dirt
+            .as_mut()
+            .and_then(|d| d.remove(&node_e))
+            .unwrap_or_default();
+        let work = match mem.works.remove(&node_e) {
+            Some(w) if !node_dirt.node => Some(w),
+            _ => None,
+        };
+        let work = pass.run(
+            &mut cluster,
+            &mut m,
+            &storage,
+            work,
+            &node_dirt,
+            storage_changed,
+            &mut mem.node_of,
+        );
+        let (deadline, waiting) = match &work {
+            Some(w) => {
+                debug_assert!(
+                    pass.deadline
+                        .is_none_or(|d| w.first_deadline().is_some_and(|f| f <= d)),
+                    "a wake of {} was not kept as some pod's or container's deadline",
+                    pass.name
+                );
+                (w.first_deadline(), !w.waiting.is_empty())
+            }
+            None => (pass.deadline, pass.waiting),
+        };
+        if let Some(d) = deadline {
+            cluster.wake_at(d);
+        }
         let memory = NodeMemory {
             pods: seen.0,
             procs: seen.1,
-            deadline: pass.deadline,
+            deadline,
             active: cluster.log.activity != activity_before,
-            waiting: pass.waiting,
+            waiting,
         };
         mem.nodes.insert(node_e, memory);
+        if let Some(w) = work {
+            mem.works.insert(node_e, w);
+        }
+    }
+}
+
+/// Pods and containers that went away since the last pass leave their
+/// node's work (and the uids they leave behind are looked at next).
+fn forget_gone(mem: &mut KubeletMemory, removed: &RemovedPods, journal: &Journal) {
+    let KubeletMemory {
+        works,
+        node_of,
+        cursors,
+        ..
+    } = mem;
+    for &e in removed.since(&mut cursors.removed_pods) {
+        if let Some(n) = node_of.remove(&e)
+            && let Some(w) = works.get_mut(&n)
+        {
+            w.drop_pod(e);
+        }
+    }
+    match journal.procs_gone.since(&mut cursors.procs_gone) {
+        Some(gone) => {
+            for &e in gone {
+                if let Some(n) = node_of.remove(&e)
+                    && let Some(w) = works.get_mut(&n)
+                {
+                    w.drop_proc(e);
+                }
+            }
+        }
+        None => {
+            works.clear();
+            node_of.clear();
+        }
     }
 }
 
@@ -694,7 +793,7 @@ fn dirty_nodes(
     storage: &Storage,
     cluster: &Cluster,
     c: &mut Cursors,
-) -> EntityHashSet {
+) -> (EntityHashSet, Option<EntityHashMap<NodeDirt>>) {
     let (j, index) = (&cluster.journal, &cluster.index);
     let mut dirty = EntityHashSet::default();
     dirty.extend(
@@ -703,6 +802,16 @@ fn dirty_nodes(
             .filter(|(_, _, ns, ..)| ns.is_changed())
             .map(|(e, ..)| e),
     );
+    let mut per_node: EntityHashMap<NodeDirt> = dirty
+        .iter()
+        .map(|&n| {
+            let d = NodeDirt {
+                node: true,
+                ..default()
+            };
+            (n, d)
+        })
+        .collect();
     let pods = matching(&j.pods, &mut c.pods, |e| {
         m.pods.get_mut(e).is_ok_and(|(_, st, _)| st.is_changed())
     });
@@ -716,6 +825,7 @@ fn dirty_nodes(
         (Some(pods), Some(procs), Some(atts)) => {
             let mut d = dirty.clone();
             add_dirty(&mut d, m, storage, index, [&pods, &procs, &atts]);
+            route_dirt(&mut per_node, m, storage, index, [&pods, &procs, &atts]);
             Some(d)
         }
         _ => None,
@@ -726,9 +836,47 @@ fn dirty_nodes(
                 let walked = walk_dirty(dirty, m, storage, index);
                 assert!(d == walked, "the journal's dirty nodes differ from a walk");
             }
-            d
+            (d, Some(per_node))
         }
-        None => walk_dirty(dirty, m, storage, index),
+        None => (walk_dirty(dirty, m, storage, index), None),
+    }
+}
+
+/// What changed on one node since its kubelet's last pass.
+#[derive(Default, Debug)]
+struct NodeDirt {
+    /// The node's own state (machine, connection, taints...).
+    node: bool,
+    /// Pods whose status another system wrote.
+    pods: Vec<Entity>,
+    /// Containers another system wrote, or new ones.
+    procs: Vec<Entity>,
+    /// An attachment to this node changed.
+    atts: bool,
+}
+
+/// Sorts the journal's changed pods, containers and attachments by node.
+fn route_dirt(
+    per_node: &mut EntityHashMap<NodeDirt>,
+    m: &Machines,
+    storage: &Storage,
+    index: &Index,
+    [pods, procs, atts]: [&[Entity]; 3],
+) {
+    for &e in pods {
+        if let Ok((_, _, Some(on))) = m.pods.get(e) {
+            per_node.entry(on.0).or_default().pods.push(e);
+        }
+    }
+    for &e in procs {
+        if let Ok((_, Some(on))) = m.procs.get(e) {
+            per_node.entry(on.0).or_default().procs.push(e);
+        }
+    }
+    for a in atts.iter().filter_map(|&e| storage.attachments.get(e).ok()) {
+        if let Some(&n) = index.nodes.get(&a.node) {
+            per_node.entry(n).or_default().atts = true;
+        }
     }
 }
 
@@ -785,60 +933,318 @@ fn add_dirty(
     );
 }
 
+/// The pods and containers of a node whose inputs changed since the last
+/// pass, or whose deadline is due: the only ones whose sync could do
+/// something (a pod whose inputs are as last time asks for what it asked).
+fn changed_items(
+    now: u64,
+    w: &mut NodeWork,
+    dirt: &NodeDirt,
+    storage_changed: bool,
+    new_pods: Vec<Entity>,
+    new_procs: Vec<Entity>,
+) -> Looked {
+    let changed_procs: Vec<Entity> = dirt
+        .procs
+        .iter()
+        .copied()
+        .filter(|&e| w.has_proc(e))
+        .chain(new_procs)
+        .collect();
+    let due: Vec<Entity> = w.due(now).collect();
+    let mut ticks: Vec<Entity> = changed_procs.clone();
+    ticks.extend(w.retick.drain());
+    ticks.extend(due.iter().copied().filter(|&e| w.has_proc(e)));
+    let by_rank = |w: &NodeWork, v: &mut Vec<Entity>| {
+        v.sort_unstable_by_key(|&e| (w.rank(e), e));
+        v.dedup();
+    };
+    by_rank(w, &mut ticks);
+    let mut pods: Vec<Entity> = dirt
+        .pods
+        .iter()
+        .copied()
+        .filter(|&e| w.has_pod(e))
+        .collect();
+    pods.extend(new_pods);
+    pods.extend(w.resync.iter().copied());
+    pods.extend(due.iter().copied().filter(|&e| w.has_pod(e)));
+    if storage_changed || dirt.atts {
+        pods.extend(w.waiting.iter().copied());
+    }
+    let mut uids: Vec<u64> = changed_procs
+        .iter()
+        .filter_map(|&e| w.proc_uid(e))
+        .collect();
+    uids.extend(w.take_gone_uids());
+    for uid in uids {
+        pods.extend(w.pods_of(uid));
+    }
+    let mut orphans = changed_procs;
+    for uid in w.take_lost_uids() {
+        orphans.extend(w.procs_of(uid));
+    }
+    by_rank(w, &mut orphans);
+    Looked {
+        ticks,
+        pods,
+        orphans,
+        report: false,
+    }
+}
+
+/// Adds the node's pods and containers that `w` does not hold yet (the
+/// containers in the node's order, which gives their rank); returns them.
+fn admit(
+    w: &mut NodeWork,
+    m: &Machines,
+    pod_list: &[Entity],
+    proc_list: &[Entity],
+    node_of: &mut EntityHashMap<Entity>,
+    node_e: Entity,
+) -> (Vec<Entity>, Vec<Entity>) {
+    let (mut new_pods, mut new_procs) = (Vec::new(), Vec::new());
+    if w.pod_count() != pod_list.len() {
+        for &e in pod_list {
+            if !w.has_pod(e)
+                && let Ok((pod, ..)) = m.pods.get(e)
+            {
+                w.add_pod(e, uid_key(&pod.uid));
+                node_of.insert(e, node_e);
+                new_pods.push(e);
+            }
+        }
+    }
+    if w.proc_count() != proc_list.len() {
+        for &e in proc_list {
+            if !w.has_proc(e)
+                && let Ok((p, _)) = m.procs.get(e)
+            {
+                w.add_proc(e, uid_key(&p.pod_uid));
+                node_of.insert(e, node_e);
+                new_procs.push(e);
+            }
+        }
+    }
+    (new_pods, new_procs)
+}
+
+/// Debug builds: the work holds exactly the node's pods and containers.
+fn debug_same_members(w: &NodeWork, pod_list: &[Entity], proc_list: &[Entity]) {
+    assert_eq!(
+        w.pod_count(),
+        pod_list.len(),
+        "the kubelet's pods differ from the node's"
+    );
+    assert_eq!(
+        w.proc_count(),
+        proc_list.len(),
+        "the kubelet's containers differ from the node's"
+    );
+    assert!(
+        pod_list.iter().all(|&e| w.has_pod(e)),
+        "a pod of the node is not in the kubelet's work"
+    );
+    assert!(
+        proc_list.iter().all(|&e| w.has_proc(e)),
+        "a container of the node is not in the kubelet's work"
+    );
+}
+
+/// What syncing one pod wrote.
+#[derive(Default)]
+struct Wrote {
+    /// The pod's status.
+    pod: bool,
+    /// Its container.
+    proc: Option<Entity>,
+}
+
 /// One kubelet's pass over its node, and what it notes for the memory.
 struct NodePass {
     node_e: Entity,
     name: String,
     /// The earliest future instant it asked to be woken at.
     deadline: Option<u64>,
-    /// It has pods waiting to start.
+    /// The same, for the pod or container being looked at.
+    item_deadline: Option<u64>,
+    /// It has pods waiting to start (a node walked while cut off).
     waiting: bool,
+}
+
+/// The pods and containers one pass looks at, each list in the order a
+/// walk over the whole node meets them.
+struct Looked {
+    ticks: Vec<Entity>,
+    pods: Vec<Entity>,
+    orphans: Vec<Entity>,
+    report: bool,
 }
 
 impl NodePass {
     fn wake(&mut self, cluster: &mut Cluster, t: u64) {
         cluster.wake.at_noting(t, &mut self.deadline);
+        if t > cluster.now() {
+            self.item_deadline = Some(self.item_deadline.map_or(t, |d| d.min(t)));
+        }
     }
 
-    fn walk(&mut self, cluster: &mut Cluster, m: &mut Machines, storage: &Storage) {
+    /// The node's pass. A kubelet that can see the API server looks at the
+    /// pods and containers whose inputs changed or whose deadline is due
+    /// (all of them when `work` is None, or when it no longer matches the
+    /// node), and returns its work for the next pass; one cut off only
+    /// lets its containers' local life go on.
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        storage: &Storage,
+        work: Option<NodeWork>,
+        dirt: &NodeDirt,
+        storage_changed: bool,
+        node_of: &mut EntityHashMap<Entity>,
+    ) -> Option<NodeWork> {
         let Ok((_, _, ns, node_pods, node_procs)) = m.nodes.get(self.node_e) else {
-            return;
+            return None;
         };
         let (machine, connected) = (ns.machine, ns.kubelet_connected());
-        let proc_entities: Vec<Entity> = node_procs
-            .map(|p| p.entities().to_vec())
-            .unwrap_or_default();
-        let mut pod_entities: Vec<Entity> =
-            node_pods.map(|p| p.entities().to_vec()).unwrap_or_default();
-        // Local process life goes on whether or not the API server is reachable.
-        for &pe in &proc_entities {
-            self.tick_process(cluster, &mut m.procs, pe, machine);
-        }
+        let proc_list: &[Entity] = node_procs.map_or(&[], |p| p.entities());
+        let pod_list: &[Entity] = node_pods.map_or(&[], |p| p.entities());
         if !connected {
-            return;
+            // Local process life goes on whether or not the API server is
+            // reachable; the next connected pass walks the node in full.
+            for pe in proc_list.to_vec() {
+                self.item_deadline = None;
+                self.tick_process(cluster, &mut m.procs, pe, machine);
+            }
+            return None;
+        }
+        let (mut w, looked) = match work {
+            Some(mut w) => {
+                let (new_pods, new_procs) =
+                    admit(&mut w, m, pod_list, proc_list, node_of, self.node_e);
+                if w.pod_count() == pod_list.len() && w.proc_count() == proc_list.len() {
+                    let looked = changed_items(
+                        cluster.now(),
+                        &mut w,
+                        dirt,
+                        storage_changed,
+                        new_pods,
+                        new_procs,
+                    );
+                    (w, looked)
+                } else {
+                    self.everything(m, pod_list, proc_list, node_of)
+                }
+            }
+            None => self.everything(m, pod_list, proc_list, node_of),
+        };
+        if cfg!(debug_assertions) {
+            debug_same_members(&w, pod_list, proc_list);
         }
         // Heartbeats: NodeState::heartbeat_at derives the last one from the
         // machine's state, so they need no write here.
-        pod_entities.sort_by_key(|&e| m.pods.get(e).map(|(p, ..)| p.seq).unwrap_or(0));
-        let known = self.sync_pods(cluster, m, storage, pod_entities, &proc_entities);
-        for &pe in &proc_entities {
-            self.kill_if_orphan(cluster, m, pe, &known);
+        let (mut started, mut exited) = (Vec::new(), Vec::new());
+        for &pe in &looked.ticks {
+            w.clear_timer(pe);
+            self.item_deadline = None;
+            let tick = self.tick_process(cluster, &mut m.procs, pe, machine);
+            if let Some(t) = self.item_deadline {
+                w.lower_timer(pe, t);
+            }
+            match (tick, w.proc_uid(pe)) {
+                (ProcessTick::Started, Some(uid)) => started.push(uid),
+                (ProcessTick::Exited, Some(uid)) => exited.push(uid),
+                _ => {}
+            }
         }
-        self.report_volumes_in_use(cluster, m, &proc_entities);
+        let mut pods = looked.pods;
+        for uid in started {
+            pods.extend(w.pods_of(uid));
+        }
+        let mut seen = EntityHashSet::default();
+        pods.retain(|&e| seen.insert(e));
+        // Creation order; the sort is stable, so a full walk keeps the
+        // node's order among equals, as it always did.
+        pods.sort_by_key(|&e| m.pods.get(e).map(|(p, ..)| p.seq).unwrap_or(0));
+        for pod_e in pods {
+            w.clear_timer(pod_e);
+            w.resync.remove(&pod_e);
+            self.item_deadline = None;
+            self.waiting = false;
+            let before = cluster.log.activity;
+            let wrote = self.sync_pod(cluster, m, storage, &w, pod_e);
+            if let Some(t) = self.item_deadline {
+                w.lower_timer(pod_e, t);
+            }
+            if self.waiting {
+                w.waiting.insert(pod_e);
+            } else {
+                w.waiting.remove(&pod_e);
+            }
+            if wrote.pod || cluster.log.activity != before {
+                w.resync.insert(pod_e);
+            }
+            if let Some(pe) = wrote.proc {
+                w.retick.insert(pe);
+            }
+        }
+        // A container that exited is gone next pass: its pod acts then.
+        for uid in exited {
+            let pods: Vec<Entity> = w.pods_of(uid).collect();
+            w.resync.extend(pods);
+        }
+        for &pe in &looked.orphans {
+            self.item_deadline = None;
+            if self.kill_if_orphan(cluster, m, pe, w.pods_by_uid()) {
+                w.retick.insert(pe);
+            }
+            if let Some(t) = self.item_deadline {
+                w.lower_timer(pe, t);
+            }
+        }
+        if looked.report || w.procs_changed {
+            w.procs_changed = false;
+            self.report_volumes_in_use(cluster, m);
+        }
+        Some(w)
     }
 
+    /// A walk over the whole node: its work is built anew, and every pod and
+    /// container is looked at.
+    fn everything(
+        &mut self,
+        m: &Machines,
+        pod_list: &[Entity],
+        proc_list: &[Entity],
+        node_of: &mut EntityHashMap<Entity>,
+    ) -> (NodeWork, Looked) {
+        let mut w = NodeWork::default();
+        admit(&mut w, m, pod_list, proc_list, node_of, self.node_e);
+        let looked = Looked {
+            ticks: proc_list.to_vec(),
+            pods: pod_list.to_vec(),
+            orphans: proc_list.to_vec(),
+            report: true,
+        };
+        (w, looked)
+    }
+
+    /// Local process life for one container; returns what happened.
     fn tick_process(
         &mut self,
         cluster: &mut Cluster,
         procs: &mut ProcQuery,
         pe: Entity,
         machine: Machine,
-    ) {
+    ) -> ProcessTick {
         let Ok((mut p, _)) = procs.get_mut(pe) else {
-            return;
+            return ProcessTick::Nothing;
         };
         let now = cluster.now();
-        match process_tick(p.stage, machine, now) {
+        let tick = process_tick(p.stage, machine, now);
+        match tick {
             ProcessTick::Nothing => {}
             ProcessTick::Started => {
                 // The one write here (reading the process marks nothing).
@@ -853,58 +1259,39 @@ impl NodePass {
             }
             ProcessTick::Until(t) => self.wake(cluster, t),
         }
+        tick
     }
 
-    /// Syncs each pod (in creation order) with its container; returns the
-    /// pods seen, by a hash of their uid, for the orphan check (a lookup per
-    /// process, not a scan of every pod).
-    fn sync_pods(
+    /// Syncs one pod with its container (the first of its uid in the node's
+    /// order), and says what it wrote.
+    fn sync_pod(
         &mut self,
         cluster: &mut Cluster,
         m: &mut Machines,
         storage: &Storage,
-        pod_entities: Vec<Entity>,
-        proc_entities: &[Entity],
-    ) -> HashMap<u64, Vec<Entity>> {
-        // Processes by a hash of their pod's uid (checked in full on a
-        // match), each hash's in node order: a lookup per pod rather than a
-        // scan of every process of the node.
-        let mut proc_uids: HashMap<u64, Vec<Entity>> = HashMap::default();
-        for &e in proc_entities {
-            if let Ok((p, _)) = m.procs.get(e) {
-                proc_uids.entry(uid_key(&p.pod_uid)).or_default().push(e);
-            }
-        }
-        let mut known_uids: HashMap<u64, Vec<Entity>> = HashMap::default();
-        for pod_e in pod_entities {
-            let Ok((pod, st, _)) = m.pods.get(pod_e) else {
-                continue;
-            };
-            let uid_hash = uid_key(&pod.uid);
-            known_uids.entry(uid_hash).or_default().push(pod_e);
-            let found = proc_uids
-                .get(&uid_hash)
-                .into_iter()
-                .flatten()
-                .find_map(|&e| {
-                    m.procs
-                        .get(e)
-                        .ok()
-                        .filter(|(p, _)| p.pod_uid == pod.uid)
-                        .map(|(p, _)| (e, p))
-                });
-            let container = found.map(|(_, p)| Container {
-                stage: p.stage,
-                ready_at_ms: p.ready_at_ms,
-                hold_ready: p.hold_ready,
-                reported: p.reported,
-                init: p.init,
-            });
-            let step = pod_step(&PodView::of(pod, st, container), cluster.now());
-            let proc_e = found.map(|(e, _)| e);
-            self.apply(cluster, m, storage, pod_e, proc_e, step);
-        }
-        known_uids
+        w: &NodeWork,
+        pod_e: Entity,
+    ) -> Wrote {
+        let Ok((pod, st, _)) = m.pods.get(pod_e) else {
+            return Wrote::default();
+        };
+        let found = w.procs_of(uid_key(&pod.uid)).find_map(|e| {
+            m.procs
+                .get(e)
+                .ok()
+                .filter(|(p, _)| p.pod_uid == pod.uid)
+                .map(|(p, _)| (e, p))
+        });
+        let container = found.map(|(_, p)| Container {
+            stage: p.stage,
+            ready_at_ms: p.ready_at_ms,
+            hold_ready: p.hold_ready,
+            reported: p.reported,
+            init: p.init,
+        });
+        let step = pod_step(&PodView::of(pod, st, container), cluster.now());
+        let proc_e = found.map(|(e, _)| e);
+        self.apply(cluster, m, storage, pod_e, proc_e, step)
     }
 
     fn apply(
@@ -915,19 +1302,15 @@ impl NodePass {
         pod_e: Entity,
         proc_e: Option<Entity>,
         step: PodStep,
-    ) {
+    ) -> Wrote {
         let Ok((pod, mut st, _)) = m.pods.get_mut(pod_e) else {
-            return;
+            return Wrote::default();
         };
-        cluster.journal.pods.note(pod_e);
-        if let Some(pe) = proc_e {
-            cluster.journal.procs.note(pe);
-        }
-        let proc = proc_e
+        let mut proc = proc_e
             .and_then(|pe| m.procs.get_mut(pe).ok())
             .map(|(p, _)| p);
-        match (step, proc) {
-            (PodStep::Stop { until_ms }, Some(mut p)) => {
+        match (step, proc.as_mut()) {
+            (PodStep::Stop { until_ms }, Some(p)) => {
                 // SIGTERM. The Ready condition stays as it is until the
                 // container exits; the pod leaves the endpoints and DNS at
                 // once because it has a deletion timestamp (`serving`).
@@ -964,7 +1347,7 @@ impl NodePass {
                     cluster.touch();
                 }
             }
-            (PodStep::Report(r), Some(mut p)) => self.report(cluster, pod, &mut st, &mut p, r),
+            (PodStep::Report(r), Some(p)) => self.report(cluster, pod, &mut st, p, r),
             (PodStep::Create, _) => {
                 self.waiting = true;
                 let plan = storage
@@ -1005,6 +1388,20 @@ impl NodePass {
             }
             _ => {}
         }
+        // Only a write is noted: readers keep the entries whose component
+        // changed, so a pod or process looked at and left alone is noise.
+        let mut wrote = Wrote::default();
+        if st.is_changed() {
+            cluster.journal.pods.note(pod_e);
+            wrote.pod = true;
+        }
+        if let (Some(pe), Some(p)) = (proc_e, &proc)
+            && p.is_changed()
+        {
+            cluster.journal.procs.note(pe);
+            wrote.proc = Some(pe);
+        }
+        wrote
     }
 
     /// The exited container waits out its back-off (CrashLoopBackOff): said
@@ -1222,6 +1619,9 @@ impl NodePass {
         r: Readiness,
     ) {
         let now = cluster.now();
+        if let Some(t) = r.wake {
+            self.wake(cluster, t);
+        }
         let event = |kind, reason: String| {
             SimEvent::new(kind, format!("pod/{}", pod.name), reason).node(self.name.clone())
         };
@@ -1242,9 +1642,6 @@ impl NodePass {
             cluster.emit(
                 event(EventKind::PodStarted, why).k8s(K8sRecord::started(&pod.name, container)),
             );
-        }
-        if let Some(t) = r.wake {
-            cluster.wake.at_noting(t, &mut self.deadline);
         }
         match r.change {
             Some(true) => {
@@ -1322,9 +1719,9 @@ impl NodePass {
         m: &mut Machines,
         pe: Entity,
         known: &HashMap<u64, Vec<Entity>>,
-    ) {
+    ) -> bool {
         let Ok((mut p, _)) = m.procs.get_mut(pe) else {
-            return;
+            return false;
         };
         let h = uid_key(&p.pod_uid);
         let pod_known = known
@@ -1333,7 +1730,7 @@ impl NodePass {
             .flatten()
             .any(|&e| m.pods.get(e).is_ok_and(|(q, ..)| q.uid == p.pod_uid));
         if !is_orphan(pod_known, p.stage) {
-            return;
+            return false;
         }
         // Only now is the process written (reading it marks nothing).
         cluster.journal.procs.note(pe);
@@ -1354,17 +1751,17 @@ impl NodePass {
                 .node(self.name.clone())
                 .k8s(record),
         );
+        true
     }
 
     /// node.status.volumesInUse, written only when it changed.
-    fn report_volumes_in_use(
-        &mut self,
-        cluster: &mut Cluster,
-        m: &mut Machines,
-        proc_entities: &[Entity],
-    ) {
+    fn report_volumes_in_use(&mut self, cluster: &mut Cluster, m: &mut Machines) {
+        let Ok((_, _, _, _, node_procs)) = m.nodes.get(self.node_e) else {
+            return;
+        };
         let in_use = volumes_in_use(
-            proc_entities
+            node_procs
+                .map_or(&[][..], |p| p.entities())
                 .iter()
                 .filter_map(|&e| m.procs.get(e).ok().map(|(p, _)| p)),
         );

@@ -7,6 +7,7 @@ pub mod attach_detach;
 pub mod deployment;
 pub mod disruption;
 pub mod kubelet;
+mod kubelet_work;
 pub mod node_lifecycle;
 pub mod pod_gc;
 pub mod reconcile;
