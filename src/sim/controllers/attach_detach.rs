@@ -17,7 +17,7 @@ use crate::sim::model::journal::{Journal, Trail, candidates, debug_same};
 use crate::sim::model::*;
 use crate::sim::ops::Cluster;
 use crate::sim::units;
-use bevy::ecs::entity::EntityHashMap;
+use bevy::ecs::entity::{EntityHashMap, EntityHashSet};
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use std::collections::HashMap;
@@ -287,6 +287,13 @@ struct AttachMemory {
     volumes: Tally,
     /// Volumes in name order.
     order: Vec<(String, Entity)>,
+    /// Each volume's place in `order`; rebuilt at the first lookup after
+    /// `order` changed (`pos_stale`).
+    pos: EntityHashMap<usize>,
+    pos_stale: bool,
+    /// Per node name: what its volumes' passes read of its state, and its
+    /// volumesInUse, as last seen.
+    node_seen: HashMap<String, (NodeSeen, Vec<String>)>,
     /// The desired state: the pods (not terminated) that mount each volume,
     /// in the order a walk over all pods meets them.
     wants: Wants,
@@ -405,7 +412,7 @@ struct Actual<'w, 's> {
     atts: AttachmentQuery<'w, 's>,
     new_atts: Query<'w, 's, (Entity, &'static AttachmentOf), Added<AttachmentOf>>,
     nodes: Query<'w, 's, &'static NodeState>,
-    changed_nodes: Query<'w, 's, &'static Node, Changed<NodeState>>,
+    changed_nodes: Query<'w, 's, (&'static Node, Ref<'static, NodeState>), Changed<NodeState>>,
     new_nodes: Query<'w, 's, (), Added<NodeState>>,
 }
 
@@ -435,12 +442,15 @@ fn reconcile_attachments(
     let mut full = !mem.ran || nodes_gone || claims_gone || volumes_gone;
     mem.ran = true;
     update_order(mem, &actual, &fresh.new_volumes);
+    // Read every pass, so that what is remembered of the nodes is current.
+    let node_volumes = changed_node_volumes(mem, &actual, &cluster.index);
 
     // Volumes whose inputs changed, by their place in name order.
     let mut dirty: Vec<usize> = Vec::new();
     if !full {
         let changed = Changes {
             pods_gone,
+            node_volumes,
             atts_gone,
             fresh,
         };
@@ -487,10 +497,69 @@ fn reconcile_attachments(
     }
 }
 
+/// What a volume's pass reads of a node's state besides volumesInUse
+/// (`NodeView`, and a node's readiness in a Multi-Attach message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NodeSeen {
+    machine: Machine,
+    ready: Condition,
+    out_of_service_taint: bool,
+}
+
+impl NodeSeen {
+    fn of(ns: &NodeState) -> Self {
+        NodeSeen {
+            machine: ns.machine,
+            ready: ns.ready,
+            out_of_service_taint: ns.has_taint(TAINT_OUT_OF_SERVICE),
+        }
+    }
+}
+
+/// The volumes whose node's state changed in a way their pass reads: every
+/// volume attached to a node that is new or whose machine, readiness or
+/// out-of-service taint changed; only the volumes that entered or left
+/// volumesInUse when nothing else changed (a kubelet reports it each time a
+/// container comes or goes, and the other volumes on the node read nothing
+/// new). Updates what is remembered of each changed node.
+fn changed_node_volumes(mem: &mut AttachMemory, actual: &Actual, index: &Index) -> Vec<Entity> {
+    let mut out = Vec::new();
+    for (node, ns) in actual.changed_nodes.iter() {
+        let seen = NodeSeen::of(&ns);
+        match mem.node_seen.get(&node.name) {
+            Some((was, in_use)) if *was == seen && !ns.is_added() => {
+                for v in sorted_difference(in_use, &ns.volumes_in_use) {
+                    if let Some(&e) = index.volumes.get(v) {
+                        out.push(e);
+                    }
+                }
+            }
+            _ => {
+                for ae in mem.node_atts.get(&node.name).into_iter().flatten() {
+                    if let Some((v, _)) = mem.att_volume.get(ae) {
+                        out.push(*v);
+                    }
+                }
+            }
+        }
+        mem.node_seen
+            .insert(node.name.clone(), (seen, ns.volumes_in_use.clone()));
+    }
+    out
+}
+
+/// The names in exactly one of the two lists, in name order.
+fn sorted_difference<'a>(a: &'a [String], b: &'a [String]) -> Vec<&'a str> {
+    let a: std::collections::BTreeSet<&str> = a.iter().map(String::as_str).collect();
+    let b: std::collections::BTreeSet<&str> = b.iter().map(String::as_str).collect();
+    a.symmetric_difference(&b).copied().collect()
+}
+
 /// Volumes in name order: new ones are put in their place, and the list is
 /// rebuilt when one went away.
 fn update_order(mem: &mut AttachMemory, actual: &Actual, new_volumes: &[Entity]) {
     let count = actual.volumes.iter().len();
+    mem.pos_stale |= !new_volumes.is_empty() || mem.order.len() != count;
     if mem.order.len() + new_volumes.len() != count {
         mem.order.clear();
         mem.order
@@ -537,6 +606,8 @@ fn rebuild_wants(mem: &mut AttachMemory, desired: &Desired, actual: &Actual, ind
 struct Changes {
     /// Pods despawned since the last pass.
     pods_gone: Vec<Entity>,
+    /// Volumes whose node's state changed in a way their pass reads.
+    node_volumes: Vec<Entity>,
     atts_gone: bool,
     fresh: Fresh,
 }
@@ -647,19 +718,7 @@ impl Changes {
             );
         }
         vol_entities.extend(self.fresh.new_volumes.iter().copied());
-        let changed: Vec<&str> = actual
-            .changed_nodes
-            .iter()
-            .map(|n| n.name.as_str())
-            .collect();
-        // The attachments on changed nodes, through the per-node index.
-        for n in changed {
-            for ae in mem.node_atts.get(n).into_iter().flatten() {
-                if let Some((v, _)) = mem.att_volume.get(ae) {
-                    vol_entities.push(*v);
-                }
-            }
-        }
+        vol_entities.extend(self.node_volumes.iter().copied());
         for (&ve, &(deadline, active)) in &mem.volume_memory {
             if active || deadline.is_some_and(|d| d <= now) {
                 vol_entities.push(ve);
@@ -667,15 +726,26 @@ impl Changes {
                 cluster.wake_at(d);
             }
         }
-        let place = |e: Entity| -> Option<usize> {
-            let (_, v, ..) = actual.volumes.get(e).ok()?;
-            mem.order
-                .binary_search_by(|(n, x)| (n.as_str(), *x).cmp(&(v.name.as_str(), e)))
-                .ok()
-        };
-        *dirty = vol_entities.iter().filter_map(|&e| place(e)).collect();
+        if mem.pos_stale {
+            mem.pos.clear();
+            mem.pos
+                .extend(mem.order.iter().enumerate().map(|(i, &(_, e))| (e, i)));
+            mem.pos_stale = false;
+        }
+        let mut seen = EntityHashSet::default();
+        vol_entities.retain(|&e| seen.insert(e));
+        *dirty = vol_entities
+            .iter()
+            .filter_map(|e| mem.pos.get(e).copied())
+            .collect();
+        debug_assert!(
+            dirty.iter().all(|&i| actual
+                .volumes
+                .get(mem.order[i].1)
+                .is_ok_and(|(_, v, ..)| v.name == mem.order[i].0)),
+            "a volume's remembered place in name order is stale"
+        );
         dirty.sort_unstable();
-        dirty.dedup();
         full
     }
 
@@ -1045,6 +1115,18 @@ impl VolumePass<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_volume_entering_or_leaving_volumes_in_use_is_the_only_one_touched() {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let before = v(&["data-web-1", "data-web-2", "data-web-3"]);
+        let after = v(&["data-web-3", "data-web-1", "data-web-4"]);
+        assert_eq!(
+            sorted_difference(&before, &after),
+            vec!["data-web-2", "data-web-4"]
+        );
+        assert!(sorted_difference(&before, &before).is_empty());
+    }
 
     fn attached(node: &str) -> Attachment {
         Attachment {
