@@ -286,17 +286,20 @@ pub fn read(world: &mut World) -> Cluster {
 }
 
 fn read_claims(world: &mut World, pods: &[PodRead]) -> Vec<ClaimRead> {
+    // Pods are in name order: each claim's first user by name.
+    let mut user: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for p in pods {
+        for c in &p.pod.claims {
+            user.entry(c.as_str()).or_insert(p.pod.name.as_str());
+        }
+    }
     let mut claims: Vec<ClaimRead> = world
         .query::<(&Claim, &ClaimStatus)>()
         .iter(world)
         .map(|(c, s)| ClaimRead {
             claim: c.clone(),
             status: s.clone(),
-            // Pods are in name order: the first user by name.
-            pod: pods
-                .iter()
-                .find(|p| p.pod.claims.contains(&c.name))
-                .map(|p| p.pod.name.clone()),
+            pod: user.get(c.name.as_str()).map(|p| p.to_string()),
         })
         .collect();
     claims.sort_by(|a, b| a.claim.name.cmp(&b.claim.name));
@@ -306,6 +309,12 @@ fn read_claims(world: &mut World, pods: &[PodRead]) -> Vec<ClaimRead> {
 fn read_volumes(world: &mut World) -> Vec<VolumeRead> {
     let mut atts: Vec<Attachment> = world.query::<&Attachment>().iter(world).cloned().collect();
     atts.sort_by(|a, b| (&a.volume, &a.node).cmp(&(&b.volume, &b.node)));
+    // Each volume's attachments, in node order.
+    let mut of_volume: std::collections::HashMap<String, Vec<Attachment>> =
+        std::collections::HashMap::new();
+    for a in atts {
+        of_volume.entry(a.volume.clone()).or_default().push(a);
+    }
     let mut volumes: Vec<VolumeRead> = world
         .query::<(&Volume, Option<&VolumeStatus>, Option<&VolumeData>)>()
         .iter(world)
@@ -314,11 +323,7 @@ fn read_volumes(world: &mut World) -> Vec<VolumeRead> {
             status: s.cloned().unwrap_or_default(),
             rows: d.map(|d| d.rows()),
             diverged: d.is_some_and(|d| d.diverged),
-            attachments: atts
-                .iter()
-                .filter(|a| a.volume == v.name)
-                .cloned()
-                .collect(),
+            attachments: of_volume.get(&v.name).cloned().unwrap_or_default(),
         })
         .collect();
     volumes.sort_by(|a, b| a.volume.name.cmp(&b.volume.name));
