@@ -1114,7 +1114,7 @@ impl NodePass {
         if !connected {
             // Local process life goes on whether or not the API server is
             // reachable; the next connected pass walks the node in full.
-            for pe in proc_list.to_vec() {
+            for &pe in proc_list {
                 self.item_deadline = None;
                 self.tick_process(cluster, &mut m.procs, pe, machine);
             }
