@@ -542,14 +542,46 @@ fn changed_node_volumes(mem: &mut AttachMemory, actual: &Actual, index: &Index) 
                 }
             }
         }
-        mem.node_seen
-            .insert(node.name.clone(), (seen, ns.volumes_in_use.clone()));
+        match mem.node_seen.get_mut(&node.name) {
+            Some(kept) => {
+                kept.0 = seen;
+                // Reuses the kept names' buffers.
+                kept.1.clone_from(&ns.volumes_in_use);
+            }
+            None => {
+                mem.node_seen
+                    .insert(node.name.clone(), (seen, ns.volumes_in_use.clone()));
+            }
+        }
     }
     out
 }
 
 /// The names in exactly one of the two lists, in name order.
 fn sorted_difference<'a>(a: &'a [String], b: &'a [String]) -> Vec<&'a str> {
+    let sorted = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
+    if sorted(a) && sorted(b) {
+        // The kubelet reports volumesInUse sorted: one merge.
+        let (mut i, mut j, mut out) = (0, 0, Vec::new());
+        loop {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+                (Some(x), Some(y)) if x < y => {
+                    out.push(x.as_str());
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    out.push(x.as_str());
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    out.push(y.as_str());
+                    j += 1;
+                }
+                (None, None) => return out,
+            }
+        }
+    }
     let a: std::collections::BTreeSet<&str> = a.iter().map(String::as_str).collect();
     let b: std::collections::BTreeSet<&str> = b.iter().map(String::as_str).collect();
     a.symmetric_difference(&b).copied().collect()
@@ -1126,6 +1158,15 @@ mod tests {
             vec!["data-web-2", "data-web-4"]
         );
         assert!(sorted_difference(&before, &before).is_empty());
+        // Sorted lists take the merge; the answer is the same.
+        let (mut b, mut a) = (before.clone(), after.clone());
+        b.sort();
+        a.sort();
+        assert_eq!(sorted_difference(&b, &a), vec!["data-web-2", "data-web-4"]);
+        assert_eq!(
+            sorted_difference(&a, &[]),
+            vec!["data-web-1", "data-web-3", "data-web-4"]
+        );
     }
 
     fn attached(node: &str) -> Attachment {

@@ -1020,7 +1020,7 @@ fn admit(
             if !w.has_proc(e)
                 && let Ok((p, _)) = m.procs.get(e)
             {
-                w.add_proc(e, uid_key(&p.pod_uid));
+                w.add_proc(e, uid_key(&p.pod_uid), &p.volumes);
                 node_of.insert(e, node_e);
                 new_procs.push(e);
             }
@@ -1204,9 +1204,13 @@ impl NodePass {
                 w.lower_timer(pe, t);
             }
         }
-        if looked.report || w.procs_changed {
+        if looked.report {
             w.procs_changed = false;
+            w.take_volumes_touched();
             self.report_volumes_in_use(cluster, m);
+        } else if w.procs_changed {
+            w.procs_changed = false;
+            self.report_volumes_changed(cluster, m, &mut w);
         }
         Some(w)
     }
@@ -1752,6 +1756,44 @@ impl NodePass {
                 .k8s(record),
         );
         true
+    }
+
+    /// node.status.volumesInUse after containers came or went: only the
+    /// volumes that came into use or went out of use are looked up, and the
+    /// list is written only when one of them changes it.
+    fn report_volumes_changed(
+        &mut self,
+        cluster: &mut Cluster,
+        m: &mut Machines,
+        w: &mut NodeWork,
+    ) {
+        let touched = w.take_volumes_touched();
+        let Ok((_, _, mut ns, ..)) = m.nodes.get_mut(self.node_e) else {
+            return;
+        };
+        let mut wrote = false;
+        for (v, used) in touched {
+            match (ns.volumes_in_use.binary_search(&v), used) {
+                (Err(i), true) => {
+                    ns.volumes_in_use.insert(i, v);
+                    wrote = true;
+                }
+                (Ok(i), false) => {
+                    ns.volumes_in_use.remove(i);
+                    wrote = true;
+                }
+                _ => {}
+            }
+        }
+        if wrote {
+            cluster.touch();
+        }
+        debug_assert!(
+            w.volumes_in_use()
+                .eq(ns.volumes_in_use.iter().map(String::as_str)),
+            "volumesInUse of {} differs from its containers' volumes",
+            self.name
+        );
     }
 
     /// node.status.volumesInUse, written only when it changed.

@@ -11,7 +11,7 @@
 
 use bevy::ecs::entity::{Entity, EntityHashMap, EntityHashSet};
 use bevy::platform::collections::HashMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One node's memory of its pods and containers (see the module doc).
 #[derive(Default, Debug)]
@@ -39,6 +39,12 @@ pub(super) struct NodeWork {
     gone_uids: Vec<u64>,
     /// A container came or went since the volumes were last reported.
     pub procs_changed: bool,
+    /// Each container's volumes, and how many containers use each volume:
+    /// its keys are the node's volumesInUse.
+    proc_volumes: EntityHashMap<Vec<String>>,
+    volume_users: BTreeMap<String, u32>,
+    /// Volumes that came into use or went out of use since the last report.
+    volumes_touched: BTreeSet<String>,
 }
 
 impl NodeWork {
@@ -65,10 +71,18 @@ impl NodeWork {
     }
 
     /// Containers are added in the node's order: each gets the next rank.
-    pub fn add_proc(&mut self, e: Entity, uid: u64) {
+    pub fn add_proc(&mut self, e: Entity, uid: u64, volumes: &[String]) {
         if self.procs.contains_key(&e) {
             return;
         }
+        for v in volumes {
+            let users = self.volume_users.entry(v.clone()).or_insert(0);
+            *users += 1;
+            if *users == 1 {
+                self.volumes_touched.insert(v.clone());
+            }
+        }
+        self.proc_volumes.insert(e, volumes.to_vec());
         let rank = self.next_rank;
         self.next_rank += 1;
         self.procs.insert(e, (rank, uid));
@@ -108,6 +122,32 @@ impl NodeWork {
         self.retick.remove(&e);
         self.gone_uids.push(uid);
         self.procs_changed = true;
+        for v in self.proc_volumes.remove(&e).unwrap_or_default() {
+            if let Some(users) = self.volume_users.get_mut(&v) {
+                *users -= 1;
+                if *users == 0 {
+                    self.volume_users.remove(&v);
+                    self.volumes_touched.insert(v);
+                }
+            }
+        }
+    }
+
+    /// The volumes some container of the node uses, in name order.
+    pub fn volumes_in_use(&self) -> impl Iterator<Item = &str> {
+        self.volume_users.keys().map(String::as_str)
+    }
+
+    /// The volumes that came into use or went out of use since the last
+    /// call, each with whether it is in use now.
+    pub fn take_volumes_touched(&mut self) -> Vec<(String, bool)> {
+        std::mem::take(&mut self.volumes_touched)
+            .into_iter()
+            .map(|v| {
+                let used = self.volume_users.contains_key(&v);
+                (v, used)
+            })
+            .collect()
     }
 
     fn forget_item(&mut self, e: Entity) {
@@ -214,7 +254,7 @@ mod tests {
     fn a_uid_whose_last_pod_left_is_reported_once_and_its_container_stays() {
         let mut w = NodeWork::default();
         w.add_pod(e(1), 7);
-        w.add_proc(e(10), 7);
+        w.add_proc(e(10), 7, &[]);
         w.lower_timer(e(1), 100);
         w.drop_pod(e(1));
         assert_eq!(w.take_lost_uids(), vec![7]);
@@ -226,14 +266,41 @@ mod tests {
     #[test]
     fn containers_keep_the_node_order_they_were_added_in() {
         let mut w = NodeWork::default();
-        w.add_proc(e(5), 1);
-        w.add_proc(e(3), 1);
-        w.add_proc(e(4), 2);
+        w.add_proc(e(5), 1, &[]);
+        w.add_proc(e(3), 1, &[]);
+        w.add_proc(e(4), 2, &[]);
         assert!(w.rank(e(5)) < w.rank(e(3)));
         assert_eq!(w.procs_of(1).collect::<Vec<_>>(), vec![e(5), e(3)]);
         w.drop_proc(e(5));
         assert_eq!(w.procs_of(1).collect::<Vec<_>>(), vec![e(3)]);
         assert_eq!(w.take_gone_uids(), vec![1]);
         assert!(w.procs_changed);
+    }
+
+    #[test]
+    fn a_volume_is_in_use_while_any_container_uses_it() {
+        let mut w = NodeWork::default();
+        let vols = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        w.add_proc(e(1), 1, &vols(&["www-web-2"]));
+        w.add_proc(e(2), 1, &vols(&["www-web-2", "www-web-10"]));
+        assert_eq!(
+            w.volumes_in_use().collect::<Vec<_>>(),
+            ["www-web-10", "www-web-2"]
+        );
+        w.take_volumes_touched();
+        w.drop_proc(e(1));
+        assert!(
+            w.take_volumes_touched().is_empty(),
+            "web-2 is still used by e(2)"
+        );
+        w.drop_proc(e(2));
+        assert_eq!(
+            w.take_volumes_touched(),
+            vec![
+                ("www-web-10".to_string(), false),
+                ("www-web-2".to_string(), false)
+            ]
+        );
+        assert_eq!(w.volumes_in_use().count(), 0);
     }
 }
