@@ -234,6 +234,7 @@ mod tests {
     use super::*;
 
     fn e(i: u32) -> Entity {
+        // Tests pass small constants; only u32::MAX is not a valid index.
         Entity::from_raw_u32(i).expect("a valid index")
     }
 
