@@ -285,12 +285,6 @@ struct AttachMemory {
     attachments: Tally,
     nodes: Tally,
     volumes: Tally,
-    /// Volumes in name order.
-    order: Vec<(String, Entity)>,
-    /// Each volume's place in `order`; rebuilt at the first lookup after
-    /// `order` changed (`pos_stale`).
-    pos: EntityHashMap<usize>,
-    pos_stale: bool,
     /// Per node name: what its volumes' passes read of its state, and its
     /// volumesInUse, as last seen.
     node_seen: HashMap<String, (NodeSeen, Vec<String>)>,
@@ -441,12 +435,11 @@ fn reconcile_attachments(
         .went_away(actual.volumes.iter().len(), fresh.new_volumes.len());
     let mut full = !mem.ran || nodes_gone || claims_gone || volumes_gone;
     mem.ran = true;
-    update_order(mem, &actual, &fresh.new_volumes);
     // Read every pass, so that what is remembered of the nodes is current.
     let node_volumes = changed_node_volumes(mem, &actual, &cluster.index);
 
-    // Volumes whose inputs changed, by their place in name order.
-    let mut dirty: Vec<usize> = Vec::new();
+    // Volumes whose inputs changed, in name order.
+    let mut dirty: Vec<(String, Entity)> = Vec::new();
     if !full {
         let changed = Changes {
             pods_gone,
@@ -470,11 +463,16 @@ fn reconcile_attachments(
     }
     if full {
         rebuild_wants(mem, &desired, &actual, &cluster.index);
-        dirty = (0..mem.order.len()).collect();
+        dirty = actual
+            .volumes
+            .iter()
+            .map(|(e, v, ..)| (v.name.clone(), e))
+            .collect();
+        dirty.sort_unstable();
     }
 
-    for i in dirty {
-        let (vname, ve) = (mem.order[i].0.as_str(), mem.order[i].1);
+    for (vname, ve) in &dirty {
+        let (vname, ve) = (vname.as_str(), *ve);
         let activity_before = cluster.log.activity;
         let want: Vec<(&str, &str)> = mem
             .wants
@@ -587,28 +585,6 @@ fn sorted_difference<'a>(a: &'a [String], b: &'a [String]) -> Vec<&'a str> {
     a.symmetric_difference(&b).copied().collect()
 }
 
-/// Volumes in name order: new ones are put in their place, and the list is
-/// rebuilt when one went away.
-fn update_order(mem: &mut AttachMemory, actual: &Actual, new_volumes: &[Entity]) {
-    let count = actual.volumes.iter().len();
-    mem.pos_stale |= !new_volumes.is_empty() || mem.order.len() != count;
-    if mem.order.len() + new_volumes.len() != count {
-        mem.order.clear();
-        mem.order
-            .extend(actual.volumes.iter().map(|(e, v, ..)| (v.name.clone(), e)));
-        mem.order.sort();
-        return;
-    }
-    for &ve in new_volumes {
-        if let Ok((_, v, ..)) = actual.volumes.get(ve) {
-            let key = (v.name.clone(), ve);
-            if let Err(i) = mem.order.binary_search(&key) {
-                mem.order.insert(i, key);
-            }
-        }
-    }
-}
-
 /// The full pass: the desired state recomputed from every pod, in query order
 /// (which orders the pods wanting one volume), and every volume looked at.
 fn rebuild_wants(mem: &mut AttachMemory, desired: &Desired, actual: &Actual, index: &Index) {
@@ -707,7 +683,7 @@ impl Changes {
         mem: &mut AttachMemory,
         desired: &Desired,
         actual: &mut Actual,
-        dirty: &mut Vec<usize>,
+        dirty: &mut Vec<(String, Entity)>,
     ) -> bool {
         let now = cluster.now();
         let (touched, full) = self.update_wants(mem, desired, &cluster.journal, &cluster.index);
@@ -758,25 +734,21 @@ impl Changes {
                 cluster.wake_at(d);
             }
         }
-        if mem.pos_stale {
-            mem.pos.clear();
-            mem.pos
-                .extend(mem.order.iter().enumerate().map(|(i, &(_, e))| (e, i)));
-            mem.pos_stale = false;
-        }
         let mut seen = EntityHashSet::default();
         vol_entities.retain(|&e| seen.insert(e));
+        // By name (then entity): the order of a full pass. Sorting what
+        // changed, rather than keeping every volume in order, keeps a pass
+        // that creates one volume from costing the number of volumes.
         *dirty = vol_entities
             .iter()
-            .filter_map(|e| mem.pos.get(e).copied())
+            .filter_map(|&e| {
+                actual
+                    .volumes
+                    .get(e)
+                    .ok()
+                    .map(|(_, v, ..)| (v.name.clone(), e))
+            })
             .collect();
-        debug_assert!(
-            dirty.iter().all(|&i| actual
-                .volumes
-                .get(mem.order[i].1)
-                .is_ok_and(|(_, v, ..)| v.name == mem.order[i].0)),
-            "a volume's remembered place in name order is stale"
-        );
         dirty.sort_unstable();
         full
     }

@@ -554,7 +554,7 @@ impl Pass<'_, '_, '_, '_> {
             sparse::outdated_needed(spec),
         );
         let outdated_top = observe_pods(&top_pods, &*self.pods, &self.cluster.index, self.nodes);
-        let missing = view.missing();
+        let missing = view.missing(sparse::missing_needed(spec));
         let ordinals = claim_ordinals_sparse(spec, &loud, &missing);
         let claims = read_claims(spec, &ordinals, &*self.claims, &self.cluster.index);
         // A claim owned by a pod is checked against every pod's uid.

@@ -47,6 +47,21 @@ pub fn partition_index(spec: &StatefulSetSpec) -> u32 {
     }
 }
 
+/// How many of the lowest missing ordinals the view must carry. Parallel:
+/// all (a pass creates every missing replica). OrderedReady: the first. A
+/// pass there goes through the ordinals in order and stops at the first
+/// missing one (it creates it, or its claim is stale, and either way
+/// `create_replica` stops the pass), so it never looks past it; and
+/// `what_waits` asks, for a pod below it, for the first missing ordinal
+/// above that pod: the same one. Carrying them all made every pass of an
+/// OrderedReady scale-up cost the number of replicas still to create.
+pub fn missing_needed(spec: &StatefulSetSpec) -> usize {
+    match spec.pod_management {
+        PodManagement::OrderedReady => 1,
+        PodManagement::Parallel => usize::MAX,
+    }
+}
+
 /// How many of the highest outdated quiet pods the view must carry: the most
 /// a pass can delete (maxUnavailable; one for the legacy path).
 pub fn outdated_needed(spec: &StatefulSetSpec) -> usize {
@@ -702,7 +717,7 @@ mod tests {
                 spec.ordinals_start + partition_index(&spec),
                 outdated_needed(&spec),
             ));
-            let missing = view.missing();
+            let missing = view.missing(missing_needed(&spec));
             let (quiet, quiet_current, quiet_updated) = view.quiet_counts("r1");
             let sparse = reconcile(
                 &input(&spec, &claims, &loud, update_revision, now, update_path),

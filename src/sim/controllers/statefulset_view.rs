@@ -161,9 +161,9 @@ impl SetView {
         self.loud.iter().map(|&(_, e)| e)
     }
 
-    /// In-range ordinals with no pod, ascending.
-    pub fn missing(&self) -> Vec<u32> {
-        self.missing.iter().copied().collect()
+    /// The first `k` in-range ordinals with no pod, ascending.
+    pub fn missing(&self, k: usize) -> Vec<u32> {
+        self.missing.iter().take(k).copied().collect()
     }
 
     /// The `k` highest quiet outdated pods at or above `from` (an ordinal),
