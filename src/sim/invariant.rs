@@ -287,7 +287,7 @@ fn crowd_breaches(seen: &Seen) -> Found {
 /// but the user.
 fn retain_breaches(
     spec: &StatefulSetSpec,
-    claims_made: &[String],
+    claims_made: &BTreeSet<String>,
     deleted: &BTreeMap<String, DeletedClaim>,
     found: &mut Found,
 ) {

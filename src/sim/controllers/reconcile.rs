@@ -723,11 +723,17 @@ fn rolling_update(
     }
 }
 
+/// Whether the pod at an in-range index counts as unavailable
+/// (isUnavailable): a missing one does, and a Terminating one, though it
+/// stays Ready.
+pub(super) fn is_unavailable(inp: &Input, p: Option<&ObservedPod>) -> bool {
+    p.is_none_or(|p| p.status.unavailable(inp.now, inp.min_ready_ms()))
+}
+
 /// Why a pod is unavailable, or None when it is available (isUnavailable).
 pub(super) fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
     match p {
-        // isUnavailable: a Terminating pod counts, though it stays Ready.
-        Some(p) if !p.status.unavailable(inp.now, inp.min_ready_ms()) => None,
+        Some(_) if !is_unavailable(inp, p) => None,
         Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
         None => Some(format!(
             "{} is missing",

@@ -20,6 +20,7 @@ use crate::sim::ops::Cluster;
 use bevy::ecs::entity::EntityHashMap;
 use bevy::platform::collections::HashMap;
 use bevy::prelude::*;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn plugin(app: &mut App) {
@@ -29,32 +30,35 @@ pub(super) fn plugin(app: &mut App) {
     );
 }
 
-/// A node as the scheduler sees it: room left and pods per owner.
-struct NodeInfo {
+/// A node as the scheduler sees it: room left and pods per owner. It borrows
+/// the node and its usage, built for every node at each pass with a pending
+/// pod: the pods per owner are copied only for a node that takes a pod.
+struct NodeInfo<'a> {
     entity: Entity,
-    name: String,
-    zone: String,
+    name: &'a str,
+    zone: &'a str,
     cpu_free: i64,
     mem_free: i64,
     /// Why the node takes no new pods (cordoned), if it does not.
     unschedulable: Option<&'static str>,
     /// A NoSchedule (or out-of-service) taint no pod tolerates.
-    taint: Option<String>,
+    taint: Option<&'a str>,
     /// Pods per owner on this node.
-    owners: BTreeMap<Owner, u32>,
+    owners: Cow<'a, BTreeMap<Owner, u32>>,
     cpu_total: i64,
 }
 
-impl NodeInfo {
+impl NodeInfo<'_> {
     /// Counts a pod against the node's room and its owner's spread.
     fn take(&mut self, template: &PodTemplate, owner: &Owner) {
         self.cpu_free -= template.cpu_millis as i64;
         self.mem_free -= template.memory_mib as i64;
         // The owner is cloned only for its first pod on the node.
-        match self.owners.get_mut(owner) {
+        let owners = self.owners.to_mut();
+        match owners.get_mut(owner) {
             Some(n) => *n += 1,
             None => {
-                self.owners.insert(owner.clone(), 1);
+                owners.insert(owner.clone(), 1);
             }
         }
     }
@@ -332,18 +336,18 @@ fn schedule_one(
 }
 
 /// Every node, by name, with the room its bound pods leave.
-fn node_infos(
-    nodes: &Query<(Entity, &Node, &NodeState)>,
-    usage: &HashMap<String, Usage>,
-) -> Vec<NodeInfo> {
+fn node_infos<'a>(
+    nodes: &'a Query<(Entity, &Node, &NodeState)>,
+    usage: &'a HashMap<String, Usage>,
+) -> Vec<NodeInfo<'a>> {
     let mut infos: Vec<NodeInfo> = nodes
         .iter()
         .map(|(e, n, s)| {
             let used = usage.get(&n.name);
             NodeInfo {
                 entity: e,
-                name: n.name.clone(),
-                zone: n.zone.clone(),
+                name: &n.name,
+                zone: &n.zone,
                 cpu_free: n.cpu_millis as i64 - used.map_or(0, |u| u.cpu),
                 mem_free: n.memory_mib as i64 - used.map_or(0, |u| u.mem),
                 unschedulable: s.cordoned.then_some("were unschedulable (cordoned)"),
@@ -351,13 +355,14 @@ fn node_infos(
                     .taints
                     .iter()
                     .find(|t| t.effect == TaintEffect::NoSchedule || t.key == TAINT_OUT_OF_SERVICE)
-                    .map(|t| t.key.clone()),
-                owners: used.map(|u| u.owners.clone()).unwrap_or_default(),
+                    .map(|t| t.key.as_str()),
+                owners: used
+                    .map_or_else(|| Cow::Owned(BTreeMap::new()), |u| Cow::Borrowed(&u.owners)),
                 cpu_total: n.cpu_millis as i64,
             }
         })
         .collect();
-    infos.sort_by(|a, b| a.name.cmp(&b.name));
+    infos.sort_by(|a, b| a.name.cmp(b.name));
     infos
 }
 
@@ -390,9 +395,9 @@ fn volume_topology(
 fn misfit(n: &NodeInfo, req: &Request) -> Option<String> {
     if let Some(e) = n.unschedulable {
         Some(format!("node(s) {e}"))
-    } else if let Some(t) = &n.taint {
+    } else if let Some(t) = n.taint {
         Some(format!("node(s) had untolerated taint {{{t}}}"))
-    } else if req.affinities.iter().any(|a| !a.allows(&n.name, &n.zone)) {
+    } else if req.affinities.iter().any(|a| !a.allows(n.name, n.zone)) {
         Some("node(s) had volume node affinity conflict".into())
     } else if n.cpu_free < req.cpu {
         Some("Insufficient cpu".into())
@@ -436,9 +441,9 @@ fn fit_histogram(fails: &BTreeMap<String, u32>) -> Vec<(u32, String, bool)> {
 type Rank = (u32, u32, u32, i64, usize);
 
 /// A node as anti-affinity sees it.
-fn place(n: &NodeInfo) -> Place<'_> {
+fn place<'a>(n: &'a NodeInfo<'_>) -> Place<'a> {
     Place {
-        zone: &n.zone,
+        zone: n.zone,
         owners: &n.owners,
     }
 }
@@ -455,8 +460,7 @@ fn choose_node(infos: &[NodeInfo], req: &Request) -> (Option<usize>, BTreeMap<St
     // The owner's pods per zone, counted once rather than once per node.
     let mut per_zone: BTreeMap<&str, u32> = BTreeMap::new();
     for m in infos {
-        *per_zone.entry(m.zone.as_str()).or_default() +=
-            m.owners.get(req.owner).copied().unwrap_or(0);
+        *per_zone.entry(m.zone).or_default() += m.owners.get(req.owner).copied().unwrap_or(0);
     }
     for (i, n) in infos.iter().enumerate() {
         // InterPodAffinity filters after the other plugins.
@@ -465,7 +469,7 @@ fn choose_node(infos: &[NodeInfo], req: &Request) -> (Option<usize>, BTreeMap<St
             *fails.entry(w).or_default() += 1;
             continue;
         }
-        let zone_count = per_zone.get(n.zone.as_str()).copied().unwrap_or(0);
+        let zone_count = per_zone.get(n.zone).copied().unwrap_or(0);
         let node_count = n.owners.get(req.owner).copied().unwrap_or(0);
         let used = (n.cpu_total - n.cpu_free) * 1000 / n.cpu_total.max(1);
         let key = (anti.penalty(&place(n)), zone_count, node_count, used, i);
@@ -517,14 +521,14 @@ fn bind(
     reason: String,
 ) {
     n.take(&pod.template, &pod.owner);
-    st.node = Some(n.name.clone());
+    st.node = Some(n.name.to_string());
     st.phase = PodPhase::ContainerCreating;
     st.waiting = None;
     cluster.commands.entity(pod_e).insert(ScheduledOn(n.entity));
     cluster
         .index
         .last_node_of
-        .insert(pod.name.clone(), n.name.clone());
+        .insert(pod.name.clone(), n.name.to_string());
     // WaitForFirstConsumer: the first scheduling decides where the volume goes.
     for c in &pod.claims {
         let ce = cluster.index.claims.get(c).copied();
@@ -535,12 +539,12 @@ fn bind(
             && cs.volume.is_none()
             && cs.selected_node.is_none()
         {
-            cs.selected_node = Some(n.name.clone());
+            cs.selected_node = Some(n.name.to_string());
         }
     }
     cluster.emit(
         SimEvent::new(EventKind::PodScheduled, format!("pod/{}", pod.name), reason)
-            .node(n.name.clone()),
+            .node(n.name.to_string()),
     );
 }
 
@@ -582,16 +586,16 @@ fn unschedulable_message(
 mod tests {
     use super::*;
 
-    fn node(name: &str, zone: &str) -> NodeInfo {
+    fn node<'a>(name: &'a str, zone: &'a str) -> NodeInfo<'a> {
         NodeInfo {
             entity: Entity::PLACEHOLDER,
-            name: name.into(),
-            zone: zone.into(),
+            name,
+            zone,
             cpu_free: 1000,
             mem_free: 1000,
             unschedulable: None,
             taint: None,
-            owners: BTreeMap::new(),
+            owners: Cow::Owned(BTreeMap::new()),
             cpu_total: 1000,
         }
     }
@@ -618,8 +622,8 @@ mod tests {
     fn a_pod_placed_past_anti_affinity_says_which_nodes_it_ruled_out() {
         let web = Owner::set("web");
         let mut infos = vec![node("a", "z"), node("b", "z"), node("c", "z")];
-        infos[0].owners.insert(web.clone(), 1);
-        infos[1].owners.insert(web.clone(), 1);
+        infos[0].owners.to_mut().insert(web.clone(), 1);
+        infos[1].owners.to_mut().insert(web.clone(), 1);
         let anti = [AntiAffinity::Required {
             topology_key: "kubernetes.io/hostname".into(),
             set: None,
@@ -646,16 +650,16 @@ mod tests {
     fn pods_spread_across_zones_first_then_nodes_then_least_allocated() {
         let web = Owner::set("web");
         let mut infos = vec![node("a1", "a"), node("a2", "a"), node("b1", "b")];
-        infos[0].owners.insert(web.clone(), 1);
+        infos[0].owners.to_mut().insert(web.clone(), 1);
         // a2 is empty, but zone a already holds a web pod: b1 wins.
         assert_eq!(choose(&infos, &req(&web, &[])), Ok(2));
-        infos[2].owners.insert(web.clone(), 1);
+        infos[2].owners.to_mut().insert(web.clone(), 1);
         // Zones even: the emptier node of zone a.
         assert_eq!(choose(&infos, &req(&web, &[])), Ok(1));
         // Other owners' pods do not count against the spread, only their room.
         let api = Owner::set("api");
-        infos[0].owners.clear();
-        infos[2].owners.clear();
+        infos[0].owners.to_mut().clear();
+        infos[2].owners.to_mut().clear();
         infos[0].cpu_free = 500;
         assert_eq!(choose(&infos, &req(&api, &[])), Ok(1), "least allocated");
     }

@@ -683,7 +683,7 @@ impl Pass<'_, '_, '_, '_> {
             .and_then(|c| c.storage_class.clone())
             .unwrap_or_else(|| self.cluster.index.default_class.clone());
         if !st.claims_made.contains(&name) {
-            st.claims_made.push(name.clone());
+            st.claims_made.insert(name.clone());
         }
         // createPersistentVolumeClaims sets the policy's owners on a new
         // claim; its pod does not exist yet, so that is at most the set.

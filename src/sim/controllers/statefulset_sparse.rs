@@ -445,10 +445,27 @@ fn legacy_rolling_update(inp: &Input, sp: &Sparse, partition: u32, out: &mut Out
 
 /// Why each unavailable in-range pod is (quiet pods are available).
 fn unavailable(inp: &Input, sp: &Sparse) -> Vec<String> {
+    debug_assert_eq!(
+        unavailable_count(inp, sp) as usize,
+        sp.slots
+            .iter()
+            .filter_map(|&(i, s)| unavailable_state(inp, i, s.pod()))
+            .count()
+    );
     sp.slots
         .iter()
         .filter_map(|&(i, s)| unavailable_state(inp, i, s.pod()))
         .collect()
+}
+
+/// How many in-range slots are unavailable: `unavailable(..).len()` without
+/// writing why, which only a blocked pass says (a Parallel scale-up has
+/// thousands of them at every pass).
+fn unavailable_count(inp: &Input, sp: &Sparse) -> u32 {
+    sp.slots
+        .iter()
+        .filter(|&&(_, s)| super::reconcile::is_unavailable(inp, s.pod()))
+        .count() as u32
 }
 
 /// `reconcile::old_unavailable`: outdated, not terminating, unavailable.
@@ -470,10 +487,11 @@ fn budget_update(
     out: &mut Outcome,
 ) {
     let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
-    let unavailable = unavailable(inp, sp);
+    let n_unavailable = unavailable_count(inp, sp);
     let outdated = sp.outdated_exists(inp);
-    if unavailable.len() as u32 >= max {
+    if n_unavailable >= max {
         if outdated {
+            let unavailable = unavailable(inp, sp);
             let mut why = format!(
                 "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
                 unavailable.len(),
@@ -489,7 +507,7 @@ fn budget_update(
         }
         return;
     }
-    let budget = max - unavailable.len() as u32;
+    let budget = max - n_unavailable;
     delete_outdated(inp, sp, partition, budget, |_| true, max, out);
 }
 
@@ -536,9 +554,10 @@ fn parallel_budget_update(
     out: &mut Outcome,
 ) {
     let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
-    let unavailable = unavailable(inp, sp);
+    let n_unavailable = unavailable_count(inp, sp);
     let needing_update = old_unavailable(inp, sp).count();
-    let waits = |unavailable: &[String]| {
+    let waits = || {
+        let unavailable = unavailable(inp, sp);
         format!(
             "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
             unavailable.len(),
@@ -546,17 +565,17 @@ fn parallel_budget_update(
             max
         )
     };
-    if unavailable.len() as u32 >= max && needing_update == 0 {
+    if n_unavailable >= max && needing_update == 0 {
         if sp.outdated_exists(inp) {
-            out.blocked = Some(waits(&unavailable));
+            out.blocked = Some(waits());
         }
         return;
     }
     delete_outdated(inp, sp, partition, max, |p| !inp.available(p), max, out);
-    let budget = max.saturating_sub(unavailable.len() as u32);
+    let budget = max.saturating_sub(n_unavailable);
     delete_outdated(inp, sp, partition, budget, |p| inp.available(p), max, out);
     if out.actions.is_empty() && sp.outdated_exists(inp) {
-        out.blocked = Some(waits(&unavailable));
+        out.blocked = Some(waits());
     }
 }
 

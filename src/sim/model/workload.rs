@@ -39,8 +39,9 @@ pub struct SetStatus {
     pub blocked: Option<String>,
     /// Rollout completion already announced for this update revision.
     pub rollout_announced: Option<String>,
-    /// Ordinals that have ever had a pod (for the Retain invariant).
-    pub claims_made: Vec<String>,
+    /// The claims the controller ever created (for the Retain invariant). A
+    /// set, not a list: each new claim asks whether it is already there.
+    pub claims_made: std::collections::BTreeSet<String>,
 }
 
 impl SetStatus {
