@@ -387,7 +387,11 @@ fn run(cli: Cli) -> Result<ExitCode, ExitCode> {
             write_out(out, path, &json)?;
         }
         out!("{}", headless::summary(&mut run).trim_end());
-        return Ok(ExitCode::from(run.exit_code() as u8));
+        let code = ExitCode::from(run.exit_code() as u8);
+        // The process ends here: the system takes the world back at once,
+        // where dropping it object by object took 0.15 s at 10,000 replicas.
+        std::mem::forget(run);
+        return Ok(code);
     }
     gui(cli)
 }

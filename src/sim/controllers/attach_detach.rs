@@ -524,65 +524,77 @@ fn changed_node_volumes(mem: &mut AttachMemory, actual: &Actual, index: &Index) 
     let mut out = Vec::new();
     for (node, ns) in actual.changed_nodes.iter() {
         let seen = NodeSeen::of(&ns);
-        match mem.node_seen.get(&node.name) {
+        match mem.node_seen.get_mut(&node.name) {
             Some((was, in_use)) if *was == seen && !ns.is_added() => {
-                for v in sorted_difference(in_use, &ns.volumes_in_use) {
-                    if let Some(&e) = index.volumes.get(v) {
+                // Only volumes entering or leaving the node's list; the kept
+                // copy takes the same few edits (sorted, as the kubelet's).
+                let moved: Vec<String> = sorted_difference(in_use, &ns.volumes_in_use)
+                    .into_iter()
+                    .map(String::from)
+                    .collect();
+                for v in moved {
+                    if let Some(&e) = index.volumes.get(&v) {
                         out.push(e);
                     }
+                    match in_use.binary_search(&v) {
+                        Ok(i) => {
+                            in_use.remove(i);
+                        }
+                        Err(i) => in_use.insert(i, v),
+                    }
                 }
+                debug_assert_eq!(*in_use, ns.volumes_in_use);
             }
-            _ => {
+            kept => {
                 for ae in mem.node_atts.get(&node.name).into_iter().flatten() {
                     if let Some((v, _)) = mem.att_volume.get(ae) {
                         out.push(*v);
                     }
                 }
-            }
-        }
-        match mem.node_seen.get_mut(&node.name) {
-            Some(kept) => {
-                kept.0 = seen;
-                // Reuses the kept names' buffers.
-                kept.1.clone_from(&ns.volumes_in_use);
-            }
-            None => {
-                mem.node_seen
-                    .insert(node.name.clone(), (seen, ns.volumes_in_use.clone()));
+                match kept {
+                    Some(kept) => {
+                        kept.0 = seen;
+                        // Reuses the kept names' buffers.
+                        kept.1.clone_from(&ns.volumes_in_use);
+                    }
+                    None => {
+                        mem.node_seen
+                            .insert(node.name.clone(), (seen, ns.volumes_in_use.clone()));
+                    }
+                }
             }
         }
     }
     out
 }
 
-/// The names in exactly one of the two lists, in name order.
+/// The names in exactly one of the two lists, in name order: one merge. Both
+/// are volumesInUse lists, which the kubelet keeps sorted and without
+/// duplicates (it inserts and removes by binary search), and copies of them.
 fn sorted_difference<'a>(a: &'a [String], b: &'a [String]) -> Vec<&'a str> {
-    let sorted = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
-    if sorted(a) && sorted(b) {
-        // The kubelet reports volumesInUse sorted: one merge.
-        let (mut i, mut j, mut out) = (0, 0, Vec::new());
-        loop {
-            match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
-                (Some(x), Some(y)) if x < y => {
-                    out.push(x.as_str());
-                    i += 1;
-                }
-                (Some(x), None) => {
-                    out.push(x.as_str());
-                    i += 1;
-                }
-                (_, Some(y)) => {
-                    out.push(y.as_str());
-                    j += 1;
-                }
-                (None, None) => return out,
+    debug_assert!(
+        a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]),
+        "volumesInUse is not sorted"
+    );
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    loop {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => (i, j) = (i + 1, j + 1),
+            (Some(x), Some(y)) if x < y => {
+                out.push(x.as_str());
+                i += 1;
             }
+            (Some(x), None) => {
+                out.push(x.as_str());
+                i += 1;
+            }
+            (_, Some(y)) => {
+                out.push(y.as_str());
+                j += 1;
+            }
+            (None, None) => return out,
         }
     }
-    let a: std::collections::BTreeSet<&str> = a.iter().map(String::as_str).collect();
-    let b: std::collections::BTreeSet<&str> = b.iter().map(String::as_str).collect();
-    a.symmetric_difference(&b).copied().collect()
 }
 
 /// The full pass: the desired state recomputed from every pod, in query order
@@ -1123,18 +1135,10 @@ mod tests {
     #[test]
     fn a_volume_entering_or_leaving_volumes_in_use_is_the_only_one_touched() {
         let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let before = v(&["data-web-1", "data-web-2", "data-web-3"]);
-        let after = v(&["data-web-3", "data-web-1", "data-web-4"]);
-        assert_eq!(
-            sorted_difference(&before, &after),
-            vec!["data-web-2", "data-web-4"]
-        );
-        assert!(sorted_difference(&before, &before).is_empty());
-        // Sorted lists take the merge; the answer is the same.
-        let (mut b, mut a) = (before.clone(), after.clone());
-        b.sort();
-        a.sort();
+        let b = v(&["data-web-1", "data-web-2", "data-web-3"]);
+        let a = v(&["data-web-1", "data-web-3", "data-web-4"]);
         assert_eq!(sorted_difference(&b, &a), vec!["data-web-2", "data-web-4"]);
+        assert!(sorted_difference(&b, &b).is_empty());
         assert_eq!(
             sorted_difference(&a, &[]),
             vec!["data-web-1", "data-web-3", "data-web-4"]
