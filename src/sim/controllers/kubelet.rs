@@ -1005,7 +1005,7 @@ fn admit(
 ) -> (Vec<Entity>, Vec<Entity>) {
     let (mut new_pods, mut new_procs) = (Vec::new(), Vec::new());
     if w.pod_count() != pod_list.len() {
-        for &e in pod_list {
+        for &e in unknown_tail(pod_list, w.pod_count()) {
             if !w.has_pod(e)
                 && let Ok((pod, ..)) = m.pods.get(e)
             {
@@ -1016,7 +1016,7 @@ fn admit(
         }
     }
     if w.proc_count() != proc_list.len() {
-        for &e in proc_list {
+        for &e in unknown_tail(proc_list, w.proc_count()) {
             if !w.has_proc(e)
                 && let Ok((p, _)) = m.procs.get(e)
             {
@@ -1027,6 +1027,18 @@ fn admit(
         }
     }
     (new_pods, new_procs)
+}
+
+/// The entries of a node's list its work does not hold yet: the last ones. A
+/// pod is bound to a node once (`ScheduledOn` is never moved) and a container
+/// runs on one node for its life, so the node's lists only grow at the end,
+/// and a removal (a despawn, which `forget_gone` has taken out of the work
+/// already) keeps the order. Looking at the tail only keeps a node's new pod
+/// from costing the node's pod count. Were that ever not so, the counts
+/// would still differ after admitting and the node would be walked in full;
+/// debug builds check the members at every pass.
+fn unknown_tail(list: &[Entity], known: usize) -> &[Entity] {
+    &list[known.min(list.len())..]
 }
 
 /// Debug builds: the work holds exactly the node's pods and containers.
