@@ -669,7 +669,7 @@ mod tests {
         let web = Owner::set("web");
         let mut infos = vec![node("a", "z"), node("b", "z"), node("c", "z")];
         infos[0].unschedulable = Some("were unschedulable (cordoned)");
-        infos[1].taint = Some("node.kubernetes.io/unreachable".into());
+        infos[1].taint = Some("node.kubernetes.io/unreachable");
         infos[2].cpu_free = 50;
         let fails = choose(&infos, &req(&web, &[])).err().unwrap_or_default();
         assert_eq!(
