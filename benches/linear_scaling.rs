@@ -58,7 +58,7 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Times each size (the median of three runs up to 2,000 replicas, one run
+/// Times each size (the median of five runs up to 2,000 replicas, of three
 /// above) and prints how the cost per replica grows.
 fn table(policy: &str, sizes: &[u32]) {
     let max: u32 = std::env::var("SCALING_MAX")
@@ -70,7 +70,7 @@ fn table(policy: &str, sizes: &[u32]) {
     let mut base: Option<f64> = None;
     for &n in sizes.iter().filter(|&&n| n <= max) {
         let text = scenario(n, policy);
-        let runs = if n <= 2000 { 3 } else { 1 };
+        let runs = if n <= 2000 { 5 } else { 3 };
         let mut times = Vec::new();
         let mut events = 0;
         for _ in 0..runs {
