@@ -127,8 +127,7 @@ pub fn plugin(app: &mut App) {
     schedule.set_executor(SingleThreadedExecutor::new());
     // Two systems touching the same data in no set order is an error, found
     // by every debug build (every `cargo test`); a release build skips the
-    // search, which was a tenth of an explore run's cost (each run builds
-    // its schedule anew).
+    // search (about 1.5% of an explore run, which builds its schedule anew).
     schedule.set_build_settings(ScheduleBuildSettings {
         ambiguity_detection: if cfg!(debug_assertions) {
             LogLevel::Error

@@ -732,8 +732,10 @@ pub(super) fn is_unavailable(inp: &Input, p: Option<&ObservedPod>) -> bool {
 
 /// Why a pod is unavailable, or None when it is available (isUnavailable).
 pub(super) fn unavailable_state(inp: &Input, i: usize, p: Option<&ObservedPod>) -> Option<String> {
+    if !is_unavailable(inp, p) {
+        return None;
+    }
     match p {
-        Some(_) if !is_unavailable(inp, p) => None,
         Some(p) => Some(format!("{} is {}", p.name, inp.state(p))),
         None => Some(format!(
             "{} is missing",

@@ -445,17 +445,21 @@ fn legacy_rolling_update(inp: &Input, sp: &Sparse, partition: u32, out: &mut Out
 
 /// Why each unavailable in-range pod is (quiet pods are available).
 fn unavailable(inp: &Input, sp: &Sparse) -> Vec<String> {
-    debug_assert_eq!(
-        unavailable_count(inp, sp) as usize,
-        sp.slots
-            .iter()
-            .filter_map(|&(i, s)| unavailable_state(inp, i, s.pod()))
-            .count()
-    );
     sp.slots
         .iter()
         .filter_map(|&(i, s)| unavailable_state(inp, i, s.pod()))
         .collect()
+}
+
+/// Why a rolling update waits for its budget: the unavailable pods, named.
+fn budget_waits(inp: &Input, sp: &Sparse, max: u32) -> String {
+    let unavailable = unavailable(inp, sp);
+    format!(
+        "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
+        unavailable.len(),
+        unavailable.join(", "),
+        max
+    )
 }
 
 /// How many in-range slots are unavailable: `unavailable(..).len()` without
@@ -491,13 +495,7 @@ fn budget_update(
     let outdated = sp.outdated_exists(inp);
     if n_unavailable >= max {
         if outdated {
-            let unavailable = unavailable(inp, sp);
-            let mut why = format!(
-                "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
-                unavailable.len(),
-                unavailable.join(", "),
-                max
-            );
+            let mut why = budget_waits(inp, sp, max);
             if inp.spec.pod_management == PodManagement::Parallel
                 && old_unavailable(inp, sp).next().is_some()
             {
@@ -556,18 +554,9 @@ fn parallel_budget_update(
     let max = max_unavailable.scaled_at_least_one(inp.spec.replicas);
     let n_unavailable = unavailable_count(inp, sp);
     let needing_update = old_unavailable(inp, sp).count();
-    let waits = || {
-        let unavailable = unavailable(inp, sp);
-        format!(
-            "rolling update waits: {} unavailable ({}) and maxUnavailable is {}",
-            unavailable.len(),
-            unavailable.join(", "),
-            max
-        )
-    };
     if n_unavailable >= max && needing_update == 0 {
         if sp.outdated_exists(inp) {
-            out.blocked = Some(waits());
+            out.blocked = Some(budget_waits(inp, sp, max));
         }
         return;
     }
@@ -575,7 +564,7 @@ fn parallel_budget_update(
     let budget = max.saturating_sub(n_unavailable);
     delete_outdated(inp, sp, partition, budget, |p| inp.available(p), max, out);
     if out.actions.is_empty() && sp.outdated_exists(inp) {
-        out.blocked = Some(waits());
+        out.blocked = Some(budget_waits(inp, sp, max));
     }
 }
 
