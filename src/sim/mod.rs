@@ -177,20 +177,28 @@ const MAX_PASSES: usize = 200;
 /// Runs passes at the current instant until one changes nothing.
 /// Returns the number of passes run.
 pub fn settle(world: &mut World) -> usize {
-    for i in 0..MAX_PASSES {
-        let before = world.resource::<EventLog>().activity;
-        let now = world.resource::<SimClock>().now_ms;
-        {
-            let mut wake = world.resource_mut::<Wake>();
-            wake.next_ms = None;
-            wake.now_ms = now;
+    // The schedule is taken out of the world once for all the passes of
+    // the instant, not once per pass (no system runs a schedule).
+    let passes = world.schedule_scope(SimSchedule, |world, schedule| {
+        for i in 0..MAX_PASSES {
+            let before = world.resource::<EventLog>().activity;
+            let now = world.resource::<SimClock>().now_ms;
+            {
+                let mut wake = world.resource_mut::<Wake>();
+                wake.next_ms = None;
+                wake.now_ms = now;
+            }
+            world.resource_mut::<model::journal::Journal>().compact();
+            schedule.run(world);
+            world.resource_mut::<Messages<SimCommand>>().update();
+            if world.resource::<EventLog>().activity == before {
+                return Some(i + 1);
+            }
         }
-        world.resource_mut::<model::journal::Journal>().compact();
-        world.run_schedule(SimSchedule);
-        world.resource_mut::<Messages<SimCommand>>().update();
-        if world.resource::<EventLog>().activity == before {
-            return i + 1;
-        }
+        None
+    });
+    if let Some(n) = passes {
+        return n;
     }
     let now = world.resource::<SimClock>().now_ms;
     world.resource_mut::<EventLog>().emit(

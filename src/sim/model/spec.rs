@@ -246,8 +246,55 @@ impl PodTemplate {
     /// ControllerRevision name (10) or a pod-template-hash (9). Only the
     /// template counts (docs/semantics.md §3), hashed from its JSON form.
     pub fn hash_name(&self, len: usize) -> String {
+        // Controllers ask for the same few templates' hashes at every pass:
+        // the last ones asked on this thread are remembered (a pure
+        // function's memo: what it returns does not change).
+        thread_local! {
+            static LAST: std::cell::RefCell<Vec<(PodTemplate, usize, String)>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        const KEPT: usize = 8;
+        if let Some(name) = LAST.with_borrow(|last| {
+            last.iter()
+                .find(|(t, l, _)| *l == len && t.identical(self))
+                .map(|(_, _, n)| n.clone())
+        }) {
+            return name;
+        }
         let json = serde_json::to_string(self).unwrap_or_default();
-        hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
+        let name = hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len);
+        LAST.with_borrow_mut(|last| {
+            if last.len() == KEPT {
+                last.remove(0);
+            }
+            last.push((self.clone(), len, name.clone()));
+        });
+        name
+    }
+
+    /// Whether the two templates hash alike: every field equal, numbers bit
+    /// for bit (`-0.0` and `0.0` are equal but written differently).
+    fn identical(&self, o: &PodTemplate) -> bool {
+        let PodTemplate {
+            image,
+            start_seconds,
+            ready_seconds,
+            stop_seconds,
+            grace_seconds,
+            cpu_millis,
+            memory_mib,
+            toleration_seconds,
+            anti_affinity,
+        } = self;
+        *image == o.image
+            && start_seconds.to_bits() == o.start_seconds.to_bits()
+            && ready_seconds.to_bits() == o.ready_seconds.to_bits()
+            && stop_seconds.to_bits() == o.stop_seconds.to_bits()
+            && grace_seconds.to_bits() == o.grace_seconds.to_bits()
+            && *cpu_millis == o.cpu_millis
+            && *memory_mib == o.memory_mib
+            && *toleration_seconds == o.toleration_seconds
+            && *anti_affinity == o.anti_affinity
     }
 }
 
@@ -514,5 +561,37 @@ mod tests {
         assert_ne!(a.hash_name(10), b.hash_name(10));
         // The shorter form is a prefix of the longer: one hash, two lengths.
         assert!(a.hash_name(10).starts_with(&a.hash_name(9)));
+    }
+
+    /// The hash written from the template's JSON, with nothing remembered.
+    fn fresh_hash(t: &PodTemplate, len: usize) -> String {
+        let json = serde_json::to_string(t).unwrap();
+        hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
+    }
+
+    #[test]
+    fn a_remembered_template_hash_is_the_hash_of_the_template_asked() {
+        let zero = PodTemplate {
+            start_seconds: 0.0,
+            ..PodTemplate::with_image("nginx:1")
+        };
+        let minus_zero = PodTemplate {
+            start_seconds: -0.0,
+            ..zero.clone()
+        };
+        // Equal as numbers, written differently: two revisions.
+        assert_eq!(zero.hash_name(10), fresh_hash(&zero, 10));
+        assert_eq!(minus_zero.hash_name(10), fresh_hash(&minus_zero, 10));
+        assert_ne!(zero.hash_name(10), minus_zero.hash_name(10));
+        // More templates than are remembered, asked twice round.
+        let many: Vec<PodTemplate> = (0..20)
+            .map(|i| PodTemplate::with_image(&format!("app:{i}")))
+            .collect();
+        for _ in 0..2 {
+            for t in &many {
+                assert_eq!(t.hash_name(9), fresh_hash(t, 9));
+                assert_eq!(t.hash_name(10), fresh_hash(t, 10));
+            }
+        }
     }
 }
