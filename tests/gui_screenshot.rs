@@ -232,7 +232,7 @@ fn slides_of_a_lesson_with_two_questions_are_four_window_sized_pngs_and_an_index
         assert!(colours > 20, "{f} looks blank");
     }
     let index = std::fs::read_to_string(dir.join("index.md")).expect("index.md");
-    assert!(index.starts_with("# 7. Node failure"), "{index}");
+    assert!(index.starts_with("# 8. Node failure"), "{index}");
     let at: Vec<usize> = files
         .iter()
         .map(|f| {
@@ -317,7 +317,7 @@ fn a_recording_stopped_before_its_end_keeps_the_frames_made() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let out = dir.join("cut.gif");
     let partial = dir.join("cut.gif.partial");
-    // No --to: it would record lesson 7 to its end. The user stops it
+    // No --to: it would record lesson 8 to its end. The user stops it
     // (Ctrl+C, which ends the app as closing the window does).
     let mut child = Command::new(env!("CARGO_BIN_EXE_statefulset-sim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
