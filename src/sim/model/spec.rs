@@ -250,26 +250,32 @@ impl PodTemplate {
         // the last ones asked on this thread are remembered (a pure
         // function's memo: what it returns does not change).
         thread_local! {
-            static LAST: std::cell::RefCell<Vec<(PodTemplate, usize, String)>> =
+            static LAST: std::cell::RefCell<Vec<(PodTemplate, u64)>> =
                 const { std::cell::RefCell::new(Vec::new()) };
         }
         const KEPT: usize = 8;
-        if let Some(name) = LAST.with_borrow(|last| {
+        let remembered = LAST.with_borrow(|last| {
             last.iter()
-                .find(|(t, l, _)| *l == len && t.identical(self))
-                .map(|(_, _, n)| n.clone())
-        }) {
-            return name;
-        }
-        let json = serde_json::to_string(self).unwrap_or_default();
-        let name = hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len);
-        LAST.with_borrow_mut(|last| {
-            if last.len() == KEPT {
-                last.remove(0);
-            }
-            last.push((self.clone(), len, name.clone()));
+                .find(|(t, _)| t.identical(self))
+                .map(|&(_, h)| h)
         });
-        name
+        let hash = remembered.unwrap_or_else(|| {
+            let h = self.json_hash();
+            LAST.with_borrow_mut(|last| {
+                if last.len() == KEPT {
+                    last.remove(0);
+                }
+                last.push((self.clone(), h));
+            });
+            h
+        });
+        hash_name(hash, len)
+    }
+
+    /// The hash of the template's JSON form, worked out afresh.
+    fn json_hash(&self) -> u64 {
+        let json = serde_json::to_string(self).unwrap_or_default();
+        crate::sim::event::fnv1a64(json.as_bytes())
     }
 
     /// Whether the two templates hash alike: every field equal, numbers bit
@@ -565,8 +571,7 @@ mod tests {
 
     /// The hash written from the template's JSON, with nothing remembered.
     fn fresh_hash(t: &PodTemplate, len: usize) -> String {
-        let json = serde_json::to_string(t).unwrap();
-        hash_name(crate::sim::event::fnv1a64(json.as_bytes()), len)
+        hash_name(t.json_hash(), len)
     }
 
     #[test]
