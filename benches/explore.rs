@@ -13,6 +13,11 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
+/// The allocator the `statefulset-sim` binary uses (src/main.rs), so the
+/// figures are those of `statefulset-sim explore`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn campaign(lesson: &str, opts: Options) -> Campaign {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")

@@ -15,6 +15,11 @@ use statefulset_sim::scenario::{self, Loaded};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// mimalloc, not the system allocator: explore campaigns are mostly small
+/// allocations (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Simulate and see how Kubernetes StatefulSets behave.
 #[derive(Parser, Debug)]
 #[command(
