@@ -28,7 +28,7 @@ use statefulset_sim::scenario::{self, Lesson, load_str};
 use statefulset_sim::sim::event::{EventKind, EventLog};
 use statefulset_sim::sim::invariant::Invariants;
 use statefulset_sim::sim::model::*;
-use statefulset_sim::sim::{SimClock, Wake, settle_all};
+use statefulset_sim::sim::{SimClock, settle_all};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -263,7 +263,7 @@ fn run_sequence(text: &str, totals: &mut Totals) -> Result<(), String> {
                 tail(world)
             ));
         }
-        let next = world.resource::<Wake>().next_ms;
+        let next = world.resource::<SimClock>().wake.next_ms;
         let Some(next) = next else { break };
         let lesson = world.resource::<Lesson>();
         if lesson.finished() && next > lesson.armed_ms + TAIL_MS {

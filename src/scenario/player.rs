@@ -8,7 +8,7 @@ use crate::sim::event::{EventKind, EventLog, SimEvent};
 use crate::sim::invariant::Invariants;
 use crate::sim::model::*;
 use crate::sim::units::secs_to_ms;
-use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand, Wake};
+use crate::sim::{AfterSettle, PauseRequest, SimClock, SimCommand};
 use bevy::prelude::*;
 
 /// What became of a step.
@@ -86,7 +86,7 @@ fn play_steps(world: &mut World) {
         let due = if let Some(at) = step.at {
             let t = secs_to_ms(at).max(lesson.armed_ms);
             if now < t {
-                world.resource_mut::<Wake>().at(t);
+                world.resource_mut::<SimClock>().wake.at(t);
                 false
             } else {
                 true
@@ -115,7 +115,7 @@ fn play_steps(world: &mut World) {
                             lesson.armed_ms = now;
                             continue;
                         }
-                        world.resource_mut::<Wake>().at(deadline);
+                        world.resource_mut::<SimClock>().wake.at(deadline);
                     }
                     false
                 }
@@ -123,7 +123,7 @@ fn play_steps(world: &mut World) {
         } else {
             let t = lesson.armed_ms + secs_to_ms(step.after.unwrap_or(0.0));
             if now < t {
-                world.resource_mut::<Wake>().at(t);
+                world.resource_mut::<SimClock>().wake.at(t);
                 false
             } else {
                 true

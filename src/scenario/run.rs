@@ -6,7 +6,7 @@ use super::format::Check;
 use super::{Lesson, StepResult};
 use crate::sim::database::SteadyTicks;
 use crate::sim::event::EventLog;
-use crate::sim::{PauseRequest, SimClock, Wake, settle_all};
+use crate::sim::{PauseRequest, SimClock, settle_all};
 use bevy::prelude::*;
 
 /// Once the last step has run, stop after this long without an event.
@@ -130,7 +130,7 @@ pub fn drive(
         if let Some(settled) = hooks.settled.as_deref_mut() {
             settled(world)?;
         }
-        let next = world.resource::<Wake>().next_ms;
+        let next = world.resource::<SimClock>().wake.next_ms;
         let done = world.resource::<Lesson>().finished();
         if script_only && done {
             break;

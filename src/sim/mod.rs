@@ -53,15 +53,19 @@ pub enum SimSystems {
     Observe,
 }
 
-/// The simulated clock in integer milliseconds: the only time the core reads.
+/// The simulated clock in integer milliseconds: the only time the core
+/// reads, and the next instant something is due. One resource, not two: every
+/// controller system takes both (through `Cluster`), and each resource a
+/// system fetches costs it a lookup.
 #[derive(Resource, Debug, Default, Clone, Copy)]
 pub struct SimClock {
     pub now_ms: u64,
+    pub wake: Wake,
 }
 
 /// The earliest future instant at which something is due. Reset before each
 /// pass; systems lower it to their next deadline.
-#[derive(Resource, Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Wake {
     pub next_ms: Option<u64>,
     now_ms: u64,
@@ -156,7 +160,6 @@ pub fn plugin(app: &mut App) {
     after.set_executor(SingleThreadedExecutor::new());
     app.add_schedule(after);
     app.init_resource::<SimClock>()
-        .init_resource::<Wake>()
         .init_resource::<EventLog>()
         .init_resource::<model::Index>()
         .init_resource::<PauseRequest>()
@@ -184,7 +187,7 @@ pub fn settle(world: &mut World) -> usize {
             let before = world.resource::<EventLog>().activity;
             let now = world.resource::<SimClock>().now_ms;
             {
-                let mut wake = world.resource_mut::<Wake>();
+                let wake = &mut world.resource_mut::<SimClock>().into_inner().wake;
                 wake.next_ms = None;
                 wake.now_ms = now;
             }
@@ -258,7 +261,7 @@ pub fn advance_until(
         if world.resource::<PauseRequest>().0.is_some() {
             return Advance::Paused;
         }
-        let next = world.resource::<Wake>().next_ms;
+        let next = world.resource::<SimClock>().wake.next_ms;
         let go_on = keep_going(world);
         match next {
             Some(t) if t <= target_ms => {
@@ -277,5 +280,5 @@ pub fn advance_until(
 
 /// The next instant something is due, if any.
 pub fn next_wake(world: &World) -> Option<u64> {
-    world.resource::<Wake>().next_ms
+    world.resource::<SimClock>().wake.next_ms
 }

@@ -7,7 +7,7 @@ use super::event::{EventKind, EventLog, SimEvent};
 use super::k8s_event::K8sRecord;
 use super::model::journal::Journal;
 use super::model::*;
-use super::{SimClock, Wake};
+use super::SimClock;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 
@@ -16,13 +16,11 @@ use bevy::prelude::*;
 /// instead of five parameters, and call `cluster.request_deletion(..)` etc.
 #[derive(SystemParam)]
 pub struct Cluster<'w, 's> {
-    pub clock: Res<'w, SimClock>,
-    pub wake: ResMut<'w, Wake>,
+    /// The clock and the next wake-up.
+    pub clock: ResMut<'w, SimClock>,
     pub log: ResMut<'w, EventLog>,
     pub index: ResMut<'w, Index>,
     pub commands: Commands<'w, 's>,
-    /// The release and feature gates the cluster runs.
-    pub version: Res<'w, super::version::ClusterVersion>,
     /// Which watched components were written: a system notes each entity
     /// whose `Mut<PodStatus>`, `Mut<Process>`, `Mut<Attachment>`,
     /// `Mut<ClaimStatus>` or `Mut<VolumeStatus>` it takes (model/journal.rs).
@@ -45,7 +43,7 @@ impl Cluster<'_, '_> {
     }
     /// Asks for a pass at `t` (ignored unless in the future).
     pub fn wake_at(&mut self, t: u64) {
-        self.wake.at(t);
+        self.clock.wake.at(t);
     }
     /// Sets the pod's deletionTimestamp (graceful deletion) and logs why.
     /// Returns false if it was already terminating.

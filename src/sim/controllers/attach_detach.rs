@@ -880,7 +880,7 @@ struct VolumePass<'a> {
 
 impl VolumePass<'_> {
     fn wake(&mut self, cluster: &mut Cluster, t: u64) {
-        cluster.wake.at_noting(t, &mut self.deadline);
+        cluster.clock.wake.at_noting(t, &mut self.deadline);
     }
 
     fn reconcile(&mut self, cluster: &mut Cluster, actual: &mut Actual) {

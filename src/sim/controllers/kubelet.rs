@@ -620,9 +620,12 @@ fn kubelet(
     storage: Storage,
     removed: Res<RemovedPods>,
     full_walk: Option<Res<KubeletFullWalk>>,
+    version: Res<crate::sim::version::ClusterVersion>,
     mut mem: Local<KubeletMemory>,
 ) {
     let now = cluster.now();
+    let ensure_secret_pulled_images =
+        version.enabled(crate::sim::version::FeatureGate::KubeletEnsureSecretPulledImages);
     let storage_changed = storage_changed(&mut mem, &storage, &cluster.journal);
     let (dirty, mut dirt) = dirty_nodes(&mut m, &storage, &cluster, &mut mem.cursors);
     forget_gone(&mut mem, &removed, &cluster.journal);
@@ -665,6 +668,7 @@ fn kubelet(
             deadline: None,
             item_deadline: None,
             waiting: false,
+            ensure_secret_pulled_images,
         };
         let node_dirt = dirt
             .as_mut()
@@ -1082,6 +1086,8 @@ struct NodePass {
     item_deadline: Option<u64>,
     /// It has pods waiting to start (a node walked while cut off).
     waiting: bool,
+    /// The KubeletEnsureSecretPulledImages gate is on.
+    ensure_secret_pulled_images: bool,
 }
 
 /// The pods and containers one pass looks at, each list in the order a
@@ -1095,7 +1101,7 @@ struct Looked {
 
 impl NodePass {
     fn wake(&mut self, cluster: &mut Cluster, t: u64) {
-        cluster.wake.at_noting(t, &mut self.deadline);
+        cluster.clock.wake.at_noting(t, &mut self.deadline);
         if t > cluster.now() {
             self.item_deadline = Some(self.item_deadline.map_or(t, |d| d.min(t)));
         }
@@ -1526,10 +1532,7 @@ impl NodePass {
                 Err(st.waiting.clone().unwrap_or_default())
             }
             ImageStep::Present => {
-                let gate = cluster
-                    .version
-                    .enabled(crate::sim::version::FeatureGate::KubeletEnsureSecretPulledImages);
-                cluster.emit(lines.present(gate));
+                cluster.emit(lines.present(self.ensure_secret_pulled_images));
                 Ok(())
             }
             ImageStep::Pulled => {

@@ -98,13 +98,14 @@ fn can_skip(m: &MonitorMemory, node_gone: bool, nodes_changed: bool) -> bool {
 
 fn monitor_nodes(
     mut cluster: Cluster,
+    version: Res<crate::sim::version::ClusterVersion>,
     mut zones: ResMut<Zones>,
     mut nodes: Query<(&Node, &mut NodeState, Option<&NodePods>)>,
     mut pods: Query<(&Pod, &mut PodStatus)>,
     mut mem: Local<MonitorMemory>,
 ) {
     let now = cluster.now();
-    let grace = cluster.version.node_monitor_grace_ms();
+    let grace = version.node_monitor_grace_ms();
     let changed = nodes.iter_mut().any(|(_, ns, _)| ns.is_changed());
     // Nodes only appear changed: a count below the last one is one gone.
     let gone = mem.nodes.changed(nodes.iter().len());
@@ -122,7 +123,7 @@ fn monitor_nodes(
             NodeStep::Nothing => {}
             NodeStep::WaitUntil(due) => cluster.wake_at(due),
             NodeStep::MarkUnknown => {
-                mark_unknown(&mut cluster, node, ns, grace);
+                mark_unknown(&mut cluster, node, ns, (grace, version.version));
                 mark_pods_not_ready(&mut cluster, node, *node_pods, &mut pods);
             }
             NodeStep::MarkReady => {
@@ -337,7 +338,13 @@ fn zone_reason(zone: &str, from: ZoneState, to: ZoneState, c: ZoneCount, rate: &
 /// Ready=Unknown, and the unreachable NoSchedule taint at once
 /// (doNoScheduleTaintingPass); the NoExecute taint goes through the zone's
 /// rate-limited queue.
-fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState, grace_ms: u64) {
+/// `grace`: the node-monitor grace period and the release it belongs to.
+fn mark_unknown(
+    cluster: &mut Cluster,
+    node: &Node,
+    ns: &mut NodeState,
+    (grace_ms, release): (u64, crate::sim::version::KubeVersion),
+) {
     let now = cluster.now();
     let hb = ns.heartbeat_at(now);
     ns.ready = Condition::Unknown;
@@ -345,7 +352,6 @@ fn mark_unknown(cluster: &mut Cluster, node: &Node, ns: &mut NodeState, grace_ms
     let event = |kind, reason: String| {
         SimEvent::new(kind, format!("node/{}", node.name), reason).node(node.name.clone())
     };
-    let release = cluster.version.version;
     cluster.emit(event(
         EventKind::NodeNotReady,
         format!(

@@ -260,6 +260,8 @@ struct Watch<'w, 's> {
     new_nodes: Query<'w, 's, (), Added<NodeState>>,
     /// The test-only planted bug (`PlantedBugSkipAtMostOne`), if switched on.
     planted: Option<Res<'w, PlantedBugSkipAtMostOne>>,
+    /// The release and feature gates: which rolling-update path runs.
+    version: Res<'w, crate::sim::version::ClusterVersion>,
 }
 
 impl Watch<'_, '_> {
@@ -370,6 +372,7 @@ fn statefulset_controller(
         nodes: &watch.nodes,
         now,
         planted: watch.planted.as_ref().is_some_and(|p| p.0),
+        update_path: watch.version.update_path(),
         touched: Vec::new(),
     };
     for (_, set_e) in order {
@@ -409,6 +412,8 @@ struct Pass<'a, 'w, 's, 'q> {
     now: u64,
     /// `PlantedBugSkipAtMostOne`.
     planted: bool,
+    /// The release's rolling-update path (`ClusterVersion::update_path`).
+    update_path: crate::sim::version::UpdatePath,
     /// Pods this set's pass wrote to (which it does not see as changes).
     touched: Vec<Entity>,
 }
@@ -571,7 +576,7 @@ impl Pass<'_, '_, '_, '_> {
                 pods: &loud,
                 claims: &claims,
                 now: self.now,
-                update_path: self.cluster.version.update_path(),
+                update_path: self.update_path,
             },
             &sparse::View {
                 loud: &loud,
@@ -626,7 +631,7 @@ impl Pass<'_, '_, '_, '_> {
             pods: &observed,
             claims: &claims,
             now: self.now,
-            update_path: self.cluster.version.update_path(),
+            update_path: self.update_path,
         });
         Decision {
             out,

@@ -111,14 +111,15 @@ fn write(
         primary_write(db, &mut d, srv.writer, due, pass.now);
     }
     let set = || format!("statefulset/{}", pass.spec.name);
-    let (dns, primary) = (&pass.primary_dns, &pass.primary_name);
+    let (dns, primary) = (|| pass.primary_dns(), &pass.primary_name);
     match note_outcome(db, due, target.is_some()) {
         Outcome::Written => {}
         Outcome::Resumed => cluster.emit(SimEvent::new(
             EventKind::WritesResumed,
             set(),
             format!(
-                "{dns} resolves again: writes go to {primary} ({} refused meanwhile)",
+                "{} resolves again: writes go to {primary} ({} refused meanwhile)",
+                dns(),
                 db.failed
             ),
         )),
@@ -126,7 +127,8 @@ fn write(
             EventKind::WritesFailed,
             set(),
             format!(
-                "writes to {dns} fail ({}): they are refused and counted, never silently dropped",
+                "writes to {} fail ({}): they are refused and counted, never silently dropped",
+                dns(),
                 pass.endpoint_why(q)
             ),
         )),

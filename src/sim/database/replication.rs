@@ -300,11 +300,11 @@ fn apply_step(
                         // The server it was connected to is gone.
                         None => format!(
                             "lost {}: its connection broke, no server of {} answers now ({}); still serving stale reads, retrying every 10s",
-                            pass.primary_dns, pass.primary_name, pass.endpoint_why(q)
+                            pass.primary_dns(), pass.primary_name, pass.endpoint_why(q)
                         ),
                         Some(_) => format!(
                             "lost {} ({}); still serving stale reads, retrying every 10s",
-                            pass.primary_dns, pass.endpoint_why(q)
+                            pass.primary_dns(), pass.endpoint_why(q)
                         ),
                     },
                 )
@@ -393,11 +393,11 @@ fn start_replicating(
             format!("pod/{}", i.pod),
             format!(
                 "server-id {} replicates from {} (the primary's stable name) from row {}{behind}",
-                srv.server_id, pass.primary_dns, srv.position
+                srv.server_id, pass.primary_dns(), srv.position
             ),
         )
         .node(i.node.clone())
-        .detail(pass.primary_dns.clone()),
+        .detail(pass.primary_dns()),
     );
 }
 

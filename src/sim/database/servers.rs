@@ -44,8 +44,6 @@ pub(super) struct Pass<'a> {
     pub primary_pod: Option<Entity>,
     /// The primary's pod name: the set's lowest ordinal.
     pub primary_name: String,
-    /// `mysql-0.mysql`: the stable name clients and replicas use.
-    pub primary_dns: String,
 }
 
 impl Pass<'_> {
@@ -57,6 +55,11 @@ impl Pass<'_> {
     pub fn endpoint_why(&self, q: &DbQueries) -> String {
         let api = self.primary_pod.and_then(|e| q.pods.get(e).ok());
         why_unreachable(&self.primary_name, api.map(|(_, s)| s), self.now)
+    }
+    /// `mysql-0.mysql`: the stable name clients and replicas use (made
+    /// only for the events that name it).
+    pub fn primary_dns(&self) -> String {
+        format!("{}.{}", self.primary_name, self.spec.service_name())
     }
     /// The primary's ordinal: `ordinals.start`, not 0.
     pub fn start(&self) -> u32 {
@@ -74,7 +77,6 @@ pub(super) fn gather<'a>(
     tick: bool,
 ) -> Pass<'a> {
     let primary_name = spec.pod_name(spec.ordinals_start);
-    let primary_dns = format!("{primary_name}.{}", spec.service_name());
     let infos = server_infos(&spec.name, q, &cluster.index);
     let primary_pod = cluster.index.pods.get(&primary_name).copied();
     let api = primary_pod.and_then(|e| q.pods.get(e).ok());
@@ -90,7 +92,6 @@ pub(super) fn gather<'a>(
         alive,
         primary_pod,
         primary_name,
-        primary_dns,
     }
 }
 
