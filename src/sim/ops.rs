@@ -3,11 +3,11 @@
 //! and `Commands`, with methods for asking for a pod's graceful deletion,
 //! removing or force-deleting a pod object, and creating a claim.
 
+use super::SimClock;
 use super::event::{EventKind, EventLog, SimEvent};
 use super::k8s_event::K8sRecord;
 use super::model::journal::Journal;
 use super::model::*;
-use super::SimClock;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 

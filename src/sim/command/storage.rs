@@ -77,7 +77,10 @@ pub(super) fn expand_claim(cx: &mut Ctx, claim: &str, size_gib: u32) -> Result<(
     if !resizes.0.contains(&e) {
         resizes.0.push(e);
     }
-    cx.world.resource_mut::<crate::sim::SimClock>().wake.at(until_ms);
+    cx.world
+        .resource_mut::<crate::sim::SimClock>()
+        .wake
+        .at(until_ms);
     cx.emit(
         SimEvent::new(
             EventKind::ClaimResizing,

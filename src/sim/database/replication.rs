@@ -393,7 +393,9 @@ fn start_replicating(
             format!("pod/{}", i.pod),
             format!(
                 "server-id {} replicates from {} (the primary's stable name) from row {}{behind}",
-                srv.server_id, pass.primary_dns(), srv.position
+                srv.server_id,
+                pass.primary_dns(),
+                srv.position
             ),
         )
         .node(i.node.clone())
