@@ -1,8 +1,8 @@
 //! Benchmark of `statefulset-sim explore`: runs per second on the sandbox,
 //! one at a time and as a campaign on one thread and on every core (target
-//! ≥ 500 runs/s) and on lesson 7 (the MySQL lesson, its
-//! steps included), and the time to shrink a 20-fault failure (target
-//! < 10 s). Run it without the GUI:
+//! ≥ 500 runs/s), on lesson 7 (the MySQL lesson) and on lesson 12 (local
+//! volumes), their steps included, and the time to shrink a 20-fault
+//! failure (target < 10 s). Run it without the GUI:
 //! `cargo bench --no-default-features --bench explore`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -91,6 +91,10 @@ fn bench(cr: &mut Criterion) {
     eprintln!("lesson 7 (its steps, then faults):");
     let rate = runs_per_second(&mysql, 500);
     eprintln!("lesson 7: {rate:.0} runs/s");
+    let local = campaign("12-local-volumes.ron", Options::default());
+    eprintln!("lesson 12 (its steps, then faults):");
+    let rate = runs_per_second(&local, 500);
+    eprintln!("lesson 12: {rate:.0} runs/s");
     let split = campaign(
         "11-split-brain.ron",
         Options {
