@@ -226,6 +226,10 @@ pub struct EventLog {
     pub events: Vec<SimEvent>,
     /// Bumped by every state change, logged or not.
     pub activity: u64,
+    /// The part of `activity` that only the database's own systems read:
+    /// what a database system changed besides a watched component (its
+    /// rows, replication state, counts and events; see `sim::settle`).
+    pub internal: u64,
     /// Events written out by a streaming writer and no longer in `events`.
     pub streamed: usize,
     /// How many of `events` (from the front) were written out already but

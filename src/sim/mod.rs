@@ -69,6 +69,14 @@ pub struct SimClock {
 pub struct Wake {
     pub next_ms: Option<u64>,
     now_ms: u64,
+    /// The deadlines asked for this pass by systems other than the
+    /// database's: a database-only pass keeps them (see `settle`).
+    others_ms: Option<u64>,
+    /// The database's systems are running: their deadlines are not others'.
+    in_database: bool,
+    /// This pass runs only the database's systems and the invariant checks
+    /// (see `settle`).
+    pub database_only: bool,
 }
 
 impl Wake {
@@ -77,6 +85,9 @@ impl Wake {
     pub fn at(&mut self, t: u64) {
         if t > self.now_ms {
             self.next_ms = Some(self.next_ms.map_or(t, |n| n.min(t)));
+            if !self.in_database {
+                self.others_ms = Some(self.others_ms.map_or(t, |n| n.min(t)));
+            }
         }
     }
     /// `at(t)`, also lowering `earliest` to `t` when it is in the future: a
@@ -86,6 +97,21 @@ impl Wake {
         if t > self.now_ms {
             *earliest = Some(earliest.map_or(t, |d| d.min(t)));
         }
+    }
+    /// Starts a pass at `now`. A full pass forgets every deadline (each
+    /// system asks again); a database-only pass keeps the other systems'
+    /// deadlines of the pass before, which they would ask for again.
+    fn start_pass(&mut self, now: u64, database_only: bool) {
+        if !database_only {
+            self.others_ms = None;
+        }
+        self.next_ms = self.others_ms;
+        self.now_ms = now;
+        self.database_only = database_only;
+    }
+    /// Marks the start (true) or end (false) of a database system's run.
+    pub fn database_running(&mut self, running: bool) {
+        self.in_database = running;
     }
 }
 
@@ -153,6 +179,18 @@ pub fn plugin(app: &mut App) {
         )
             .chain(),
     );
+    // A database-only pass (see `settle`) runs the database's systems and
+    // the invariant checks (Observe) alone.
+    for set in [
+        SimSystems::Scenario,
+        SimSystems::ApplyCommands,
+        SimSystems::Nodes,
+        SimSystems::Controllers,
+        SimSystems::Scheduler,
+        SimSystems::Volumes,
+    ] {
+        schedule.configure_sets(set.run_if(full_pass));
+    }
     app.add_schedule(schedule);
     // One system (the scenario player) runs here after every settled
     // instant: the multi-threaded default would spawn a task for it each time.
@@ -163,6 +201,7 @@ pub fn plugin(app: &mut App) {
         .init_resource::<EventLog>()
         .init_resource::<model::Index>()
         .init_resource::<PauseRequest>()
+        .init_resource::<DatabaseOnlyPasses>()
         .init_resource::<version::ClusterVersion>()
         .insert_resource(SimRng::new(0))
         .add_message::<SimCommand>();
@@ -174,32 +213,74 @@ pub fn plugin(app: &mut App) {
     ));
 }
 
+/// Database-only passes (see `settle`): allowed unless a test compares a
+/// run without them; how many were run.
+#[derive(Resource, Debug)]
+pub struct DatabaseOnlyPasses {
+    pub allowed: bool,
+    pub run: u64,
+}
+
+impl Default for DatabaseOnlyPasses {
+    fn default() -> Self {
+        DatabaseOnlyPasses {
+            allowed: true,
+            run: 0,
+        }
+    }
+}
+
+/// Whether this pass runs every system (see `settle`).
+fn full_pass(clock: Res<SimClock>) -> bool {
+    !clock.wake.database_only
+}
+
 /// Passes at one instant before we call it a livelock.
 const MAX_PASSES: usize = 200;
 
 /// Runs passes at the current instant until one changes nothing.
 /// Returns the number of passes run.
+///
+/// A pass whose only changes were the database's own (its rows, replication
+/// states, counts and events: [`EventLog::internal`]), which no other system
+/// reads, is followed by a database-only pass: the database's systems and
+/// the invariant checks run, the rest are skipped. Run again, they would
+/// see what they saw and do what they did (nothing, and ask for the same
+/// deadlines, which the pass keeps), so the instant ends the same, event for
+/// event, as with a full pass; a replica pulling the second's rows costs the
+/// database alone. A database-only pass that changes more than that is
+/// followed by a full pass.
 pub fn settle(world: &mut World) -> usize {
     // The schedule is taken out of the world once for all the passes of
     // the instant, not once per pass (no system runs a schedule).
+    let allowed = world.resource::<DatabaseOnlyPasses>().allowed;
+    let mut database_only_passes = 0;
     let passes = world.schedule_scope(SimSchedule, |world, schedule| {
+        let mut database_only = false;
         for i in 0..MAX_PASSES {
-            let before = world.resource::<EventLog>().activity;
-            let now = world.resource::<SimClock>().now_ms;
+            database_only_passes += u64::from(database_only);
+            let log = world.resource::<EventLog>();
+            let (before, internal_before) = (log.activity, log.internal);
             {
-                let wake = &mut world.resource_mut::<SimClock>().into_inner().wake;
-                wake.next_ms = None;
-                wake.now_ms = now;
+                let clock = world.resource_mut::<SimClock>().into_inner();
+                clock.wake.start_pass(clock.now_ms, database_only);
             }
-            world.resource_mut::<model::journal::Journal>().compact();
+            // Every reader of the journal runs in a full pass (see
+            // `Trail::compact`); a database-only pass leaves it be.
+            if !database_only {
+                world.resource_mut::<model::journal::Journal>().compact();
+            }
             schedule.run(world);
             world.resource_mut::<Messages<SimCommand>>().update();
-            if world.resource::<EventLog>().activity == before {
+            let log = world.resource::<EventLog>();
+            if log.activity == before {
                 return Some(i + 1);
             }
+            database_only = allowed && log.activity - before == log.internal - internal_before;
         }
         None
     });
+    world.resource_mut::<DatabaseOnlyPasses>().run += database_only_passes;
     if let Some(n) = passes {
         return n;
     }

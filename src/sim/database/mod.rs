@@ -156,6 +156,7 @@ fn run_databases(
     if dbs.dbs.is_empty() {
         return;
     }
+    let run = DbRun::start(&mut cluster);
     let now = cluster.now();
     let tick = now.is_multiple_of(DB_TICK_MS);
     let names: Vec<String> = dbs.dbs.keys().cloned().collect();
@@ -180,6 +181,7 @@ fn run_databases(
     if need_ticks {
         cluster.wake_at((now / DB_TICK_MS + 1) * DB_TICK_MS);
     }
+    run.end(&mut cluster);
 }
 
 /// Runs the ticks each deferred database skipped (see `SteadyTicks`), at
@@ -192,6 +194,7 @@ fn catch_up_deferred_ticks(
     sets: Query<&StatefulSet>,
     mut q: DbQueries,
 ) {
+    let run = DbRun::start(&mut cluster);
     let now = cluster.now();
     let deferred: Vec<String> = dbs
         .dbs
@@ -240,6 +243,34 @@ fn catch_up_deferred_ticks(
             "a deferred tick logged an event"
         );
         cluster.log.activity = activity;
+    }
+    run.end(&mut cluster);
+}
+
+/// A database system's run, as `sim::settle` sees it: the deadlines it asks
+/// for are the database's, and what it changed is the database's own
+/// (`EventLog::internal`) unless it wrote a watched component (a server's
+/// `Process`: its readiness hold, its init containers), which the journal
+/// notes. Its rows, replication states and positions, counts and events are
+/// read by no other system of the pass.
+struct DbRun {
+    activity: u64,
+    noted: usize,
+}
+
+impl DbRun {
+    fn start(cluster: &mut Cluster) -> Self {
+        cluster.clock.wake.database_running(true);
+        DbRun {
+            activity: cluster.log.activity,
+            noted: cluster.journal.noted(),
+        }
+    }
+    fn end(self, cluster: &mut Cluster) {
+        cluster.clock.wake.database_running(false);
+        if cluster.journal.noted() == self.noted {
+            cluster.log.internal += cluster.log.activity - self.activity;
+        }
     }
 }
 

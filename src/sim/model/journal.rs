@@ -82,6 +82,22 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// How many writes, additions and removals were noted so far, in every
+    /// trail: it moves when any watched component changes.
+    pub fn noted(&self) -> usize {
+        [
+            &self.pods,
+            &self.procs,
+            &self.procs_gone,
+            &self.atts,
+            &self.atts_gone,
+            &self.claims,
+            &self.volumes,
+        ]
+        .iter()
+        .map(|t| t.end())
+        .sum()
+    }
     /// Once per pass, before it runs: see `Trail::compact`.
     pub fn compact(&mut self) {
         for t in [
