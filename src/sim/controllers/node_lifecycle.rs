@@ -440,26 +440,45 @@ fn mark_ready(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
     }
 }
 
-/// When the NoExecute taints of `node` evict a pod that tolerates the
-/// unreachable and not-ready taints for `toleration_ms`, and why: an
+/// When the NoExecute taints of a node (its state `ns`) evict a pod that tolerates the
+/// unreachable and not-ready taints for `toleration_ms`, and which taint: an
 /// out-of-service taint (which no pod tolerates) at once, an unreachable or
 /// not-ready one once the tolerationSeconds run out (by default 300 s).
 /// (pkg/controller/tainteviction: processPodOnNode, getMinTolerationTime.)
-fn eviction_due(node: &str, ns: &NodeState, toleration_ms: u64) -> Option<(u64, String)> {
+fn eviction_due(ns: &NodeState, toleration_ms: u64) -> Option<(u64, Eviction)> {
     if let Some(t) = ns.taint(TAINT_OUT_OF_SERVICE, TaintEffect::NoExecute) {
-        let why = format!(
-            "{node} has the {TAINT_OUT_OF_SERVICE} taint, which no pod tolerates: evicted at once"
-        );
-        return Some((t.added_ms, why));
+        return Some((t.added_ms, Eviction::OutOfService));
     }
     let t = ns
         .taint(TAINT_UNREACHABLE, TaintEffect::NoExecute)
         .or(ns.taint(TAINT_NOT_READY, TaintEffect::NoExecute))?;
-    let why = format!(
-        "{node} has been unreachable for {}s (tolerationSeconds of {TAINT_UNREACHABLE}): evicted",
-        toleration_ms / 1000
-    );
-    Some((t.added_ms + toleration_ms, why))
+    Some((
+        t.added_ms + toleration_ms,
+        Eviction::Unreachable { toleration_ms },
+    ))
+}
+
+/// Which taint evicts a pod (its reason is written only for the pods
+/// evicted: the controller looks at every pod on a tainted node each pass).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eviction {
+    OutOfService,
+    Unreachable { toleration_ms: u64 },
+}
+
+impl Eviction {
+    /// Why a pod on `node` is evicted, as its event says.
+    fn why(self, node: &str) -> String {
+        match self {
+            Eviction::OutOfService => format!(
+                "{node} has the {TAINT_OUT_OF_SERVICE} taint, which no pod tolerates: evicted at once"
+            ),
+            Eviction::Unreachable { toleration_ms } => format!(
+                "{node} has been unreachable for {}s (tolerationSeconds of {TAINT_UNREACHABLE}): evicted",
+                toleration_ms / 1000
+            ),
+        }
+    }
 }
 
 /// What becomes of an evicted pod: a graceful deletion, which only a
@@ -499,7 +518,7 @@ fn evict_from_tainted_nodes(
         // The node's default deadline is a wake-up even with no pod left to
         // evict, as before tolerations were per pod (the runs' clocks stay
         // as they were).
-        if let Some((due, _)) = eviction_due(&node.name, ns, DEFAULT_TOLERATION_MS)
+        if let Some((due, _)) = eviction_due(ns, DEFAULT_TOLERATION_MS)
             && now < due
         {
             cluster.wake_at(due);
@@ -514,7 +533,7 @@ fn evict_from_tainted_nodes(
             if s.terminating() {
                 continue;
             }
-            let Some((due, why)) = eviction_due(&node.name, ns, p.template.toleration_ms()) else {
+            let Some((due, why)) = eviction_due(ns, p.template.toleration_ms()) else {
                 break;
             };
             if now < due {
@@ -525,7 +544,7 @@ fn evict_from_tainted_nodes(
                 SimEvent::new(
                     EventKind::PodEvicted,
                     format!("pod/{}", p.name),
-                    why.clone(),
+                    why.why(&node.name),
                 )
                 .node(node.name.clone()),
             );
@@ -606,28 +625,23 @@ mod tests {
 
     #[test]
     fn pods_tolerate_the_unreachable_taint_for_300s() {
-        let (due, why) = eviction_due(
-            "n1",
-            &tainted(TAINT_UNREACHABLE, 70_000),
-            DEFAULT_TOLERATION_MS,
-        )
-        .unwrap();
+        let (due, why) =
+            eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 370_000);
-        assert!(why.starts_with("n1 has been unreachable for 300s"));
-        let (due, _) = eviction_due(
-            "n1",
-            &tainted(TAINT_NOT_READY, 70_000),
-            DEFAULT_TOLERATION_MS,
-        )
-        .unwrap();
+        assert!(
+            why.why("n1")
+                .starts_with("n1 has been unreachable for 300s")
+        );
+        let (due, _) =
+            eviction_due(&tainted(TAINT_NOT_READY, 70_000), DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 370_000);
     }
 
     #[test]
     fn toleration_seconds_shorten_the_wait_before_eviction() {
-        let (due, why) = eviction_due("n1", &tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
+        let (due, why) = eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
         assert_eq!(due, 100_000);
-        assert!(why.starts_with("n1 has been unreachable for 30s"));
+        assert!(why.why("n1").starts_with("n1 has been unreachable for 30s"));
     }
 
     #[test]
@@ -638,9 +652,9 @@ mod tests {
             effect: TaintEffect::NoExecute,
             added_ms: 90_000,
         });
-        let (due, why) = eviction_due("n1", &ns, DEFAULT_TOLERATION_MS).unwrap();
+        let (due, why) = eviction_due(&ns, DEFAULT_TOLERATION_MS).unwrap();
         assert_eq!(due, 90_000);
-        assert!(why.ends_with("evicted at once"));
+        assert!(why.why("n1").ends_with("evicted at once"));
         assert!(after_eviction("n1", &ns).contains("pod GC force-deletes"));
     }
 
