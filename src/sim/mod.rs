@@ -16,7 +16,9 @@ pub mod units;
 pub mod validate;
 pub mod version;
 
-use bevy::ecs::schedule::{LogLevel, ScheduleBuildSettings, ScheduleLabel, SingleThreadedExecutor};
+use bevy::ecs::schedule::{
+    LogLevel, ScheduleBuildSettings, ScheduleConfigs, ScheduleLabel, SingleThreadedExecutor,
+};
 use bevy::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -53,6 +55,25 @@ pub enum SimSystems {
     Observe,
 }
 
+impl SimSystems {
+    /// The sets of a pass, in their order.
+    const PASS: [SimSystems; 8] = [
+        SimSystems::Scenario,
+        SimSystems::ApplyCommands,
+        SimSystems::Nodes,
+        SimSystems::Controllers,
+        SimSystems::Scheduler,
+        SimSystems::Volumes,
+        SimSystems::Database,
+        SimSystems::Observe,
+    ];
+    /// Whether the set runs in a database-only pass (see `settle`): the
+    /// database's systems and the invariant checks after them.
+    fn in_database_only_pass(self) -> bool {
+        matches!(self, SimSystems::Database | SimSystems::Observe)
+    }
+}
+
 /// The simulated clock in integer milliseconds: the only time the core
 /// reads, and the next instant something is due. One resource, not two: every
 /// controller system takes both (through `Cluster`), and each resource a
@@ -76,7 +97,7 @@ pub struct Wake {
     in_database: bool,
     /// This pass runs only the database's systems and the invariant checks
     /// (see `settle`).
-    pub database_only: bool,
+    database_only: bool,
 }
 
 impl Wake {
@@ -110,7 +131,7 @@ impl Wake {
         self.database_only = database_only;
     }
     /// Marks the start (true) or end (false) of a database system's run.
-    pub fn database_running(&mut self, running: bool) {
+    fn database_running(&mut self, running: bool) {
         self.in_database = running;
     }
 }
@@ -166,30 +187,22 @@ pub fn plugin(app: &mut App) {
         },
         ..default()
     });
+    // The sets chained in pass order, as a tuple of them would be.
     schedule.configure_sets(
-        (
-            SimSystems::Scenario,
-            SimSystems::ApplyCommands,
-            SimSystems::Nodes,
-            SimSystems::Controllers,
-            SimSystems::Scheduler,
-            SimSystems::Volumes,
-            SimSystems::Database,
-            SimSystems::Observe,
-        )
-            .chain(),
+        ScheduleConfigs::Configs {
+            configs: SimSystems::PASS
+                .into_iter()
+                .map(|s| s.into_configs())
+                .collect(),
+            collective_conditions: Vec::new(),
+            metadata: default(),
+        }
+        .chain(),
     );
-    // A database-only pass (see `settle`) runs the database's systems and
-    // the invariant checks (Observe) alone.
-    for set in [
-        SimSystems::Scenario,
-        SimSystems::ApplyCommands,
-        SimSystems::Nodes,
-        SimSystems::Controllers,
-        SimSystems::Scheduler,
-        SimSystems::Volumes,
-    ] {
-        schedule.configure_sets(set.run_if(full_pass));
+    for set in SimSystems::PASS {
+        if !set.in_database_only_pass() {
+            schedule.configure_sets(set.run_if(full_pass));
+        }
     }
     app.add_schedule(schedule);
     // One system (the scenario player) runs here after every settled

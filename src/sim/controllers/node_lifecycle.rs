@@ -440,10 +440,11 @@ fn mark_ready(cluster: &mut Cluster, node: &Node, ns: &mut NodeState) {
     }
 }
 
-/// When the NoExecute taints of a node (its state `ns`) evict a pod that tolerates the
-/// unreachable and not-ready taints for `toleration_ms`, and which taint: an
-/// out-of-service taint (which no pod tolerates) at once, an unreachable or
-/// not-ready one once the tolerationSeconds run out (by default 300 s).
+/// When the NoExecute taints of a node (its state `ns`) evict a pod that
+/// tolerates the unreachable and not-ready taints for `toleration_ms`, and
+/// which taint does: an out-of-service taint (which no pod tolerates) at
+/// once, an unreachable or not-ready one once the tolerationSeconds run out
+/// (by default 300 s).
 /// (pkg/controller/tainteviction: processPodOnNode, getMinTolerationTime.)
 fn eviction_due(ns: &NodeState, toleration_ms: u64) -> Option<(u64, Eviction)> {
     if let Some(t) = ns.taint(TAINT_OUT_OF_SERVICE, TaintEffect::NoExecute) {
@@ -625,23 +626,38 @@ mod tests {
 
     #[test]
     fn pods_tolerate_the_unreachable_taint_for_300s() {
-        let (due, why) =
-            eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), DEFAULT_TOLERATION_MS).unwrap();
-        assert_eq!(due, 370_000);
+        let unreachable = Eviction::Unreachable {
+            toleration_ms: DEFAULT_TOLERATION_MS,
+        };
+        assert_eq!(
+            eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), DEFAULT_TOLERATION_MS),
+            Some((370_000, unreachable))
+        );
         assert!(
-            why.why("n1")
+            unreachable
+                .why("n1")
                 .starts_with("n1 has been unreachable for 300s")
         );
-        let (due, _) =
-            eviction_due(&tainted(TAINT_NOT_READY, 70_000), DEFAULT_TOLERATION_MS).unwrap();
-        assert_eq!(due, 370_000);
+        assert_eq!(
+            eviction_due(&tainted(TAINT_NOT_READY, 70_000), DEFAULT_TOLERATION_MS),
+            Some((370_000, unreachable))
+        );
     }
 
     #[test]
     fn toleration_seconds_shorten_the_wait_before_eviction() {
-        let (due, why) = eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), 30_000).unwrap();
-        assert_eq!(due, 100_000);
-        assert!(why.why("n1").starts_with("n1 has been unreachable for 30s"));
+        let unreachable = Eviction::Unreachable {
+            toleration_ms: 30_000,
+        };
+        assert_eq!(
+            eviction_due(&tainted(TAINT_UNREACHABLE, 70_000), 30_000),
+            Some((100_000, unreachable))
+        );
+        assert!(
+            unreachable
+                .why("n1")
+                .starts_with("n1 has been unreachable for 30s")
+        );
     }
 
     #[test]
@@ -652,9 +668,15 @@ mod tests {
             effect: TaintEffect::NoExecute,
             added_ms: 90_000,
         });
-        let (due, why) = eviction_due(&ns, DEFAULT_TOLERATION_MS).unwrap();
-        assert_eq!(due, 90_000);
-        assert!(why.why("n1").ends_with("evicted at once"));
+        assert_eq!(
+            eviction_due(&ns, DEFAULT_TOLERATION_MS),
+            Some((90_000, Eviction::OutOfService))
+        );
+        assert!(
+            Eviction::OutOfService
+                .why("n1")
+                .ends_with("evicted at once")
+        );
         assert!(after_eviction("n1", &ns).contains("pod GC force-deletes"));
     }
 
